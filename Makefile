@@ -1,0 +1,71 @@
+# xwan: multi-WAN gateway with an eBPF dataplane.
+#
+#   make            build build/xwan (and the BPF objects it embeds)
+#   make test       build, then run the whole test suite (tests/run.sh)
+#   make demo       build, then run the demo lab (tests/e2e/demo.sh)
+#   make bench      benchmarks, writes docs/benchmarks.md
+#   make fuzz       bounded fuzzing of the config loader
+
+BUILD      ?= build
+BPF_CLANG  ?= $(shell command -v clang-19 || command -v clang)
+BPFTOOL    ?= bpftool
+CC         ?= cc
+ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+              -Wshadow -Wformat=2 -I$(BUILD) -I.
+LDLIBS     += -lbpf -lelf -lz -lyaml -lmnl -lmicrohttpd -lm -lpthread
+
+BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -D__TARGET_ARCH_$(ARCH) \
+              -Wall -Wno-unused-function -Ivmlinux -I.
+
+BPF_HDRS   := $(wildcard bpf/*.h bpf/lib/*.h)
+BPF_PROGS  := xdp tc
+BPF_OBJS   := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
+SKELS      := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
+
+# Every userspace module but the CLI entry point goes into a library that
+# the unit tests link against.
+LIB_SRCS   := $(filter-out loader/xwan.c,$(wildcard loader/*.c monitor/*.c))
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+USER_HDRS  := $(wildcard loader/*.h monitor/*.h) bpf/xwan_types.h
+
+.PHONY: all test demo bench fuzz clean check-tools
+all: $(BUILD)/xwan
+
+vmlinux/vmlinux.h:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(BUILD)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name xwan_$* > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/loader/%.o $(BUILD)/monitor/%.o: | $(BUILD)
+$(BUILD)/%.o: %.c $(USER_HDRS) $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libxwan.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/xwan: $(BUILD)/loader/xwan.o $(BUILD)/libxwan.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+include tests/tests.mk
+
+test: all tests
+	tests/run.sh
+
+demo: all
+	tests/e2e/demo.sh
+
+clean:
+	rm -rf $(BUILD) vmlinux/vmlinux.h

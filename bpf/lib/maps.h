@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Every map of the dataplane. Both BPF objects include this; the loader
+ * creates the maps once (with the XDP object) and hands the same fds to the
+ * tc object, then pins them by name. Sizes marked "loader" are set from the
+ * config before load.
+ */
+#ifndef XWAN_MAPS_H
+#define XWAN_MAPS_H
+
+#include "compiler.h"
+#include "../xwan_types.h"
+
+/* Both directions of every flow (loader: 2 x flow_table_size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 2 * 262144);
+	__type(key, struct flow_key);
+	__type(value, struct flow_entry);
+} flows SEC(".maps");
+
+/* First fragment's flow, for the fragments that follow it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct frag_key);
+	__type(value, struct frag_entry);
+} frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct gw_info);
+} gateways SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct gw_neigh);
+} gw_neigh SEC(".maps");
+
+/* Two banks per group: index group * 2 + gw_group.active. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GROUPS * 2);
+	__type(key, __u32);
+	__type(value, struct gw_slot_table);
+} gw_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GROUPS);
+	__type(key, __u32);
+	__type(value, struct gw_group);
+} groups SEC(".maps");
+
+/* Weighted round robin position, per CPU: no cache line bounces. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XWAN_MAX_GROUPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} rr_pos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XWAN_MAX_IFACES);
+	__type(key, __u32);             /* ifindex */
+	__type(value, struct iface_info);
+} ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_v4_key);
+	__type(value, struct dst_policy);
+} dst_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lan_src_key);
+	__type(value, __u32);
+} lan_nets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xwan_settings);
+} settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct flow_gauge);
+} flow_gauge SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HOOK_MAX * V_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EV_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XWAN_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct gw_counters);
+} gw_stats SEC(".maps");
+
+/* Redirect targets: every LAN and WAN interface, keyed by ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, XWAN_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+} tx_ports SEC(".maps");
+
+#endif /* XWAN_MAPS_H */

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * New flows (policy, anti-spoofing, gateway choice, NAT port allocation)
+ * and the header rewrites of source/destination NAT, including ICMP errors
+ * that quote a translated packet. Written once over ctx.h for XDP and tc.
+ */
+#ifndef XWAN_NAT_H
+#define XWAN_NAT_H
+
+#include "ctx.h"
+#include "flow.h"
+#include "gw_select.h"
+
+static __always_inline struct dst_policy *dst_policy_of(__be32 daddr)
+{
+	struct lpm_v4_key k = { .prefixlen = 32, .addr = daddr };
+
+	return bpf_map_lookup_elem(&dst_policy, &k);
+}
+
+static __always_inline int dst_is_local(__be32 daddr)
+{
+	struct dst_policy *dp = dst_policy_of(daddr);
+
+	return dp && dp->action == DST_ACTION_LOCAL;
+}
+
+/* Only a flow's opening packet may create it; replies and errors never do. */
+static __always_inline int pkt_opens_flow(const struct pkt *p)
+{
+	if (p->icmp_err || p->frag == FRAG_LATER)
+		return 0;
+	switch (p->key.proto) {
+	case IPPROTO_TCP:
+		return !(p->tcp_flags & TCP_FLAG_RST);
+	case IPPROTO_UDP:
+		return 1;
+	case IPPROTO_ICMP:
+		return p->sport_off != 0;       /* echo request */
+	}
+	return 0;
+}
+
+static __always_inline int flow_key_eq(const struct flow_key *a, const struct flow_key *b)
+{
+	return a->saddr == b->saddr && a->daddr == b->daddr && a->sport == b->sport &&
+	       a->dport == b->dport && a->proto == b->proto;
+}
+
+static __always_inline void flow_gauge_add(long n)
+{
+	__u32 zero = 0;
+	struct flow_gauge *g = bpf_map_lookup_elem(&flow_gauge, &zero);
+
+	if (g)
+		__sync_fetch_and_add(&g->active, n);
+}
+
+/*
+ * Remove the other entry of a flow whose entry at `key` is being replaced,
+ * if it still points back to `key` (it may already belong to a newer flow).
+ */
+static __always_inline void flow_unlink_peer(const struct flow_key *key,
+					     const struct flow_entry *old)
+{
+	struct flow_entry *peer = bpf_map_lookup_elem(&flows, &old->peer);
+
+	if (peer && flow_key_eq(&peer->peer, key)) {
+		bpf_map_delete_elem(&flows, &old->peer);
+		flow_gauge_add(-1);
+		count_event(EV_FLOW_REPLACED);
+	}
+}
+
+/* ---- NAT port allocation ---- */
+
+struct nat_try {
+	struct flow_key rev;        /* candidate reply key; dport is the port */
+	struct flow_entry in;       /* the reply entry to install */
+	__u64 now;
+	__u32 base;                 /* first port of the range, host order */
+	__u32 range;
+	__u32 first;                /* port to try first (the client's), 0: none */
+	__u32 port;                 /* result, host order */
+	__u32 found;
+};
+
+/*
+ * Claim a candidate port atomically (BPF_NOEXIST). A port held by a dead
+ * flow is taken over. Ports are unique per remote endpoint, like Linux
+ * masquerade: one WAN address serves far more than 64k flows.
+ */
+static long nat_try_port(__u32 i, void *data)
+{
+	struct nat_try *t = data;
+	struct xwan_settings *s;
+	struct flow_entry *held;
+	__u32 port;
+
+	if (i == 0 && t->first)
+		port = t->first;
+	else
+		port = t->base + bpf_get_prandom_u32() % t->range;
+	t->rev.dport = bpf_htons((__u16)port);
+
+	if (bpf_map_update_elem(&flows, &t->rev, &t->in, BPF_NOEXIST) == 0)
+		goto claimed;
+
+	held = bpf_map_lookup_elem(&flows, &t->rev);
+	s = get_settings();
+	if (held && s && flow_dead(s, held, t->now)) {
+		flow_unlink_peer(&t->rev, held);
+		if (bpf_map_update_elem(&flows, &t->rev, &t->in, BPF_ANY) == 0)
+			goto claimed;
+	}
+	count_event(EV_NAT_COLLISION);
+	return 0;
+
+claimed:
+	t->port = port;
+	t->found = 1;
+	return 1;
+}
+
+/* ---- new flows ---- */
+
+/*
+ * Create both entries of a new flow from its first LAN packet. Returns the
+ * verdict: V_FWD_OUT when the flow now exists (look it up again), or why
+ * the packet cannot be forwarded by xwan.
+ */
+static __always_inline int flow_admit(xwan_ctx *ctx, const struct pkt *p,
+				      const struct xwan_settings *s, __u64 now)
+{
+	__u32 ifindex = ctx_ifindex(ctx);
+	struct lan_src_key lk = { .prefixlen = 64, .ifindex = ifindex, .addr = p->key.saddr };
+	struct gw_slot_table *t = NULL;
+	struct nat_try nt = {};
+	struct flow_entry out = {};
+	struct iface_info *lan;
+	struct dst_policy *dp;
+	struct ethhdr *eth;
+	struct gw_info *gi = NULL;
+	struct gw_counters *gc;
+	struct flow_entry *old;
+	__u32 pinned = XWAN_GW_NONE, gw = XWAN_GW_NONE, last = XWAN_GW_NONE;
+	__u32 pos = 0, group = s->default_group, exhausted = 0, sport;
+	int attempt;
+
+	dp = dst_policy_of(p->key.daddr);
+	if (dp) {
+		if (dp->action == DST_ACTION_LOCAL)
+			return V_PASS_LOCAL;
+		if (dp->action == DST_ACTION_BYPASS)
+			return V_PASS_BYPASS;
+		if (dp->action == DST_ACTION_WAN)
+			pinned = dp->gw;
+	}
+	if (!bpf_map_lookup_elem(&lan_nets, &lk))
+		return V_DROP_SPOOFED;
+	if (!pkt_opens_flow(p))
+		return V_DROP_NOT_NEW;
+	lan = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (!lan || lan->role != IFACE_LAN)
+		return V_PASS_NOT_XWAN;
+	eth = ctx_data(ctx);
+	if ((void *)(eth + 1) > ctx_data_end(ctx))
+		return V_DROP_MALFORMED;
+
+	/* The reply entry: everything but the NAT port is known now. */
+	nt.in.created_ns = now;
+	nt.in.last_seen_ns = now;
+	nt.in.peer = p->key;
+	nt.in.xlate_addr = p->key.saddr;
+	nt.in.xlate_port = p->key.sport;
+	nt.in.dir = FLOW_DIR_IN;
+	nt.in.out_ifindex = ifindex;
+	nt.in.out_mtu = lan->mtu;
+	nt.in.rule = 0xff;
+	__builtin_memcpy(nt.in.l2_dst, eth->h_source, 6);
+	__builtin_memcpy(nt.in.l2_src, lan->mac, 6);
+	nt.rev.saddr = p->key.daddr;
+	nt.rev.sport = p->key.dport;
+	nt.rev.proto = p->key.proto;
+	nt.now = now;
+
+	if (pinned == XWAN_GW_NONE) {
+		t = group_table(group);
+		if (!t)
+			return V_PASS_ALL_DOWN;
+		pos = group_position(t, group, &p->key);
+	}
+
+	for (attempt = 0; attempt < XWAN_GW_TRIES; attempt++) {
+		gw = pinned != XWAN_GW_NONE ? pinned : (t ? slot_gateway(t, pos + attempt) : XWAN_GW_NONE);
+		if (gw == XWAN_GW_NONE || gw == last)
+			break;
+		last = gw;
+		gi = bpf_map_lookup_elem(&gateways, &gw);
+		if (!gi || !(gi->flags & GW_F_USABLE)) {
+			gi = NULL;
+			continue;
+		}
+		nt.in.in_ifindex = gi->ifindex;
+		nt.in.gw = gw;
+		nt.in.group = pinned != XWAN_GW_NONE ? XWAN_GROUP_NONE : group;
+		nt.in.flags = (gi->flags & GW_F_NAT) ? FLOW_F_NAT : 0;
+		nt.found = 0;
+		if (gi->flags & GW_F_NAT) {
+			nt.rev.daddr = gi->nat_addr;
+			nt.base = gi->port_min;
+			nt.range = (__u32)gi->port_max - gi->port_min + 1;
+			sport = bpf_ntohs(p->key.sport);
+			nt.first = sport >= gi->port_min && sport <= gi->port_max ? sport : 0;
+			bpf_loop(XWAN_NAT_TRIES, nat_try_port, &nt, 0);
+		} else {
+			/* Routed space: the reply key is the original tuple reversed. */
+			nt.rev.daddr = p->key.saddr;
+			nt.base = bpf_ntohs(p->key.sport);
+			nt.range = 1;
+			nt.first = 0;
+			nat_try_port(1, &nt);
+		}
+		if (nt.found)
+			break;
+		exhausted = 1;
+		gc = gw_counters(gw);
+		if (gc)
+			gc->nat_exhausted += 1;
+		gi = NULL;
+		if (pinned != XWAN_GW_NONE)
+			break;
+	}
+	if (!gi) {
+		if (exhausted)
+			return V_DROP_NAT_EXHAUSTED;
+		if (t && t->when_all_down == ALL_DOWN_DROP)
+			return V_DROP_NO_GATEWAY;
+		return V_PASS_ALL_DOWN;
+	}
+
+	out.created_ns = now;
+	out.last_seen_ns = now;
+	out.peer = nt.rev;
+	out.xlate_addr = nt.rev.daddr;
+	out.xlate_port = nt.rev.dport;
+	out.dir = FLOW_DIR_OUT;
+	out.in_ifindex = ifindex;
+	out.out_ifindex = gi->ifindex;
+	out.out_mtu = gi->mtu;
+	out.gw = nt.in.gw;
+	out.group = nt.in.group;
+	out.flags = nt.in.flags;
+	out.rule = 0xff;
+	if (p->key.proto == IPPROTO_TCP && !(p->tcp_flags & TCP_FLAG_SYN))
+		out.flags |= FLOW_F_MIDSTREAM;
+
+	old = bpf_map_lookup_elem(&flows, &p->key);
+	if (old)
+		flow_unlink_peer(&p->key, old);
+	if (bpf_map_update_elem(&flows, &p->key, &out, BPF_ANY)) {
+		bpf_map_delete_elem(&flows, &nt.rev);
+		return V_DROP_FLOW_ALLOC;
+	}
+
+	count_event(EV_FLOW_CREATED);
+	gc = gw_counters(out.gw);
+	if (gc)
+		gc->flows_created += 1;
+	{
+		__u32 zero = 0;
+		struct flow_gauge *g = bpf_map_lookup_elem(&flow_gauge, &zero);
+
+		/* A full LRU table makes room by evicting: count it, the gauge stays. */
+		if (g && g->active >= s->flow_capacity)
+			count_event(EV_FLOW_EVICTED);
+		else if (g)
+			__sync_fetch_and_add(&g->active, 1);
+	}
+	return V_FWD_OUT;
+}
+
+/* ---- header rewrites ---- */
+
+/*
+ * Source (OUT) or destination (IN) NAT of one packet: address, port and the
+ * IP and L4 checksums. Later fragments have no L4 header to touch.
+ */
+static __always_inline int nat_rewrite(xwan_ctx *ctx, const struct pkt *p, int src,
+				       __be32 addr, __be16 port)
+{
+	__u32 addr_off = L3_OFF + (src ? 12 : 16);
+	__u32 port_off = src ? p->sport_off : p->dport_off;
+	__be32 old_addr = src ? p->key.saddr : p->key.daddr;
+	__be16 old_port = src ? p->key.sport : p->key.dport;
+	__u64 mangled = p->udp ? BPF_F_MARK_MANGLED_0 : 0;
+
+	if (p->frag != FRAG_LATER) {
+		if (port_off && old_port != port) {
+			if (ctx_l4_csum_replace(ctx, p->csum_off, old_port, port, mangled | 2))
+				return -1;
+			if (ctx_store16(ctx, port_off, port))
+				return -1;
+		}
+		if (p->l4_pseudo && old_addr != addr &&
+		    ctx_l4_csum_replace(ctx, p->csum_off, old_addr, addr,
+					mangled | BPF_F_PSEUDO_HDR | 4))
+			return -1;
+	}
+	if (old_addr != addr) {
+		if (ctx_l3_csum_replace(ctx, L3_OFF + 10, old_addr, addr, 4))
+			return -1;
+		if (ctx_store32(ctx, addr_off, addr))
+			return -1;
+	}
+	return 0;
+}
+
+/* The flow entry an ICMP error belongs to: the quoted packet, reversed. */
+static __always_inline struct flow_entry *icmp_error_flow(const struct pkt *p,
+							  const struct xwan_settings *s,
+							  __u64 now)
+{
+	struct flow_key k = {
+		.saddr = p->inner.daddr,
+		.daddr = p->inner.saddr,
+		.sport = p->inner.dport,
+		.dport = p->inner.sport,
+		.proto = p->inner.proto,
+	};
+
+	return flow_lookup(s, &k, now);
+}
+
+/*
+ * Translate an ICMP error travelling along fe. Arrived on a WAN (fe IN):
+ * outer destination, quoted source address and port become the client's.
+ * From a LAN host (fe OUT): outer source, quoted destination address and
+ * port become the NAT address and port. Every word changed inside the
+ * quoted packet is folded into the ICMP checksum.
+ */
+static __always_inline int nat_rewrite_icmp_error(xwan_ctx *ctx, const struct pkt *p,
+						  const struct flow_entry *fe)
+{
+	int out = fe->dir == FLOW_DIR_OUT;
+	__be32 addr = fe->xlate_addr;
+	__be16 port = fe->xlate_port;
+	__be32 old_outer = out ? p->key.saddr : p->key.daddr;
+	__be32 old_in = out ? p->inner.daddr : p->inner.saddr;
+	__be16 old_port = out ? p->inner.dport : p->inner.sport;
+	__u32 in_port_off = out ? p->in_dport_off : p->in_sport_off;
+	__u32 icmp_csum = p->csum_off;
+	__u16 ip_check, l4_check;
+
+	/* Quoted IP header: address and its checksum. */
+	if (ctx_store32(ctx, p->in_l3_off + (out ? 16 : 12), addr) ||
+	    ctx_l4_csum_replace(ctx, icmp_csum, old_in, addr, 4))
+		return -1;
+	ip_check = csum_update32(p->in_ip_check, old_in, addr);
+	if (ctx_store16(ctx, p->in_l3_off + 10, ip_check) ||
+	    ctx_l4_csum_replace(ctx, icmp_csum, p->in_ip_check, ip_check, 2))
+		return -1;
+
+	/* Quoted port (or echo identifier) and its checksum, when quoted. */
+	if (in_port_off && old_port != port) {
+		if (ctx_store16(ctx, in_port_off, port) ||
+		    ctx_l4_csum_replace(ctx, icmp_csum, old_port, port, 2))
+			return -1;
+	}
+	if (p->in_csum_off && !(p->in_udp && p->in_l4_check == 0)) {
+		l4_check = p->in_l4_check;
+		if (p->in_pseudo)
+			l4_check = csum_update32(l4_check, old_in, addr);
+		if (in_port_off)
+			l4_check = csum_update16(l4_check, old_port, port);
+		if (p->in_udp && l4_check == 0)
+			l4_check = 0xffff;
+		if (ctx_store16(ctx, p->in_csum_off, l4_check) ||
+		    ctx_l4_csum_replace(ctx, icmp_csum, p->in_l4_check, l4_check, 2))
+			return -1;
+	}
+
+	/* Outer header: ICMP has no pseudo header, only the IP checksum moves. */
+	if (ctx_l3_csum_replace(ctx, L3_OFF + 10, old_outer, addr, 4) ||
+	    ctx_store32(ctx, L3_OFF + (out ? 12 : 16), addr))
+		return -1;
+	count_event(EV_ICMP_ERR_XLATED);
+	return 0;
+}
+
+#endif /* XWAN_NAT_H */

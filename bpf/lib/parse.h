@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Ethernet/IPv4 parsing into struct pkt: the flow tuple and the offsets of
+ * every field NAT rewrites. Nothing here writes to the packet.
+ */
+#ifndef XWAN_PARSE_H
+#define XWAN_PARSE_H
+
+#include "compiler.h"
+#include "../xwan_types.h"
+
+enum parse_result {
+	PARSE_OK          = 0,
+	PARSE_NOT_IPV4    = 1,  /* ARP, IPv6, VLAN-tagged...: the kernel's */
+	PARSE_UNSUPPORTED = 2,  /* IPv4 we do not translate (GRE, ICMP redirect...) */
+	PARSE_MALFORMED   = 3,
+};
+
+enum frag_kind {
+	FRAG_NONE  = 0,
+	FRAG_FIRST = 1,     /* offset 0, more fragments: carries the ports */
+	FRAG_LATER = 2,     /* no L4 header */
+};
+
+#define L3_OFF ETH_HLEN
+
+struct pkt {
+	struct flow_key key;    /* ICMP echo: id is sport of a request, dport of a reply */
+	struct flow_key inner;  /* ICMP error: the quoted packet, as it was sent */
+	__u32 len;              /* IP total length */
+	__u16 l4_off;
+	__u16 sport_off;        /* 0: absent */
+	__u16 dport_off;
+	__u16 csum_off;         /* L4 checksum */
+	__u16 ip_id;
+	__u16 in_l3_off;
+	__u16 in_sport_off;
+	__u16 in_dport_off;
+	__u16 in_csum_off;      /* 0: not quoted (routers may quote only 8 bytes) */
+	__u16 in_ip_check;      /* quoted IP header checksum, as received */
+	__u16 in_l4_check;      /* quoted L4 checksum, when in_csum_off */
+	__u8  ttl;
+	__u8  tcp_flags;
+	__u8  frag;             /* enum frag_kind */
+	__u8  icmp_err;         /* an ICMP error quoting `inner` */
+	__u8  l4_pseudo;        /* L4 checksum covers the addresses (TCP, UDP) */
+	__u8  udp;              /* UDP: a zero checksum means none */
+	__u8  in_pseudo;
+	__u8  in_udp;
+};
+
+static __always_inline int is_icmp_error(__u8 type)
+{
+	return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED ||
+	       type == ICMP_PARAMETERPROB || type == ICMP_SOURCE_QUENCH;
+}
+
+/* The packet an ICMP error quotes: its IP header and first 8 L4 bytes. */
+static __always_inline int parse_icmp_inner(void *data, void *data_end, struct pkt *p)
+{
+	__u32 l3 = p->l4_off + 8, l4;
+	struct iphdr *ip = data + l3;
+	__u8 *l4p;
+
+	if ((void *)(ip + 1) > data_end)
+		return PARSE_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return PARSE_MALFORMED;
+	if (ip->frag_off & bpf_htons(IP_OFFSET))
+		return PARSE_UNSUPPORTED;       /* no ports to match */
+	l4 = l3 + ip->ihl * 4;
+	l4p = data + l4;
+	if ((void *)(l4p + 8) > data_end)
+		return PARSE_MALFORMED;
+
+	p->in_l3_off = l3;
+	p->in_ip_check = ip->check;
+	p->inner.saddr = ip->saddr;
+	p->inner.daddr = ip->daddr;
+	p->inner.proto = ip->protocol;
+
+	switch (ip->protocol) {
+	case IPPROTO_TCP:
+		p->inner.sport = *(__be16 *)l4p;
+		p->inner.dport = *(__be16 *)(l4p + 2);
+		p->in_sport_off = l4;
+		p->in_dport_off = l4 + 2;
+		if ((void *)(l4p + 18) <= data_end) {
+			p->in_csum_off = l4 + 16;
+			p->in_l4_check = *(__u16 *)(l4p + 16);
+		}
+		p->in_pseudo = 1;
+		return PARSE_OK;
+	case IPPROTO_UDP:
+		p->inner.sport = *(__be16 *)l4p;
+		p->inner.dport = *(__be16 *)(l4p + 2);
+		p->in_sport_off = l4;
+		p->in_dport_off = l4 + 2;
+		p->in_csum_off = l4 + 6;
+		p->in_l4_check = *(__u16 *)(l4p + 6);
+		p->in_pseudo = 1;
+		p->in_udp = 1;
+		return PARSE_OK;
+	case IPPROTO_ICMP:
+		/* Only echo can be NATed, so only echo can be quoted back. */
+		if (l4p[0] == ICMP_ECHO) {
+			p->inner.sport = *(__be16 *)(l4p + 4);
+			p->in_sport_off = l4 + 4;
+		} else if (l4p[0] == ICMP_ECHOREPLY) {
+			p->inner.dport = *(__be16 *)(l4p + 4);
+			p->in_dport_off = l4 + 4;
+		} else {
+			return PARSE_UNSUPPORTED;
+		}
+		p->in_csum_off = l4 + 2;
+		p->in_l4_check = *(__u16 *)(l4p + 2);
+		return PARSE_OK;
+	}
+	return PARSE_UNSUPPORTED;
+}
+
+static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
+{
+	__u32 l4 = p->l4_off;
+	__u8 *l4p = data + l4;
+
+	switch (p->key.proto) {
+	case IPPROTO_TCP:
+		if ((void *)(l4p + 20) > data_end)
+			return PARSE_MALFORMED;
+		if ((l4p[12] >> 4) < 5)
+			return PARSE_MALFORMED;
+		p->key.sport = *(__be16 *)l4p;
+		p->key.dport = *(__be16 *)(l4p + 2);
+		p->tcp_flags = l4p[13];
+		p->sport_off = l4;
+		p->dport_off = l4 + 2;
+		p->csum_off = l4 + 16;
+		p->l4_pseudo = 1;
+		return PARSE_OK;
+	case IPPROTO_UDP:
+		if ((void *)(l4p + 8) > data_end)
+			return PARSE_MALFORMED;
+		p->key.sport = *(__be16 *)l4p;
+		p->key.dport = *(__be16 *)(l4p + 2);
+		p->sport_off = l4;
+		p->dport_off = l4 + 2;
+		p->csum_off = l4 + 6;
+		p->l4_pseudo = 1;
+		p->udp = 1;
+		return PARSE_OK;
+	case IPPROTO_ICMP:
+		if ((void *)(l4p + 8) > data_end)
+			return PARSE_MALFORMED;
+		p->csum_off = l4 + 2;
+		switch (l4p[0]) {
+		case ICMP_ECHO:
+			p->key.sport = *(__be16 *)(l4p + 4);
+			p->sport_off = l4 + 4;
+			return PARSE_OK;
+		case ICMP_ECHOREPLY:
+			p->key.dport = *(__be16 *)(l4p + 4);
+			p->dport_off = l4 + 4;
+			return PARSE_OK;
+		}
+		if (!is_icmp_error(l4p[0]))
+			return PARSE_UNSUPPORTED;
+		p->icmp_err = 1;
+		return parse_icmp_inner(data, data_end, p);
+	}
+	return PARSE_UNSUPPORTED;
+}
+
+/*
+ * frame_len is the whole packet's length (in tc, including paged data),
+ * used to reject IP headers that claim more than arrived.
+ */
+static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_len,
+					struct pkt *p)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	__u16 frag_off;
+	__u32 hl;
+
+	if ((void *)(eth + 1) > data_end)
+		return PARSE_MALFORMED;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return PARSE_NOT_IPV4;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return PARSE_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return PARSE_MALFORMED;
+	hl = ip->ihl * 4;
+	p->len = bpf_ntohs(ip->tot_len);
+	if (p->len < hl || frame_len < L3_OFF + p->len)
+		return PARSE_MALFORMED;
+	if ((void *)ip + hl > data_end)
+		return PARSE_MALFORMED;
+
+	p->key.saddr = ip->saddr;
+	p->key.daddr = ip->daddr;
+	p->key.proto = ip->protocol;
+	p->ttl = ip->ttl;
+	p->ip_id = ip->id;
+	p->l4_off = L3_OFF + hl;
+
+	frag_off = bpf_ntohs(ip->frag_off);
+	if (frag_off & IP_OFFSET) {
+		p->frag = FRAG_LATER;
+		if (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP &&
+		    p->key.proto != IPPROTO_ICMP)
+			return PARSE_UNSUPPORTED;
+		return PARSE_OK;
+	}
+	if (frag_off & IP_MF)
+		p->frag = FRAG_FIRST;
+	return parse_l4(data, data_end, p);
+}
+
+#endif /* XWAN_PARSE_H */

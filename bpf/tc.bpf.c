@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The kernel path. Whatever XDP hands to the kernel still belongs to a flow
+ * and must leave on that flow's WAN with that flow's NAT:
+ *   tc_lan_ingress  finds (or creates) the flow and marks the packet, so the
+ *                   kernel routes it by policy rule to the flow's WAN table,
+ *                   resolving neighbours, sending Time Exceeded, fragmenting;
+ *   tc_wan_egress   source-translates marked packets as they leave the WAN;
+ *   tc_wan_ingress  destination-translates replies XDP passed on, and lets
+ *                   the kernel forward them to the LAN.
+ */
+#define XWAN_HOOK_TC
+#include "lib/nat.h"
+#include "lib/verdict.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Headers we may rewrite: outer IP, ICMP, quoted IP and 20 bytes of L4. */
+#define TC_PULL_LEN 256
+
+static __always_inline int tc_verdict(__u32 hook, __u32 v)
+{
+	count_verdict(hook, v);
+	return verdict_is_drop(v) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
+{
+	__u32 len = ctx_len(skb);
+
+	bpf_skb_pull_data(skb, len < TC_PULL_LEN ? len : TC_PULL_LEN);
+	return parse_packet(ctx_data(skb), ctx_data_end(skb), len, p);
+}
+
+static __always_inline int dst_kernel_bound(__be32 daddr)
+{
+	struct dst_policy *dp = dst_policy_of(daddr);
+
+	return dp && (dp->action == DST_ACTION_LOCAL || dp->action == DST_ACTION_BYPASS);
+}
+
+SEC("tc")
+int tc_lan_ingress(struct __sk_buff *skb)
+{
+	struct xwan_settings *s;
+	struct flow_entry *fe;
+	struct gw_info *gi;
+	struct pkt p = {};
+	__u32 gw, v;
+	__u64 now;
+	int rc;
+
+	rc = tc_parse(skb, &p);
+	if (rc == PARSE_NOT_IPV4)
+		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_IPV4);
+	if (rc == PARSE_MALFORMED)
+		return tc_verdict(HOOK_TC_LAN_IN, V_DROP_MALFORMED);
+	if (rc == PARSE_UNSUPPORTED)
+		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_UNSUPPORTED);
+	s = get_settings();
+	if (!s)
+		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
+	if (p.ttl <= 1)
+		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_TTL);
+	now = bpf_ktime_get_coarse_ns();
+
+	if (p.icmp_err) {
+		fe = icmp_error_flow(&p, s, now);
+		if (!fe || fe->dir != FLOW_DIR_OUT)
+			return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
+	} else if (p.frag == FRAG_LATER) {
+		fe = frag_follow(&p);
+		if (!fe || fe->dir != FLOW_DIR_OUT) {
+			if (dst_kernel_bound(p.key.daddr))
+				return tc_verdict(HOOK_TC_LAN_IN, V_PASS_BYPASS);
+			return tc_verdict(HOOK_TC_LAN_IN, V_DROP_FRAG_UNKNOWN);
+		}
+	} else {
+		fe = flow_lookup(s, &p.key, now);
+		if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, &p)))
+			fe = NULL;
+		if (!fe) {
+			v = flow_admit(skb, &p, s, now);
+			if (v != V_FWD_OUT)
+				return tc_verdict(HOOK_TC_LAN_IN, v);
+			fe = bpf_map_lookup_elem(&flows, &p.key);
+			if (!fe)
+				return tc_verdict(HOOK_TC_LAN_IN, V_DROP_FLOW_ALLOC);
+		}
+		frag_remember(&p, &p.key, now);
+		flow_track(fe, &p, now);
+	}
+	gw = fe->gw;
+	gi = bpf_map_lookup_elem(&gateways, &gw);
+	if (!gi)
+		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
+	skb->mark = (ctx_mark(skb) & ~s->fwmark_mask) | (gi->fwmark & s->fwmark_mask);
+	return tc_verdict(HOOK_TC_LAN_IN, V_FWD_VIA_KERNEL);
+}
+
+SEC("tc")
+int tc_wan_egress(struct __sk_buff *skb)
+{
+	struct xwan_settings *s = get_settings();
+	struct flow_entry *fe;
+	struct gw_counters *gc;
+	struct pkt p = {};
+	__u64 now;
+	int rc;
+
+	/* Only packets tc_lan_ingress marked; the host's own traffic is not ours. */
+	if (!s || !(ctx_mark(skb) & s->fwmark_mask))
+		return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
+	rc = tc_parse(skb, &p);
+	if (rc == PARSE_NOT_IPV4)
+		return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_IPV4);
+	if (rc != PARSE_OK)
+		return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
+	now = bpf_ktime_get_coarse_ns();
+
+	if (p.icmp_err)
+		fe = icmp_error_flow(&p, s, now);
+	else if (p.frag == FRAG_LATER)
+		fe = frag_follow(&p);
+	else
+		fe = flow_lookup(s, &p.key, now);
+	/* Never let a marked packet out untranslated. */
+	if (!fe || fe->dir != FLOW_DIR_OUT || fe->out_ifindex != ctx_ifindex(skb))
+		return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
+
+	if (p.icmp_err) {
+		rc = nat_rewrite_icmp_error(skb, &p, fe);
+	} else {
+		frag_remember(&p, &p.key, now);
+		rc = nat_rewrite(skb, &p, 1, fe->xlate_addr, fe->xlate_port);
+	}
+	if (rc)
+		return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_MALFORMED);
+	gc = gw_counters(fe->gw);
+	if (gc) {
+		gc->pkts_out += 1;
+		gc->bytes_out += p.len;
+	}
+	return tc_verdict(HOOK_TC_WAN_OUT, p.icmp_err ? V_FWD_ICMP_ERROR : V_FWD_OUT);
+}
+
+SEC("tc")
+int tc_wan_ingress(struct __sk_buff *skb)
+{
+	struct xwan_settings *s;
+	struct flow_entry *fe;
+	struct gw_counters *gc;
+	struct pkt p = {};
+	__u64 now;
+	int rc;
+
+	rc = tc_parse(skb, &p);
+	if (rc == PARSE_NOT_IPV4)
+		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_IPV4);
+	if (rc == PARSE_MALFORMED)
+		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_MALFORMED);
+	s = get_settings();
+	if (!s)
+		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_XWAN);
+	now = bpf_ktime_get_coarse_ns();
+
+	fe = NULL;
+	if (rc == PARSE_OK) {
+		if (p.icmp_err)
+			fe = icmp_error_flow(&p, s, now);
+		else if (p.frag == FRAG_LATER)
+			fe = frag_follow(&p);
+		else
+			fe = flow_lookup(s, &p.key, now);
+	}
+	if (!fe || fe->dir != FLOW_DIR_IN) {
+		if (dst_is_local(p.key.daddr))
+			return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
+		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED);
+	}
+
+	if (p.icmp_err) {
+		rc = nat_rewrite_icmp_error(skb, &p, fe);
+	} else {
+		if (p.frag == FRAG_FIRST)
+			frag_remember(&p, &p.key, now);
+		flow_track(fe, &p, now);
+		rc = nat_rewrite(skb, &p, 0, fe->xlate_addr, fe->xlate_port);
+	}
+	if (rc)
+		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_MALFORMED);
+	gc = gw_counters(fe->gw);
+	if (gc) {
+		gc->pkts_in += 1;
+		gc->bytes_in += p.len;
+	}
+	return tc_verdict(HOOK_TC_WAN_IN, V_FWD_VIA_KERNEL);
+}

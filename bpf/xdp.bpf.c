@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * XDP fast path. xdp_lan runs on every LAN interface, xdp_wan on every WAN
+ * interface. They forward what they fully understand and hand everything
+ * exceptional (unknown neighbour, expiring TTL, oversize) to the kernel,
+ * where the tc programs finish the job on the same flow.
+ */
+#define XWAN_HOOK_XDP
+#include "lib/nat.h"
+#include "lib/verdict.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline int xdp_verdict(__u32 hook, __u32 v)
+{
+	count_verdict(hook, v);
+	if (verdict_is_drop(v))
+		return XDP_DROP;
+	return XDP_PASS;
+}
+
+/*
+ * The gateway's MAC, re-read from the kernel's neighbour table on new flows
+ * at most once a second, so a replaced ISP router is followed without an
+ * agent. NULL while unresolved: the kernel path resolves it meanwhile.
+ */
+static __always_inline struct gw_neigh *gw_neigh_ready(struct xdp_md *ctx, __u32 gw,
+						       const struct gw_info *gi,
+						       __u64 now, int new_flow)
+{
+	struct gw_neigh *n = bpf_map_lookup_elem(&gw_neigh, &gw);
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	if (!n)
+		return NULL;
+	if ((new_flow || !n->valid) && now - n->checked_ns > XWAN_NEIGH_RECHECK_NS) {
+		n->checked_ns = now;
+		fib.family = 2; /* AF_INET */
+		fib.ipv4_dst = gi->nexthop;
+		fib.ifindex = gi->ifindex;
+		rc = bpf_fib_lookup(ctx, &fib, sizeof(fib),
+				    BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_OUTPUT);
+		if (rc == BPF_FIB_LKUP_RET_SUCCESS && fib.ifindex == gi->ifindex) {
+			if (!n->valid || __builtin_memcmp(n->mac, fib.dmac, 6)) {
+				__builtin_memcpy(n->mac, fib.dmac, 6);
+				n->valid = 1;
+				count_event(EV_NEIGH_REFRESHED);
+			}
+		} else if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+			n->valid = 0;
+		}
+	}
+	return n->valid ? n : NULL;
+}
+
+/* Routing's part of forwarding: TTL, MACs, transmit. */
+static __always_inline int xdp_forward(struct xdp_md *ctx, __u32 ifindex,
+				       const __u8 *dmac, const __u8 *smac)
+{
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + ETH_HLEN;
+	__u32 check;
+
+	if ((void *)(ip + 1) > end)
+		return XDP_ABORTED;
+	/* RFC 1624 for a TTL decrement, as the kernel's ip_decrease_ttl(). */
+	check = ip->check;
+	check += bpf_htons(0x0100);
+	ip->check = (__u16)(check + (check >= 0xffff));
+	ip->ttl--;
+	__builtin_memcpy(eth->h_dest, dmac, 6);
+	__builtin_memcpy(eth->h_source, smac, 6);
+	return bpf_redirect_map(&tx_ports, ifindex, 0);
+}
+
+static __always_inline int dst_kernel_bound(__be32 daddr)
+{
+	struct dst_policy *dp = dst_policy_of(daddr);
+
+	return dp && (dp->action == DST_ACTION_LOCAL || dp->action == DST_ACTION_BYPASS);
+}
+
+SEC("xdp")
+int xdp_lan(struct xdp_md *ctx)
+{
+	struct xwan_settings *s;
+	struct flow_entry *fe = NULL;
+	struct gw_counters *gc;
+	struct gw_neigh *n;
+	struct gw_info *gi;
+	struct pkt p = {};
+	int new_flow = 0, rc;
+	__u32 gw, v;
+	__u64 now;
+
+	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), &p);
+	if (rc == PARSE_NOT_IPV4)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_IPV4);
+	if (rc == PARSE_MALFORMED)
+		return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
+	if (rc == PARSE_UNSUPPORTED)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_UNSUPPORTED);
+	s = get_settings();
+	if (!s)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
+	/* The kernel answers with Time Exceeded; nothing to translate. */
+	if (p.ttl <= 1)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_TTL);
+	now = bpf_ktime_get_coarse_ns();
+
+	if (p.icmp_err) {
+		/* A LAN host's error about a reply it got: goes back out NATed. */
+		fe = icmp_error_flow(&p, s, now);
+		if (!fe || fe->dir != FLOW_DIR_OUT)
+			return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
+	} else if (p.frag == FRAG_LATER) {
+		fe = frag_follow(&p);
+		if (!fe || fe->dir != FLOW_DIR_OUT) {
+			if (dst_kernel_bound(p.key.daddr))
+				return xdp_verdict(HOOK_XDP_LAN, V_PASS_BYPASS);
+			return xdp_verdict(HOOK_XDP_LAN, V_DROP_FRAG_UNKNOWN);
+		}
+	} else {
+		fe = flow_lookup(s, &p.key, now);
+		if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, &p)))
+			fe = NULL;
+		if (!fe) {
+			v = flow_admit(ctx, &p, s, now);
+			if (v != V_FWD_OUT)
+				return xdp_verdict(HOOK_XDP_LAN, v);
+			fe = bpf_map_lookup_elem(&flows, &p.key);
+			if (!fe)
+				return xdp_verdict(HOOK_XDP_LAN, V_DROP_FLOW_ALLOC);
+			new_flow = 1;
+		}
+		frag_remember(&p, &p.key, now);
+	}
+
+	gw = fe->gw;
+	gi = bpf_map_lookup_elem(&gateways, &gw);
+	if (!gi)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
+	n = gw_neigh_ready(ctx, gw, gi, now, new_flow);
+	if (!n)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
+	if (p.len > gi->mtu)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_MTU);
+
+	if (p.icmp_err) {
+		if (nat_rewrite_icmp_error(ctx, &p, fe))
+			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
+		v = V_FWD_ICMP_ERROR;
+	} else {
+		flow_track(fe, &p, now);
+		if (nat_rewrite(ctx, &p, 1, fe->xlate_addr, fe->xlate_port))
+			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
+		v = V_FWD_OUT;
+	}
+	gc = gw_counters(gw);
+	if (gc) {
+		gc->pkts_out += 1;
+		gc->bytes_out += p.len;
+	}
+	if (xdp_forward(ctx, gi->ifindex, n->mac, gi->mac_wan) != XDP_REDIRECT)
+		return xdp_verdict(HOOK_XDP_LAN, V_DROP_REDIRECT);
+	count_verdict(HOOK_XDP_LAN, v);
+	return XDP_REDIRECT;
+}
+
+static __always_inline int xdp_wan_unmatched(struct xdp_md *ctx, const struct pkt *p)
+{
+	__u32 ifindex = ctx_ifindex(ctx);
+	struct gw_counters *gc;
+	struct iface_info *wan;
+	__u32 gw;
+
+	if (dst_is_local(p->key.daddr))
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
+	wan = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (wan) {
+		gw = wan->gw;
+		gc = gw_counters(gw);
+		if (gc)
+			gc->unsolicited += 1;
+	}
+	return xdp_verdict(HOOK_XDP_WAN, V_DROP_UNSOLICITED);
+}
+
+SEC("xdp")
+int xdp_wan(struct xdp_md *ctx)
+{
+	struct xwan_settings *s;
+	struct flow_entry *fe;
+	struct gw_counters *gc;
+	struct pkt p = {};
+	__u32 v;
+	__u64 now;
+	int rc;
+
+	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), &p);
+	if (rc == PARSE_NOT_IPV4)
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NOT_IPV4);
+	if (rc == PARSE_MALFORMED)
+		return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
+	if (rc == PARSE_UNSUPPORTED)
+		return xdp_wan_unmatched(ctx, &p);
+	s = get_settings();
+	if (!s)
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NOT_XWAN);
+	now = bpf_ktime_get_coarse_ns();
+
+	if (p.icmp_err)
+		fe = icmp_error_flow(&p, s, now);
+	else if (p.frag == FRAG_LATER)
+		fe = frag_follow(&p);
+	else
+		fe = flow_lookup(s, &p.key, now);
+	if (!fe || fe->dir != FLOW_DIR_IN)
+		return xdp_wan_unmatched(ctx, &p);
+	if (!p.icmp_err && p.frag == FRAG_FIRST)
+		frag_remember(&p, &p.key, now);
+
+	if (p.ttl <= 1)
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_TTL);
+	if (p.len > fe->out_mtu)
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_MTU);
+
+	if (p.icmp_err) {
+		if (nat_rewrite_icmp_error(ctx, &p, fe))
+			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
+		v = V_FWD_ICMP_ERROR;
+	} else {
+		flow_track(fe, &p, now);
+		if (nat_rewrite(ctx, &p, 0, fe->xlate_addr, fe->xlate_port))
+			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
+		v = V_FWD_IN;
+	}
+	gc = gw_counters(fe->gw);
+	if (gc) {
+		gc->pkts_in += 1;
+		gc->bytes_in += p.len;
+	}
+	if (xdp_forward(ctx, fe->out_ifindex, fe->l2_dst, fe->l2_src) != XDP_REDIRECT)
+		return xdp_verdict(HOOK_XDP_WAN, V_DROP_REDIRECT);
+	count_verdict(HOOK_XDP_WAN, v);
+	return XDP_REDIRECT;
+}

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The one definition of every map layout, shared by the BPF programs and
+ * userspace. Anything that crosses the kernel/user boundary lives here.
+ *
+ * Addresses and ports are kept in network byte order everywhere (as they
+ * appear on the wire), so the dataplane never swaps bytes on the hot path.
+ */
+#ifndef XWAN_TYPES_H
+#define XWAN_TYPES_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define XWAN_MAX_GATEWAYS   32
+#define XWAN_MAX_GROUPS     16
+#define XWAN_MAX_IFACES     64
+#define XWAN_MAX_RULES      512
+#define XWAN_SLOTS          4093   /* prime, so Maglev permutations cover it */
+#define XWAN_GW_NONE        0xff   /* slot value: no usable gateway */
+#define XWAN_GROUP_NONE     0xff
+
+/* Tunables of the hot path that need no runtime configuration. */
+#define XWAN_NAT_TRIES      16     /* port candidates per gateway */
+#define XWAN_GW_TRIES       4      /* gateways tried when NAT ports run out */
+#define XWAN_NEIGH_RECHECK_NS (1000ULL * 1000 * 1000) /* re-read gateway MAC at most 1/s */
+
+/* ---------------------------------------------------------------- flows */
+
+/*
+ * A flow has two entries in the `flows` table, one per direction, each
+ * keyed by the tuple its packets carry when they reach us:
+ *   OUT (LAN -> WAN): {client, remote, client port, remote port}
+ *   IN  (WAN -> LAN): {remote, nat addr, remote port, nat port}
+ * For ICMP echo the identifier is the "source port" of a request and the
+ * "destination port" of a reply; the other port is 0.
+ */
+struct flow_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8   proto;
+	__u8   pad[3];
+};
+
+enum flow_dir {
+	FLOW_DIR_OUT = 0,   /* originated on the LAN */
+	FLOW_DIR_IN  = 1,   /* the reply direction */
+};
+
+enum flow_state {
+	FLOW_STATE_NEW         = 0, /* only the originator has spoken (TCP: SYN sent) */
+	FLOW_STATE_ESTABLISHED = 1, /* the other side answered */
+	FLOW_STATE_CLOSING     = 2, /* TCP FIN seen */
+	FLOW_STATE_CLOSED      = 3, /* TCP RST, or FIN both ways */
+	FLOW_STATE_MAX
+};
+
+/* flow_entry.flags */
+#define FLOW_F_NAT        0x01  /* addresses/ports are rewritten */
+#define FLOW_F_FIN_OUT    0x02  /* FIN seen LAN -> WAN */
+#define FLOW_F_FIN_IN     0x04  /* FIN seen WAN -> LAN */
+#define FLOW_F_MIDSTREAM  0x08  /* TCP flow picked up without a SYN */
+
+struct flow_entry {
+	__u64  created_ns;      /* CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns) */
+	__u64  last_seen_ns;
+	__u64  packets;         /* this direction only */
+	__u64  bytes;
+	struct flow_key peer;   /* the key of the other direction's entry */
+	__be32 xlate_addr;      /* OUT: new source address; IN: new destination */
+	__be16 xlate_port;      /* OUT: new source port;    IN: new destination port */
+	__u8   dir;             /* enum flow_dir */
+	__u8   state;           /* enum flow_state, kept equal in both entries */
+	__u32  in_ifindex;      /* where this direction's packets arrive */
+	__u32  out_ifindex;     /* where they leave */
+	__u16  out_mtu;         /* MTU of out_ifindex (IN entries; OUT uses the gateway's) */
+	__u8   gw;              /* gateway index */
+	__u8   group;           /* group that chose the gateway, XWAN_GROUP_NONE if pinned */
+	__u8   flags;           /* FLOW_F_* */
+	__u8   rule;            /* policy rule that matched, 0xff for the default group */
+	__u8   l2_dst[6];       /* IN: the LAN host's MAC (source MAC of its first packet) */
+	__u8   l2_src[6];       /* IN: our LAN interface MAC */
+	__u8   pad[2];
+};
+
+/* Later IPv4 fragments carry no ports: they follow the first one's flow. */
+struct frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8   proto;
+	__u8   pad;
+};
+
+struct frag_entry {
+	struct flow_key flow;   /* the flow entry the first fragment matched */
+	__u64 seen_ns;
+};
+
+/* ------------------------------------------------------------- gateways */
+
+enum gw_status {
+	GW_STATUS_PENDING = 0,  /* monitor has too little data yet */
+	GW_STATUS_ONLINE  = 1,
+	GW_STATUS_WARNING = 2,
+	GW_STATUS_DOWN    = 3,
+	GW_STATUS_MAX
+};
+
+/* gw_info.flags */
+#define GW_F_CONFIGURED   0x01
+#define GW_F_NAT          0x02  /* masquerade to nat_addr */
+#define GW_F_USABLE       0x04  /* may take new flows (the slot tables agree) */
+
+/* Written by userspace only. */
+struct gw_info {
+	__u32  ifindex;         /* WAN interface */
+	__be32 nat_addr;        /* the WAN interface's IPv4 address */
+	__be32 nexthop;         /* the gateway's address */
+	__u16  port_min;        /* NAT port range, host order */
+	__u16  port_max;
+	__u16  mtu;
+	__u8   flags;           /* GW_F_* */
+	__u8   status;          /* enum gw_status, for the views */
+	__u8   mac_wan[6];      /* our WAN interface's MAC */
+	__u8   pad[2];
+	__u32  fwmark;          /* mark that routes the kernel slow path to this WAN */
+};
+
+/*
+ * The gateway's MAC, kept apart from gw_info because both the dataplane (a
+ * FIB lookup on new flows, at most once a second) and userspace (neighbour
+ * events) write it.
+ */
+struct gw_neigh {
+	__u8  mac[6];
+	__u8  valid;
+	__u8  pad;
+	__u64 checked_ns;
+};
+
+/* Per-gateway counters, one per CPU. */
+struct gw_counters {
+	__u64 pkts_out;
+	__u64 bytes_out;
+	__u64 pkts_in;
+	__u64 bytes_in;
+	__u64 flows_created;
+	__u64 nat_exhausted;    /* new flows that found no free port on this gateway */
+	__u64 unsolicited;      /* WAN packets that matched no flow */
+	__u64 pad;
+};
+
+/* --------------------------------------------------------------- groups */
+
+enum group_method {
+	GROUP_METHOD_HASH        = 0,
+	GROUP_METHOD_ROUND_ROBIN = 1,
+};
+
+/* Hash fields, any subset. */
+#define HASH_F_SRC    0x01
+#define HASH_F_DST    0x02
+#define HASH_F_PROTO  0x04
+#define HASH_F_SPORT  0x08
+#define HASH_F_DPORT  0x10
+#define HASH_F_ALL    0x1f
+
+enum when_all_down {
+	ALL_DOWN_KERNEL = 0,    /* leave new flows to the host's routing table */
+	ALL_DOWN_DROP   = 1,
+};
+
+/*
+ * A slot table maps a flow hash (or the round-robin position) to a gateway.
+ * Each group owns two banks; userspace fills the idle one and then flips
+ * gw_group.active, so a reader sees one consistent table.
+ */
+struct gw_slot_table {
+	__u32 nslots;           /* 0: no usable gateway */
+	__u32 seed;
+	__u16 hash_fields;      /* HASH_F_* */
+	__u8  method;           /* enum group_method */
+	__u8  when_all_down;    /* enum when_all_down */
+	__u32 pad;
+	__u8  slot[XWAN_SLOTS]; /* gateway indices, or XWAN_GW_NONE */
+	__u8  pad2[3];
+};
+
+struct gw_group {
+	__u32 active;           /* bank in use: slot table index group * 2 + active */
+	__u32 generation;       /* bumped on every install, for the views */
+};
+
+/* ------------------------------------------------------- interfaces/dst */
+
+enum iface_role {
+	IFACE_NONE = 0,
+	IFACE_LAN  = 1,
+	IFACE_WAN  = 2,
+};
+
+struct iface_info {
+	__u8  role;             /* enum iface_role */
+	__u8  gw;               /* WAN: its gateway index */
+	__u16 mtu;
+	__u8  mac[6];
+	__u8  pad[2];
+};
+
+/* Destination policy, longest prefix match on the destination address. */
+enum dst_action {
+	DST_ACTION_NONE   = 0,
+	DST_ACTION_LOCAL  = 1,  /* one of the host's own addresses: kernel */
+	DST_ACTION_BYPASS = 2,  /* LAN-side networks: kernel routing */
+	DST_ACTION_WAN    = 3,  /* a WAN's connected subnet: that WAN, no balancing */
+};
+
+struct lpm_v4_key {
+	__u32  prefixlen;
+	__be32 addr;
+};
+
+struct dst_policy {
+	__u8 action;            /* enum dst_action */
+	__u8 gw;                /* DST_ACTION_WAN */
+	__u8 pad[2];
+};
+
+/* Anti-spoofing: which sources a LAN interface may send from. */
+struct lan_src_key {
+	__u32  prefixlen;       /* 32 (ifindex) + prefix length */
+	__u32  ifindex;
+	__be32 addr;
+};
+
+/* ------------------------------------------------------------- settings */
+
+enum flow_timeout {
+	TIMEOUT_TCP_ESTABLISHED = 0,
+	TIMEOUT_TCP_TRANSITORY  = 1,
+	TIMEOUT_UDP             = 2,
+	TIMEOUT_ICMP            = 3,
+	TIMEOUT_MAX
+};
+
+struct xwan_settings {
+	__u64 timeout_ns[TIMEOUT_MAX];
+	__u32 flow_capacity;    /* flows (each is two entries) */
+	__u32 fwmark_mask;
+	__u8  default_group;
+	__u8  pad[7];
+};
+
+/* Shared gauges, updated atomically from every CPU. */
+struct flow_gauge {
+	__u64 active;           /* flows believed live (created - removed) */
+};
+
+/* ------------------------------------------------------------- counters */
+
+/* Where a packet was seen. */
+#define XWAN_HOOKS(X)                        \
+	X(XDP_LAN,    "xdp_lan")             \
+	X(XDP_WAN,    "xdp_wan")             \
+	X(TC_LAN_IN,  "tc_lan_ingress")      \
+	X(TC_WAN_IN,  "tc_wan_ingress")      \
+	X(TC_WAN_OUT, "tc_wan_egress")
+
+enum xwan_hook {
+#define XWAN_HOOK_ENUM(name, label) HOOK_##name,
+	XWAN_HOOKS(XWAN_HOOK_ENUM)
+#undef XWAN_HOOK_ENUM
+	HOOK_MAX
+};
+
+/*
+ * Every packet a hook sees ends in exactly one verdict counter of that hook:
+ * forwarded, passed to the kernel, or dropped, each with its reason.
+ * X(name, verdict, reason label)
+ */
+#define XWAN_VERDICTS(X)                                              \
+	X(FWD_OUT,          "forward", "lan_to_wan")                  \
+	X(FWD_IN,           "forward", "wan_to_lan")                  \
+	X(FWD_ICMP_ERROR,   "forward", "icmp_error")                  \
+	X(FWD_VIA_KERNEL,   "forward", "via_kernel")                  \
+	X(PASS_NOT_IPV4,    "pass",    "not_ipv4")                    \
+	X(PASS_LOCAL,       "pass",    "to_host")                     \
+	X(PASS_BYPASS,      "pass",    "bypass")                      \
+	X(PASS_UNSUPPORTED, "pass",    "unsupported_protocol")        \
+	X(PASS_TTL,         "pass",    "ttl_expiring")                \
+	X(PASS_MTU,         "pass",    "exceeds_mtu")                 \
+	X(PASS_NO_NEIGH,    "pass",    "neighbour_unknown")           \
+	X(PASS_ALL_DOWN,    "pass",    "no_usable_gateway")           \
+	X(PASS_NOT_XWAN,    "pass",    "not_xwan_traffic")            \
+	X(DROP_MALFORMED,   "drop",    "malformed")                   \
+	X(DROP_SPOOFED,     "drop",    "spoofed_source")              \
+	X(DROP_UNSOLICITED, "drop",    "unsolicited")                 \
+	X(DROP_NOT_NEW,     "drop",    "no_flow_for_reply")           \
+	X(DROP_NAT_EXHAUSTED, "drop",  "nat_ports_exhausted")         \
+	X(DROP_NO_GATEWAY,  "drop",    "no_usable_gateway")           \
+	X(DROP_FRAG_UNKNOWN, "drop",   "fragment_without_flow")       \
+	X(DROP_FLOW_ALLOC,  "drop",    "flow_insert_failed")          \
+	X(DROP_REDIRECT,    "drop",    "redirect_failed")             \
+	X(DROP_NO_FLOW,     "drop",    "marked_without_flow")
+
+enum xwan_verdict {
+#define XWAN_VERDICT_ENUM(name, verdict, reason) V_##name,
+	XWAN_VERDICTS(XWAN_VERDICT_ENUM)
+#undef XWAN_VERDICT_ENUM
+	V_MAX
+};
+
+/* Things that happen besides a packet's verdict. X(name, label) */
+#define XWAN_EVENTS(X)                                     \
+	X(FLOW_CREATED,     "flow_created")                \
+	X(FLOW_REPLACED,    "expired_flow_replaced")       \
+	X(FLOW_EVICTED,     "flow_table_full_eviction")    \
+	X(NAT_COLLISION,    "nat_port_collision")          \
+	X(ICMP_ERR_XLATED,  "icmp_error_translated")       \
+	X(FRAG_FOLLOWED,    "fragment_followed")           \
+	X(NEIGH_REFRESHED,  "gateway_mac_refreshed")
+
+enum xwan_event {
+#define XWAN_EVENT_ENUM(name, label) EV_##name,
+	XWAN_EVENTS(XWAN_EVENT_ENUM)
+#undef XWAN_EVENT_ENUM
+	EV_MAX
+};
+
+/* Index of a verdict counter in the `verdicts` per-CPU array. */
+#define XWAN_VERDICT_IDX(hook, v) ((hook) * V_MAX + (v))
+
+#endif /* XWAN_TYPES_H */

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * xwan's configuration model: what a YAML file says, validated, in plain C.
+ * The parser checks syntax and semantics that need no system access
+ * (xwan_config_load); xwan_config_check_system adds what needs the running
+ * host (interfaces exist). Every error names file, line and key.
+ */
+#ifndef XWAN_CONFIG_H
+#define XWAN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#include "../bpf/xwan_types.h"
+
+#define XWAN_NAME_MAX        32
+#define XWAN_MAX_LANS        16
+#define XWAN_MAX_LAN_NETS    32
+#define XWAN_MAX_TARGETS     8
+#define XWAN_MAX_FORWARDS    256
+#define XWAN_URL_MAX         256
+#define XWAN_ERR_MAX         512
+
+struct xwan_cidr {
+	uint32_t addr;          /* network byte order, host bits zero */
+	uint8_t  plen;
+};
+
+struct xwan_lan {
+	char interface[IFNAMSIZ];
+	struct xwan_cidr networks[XWAN_MAX_LAN_NETS];
+	int n_networks;
+	int line;
+};
+
+enum xwan_nat_mode {
+	XWAN_NAT_MASQUERADE = 0,    /* default */
+	XWAN_NAT_NONE       = 1,
+};
+
+enum xwan_probe_method {
+	XWAN_PROBE_ICMP = 0,        /* default */
+	XWAN_PROBE_TCP  = 1,
+	XWAN_PROBE_DNS  = 2,
+	XWAN_PROBE_HTTP = 3,
+};
+
+struct xwan_monitor_cfg {
+	uint32_t targets[XWAN_MAX_TARGETS]; /* network order; default: the gateway */
+	int n_targets;
+	int reliability;            /* default 1, 1..n_targets */
+	enum xwan_probe_method method;
+	uint16_t port;              /* tcp: default 80; dns: 53; ignored otherwise */
+	char url[XWAN_URL_MAX];     /* http: default "http://<target>/" */
+	uint32_t interval_ms;       /* default 500 */
+	uint32_t loss_interval_ms;  /* default 2000 */
+	uint32_t window_ms;         /* default 60000 */
+	uint32_t latency_warning_ms;/* default 200 */
+	uint32_t latency_down_ms;   /* default 500 */
+	uint32_t loss_warning_pct;  /* default 10 */
+	uint32_t loss_down_pct;     /* default 20 */
+	uint32_t down_after;        /* default 0 (off) */
+	uint32_t up_after;          /* default 3 */
+	bool enabled;               /* default true; "monitor: false" disables */
+};
+
+struct xwan_wan {
+	char name[XWAN_NAME_MAX];
+	char interface[IFNAMSIZ];
+	uint32_t gateway;           /* network order, required */
+	uint8_t weight;             /* 1..255, default 1 */
+	enum xwan_nat_mode nat;
+	uint16_t port_min;          /* default 1024 */
+	uint16_t port_max;          /* default 65535 */
+	struct xwan_monitor_cfg monitor;
+	int line;
+};
+
+struct xwan_member {
+	int wan;                    /* index into xwan_config.wans */
+	uint8_t tier;               /* 1.. (1 is best), default 1 */
+	uint8_t weight;             /* 0: the WAN's weight; else overrides it */
+};
+
+enum xwan_trigger {
+	XWAN_TRIGGER_MEMBER_DOWN     = 0,   /* default */
+	XWAN_TRIGGER_PACKET_LOSS     = 1,
+	XWAN_TRIGGER_HIGH_LATENCY    = 2,
+	XWAN_TRIGGER_LOSS_OR_LATENCY = 3,
+};
+
+enum xwan_on_down { XWAN_ON_DOWN_FLUSH = 0, XWAN_ON_DOWN_KEEP = 1 };   /* default flush */
+enum xwan_on_up   { XWAN_ON_UP_KEEP = 0, XWAN_ON_UP_FLUSH = 1 };       /* default keep */
+enum xwan_sticky_key { XWAN_STICKY_SRC = 0, XWAN_STICKY_SRC_DST = 1 };
+
+struct xwan_group {
+	char name[XWAN_NAME_MAX];
+	struct xwan_member members[XWAN_MAX_GATEWAYS];
+	int n_members;
+	enum group_method method;   /* default hash */
+	uint16_t hash_fields;       /* HASH_F_*, default all five */
+	uint32_t hash_seed;         /* default 0 */
+	enum xwan_trigger trigger;
+	enum when_all_down when_all_down;   /* default kernel */
+	enum xwan_on_down on_gateway_down;
+	enum xwan_on_up on_gateway_up;
+	bool sticky;                /* sticky: {enabled, expire_s, key} */
+	uint32_t sticky_expire_s;   /* default 300 */
+	enum xwan_sticky_key sticky_key;
+	int line;
+};
+
+enum xwan_rule_action {
+	XWAN_RULE_GROUP  = 0,
+	XWAN_RULE_BYPASS = 1,
+	XWAN_RULE_DROP   = 2,
+};
+
+struct xwan_rule {
+	char name[XWAN_NAME_MAX];
+	char lan[IFNAMSIZ];         /* "" = any LAN interface */
+	struct xwan_cidr src;       /* plen 0 = any */
+	struct xwan_cidr dst;
+	uint8_t proto;              /* 0 = any, else IPPROTO_TCP/UDP/ICMP */
+	uint16_t dport_min;         /* host order; 0-0 = any */
+	uint16_t dport_max;
+	enum xwan_rule_action action;
+	int group;                  /* XWAN_RULE_GROUP: index into groups */
+	int line;
+};
+
+struct xwan_port_forward {
+	int wan;                    /* index into wans */
+	uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;              /* host order, on the WAN address */
+	uint32_t to_addr;           /* network order */
+	uint16_t to_port;           /* host order; default: port */
+	int line;
+};
+
+struct xwan_timeouts {
+	uint32_t tcp_established;   /* seconds, default 7440 */
+	uint32_t tcp_transitory;    /* default 120 */
+	uint32_t udp;               /* default 60 */
+	uint32_t icmp;              /* default 30 */
+};
+
+enum xwan_asymmetric { XWAN_ASYM_DROP = 0, XWAN_ASYM_ALLOW = 1 };   /* default drop */
+
+struct xwan_config {
+	char path[256];             /* as given, for messages */
+
+	struct xwan_lan lans[XWAN_MAX_LANS];
+	int n_lans;
+	struct xwan_wan wans[XWAN_MAX_GATEWAYS];
+	int n_wans;
+	struct xwan_group groups[XWAN_MAX_GROUPS];
+	int n_groups;
+	int default_group;          /* index; required when groups exist */
+
+	struct xwan_rule rules[XWAN_MAX_RULES];
+	int n_rules;
+	struct xwan_port_forward forwards[XWAN_MAX_FORWARDS];
+	int n_forwards;
+
+	struct xwan_timeouts timeouts;
+	uint32_t flow_table_size;   /* flows, default 262144, 1024..16777216 */
+
+	/* Kernel integration for the slow path (packets XDP hands to the kernel). */
+	uint32_t fwmark_mask;       /* default 0x00ff0000; contiguous bits, >= 6 of them */
+	uint32_t route_table_base;  /* default 0x7877 ("xw"); WAN i uses base + i */
+	uint32_t rule_priority;     /* default 1000; ip rule priority */
+
+	/* Agent (monitor). */
+	char metrics_listen[64];    /* "addr:port", default "127.0.0.1:9469", "" = off */
+	bool manage_default_route;  /* default false */
+	enum xwan_asymmetric asymmetric;
+};
+
+/*
+ * Parse and validate a YAML file. On error, returns -1 and writes one line
+ * into err, formatted "<path>:<line>: <key>: <problem>", where <key> is the
+ * dotted path of the offending key, e.g. "wan[1].weight" or
+ * "groups[0].members[2].wan". Returns 0 on success.
+ */
+int xwan_config_load(const char *path, struct xwan_config *cfg,
+		     char *err, size_t errlen);
+
+/* The same from a buffer; `name` stands in for the path in messages. */
+int xwan_config_parse(const char *buf, size_t len, const char *name,
+		      struct xwan_config *cfg, char *err, size_t errlen);
+
+/*
+ * Checks that need the running host, in the current network namespace:
+ * every interface exists and no interface is both LAN and WAN. Same error
+ * format as xwan_config_load.
+ */
+int xwan_config_check_system(const struct xwan_config *cfg,
+			     char *err, size_t errlen);
+
+/* Helpers shared by the views. */
+const char *xwan_method_name(enum group_method m);
+const char *xwan_probe_method_name(enum xwan_probe_method m);
+int xwan_wan_by_name(const struct xwan_config *cfg, const char *name);
+int xwan_group_by_name(const struct xwan_config *cfg, const char *name);
+
+#endif /* XWAN_CONFIG_H */
