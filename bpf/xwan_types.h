@@ -260,6 +260,48 @@ struct flow_gauge {
 	__u64 active;           /* flows believed live (created - removed) */
 };
 
+/* -------------------------------------------------------------- runtime */
+
+/*
+ * What `xwan up` attached and changed, so `xwan down`, the views and an
+ * agent adopting a running dataplane need neither the config nor guesses.
+ * Written by userspace only; pinned like every map.
+ */
+#define XWAN_RUNTIME_MAGIC 0x7877616e  /* "xwan" */
+#define XWAN_NAME_LEN      32
+
+enum xdp_attach_mode {
+	XDP_ATTACH_NONE    = 0,
+	XDP_ATTACH_NATIVE  = 1,
+	XDP_ATTACH_GENERIC = 2,
+};
+
+struct xwan_attach {
+	__u32 ifindex;
+	__u32 xdp_prog_id;
+	__u8  role;             /* enum iface_role */
+	__u8  xdp_mode;         /* enum xdp_attach_mode */
+	__u8  rp_filter_saved;  /* previous rp_filter + 1; 0: left alone */
+	__u8  tc_attached;      /* bit 0: ingress, bit 1: egress */
+	char  ifname[16];
+};
+
+struct xwan_runtime {
+	__u32 magic;
+	__u32 n_attach;
+	__u32 n_gateways;
+	__u32 n_groups;
+	__u32 route_table_base;
+	__u32 rule_priority;
+	__u32 fwmark_mask;
+	__u32 generation;       /* bumped by every config install */
+	__u64 started_unix;     /* wall clock seconds, for the views */
+	char  config_path[256];
+	char  gw_name[XWAN_MAX_GATEWAYS][XWAN_NAME_LEN];
+	char  group_name[XWAN_MAX_GROUPS][XWAN_NAME_LEN];
+	struct xwan_attach attach[XWAN_MAX_IFACES];
+};
+
 /* ------------------------------------------------------------- counters */
 
 /* Where a packet was seen. */

@@ -131,4 +131,12 @@ struct {
 	__type(value, __u32);
 } tx_ports SEC(".maps");
 
+/* Userspace bookkeeping (struct xwan_runtime); declared here for its BTF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xwan_runtime);
+} runtime SEC(".maps");
+
 #endif /* XWAN_MAPS_H */

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "flows.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define SCAN_BATCH 4096
+
+uint64_t xwan_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t timeout_of(const struct xwan_settings *s, uint8_t proto, uint8_t state)
+{
+	if (proto == IPPROTO_TCP)
+		return s->timeout_ns[state == FLOW_STATE_ESTABLISHED ? TIMEOUT_TCP_ESTABLISHED
+								     : TIMEOUT_TCP_TRANSITORY];
+	if (proto == IPPROTO_UDP)
+		return s->timeout_ns[TIMEOUT_UDP];
+	return s->timeout_ns[TIMEOUT_ICMP];
+}
+
+/* The dataplane's own rule (flow.h): dead when both directions idled out. */
+static bool entry_live(const struct xwan_settings *s, const struct flow_entry *e, uint64_t now)
+{
+	return now < e->last_seen_ns ||
+	       now - e->last_seen_ns <= timeout_of(s, e->peer.proto, e->state);
+}
+
+int xwan_flow_scan(const struct xwan_maps *m, xwan_flow_cb cb, void *ctx)
+{
+	struct flow_key *keys = calloc(SCAN_BATCH, sizeof(*keys));
+	struct flow_entry *vals = calloc(SCAN_BATCH, sizeof(*vals));
+	struct xwan_settings s;
+	struct flow_key batch_out;
+	void *in_batch = NULL;
+	uint64_t now = xwan_now_ns();
+	int fd = m->fd[XM_FLOWS], rc = 0;
+
+	if (!keys || !vals) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = xwan_settings_read(m, &s);
+	if (rc)
+		goto out;
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = SCAN_BATCH;
+		int err = bpf_map_lookup_batch(fd, in_batch, &batch_out, keys, vals, &count, &opts);
+
+		if (err && errno != ENOENT) {
+			rc = -errno;
+			break;
+		}
+		for (__u32 i = 0; i < count && rc >= 0; i++) {
+			struct xwan_flow f = {};
+
+			if (vals[i].dir != FLOW_DIR_OUT)
+				continue;
+			f.key = keys[i];
+			f.out = vals[i];
+			f.has_in = bpf_map_lookup_elem(fd, &vals[i].peer, &f.in) == 0;
+			f.live = entry_live(&s, &f.out, now) || (f.has_in && entry_live(&s, &f.in, now));
+			rc = cb(&f, ctx);
+		}
+		if (err || rc < 0)
+			break;
+		in_batch = &batch_out;
+	}
+out:
+	free(keys);
+	free(vals);
+	return rc < 0 ? rc : 0;
+}
+
+const char *xwan_flow_state_name(uint8_t proto, uint8_t state)
+{
+	static const char *const tcp[] = { "syn_sent", "established", "closing", "closed" };
+	static const char *const other[] = { "new", "replied", "closing", "closed" };
+
+	if (state >= FLOW_STATE_MAX)
+		return "?";
+	return proto == IPPROTO_TCP ? tcp[state] : other[state];
+}
+
+static const char *proto_name(uint8_t p)
+{
+	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : p == IPPROTO_ICMP ? "icmp" : "?";
+}
+
+static void endpoint(char *out, size_t len, uint32_t addr, uint16_t port, uint8_t proto)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	if (proto == IPPROTO_ICMP)
+		snprintf(out, len, "%s", a);
+	else
+		snprintf(out, len, "%s:%u", a, ntohs(port));
+}
+
+static void human_bytes(char *out, size_t len, uint64_t b)
+{
+	const char *u = "KMGT";
+	double v = (double)b;
+	int i = -1;
+
+	if (b < 10000) {
+		snprintf(out, len, "%llu", (unsigned long long)b);
+		return;
+	}
+	while (v >= 1024 && i < 3) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, len, "%.1f%c", v, u[i]);
+}
+
+static void human_age(char *out, size_t len, uint64_t ns)
+{
+	uint64_t s = ns / 1000000000ULL;
+
+	if (s < 120)
+		snprintf(out, len, "%llus", (unsigned long long)s);
+	else if (s < 7200)
+		snprintf(out, len, "%llum", (unsigned long long)(s / 60));
+	else
+		snprintf(out, len, "%lluh", (unsigned long long)(s / 3600));
+}
+
+struct print_ctx {
+	const struct xwan_flows_filter *f;
+	const struct xwan_runtime *rt;
+	FILE *out;
+	uint64_t now;
+	int shown, total;
+};
+
+static int print_one(const struct xwan_flow *fl, void *data)
+{
+	struct print_ctx *c = data;
+	const struct flow_entry *o = &fl->out, *i = &fl->in;
+	char cli[32], nat[32], rem[32], age[16], idle[16], bo[16], bi[16];
+	const char *wan = o->gw < XWAN_MAX_GATEWAYS && c->rt->gw_name[o->gw][0]
+				  ? c->rt->gw_name[o->gw] : "?";
+	uint64_t last = fl->has_in && i->last_seen_ns > o->last_seen_ns ? i->last_seen_ns
+									: o->last_seen_ns;
+	/* ICMP echo: the identifier travels as the source "port". */
+	uint16_t rport = fl->key.proto == IPPROTO_ICMP ? 0 : fl->key.dport;
+
+	c->total++;
+	if (!fl->live && !c->f->all)
+		return 0;
+	if (c->f->client && fl->key.saddr != c->f->client)
+		return 0;
+	if (c->f->gw >= 0 && o->gw != c->f->gw)
+		return 0;
+	c->shown++;
+	endpoint(cli, sizeof(cli), fl->key.saddr, fl->key.sport, 0);
+	endpoint(nat, sizeof(nat), o->xlate_addr, o->xlate_port, 0);
+	endpoint(rem, sizeof(rem), fl->key.daddr, rport, fl->key.proto);
+	if (c->f->json) {
+		fprintf(c->out,
+			"%s{\"proto\":\"%s\",\"client\":\"%s\",\"nat\":\"%s\",\"remote\":\"%s\","
+			"\"wan\":\"%s\",\"state\":\"%s\",\"live\":%s,\"age_s\":%.1f,\"idle_s\":%.1f,"
+			"\"packets_out\":%llu,\"bytes_out\":%llu,\"packets_in\":%llu,"
+			"\"bytes_in\":%llu}",
+			c->shown > 1 ? ",\n" : "", proto_name(fl->key.proto), cli, nat, rem, wan,
+			xwan_flow_state_name(fl->key.proto, o->state), fl->live ? "true" : "false",
+			(double)(c->now - o->created_ns) / 1e9, (double)(c->now - last) / 1e9,
+			(unsigned long long)o->packets, (unsigned long long)o->bytes,
+			(unsigned long long)(fl->has_in ? i->packets : 0),
+			(unsigned long long)(fl->has_in ? i->bytes : 0));
+		return 0;
+	}
+	human_age(age, sizeof(age), c->now - o->created_ns);
+	human_age(idle, sizeof(idle), c->now > last ? c->now - last : 0);
+	human_bytes(bo, sizeof(bo), o->bytes);
+	human_bytes(bi, sizeof(bi), fl->has_in ? i->bytes : 0);
+	fprintf(c->out, "%-5s %-21s %-21s %-21s %-8s %-12s %6s %6s %9llu %9s %9llu %9s\n",
+		proto_name(fl->key.proto), cli, nat, rem, wan,
+		xwan_flow_state_name(fl->key.proto, o->state), age, idle,
+		(unsigned long long)o->packets, bo,
+		(unsigned long long)(fl->has_in ? i->packets : 0), bi);
+	return 0;
+}
+
+int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *f, FILE *out)
+{
+	struct xwan_runtime rt;
+	struct print_ctx c = { .f = f, .rt = &rt, .out = out, .now = xwan_now_ns() };
+	int rc;
+
+	rc = xwan_runtime_read(m, &rt);
+	if (rc)
+		return rc;
+	if (f->json)
+		fprintf(out, "[\n");
+	else
+		fprintf(out, "%-5s %-21s %-21s %-21s %-8s %-12s %6s %6s %9s %9s %9s %9s\n", "PROTO",
+			"CLIENT", "NAT", "REMOTE", "WAN", "STATE", "AGE", "IDLE", "PKTS_OUT",
+			"BYTES_OUT", "PKTS_IN", "BYTES_IN");
+	rc = xwan_flow_scan(m, print_one, &c);
+	if (f->json)
+		fprintf(out, "\n]\n");
+	else
+		fprintf(out, "%d flows shown, %d in the table\n", c.shown, c.total);
+	return rc;
+}
+
+/* ---- reclaiming ---- */
+
+struct doomed {
+	struct flow_key *keys;  /* pairs: out key, in key */
+	int n, cap;
+	int gw;                 /* flush: gateway, -2: gc */
+};
+
+static int collect(const struct xwan_flow *f, void *data)
+{
+	struct doomed *d = data;
+
+	if (d->gw == -2 ? f->live : (d->gw >= 0 && f->out.gw != d->gw))
+		return 0;
+	if (d->n + 2 > d->cap) {
+		int cap = d->cap ? d->cap * 2 : 1024;
+		struct flow_key *k = realloc(d->keys, (size_t)cap * sizeof(*k));
+
+		if (!k)
+			return -ENOMEM;
+		d->keys = k;
+		d->cap = cap;
+	}
+	d->keys[d->n++] = f->key;
+	d->keys[d->n++] = f->out.peer;
+	return 0;
+}
+
+static void gauge_sub(const struct xwan_maps *m, uint64_t n)
+{
+	struct flow_gauge *g = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED,
+				    m->fd[XM_FLOW_GAUGE], 0);
+
+	if (g == MAP_FAILED)
+		return;
+	/* Never below zero: LRU evictions already made room uncounted. */
+	for (uint64_t cur = __atomic_load_n(&g->active, __ATOMIC_RELAXED);;) {
+		uint64_t next = cur > n ? cur - n : 0;
+
+		if (__atomic_compare_exchange_n(&g->active, &cur, next, false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			break;
+	}
+	munmap(g, sizeof(*g));
+}
+
+static int remove_collected(const struct xwan_maps *m, struct doomed *d)
+{
+	int removed = 0;
+
+	for (int i = 0; i + 1 < d->n; i += 2) {
+		if (bpf_map_delete_elem(m->fd[XM_FLOWS], &d->keys[i]) == 0)
+			removed++;
+		bpf_map_delete_elem(m->fd[XM_FLOWS], &d->keys[i + 1]);
+	}
+	free(d->keys);
+	gauge_sub(m, (uint64_t)removed);
+	return removed;
+}
+
+int xwan_flows_gc(const struct xwan_maps *m)
+{
+	struct doomed d = { .gw = -2 };
+	int rc = xwan_flow_scan(m, collect, &d);
+
+	if (rc) {
+		free(d.keys);
+		return rc;
+	}
+	return remove_collected(m, &d);
+}
+
+int xwan_flows_flush(const struct xwan_maps *m, int gw)
+{
+	struct doomed d = { .gw = gw < 0 ? -1 : gw };
+	int rc = xwan_flow_scan(m, collect, &d);
+
+	if (rc) {
+		free(d.keys);
+		return rc;
+	}
+	return remove_collected(m, &d);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The flow table seen from userspace: scan, print, reclaim. */
+#ifndef XWAN_FLOWS_H
+#define XWAN_FLOWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "maps.h"
+
+/* One flow: its LAN->WAN entry and, when present, its reply entry. */
+struct xwan_flow {
+	struct flow_key key;
+	struct flow_entry out;
+	struct flow_entry in;
+	bool has_in;
+	bool live;              /* within its timeout in at least one direction */
+};
+
+typedef int (*xwan_flow_cb)(const struct xwan_flow *f, void *ctx);
+
+/* Call cb for every flow (OUT entry) in the table; cb returning <0 stops. */
+int xwan_flow_scan(const struct xwan_maps *m, xwan_flow_cb cb, void *ctx);
+
+uint64_t xwan_now_ns(void);     /* the dataplane's clock (CLOCK_MONOTONIC) */
+
+struct xwan_flows_filter {
+	uint32_t client;        /* network order, 0 = any */
+	int gw;                 /* -1 = any */
+	bool all;               /* include expired flows */
+	bool json;
+};
+
+int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *f, FILE *out);
+
+/* Delete dead flows (both entries); returns the number of flows removed. */
+int xwan_flows_gc(const struct xwan_maps *m);
+
+/* Delete every flow of gateway gw (all gateways when gw < 0); returns count. */
+int xwan_flows_flush(const struct xwan_maps *m, int gw);
+
+const char *xwan_flow_state_name(uint8_t proto, uint8_t state);
+
+#endif /* XWAN_FLOWS_H */

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "lifecycle.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataplane.h"
+#include "host.h"
+#include "netlink.h"
+#include "pindir.h"
+#include "sync.h"
+
+#define NEIGH_WAIT_MS 1000
+
+static int sysctl_read(const char *path)
+{
+	char buf[16] = {};
+	int fd = open(path, O_RDONLY), n;
+
+	if (fd < 0)
+		return -errno;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoi(buf) : -EIO;
+}
+
+static int sysctl_write(const char *path, int value)
+{
+	char buf[16];
+	int fd = open(path, O_WRONLY), n, len;
+
+	if (fd < 0)
+		return -errno;
+	len = snprintf(buf, sizeof(buf), "%d\n", value);
+	n = (int)write(fd, buf, (size_t)len);
+	close(fd);
+	return n == len ? 0 : -EIO;
+}
+
+static void rp_filter_path(const char *ifname, char *out, size_t len)
+{
+	snprintf(out, len, "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
+}
+
+/* ---- undo, shared by a failed `up` and by `down` ---- */
+
+static void undo_attachments(const struct xwan_runtime *rt)
+{
+	char path[128];
+
+	for (__u32 i = 0; i < rt->n_attach && i < XWAN_MAX_IFACES; i++) {
+		const struct xwan_attach *a = &rt->attach[i];
+
+		if (a->xdp_mode != XDP_ATTACH_NONE)
+			xdp_detach((int)a->ifindex, a->xdp_prog_id, a->xdp_mode);
+		if (a->tc_attached & 1)
+			tc_detach((int)a->ifindex, false);
+		if (a->tc_attached & 2)
+			tc_detach((int)a->ifindex, true);
+		if (a->rp_filter_saved) {
+			rp_filter_path(a->ifname, path, sizeof(path));
+			sysctl_write(path, a->rp_filter_saved - 1);
+		}
+	}
+}
+
+static void undo_routing(const struct xwan_runtime *rt)
+{
+	for (__u32 i = 0; i < rt->n_gateways; i++) {
+		nl_rule(rt->rule_priority, xwan_gw_fwmark(rt->fwmark_mask, (int)i),
+			rt->fwmark_mask, rt->route_table_base + i, false);
+		nl_route_flush_table(rt->route_table_base + i);
+	}
+}
+
+/* ---- up ---- */
+
+static int setup_routing(const struct xwan_config *cfg, const struct xwan_host *h,
+			 struct xwan_runtime *rt, char *err, size_t errlen)
+{
+	int rc;
+
+	rt->route_table_base = cfg->route_table_base;
+	rt->rule_priority = cfg->rule_priority;
+	rt->fwmark_mask = cfg->fwmark_mask;
+	for (int i = 0; i < cfg->n_wans; i++) {
+		uint32_t table = cfg->route_table_base + (uint32_t)i;
+
+		rt->n_gateways = (uint32_t)i + 1;
+		rc = nl_route_default(table, cfg->wans[i].gateway, h->wan[i].ifindex, true);
+		if (rc) {
+			snprintf(err, errlen, "cannot add the default route of table %u (wan %s): %s",
+				 table, cfg->wans[i].name, strerror(-rc));
+			return rc;
+		}
+		rc = nl_rule(cfg->rule_priority, xwan_gw_fwmark(cfg->fwmark_mask, i),
+			     cfg->fwmark_mask, table, true);
+		if (rc && rc != -EEXIST) {
+			snprintf(err, errlen, "cannot add the fwmark rule for table %u: %s", table,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static struct xwan_attach *add_attach(struct xwan_runtime *rt, const struct nl_link *l,
+				      uint8_t role)
+{
+	struct xwan_attach *a = &rt->attach[rt->n_attach++];
+
+	memset(a, 0, sizeof(*a));
+	a->ifindex = (uint32_t)l->ifindex;
+	a->role = role;
+	snprintf(a->ifname, sizeof(a->ifname), "%s", l->name);
+	return a;
+}
+
+/*
+ * The kernel path needs forwarding on, and replies DNATed at a WAN's ingress
+ * must pass reverse-path filtering although the main table may route their
+ * source out of another WAN: loose mode (2) on WANs.
+ */
+static int setup_sysctls(struct xwan_runtime *rt, bool quiet)
+{
+	char path[128];
+	int v;
+
+	if (sysctl_read("/proc/sys/net/ipv4/ip_forward") == 0) {
+		if (sysctl_write("/proc/sys/net/ipv4/ip_forward", 1))
+			return -EPERM;
+		if (!quiet)
+			printf("xwan: enabled IPv4 forwarding (net.ipv4.ip_forward=1)\n");
+	}
+	for (__u32 i = 0; i < rt->n_attach; i++) {
+		struct xwan_attach *a = &rt->attach[i];
+
+		if (a->role != IFACE_WAN)
+			continue;
+		rp_filter_path(a->ifname, path, sizeof(path));
+		v = sysctl_read(path);
+		if (v == 1 && !sysctl_write(path, 2))
+			a->rp_filter_saved = 2;     /* was 1 */
+	}
+	return 0;
+}
+
+static int attach_all(const struct xwan_dp *dp, struct xwan_runtime *rt,
+		      const struct xwan_up_opts *o, char *err, size_t errlen)
+{
+	int lan_tc = dp_prog_fd(dp, "tc_lan_ingress"), wan_in = dp_prog_fd(dp, "tc_wan_ingress");
+	int wan_out = dp_prog_fd(dp, "tc_wan_egress"), rc;
+	int xdp_lan = dp_prog_fd(dp, "xdp_lan"), xdp_wan = dp_prog_fd(dp, "xdp_wan");
+
+	/* tc first: whatever XDP passes to the kernel must find it in place. */
+	for (__u32 i = 0; i < rt->n_attach; i++) {
+		struct xwan_attach *a = &rt->attach[i];
+		bool wan = a->role == IFACE_WAN;
+
+		rc = tc_attach((int)a->ifindex, false, wan ? wan_in : lan_tc, err, errlen);
+		if (rc)
+			return rc;
+		a->tc_attached |= 1;
+		if (wan) {
+			rc = tc_attach((int)a->ifindex, true, wan_out, err, errlen);
+			if (rc)
+				return rc;
+			a->tc_attached |= 2;
+		}
+	}
+	for (__u32 i = 0; i < rt->n_attach; i++) {
+		struct xwan_attach *a = &rt->attach[i];
+		int fd = a->role == IFACE_WAN ? xdp_wan : xdp_lan;
+
+		rc = xdp_attach((int)a->ifindex, fd, o->allow_generic, &a->xdp_mode, err, errlen);
+		if (rc)
+			return rc;
+		a->xdp_prog_id = prog_id_of(fd);
+		if (a->xdp_mode == XDP_ATTACH_GENERIC)
+			fprintf(stderr, "xwan: warning: %s has no native XDP support; using generic "
+				"XDP, which is much slower\n", a->ifname);
+	}
+	return 0;
+}
+
+static void print_summary(const struct xwan_config *cfg, const struct xwan_host *h,
+			  const struct xwan_runtime *rt, const char *pin_dir)
+{
+	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+
+	for (__u32 i = 0; i < rt->n_attach; i++)
+		printf("xwan: %-4s %-12s xdp %s, tc\n", rt->attach[i].role == IFACE_WAN ? "wan" : "lan",
+		       rt->attach[i].ifname,
+		       rt->attach[i].xdp_mode == XDP_ATTACH_NATIVE ? "native" : "generic");
+	for (int i = 0; i < cfg->n_wans; i++) {
+		inet_ntop(AF_INET, &h->wan_addr[i].addr, a, sizeof(a));
+		inet_ntop(AF_INET, &cfg->wans[i].gateway, g, sizeof(g));
+		printf("xwan: gateway %s via %s on %s, %s %s, weight %u\n", cfg->wans[i].name, g,
+		       cfg->wans[i].interface,
+		       cfg->wans[i].nat == XWAN_NAT_MASQUERADE ? "masquerade to" : "routed",
+		       cfg->wans[i].nat == XWAN_NAT_MASQUERADE ? a : "", cfg->wans[i].weight);
+	}
+	printf("xwan: up; state pinned in %s\n", pin_dir);
+}
+
+bool xwan_is_running(const char *pin_dir, char *where, size_t len)
+{
+	struct xwan_maps m;
+	struct if_nameindex *ifs, *it;
+	char name[16];
+	uint32_t id;
+	bool found = false;
+
+	if (xwan_maps_from_pins(pin_dir, &m) == 0) {
+		xwan_maps_close(&m);
+		snprintf(where, len, "maps are pinned in %s", pin_dir);
+		return true;
+	}
+	ifs = if_nameindex();
+	for (it = ifs; it && it->if_index && !found; it++) {
+		if (xdp_query((int)it->if_index, &id, name) == 0 &&
+		    (!strcmp(name, "xdp_lan") || !strcmp(name, "xdp_wan"))) {
+			snprintf(where, len, "%s has xwan's XDP program (id %u) attached",
+				 it->if_name, id);
+			found = true;
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	return found;
+}
+
+int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
+	    const struct xwan_up_opts *o, struct xwan_maps *m, char *err, size_t errlen)
+{
+	static uint8_t status[XWAN_MAX_GATEWAYS];
+	static bool usable[XWAN_MAX_GATEWAYS];
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	struct xwan_host *h = calloc(1, sizeof(*h));
+	struct xwan_dp dp = {};
+	char where[128];
+	bool pinned = false, loaded = false;
+	int rc, i;
+
+	xwan_maps_init(m);
+	if (!rt || !h) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (xwan_is_running(pin_dir, where, sizeof(where))) {
+		rc = -EEXIST;
+		snprintf(err, errlen, "xwan is already running (%s); run `xwan down` first", where);
+		goto out;
+	}
+	rc = xwan_host_gather(cfg, h, err, errlen);
+	if (rc)
+		goto out;
+	rc = xwan_pin_dir_prepare(pin_dir, err, errlen);
+	if (rc)
+		goto out;
+	rc = dp_load(&dp, cfg->flow_table_size, err, errlen);
+	if (rc)
+		goto out;
+	loaded = true;
+
+	/* Until a monitor says otherwise, every gateway takes flows. */
+	for (i = 0; i < cfg->n_wans; i++) {
+		status[i] = GW_STATUS_PENDING;
+		usable[i] = true;
+	}
+	rc = xwan_sync_all(cfg, h, &dp.maps, status, usable, err, errlen);
+	if (rc)
+		goto fail;
+	for (i = 0; i < cfg->n_wans; i++)
+		xwan_sync_neigh(&dp.maps, i, h->wan[i].ifindex, cfg->wans[i].gateway,
+				NEIGH_WAIT_MS);
+
+	rt->magic = XWAN_RUNTIME_MAGIC;
+	rt->n_groups = (uint32_t)cfg->n_groups;
+	rt->started_unix = (uint64_t)time(NULL);
+	rt->generation = 1;
+	snprintf(rt->config_path, sizeof(rt->config_path), "%s", cfg->path);
+	for (i = 0; i < cfg->n_wans; i++)
+		snprintf(rt->gw_name[i], XWAN_NAME_LEN, "%s", cfg->wans[i].name);
+	for (i = 0; i < cfg->n_groups; i++)
+		snprintf(rt->group_name[i], XWAN_NAME_LEN, "%s", cfg->groups[i].name);
+	for (i = 0; i < cfg->n_lans; i++)
+		add_attach(rt, &h->lan[i], IFACE_LAN);
+	for (i = 0; i < cfg->n_wans; i++)
+		add_attach(rt, &h->wan[i], IFACE_WAN);
+
+	rc = dp_pin(&dp, pin_dir, err, errlen);
+	pinned = true;
+	if (rc)
+		goto fail;
+	rc = setup_routing(cfg, h, rt, err, errlen);
+	if (rc)
+		goto fail;
+	rc = setup_sysctls(rt, o->quiet);
+	if (rc) {
+		snprintf(err, errlen, "cannot enable IPv4 forwarding: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = attach_all(&dp, rt, o, err, errlen);
+	if (rc)
+		goto fail;
+	rc = xwan_runtime_write(&dp.maps, rt);
+	if (rc) {
+		snprintf(err, errlen, "cannot write the runtime record: %s", strerror(-rc));
+		goto fail;
+	}
+	if (!o->quiet)
+		print_summary(cfg, h, rt, pin_dir);
+
+	/* Hand the caller its own fds; the skeletons go, attachments stay. */
+	for (i = 0; i < XM_COUNT; i++)
+		m->fd[i] = dup(dp.maps.fd[i]);
+	dp_destroy(&dp);
+	rc = 0;
+	goto out;
+
+fail:
+	undo_attachments(rt);
+	undo_routing(rt);
+	if (pinned)
+		xwan_pin_dir_remove(pin_dir);
+	if (loaded)
+		dp_destroy(&dp);
+out:
+	free(rt);
+	free(h);
+	return rc;
+}
+
+/* ---- down ---- */
+
+int xwan_down(const char *pin_dir, bool quiet, char *err, size_t errlen)
+{
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	struct xwan_maps m;
+	int rc;
+
+	if (!rt) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (xwan_maps_open(pin_dir, &m, err, errlen)) {
+		free(rt);
+		xwan_pin_dir_remove(pin_dir);
+		return 1;
+	}
+	rc = xwan_runtime_read(&m, rt);
+	if (rc) {
+		snprintf(err, errlen, "the runtime record in %s is unreadable (%s); detach by hand: "
+			 "ip link set dev IF xdp off; tc filter del dev IF ingress", pin_dir,
+			 strerror(-rc));
+		xwan_maps_close(&m);
+		free(rt);
+		return rc;
+	}
+	undo_attachments(rt);
+	undo_routing(rt);
+	xwan_maps_close(&m);
+	xwan_pin_dir_remove(pin_dir);
+	if (!quiet) {
+		for (__u32 i = 0; i < rt->n_attach; i++)
+			printf("xwan: detached from %s\n", rt->attach[i].ifname);
+		printf("xwan: down\n");
+	}
+	free(rt);
+	return 0;
+}

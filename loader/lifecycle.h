@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Bringing the dataplane up and down as a whole. */
+#ifndef XWAN_LIFECYCLE_H
+#define XWAN_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "maps.h"
+
+struct xwan_up_opts {
+	bool allow_generic;     /* fall back to generic XDP (with a warning) */
+	bool quiet;
+};
+
+/*
+ * Load, fill, pin, route and attach. On failure nothing stays attached or
+ * changed. On success m holds fds of the live maps (caller closes).
+ */
+int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
+	    const struct xwan_up_opts *o, struct xwan_maps *m, char *err, size_t errlen);
+
+/* Is an xwan dataplane attached in this namespace or pinned at pin_dir? */
+bool xwan_is_running(const char *pin_dir, char *where, size_t len);
+
+/* Detach everything `up` did, from the runtime record. Not running: 1. */
+int xwan_down(const char *pin_dir, bool quiet, char *err, size_t errlen);
+
+#endif /* XWAN_LIFECYCLE_H */

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The dataplane's maps, as userspace holds them: one fd per map, opened from
+ * the pin directory or, when the pins are gone (a bpffs that lived only in
+ * an `ip netns exec` mount namespace), found through the XDP programs
+ * attached in this network namespace.
+ */
+#ifndef XWAN_MAPS_H
+#define XWAN_MAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../bpf/xwan_types.h"
+
+#define XWAN_MAPS(X)                    \
+	X(FLOWS,      "flows")          \
+	X(FRAGS,      "frags")          \
+	X(GATEWAYS,   "gateways")       \
+	X(GW_NEIGH,   "gw_neigh")       \
+	X(GW_SLOTS,   "gw_slots")       \
+	X(GROUPS,     "groups")         \
+	X(RR_POS,     "rr_pos")         \
+	X(IFACES,     "ifaces")         \
+	X(DST_POLICY, "dst_policy")     \
+	X(LAN_NETS,   "lan_nets")       \
+	X(SETTINGS,   "settings")       \
+	X(FLOW_GAUGE, "flow_gauge")     \
+	X(VERDICTS,   "verdicts")       \
+	X(EVENTS,     "events")         \
+	X(GW_STATS,   "gw_stats")       \
+	X(TX_PORTS,   "tx_ports")       \
+	X(RUNTIME,    "runtime")
+
+enum xwan_map {
+#define XWAN_MAP_ENUM(id, name) XM_##id,
+	XWAN_MAPS(XWAN_MAP_ENUM)
+#undef XWAN_MAP_ENUM
+	XM_COUNT
+};
+
+struct xwan_maps {
+	int fd[XM_COUNT];
+};
+
+extern const char *const xwan_map_names[XM_COUNT];
+
+void xwan_maps_init(struct xwan_maps *m);
+void xwan_maps_close(struct xwan_maps *m);
+
+/* Pins first, then discovery. -ENOENT with a message when xwan is not running. */
+int xwan_maps_open(const char *pin_dir, struct xwan_maps *m, char *err, size_t errlen);
+int xwan_maps_from_pins(const char *pin_dir, struct xwan_maps *m);
+int xwan_maps_discover(struct xwan_maps *m);
+
+int xwan_runtime_read(const struct xwan_maps *m, struct xwan_runtime *rt);
+int xwan_runtime_write(const struct xwan_maps *m, const struct xwan_runtime *rt);
+int xwan_settings_read(const struct xwan_maps *m, struct xwan_settings *s);
+
+/* Sum a per-CPU array element of `size` bytes made of __u64 counters. */
+int xwan_percpu_sum(int fd, __u32 key, __u64 *out, size_t size);
+
+#endif /* XWAN_MAPS_H */

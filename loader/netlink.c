@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "netlink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One request, its replies through cb (may be NULL), then the ACK. */
+static int nl_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	unsigned int seq, portid;
+	int ret, err = 0;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	seq = nlh->nlmsg_seq = (unsigned int)time(NULL);
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (;;) {
+		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (ret < 0) {
+			err = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, ret, seq, portid, cb, data);
+		if (ret < 0) {
+			err = -errno;
+			break;
+		}
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
+/* ---- links ---- */
+
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, IFLA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[IFLA_MAX + 1] = {};
+	struct nl_link *out = data;
+
+	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb);
+	out->ifindex = ifm->ifi_index;
+	out->up = ifm->ifi_flags & IFF_UP;
+	out->carrier = ifm->ifi_flags & IFF_LOWER_UP;
+	if (tb[IFLA_IFNAME])
+		snprintf(out->name, sizeof(out->name), "%s", mnl_attr_get_str(tb[IFLA_IFNAME]));
+	if (tb[IFLA_MTU])
+		out->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6)
+		memcpy(out->mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
+	return MNL_CB_OK;
+}
+
+int nl_link_get_index(int ifindex, struct nl_link *out)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	memset(out, 0, sizeof(*out));
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	return nl_talk(nlh, link_cb, out);
+}
+
+int nl_link_get(const char *name, struct nl_link *out)
+{
+	unsigned int idx = if_nametoindex(name);
+
+	if (!idx)
+		return -ENODEV;
+	return nl_link_get_index((int)idx, out);
+}
+
+/* ---- addresses ---- */
+
+struct addr_dump {
+	struct nl_addr *out;
+	int max, n;
+};
+
+static int addr_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[IFA_MAX + 1] = {};
+	struct addr_dump *d = data;
+	struct nl_addr *a;
+
+	if (ifa->ifa_family != AF_INET || d->n >= d->max)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb);
+	if (!tb[IFA_LOCAL] && !tb[IFA_ADDRESS])
+		return MNL_CB_OK;
+	a = &d->out[d->n++];
+	memset(a, 0, sizeof(*a));
+	a->ifindex = (int)ifa->ifa_index;
+	a->plen = ifa->ifa_prefixlen;
+	a->secondary = ifa->ifa_flags & IFA_F_SECONDARY;
+	a->addr = mnl_attr_get_u32(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
+	if (tb[IFA_BROADCAST])
+		a->broadcast = mnl_attr_get_u32(tb[IFA_BROADCAST]);
+	return MNL_CB_OK;
+}
+
+int nl_addr_dump(struct nl_addr *out, int max)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct addr_dump d = { .out = out, .max = max };
+	struct rtgenmsg *rt;
+	int err;
+
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtgen_family = AF_INET;
+	err = nl_talk(nlh, addr_cb, &d);
+	return err ? err : d.n;
+}
+
+static uint32_t prefix_mask(uint8_t plen)
+{
+	return plen ? htonl(~0U << (32 - plen)) : 0;
+}
+
+int nl_addr_for_gateway(int ifindex, uint32_t gateway, struct nl_addr *out)
+{
+	struct nl_addr addrs[256];
+	int n = nl_addr_dump(addrs, 256), i, first = -1;
+
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (addrs[i].ifindex != ifindex)
+			continue;
+		if (((addrs[i].addr ^ gateway) & prefix_mask(addrs[i].plen)) == 0) {
+			*out = addrs[i];
+			return 0;
+		}
+		if (first < 0 && !addrs[i].secondary)
+			first = i;
+	}
+	if (first < 0)
+		return -EADDRNOTAVAIL;
+	*out = addrs[first];
+	return 0;
+}
+
+/* ---- neighbours ---- */
+
+struct neigh_query {
+	int ifindex;
+	uint32_t addr;
+	uint8_t mac[6];
+	bool found;
+};
+
+static int neigh_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, NDA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static int neigh_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[NDA_MAX + 1] = {};
+	struct neigh_query *q = data;
+	const uint16_t usable = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE |
+				NUD_PERMANENT | NUD_NOARP;
+
+	if (ndm->ndm_family != AF_INET || ndm->ndm_ifindex != q->ifindex)
+		return MNL_CB_OK;
+	if (!(ndm->ndm_state & usable))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ndm), neigh_attr_cb, tb);
+	if (!tb[NDA_DST] || !tb[NDA_LLADDR] || mnl_attr_get_u32(tb[NDA_DST]) != q->addr)
+		return MNL_CB_OK;
+	if (mnl_attr_get_payload_len(tb[NDA_LLADDR]) != 6)
+		return MNL_CB_OK;
+	memcpy(q->mac, mnl_attr_get_payload(tb[NDA_LLADDR]), 6);
+	q->found = true;
+	return MNL_CB_OK;
+}
+
+int nl_neigh_get(int ifindex, uint32_t addr, uint8_t mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct neigh_query q = { .ifindex = ifindex, .addr = addr };
+	struct ndmsg *ndm;
+	int err;
+
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = AF_INET;
+	ndm->ndm_ifindex = ifindex;
+	err = nl_talk(nlh, neigh_cb, &q);
+	if (err)
+		return err;
+	if (!q.found)
+		return -ENOENT;
+	memcpy(mac, q.mac, 6);
+	return 0;
+}
+
+int nl_neigh_resolve(int ifindex, uint32_t addr)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ndmsg *ndm;
+
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = AF_INET;
+	ndm->ndm_ifindex = ifindex;
+	ndm->ndm_state = NUD_NONE;
+	ndm->ndm_flags = NTF_USE;
+	mnl_attr_put_u32(nlh, NDA_DST, addr);
+	return nl_talk(nlh, NULL, NULL);
+}
+
+/* ---- policy routing ---- */
+
+int nl_route_default(uint32_t table, uint32_t gateway, int ifindex, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = 0;
+	rtm->rtm_table = table < 256 ? table : RT_TABLE_UNSPEC;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_flags = RTNH_F_ONLINK;
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	mnl_attr_put_u32(nlh, RTA_GATEWAY, gateway);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return nl_talk(nlh, NULL, NULL);
+}
+
+struct route_list {
+	uint32_t table;
+	struct { uint8_t dst_len; uint32_t dst; uint32_t gw; uint32_t oif; } r[64];
+	int n;
+};
+
+static int route_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, RTA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[RTA_MAX + 1] = {};
+	struct route_list *l = data;
+	uint32_t table;
+
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (table != l->table || l->n >= 64)
+		return MNL_CB_OK;
+	l->r[l->n].dst_len = rtm->rtm_dst_len;
+	l->r[l->n].dst = tb[RTA_DST] ? mnl_attr_get_u32(tb[RTA_DST]) : 0;
+	l->r[l->n].gw = tb[RTA_GATEWAY] ? mnl_attr_get_u32(tb[RTA_GATEWAY]) : 0;
+	l->r[l->n].oif = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
+	l->n++;
+	return MNL_CB_OK;
+}
+
+int nl_route_flush_table(uint32_t table)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct route_list l = { .table = table };
+	struct rtmsg *rtm;
+	int err, i;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	err = nl_talk(nlh, route_cb, &l);
+	if (err)
+		return err;
+	for (i = 0; i < l.n; i++) {
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = RTM_DELROUTE;
+		nlh->nlmsg_flags = NLM_F_REQUEST;
+		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+		rtm->rtm_family = AF_INET;
+		rtm->rtm_dst_len = l.r[i].dst_len;
+		rtm->rtm_table = RT_TABLE_UNSPEC;
+		mnl_attr_put_u32(nlh, RTA_TABLE, table);
+		if (l.r[i].dst_len)
+			mnl_attr_put_u32(nlh, RTA_DST, l.r[i].dst);
+		if (l.r[i].gw)
+			mnl_attr_put_u32(nlh, RTA_GATEWAY, l.r[i].gw);
+		if (l.r[i].oif)
+			mnl_attr_put_u32(nlh, RTA_OIF, l.r[i].oif);
+		err = nl_talk(nlh, NULL, NULL);
+		if (err && err != -ESRCH)
+			return err;
+	}
+	return 0;
+}
+
+int nl_rule(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = AF_INET;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = table < 256 ? table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, prio);
+	mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
+	mnl_attr_put_u32(nlh, FRA_FWMASK, mask);
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	return nl_talk(nlh, NULL, NULL);
+}

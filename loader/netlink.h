@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * rtnetlink, through libmnl: what xwan needs to know about and to change in
+ * the host's network stack. Addresses are IPv4 in network byte order. All
+ * functions act in the caller's network namespace and return 0 or -errno.
+ */
+#ifndef XWAN_NETLINK_H
+#define XWAN_NETLINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+
+struct nl_link {
+	int ifindex;
+	char name[IFNAMSIZ];
+	uint8_t mac[6];
+	uint32_t mtu;
+	bool up;            /* administratively up */
+	bool carrier;       /* IFF_LOWER_UP */
+};
+
+struct nl_addr {
+	int ifindex;
+	uint32_t addr;
+	uint8_t plen;
+	uint32_t broadcast; /* 0 when none */
+	bool secondary;
+};
+
+int nl_link_get(const char *name, struct nl_link *out);
+int nl_link_get_index(int ifindex, struct nl_link *out);
+
+/* Every IPv4 address of the namespace; returns the count or -errno. */
+int nl_addr_dump(struct nl_addr *out, int max);
+
+/* The address a WAN should NAT to: the one whose subnet holds the gateway,
+ * else its first primary address. */
+int nl_addr_for_gateway(int ifindex, uint32_t gateway, struct nl_addr *out);
+
+/* MAC of a neighbour in a usable state (reachable, stale, permanent...). */
+int nl_neigh_get(int ifindex, uint32_t addr, uint8_t mac[6]);
+/* Ask the kernel to resolve a neighbour (ARP) without sending data to it. */
+int nl_neigh_resolve(int ifindex, uint32_t addr);
+
+/* "default via gw dev ifindex onlink" in table, add (replace) or delete. */
+int nl_route_default(uint32_t table, uint32_t gateway, int ifindex, bool add);
+/* Flush every route of a table. */
+int nl_route_flush_table(uint32_t table);
+
+/* "ip rule fwmark mark/mask lookup table priority prio", add or delete. */
+int nl_rule(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add);
+
+#endif /* XWAN_NETLINK_H */

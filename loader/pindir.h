@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef XWAN_PINDIR_H
+#define XWAN_PINDIR_H
+
+#include <stddef.h>
+
+#define XWAN_PIN_DIR_DEFAULT "/sys/fs/bpf/xwan"
+
+/* --pin-dir, else $XWAN_PIN_DIR, else the default. */
+const char *xwan_pin_dir(const char *flag);
+
+/*
+ * Make pin_dir exist on a bpffs, mounting one if needed. Warns on stderr
+ * when that mount is private to this command (ip netns exec): the pins will
+ * vanish at exit, though the dataplane keeps running and later commands
+ * still find it.
+ */
+int xwan_pin_dir_prepare(const char *pin_dir, char *err, size_t errlen);
+
+/* Names of the programs pinned under <pin dir>/progs, NULL-terminated. */
+extern const char *const xwan_prog_names[];
+
+/* Remove xwan's pins and the directory (not the bpffs mount). */
+void xwan_pin_dir_remove(const char *pin_dir);
+
+#endif /* XWAN_PINDIR_H */

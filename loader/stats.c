@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "stats.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flows.h"
+#include "version.h"
+
+static const char *const hook_label[HOOK_MAX] = {
+#define XWAN_HOOK_LABEL(name, label) label,
+	XWAN_HOOKS(XWAN_HOOK_LABEL)
+#undef XWAN_HOOK_LABEL
+};
+
+static const struct {
+	const char *verdict, *reason;
+} verdict_label[V_MAX] = {
+#define XWAN_VERDICT_LABEL(name, verdict, reason) { verdict, reason },
+	XWAN_VERDICTS(XWAN_VERDICT_LABEL)
+#undef XWAN_VERDICT_LABEL
+};
+
+static const char *const event_label[EV_MAX] = {
+#define XWAN_EVENT_LABEL(name, label) label,
+	XWAN_EVENTS(XWAN_EVENT_LABEL)
+#undef XWAN_EVENT_LABEL
+};
+
+static const char *const status_label[GW_STATUS_MAX] = {
+	"pending", "online", "warning", "down",
+};
+
+struct active_count {
+	uint64_t total;
+	uint64_t per_gw[XWAN_MAX_GATEWAYS];
+	uint64_t nat_per_gw[XWAN_MAX_GATEWAYS];
+};
+
+static int count_active(const struct xwan_flow *f, void *data)
+{
+	struct active_count *a = data;
+
+	if (!f->live || f->out.gw >= XWAN_MAX_GATEWAYS)
+		return 0;
+	a->total++;
+	a->per_gw[f->out.gw]++;
+	if (f->out.flags & FLOW_F_NAT)
+		a->nat_per_gw[f->out.gw]++;
+	return 0;
+}
+
+static void help(FILE *out, const char *name, const char *type, const char *text)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra extra, void *ctx)
+{
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	struct active_count *act = calloc(1, sizeof(*act));
+	struct gw_counters gc[XWAN_MAX_GATEWAYS] = {};
+	struct xwan_settings s;
+	__u64 v;
+	int rc, h, i, g;
+
+	if (!rt || !act) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = xwan_runtime_read(m, rt);
+	if (!rc)
+		rc = xwan_settings_read(m, &s);
+	if (!rc)
+		rc = xwan_flow_scan(m, count_active, act);
+	if (rc)
+		goto out;
+	for (g = 0; g < (int)rt->n_gateways; g++) {
+		rc = xwan_percpu_sum(m->fd[XM_GW_STATS], (__u32)g, (__u64 *)&gc[g], sizeof(gc[g]));
+		if (rc)
+			goto out;
+	}
+
+	help(out, "xwan_packets_total", "counter",
+	     "Packets each dataplane hook ended with a verdict (forward, pass to the kernel, drop) and its reason.");
+	for (h = 0; h < HOOK_MAX; h++) {
+		for (i = 0; i < V_MAX; i++) {
+			rc = xwan_percpu_sum(m->fd[XM_VERDICTS], XWAN_VERDICT_IDX(h, i), &v, sizeof(v));
+			if (rc)
+				goto out;
+			fprintf(out, "xwan_packets_total{hook=\"%s\",verdict=\"%s\",reason=\"%s\"} %llu\n",
+				hook_label[h], verdict_label[i].verdict, verdict_label[i].reason,
+				(unsigned long long)v);
+		}
+	}
+	help(out, "xwan_events_total", "counter", "Dataplane events besides packet verdicts.");
+	for (i = 0; i < EV_MAX; i++) {
+		rc = xwan_percpu_sum(m->fd[XM_EVENTS], (__u32)i, &v, sizeof(v));
+		if (rc)
+			goto out;
+		fprintf(out, "xwan_events_total{event=\"%s\"} %llu\n", event_label[i],
+			(unsigned long long)v);
+	}
+
+#define GW_COUNTER(metric, type, text, expr)                                              \
+	do {                                                                              \
+		help(out, metric, type, text);                                            \
+		for (g = 0; g < (int)rt->n_gateways; g++)                                 \
+			fprintf(out, "%s{gateway=\"%s\"} %llu\n", metric, rt->gw_name[g],  \
+				(unsigned long long)(expr));                              \
+	} while (0)
+
+	help(out, "xwan_gateway_packets_total", "counter",
+	     "Packets forwarded through a gateway, by direction (out: LAN to WAN).");
+	for (g = 0; g < (int)rt->n_gateways; g++) {
+		fprintf(out, "xwan_gateway_packets_total{gateway=\"%s\",direction=\"out\"} %llu\n",
+			rt->gw_name[g], (unsigned long long)gc[g].pkts_out);
+		fprintf(out, "xwan_gateway_packets_total{gateway=\"%s\",direction=\"in\"} %llu\n",
+			rt->gw_name[g], (unsigned long long)gc[g].pkts_in);
+	}
+	help(out, "xwan_gateway_bytes_total", "counter",
+	     "IP bytes forwarded through a gateway, by direction.");
+	for (g = 0; g < (int)rt->n_gateways; g++) {
+		fprintf(out, "xwan_gateway_bytes_total{gateway=\"%s\",direction=\"out\"} %llu\n",
+			rt->gw_name[g], (unsigned long long)gc[g].bytes_out);
+		fprintf(out, "xwan_gateway_bytes_total{gateway=\"%s\",direction=\"in\"} %llu\n",
+			rt->gw_name[g], (unsigned long long)gc[g].bytes_in);
+	}
+	GW_COUNTER("xwan_gateway_flows_created_total", "counter",
+		   "Flows assigned to a gateway.", gc[g].flows_created);
+	GW_COUNTER("xwan_gateway_nat_exhausted_total", "counter",
+		   "New flows that found no free NAT port on a gateway.", gc[g].nat_exhausted);
+	GW_COUNTER("xwan_gateway_unsolicited_packets_total", "counter",
+		   "Packets arriving on a gateway's WAN that matched no flow and were dropped.",
+		   gc[g].unsolicited);
+	GW_COUNTER("xwan_gateway_flows_active", "gauge",
+		   "Live flows pinned to a gateway.", act->per_gw[g]);
+	GW_COUNTER("xwan_gateway_nat_ports_in_use", "gauge",
+		   "NAT mappings (address, port) held on a gateway's address.", act->nat_per_gw[g]);
+#undef GW_COUNTER
+
+	help(out, "xwan_gateway_status", "gauge",
+	     "1 for a gateway's current status (pending, online, warning, down), 0 for the others.");
+	for (g = 0; g < (int)rt->n_gateways; g++) {
+		struct gw_info gi = {};
+		__u32 key = (__u32)g;
+
+		bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &key, &gi);
+		for (i = 0; i < GW_STATUS_MAX; i++)
+			fprintf(out, "xwan_gateway_status{gateway=\"%s\",status=\"%s\"} %d\n",
+				rt->gw_name[g], status_label[i], gi.status == i);
+	}
+	help(out, "xwan_gateway_usable", "gauge",
+	     "1 when a gateway may take new flows.");
+	for (g = 0; g < (int)rt->n_gateways; g++) {
+		struct gw_info gi = {};
+		__u32 key = (__u32)g;
+
+		bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &key, &gi);
+		fprintf(out, "xwan_gateway_usable{gateway=\"%s\"} %d\n", rt->gw_name[g],
+			!!(gi.flags & GW_F_USABLE));
+	}
+
+	help(out, "xwan_flows_active", "gauge", "Live flows in the flow table.");
+	fprintf(out, "xwan_flows_active %llu\n", (unsigned long long)act->total);
+	help(out, "xwan_flow_table_capacity", "gauge", "Flows the table holds before evicting.");
+	fprintf(out, "xwan_flow_table_capacity %u\n", s.flow_capacity);
+	help(out, "xwan_up_since_seconds", "gauge", "Unix time the dataplane was brought up.");
+	fprintf(out, "xwan_up_since_seconds %llu\n", (unsigned long long)rt->started_unix);
+	help(out, "xwan_build_info", "gauge", "Build information; the value is always 1.");
+	fprintf(out, "xwan_build_info{version=\"%s\"} 1\n", XWAN_VERSION);
+	if (extra)
+		extra(out, ctx);
+out:
+	free(rt);
+	free(act);
+	return rc;
+}

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "sync.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "slots.h"
+
+uint32_t xwan_gw_fwmark(uint32_t mask, int gw)
+{
+	return ((uint32_t)(gw + 1) << __builtin_ctz(mask)) & mask;
+}
+
+static uint32_t mask_of(uint8_t plen)
+{
+	return plen ? htonl(~0U << (32 - plen)) : 0;
+}
+
+/*
+ * Make a hash/LPM map hold exactly the given entries: write the new set
+ * first, then delete what is no longer in it, so no lookup ever falls into
+ * a gap between the old and the new contents.
+ */
+static int map_replace_all(int fd, size_t ksz, size_t vsz, const void *keys,
+			   const void *vals, int n)
+{
+	char cur[64], prev[64];
+	void *stale = NULL, *after = NULL;
+	int nstale = 0, rc = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (bpf_map_update_elem(fd, (const char *)keys + i * ksz,
+					(const char *)vals + i * vsz, BPF_ANY))
+			return -errno;
+	}
+	while (bpf_map_get_next_key(fd, after, cur) == 0) {
+		bool keep = false;
+
+		for (i = 0; i < n && !keep; i++)
+			keep = !memcmp(cur, (const char *)keys + i * ksz, ksz);
+		if (!keep) {
+			void *grown = realloc(stale, (nstale + 1) * ksz);
+
+			if (!grown) {
+				rc = -ENOMEM;
+				break;
+			}
+			stale = grown;
+			memcpy((char *)stale + nstale++ * ksz, cur, ksz);
+		}
+		memcpy(prev, cur, ksz);
+		after = prev;
+	}
+	for (i = 0; i < nstale; i++)
+		bpf_map_delete_elem(fd, (char *)stale + i * ksz);
+	free(stale);
+	return rc;
+}
+
+static int sync_settings(const struct xwan_config *cfg, const struct xwan_maps *m)
+{
+	const uint64_t ns = 1000000000ULL;
+	struct xwan_settings s = {
+		.timeout_ns = {
+			[TIMEOUT_TCP_ESTABLISHED] = cfg->timeouts.tcp_established * ns,
+			[TIMEOUT_TCP_TRANSITORY] = cfg->timeouts.tcp_transitory * ns,
+			[TIMEOUT_UDP] = cfg->timeouts.udp * ns,
+			[TIMEOUT_ICMP] = cfg->timeouts.icmp * ns,
+		},
+		.flow_capacity = cfg->flow_table_size,
+		.fwmark_mask = cfg->fwmark_mask,
+		.default_group = (uint8_t)cfg->default_group,
+	};
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(m->fd[XM_SETTINGS], &zero, &s, BPF_ANY) ? -errno : 0;
+}
+
+static int sync_ifaces(const struct xwan_config *cfg, const struct xwan_host *h,
+		       const struct xwan_maps *m)
+{
+	uint32_t keys[XWAN_MAX_IFACES], ports[XWAN_MAX_IFACES];
+	struct iface_info vals[XWAN_MAX_IFACES] = {};
+	int n = 0, i, rc;
+
+	for (i = 0; i < cfg->n_lans; i++, n++) {
+		keys[n] = (uint32_t)h->lan[i].ifindex;
+		vals[n].role = IFACE_LAN;
+		vals[n].gw = XWAN_GW_NONE;
+		vals[n].mtu = (uint16_t)h->lan[i].mtu;
+		memcpy(vals[n].mac, h->lan[i].mac, 6);
+	}
+	for (i = 0; i < cfg->n_wans; i++, n++) {
+		keys[n] = (uint32_t)h->wan[i].ifindex;
+		vals[n].role = IFACE_WAN;
+		vals[n].gw = (uint8_t)i;
+		vals[n].mtu = (uint16_t)h->wan[i].mtu;
+		memcpy(vals[n].mac, h->wan[i].mac, 6);
+	}
+	rc = map_replace_all(m->fd[XM_IFACES], sizeof(uint32_t), sizeof(struct iface_info),
+			     keys, vals, n);
+	if (rc)
+		return rc;
+	memcpy(ports, keys, sizeof(keys));
+	return map_replace_all(m->fd[XM_TX_PORTS], sizeof(uint32_t), sizeof(uint32_t),
+			       keys, ports, n);
+}
+
+static int sync_lan_nets(const struct xwan_config *cfg, const struct xwan_host *h,
+			 const struct xwan_maps *m)
+{
+	struct lan_src_key keys[XWAN_MAX_LANS * XWAN_MAX_LAN_NETS] = {};
+	uint32_t vals[XWAN_MAX_LANS * XWAN_MAX_LAN_NETS];
+	int n = 0;
+
+	for (int i = 0; i < cfg->n_lans; i++) {
+		for (int j = 0; j < cfg->lans[i].n_networks; j++, n++) {
+			keys[n].prefixlen = 32 + cfg->lans[i].networks[j].plen;
+			keys[n].ifindex = (uint32_t)h->lan[i].ifindex;
+			keys[n].addr = cfg->lans[i].networks[j].addr;
+			vals[n] = (uint32_t)i;
+		}
+	}
+	return map_replace_all(m->fd[XM_LAN_NETS], sizeof(keys[0]), sizeof(vals[0]),
+			       keys, vals, n);
+}
+
+struct dst_set {
+	struct lpm_v4_key keys[1024];
+	struct dst_policy vals[1024];
+	int n;
+};
+
+static void dst_add(struct dst_set *d, uint32_t addr, uint8_t plen, uint8_t action, uint8_t gw)
+{
+	int i;
+
+	addr &= mask_of(plen);
+	for (i = 0; i < d->n; i++) {
+		/* First writer wins: local addresses are added before subnets. */
+		if (d->keys[i].prefixlen == plen && d->keys[i].addr == addr)
+			return;
+	}
+	if (d->n >= 1024)
+		return;
+	memset(&d->keys[d->n], 0, sizeof(d->keys[0]));
+	memset(&d->vals[d->n], 0, sizeof(d->vals[0]));
+	d->keys[d->n].prefixlen = plen;
+	d->keys[d->n].addr = addr;
+	d->vals[d->n].action = action;
+	d->vals[d->n].gw = gw;
+	d->n++;
+}
+
+static int wan_of_ifindex(const struct xwan_config *cfg, const struct xwan_host *h, int ifindex)
+{
+	for (int i = 0; i < cfg->n_wans; i++)
+		if (h->wan[i].ifindex == ifindex)
+			return i;
+	return -1;
+}
+
+/*
+ * Where LAN traffic must not be balanced: the host itself, broadcast and
+ * multicast (kernel); networks on the LAN side and any other connected,
+ * non-WAN subnet (kernel routing, as pfSense's negation rules do); a WAN's
+ * own subnet (that WAN, whatever the group says).
+ */
+static int sync_dst_policy(const struct xwan_config *cfg, const struct xwan_host *h,
+			   const struct xwan_maps *m)
+{
+	struct dst_set *d = calloc(1, sizeof(*d));
+	int i, j, rc, wan;
+
+	if (!d)
+		return -ENOMEM;
+	for (i = 0; i < h->n_addrs; i++) {
+		dst_add(d, h->addrs[i].addr, 32, DST_ACTION_LOCAL, 0);
+		if (h->addrs[i].broadcast)
+			dst_add(d, h->addrs[i].broadcast, 32, DST_ACTION_LOCAL, 0);
+	}
+	dst_add(d, htonl(0xffffffff), 32, DST_ACTION_LOCAL, 0);
+	dst_add(d, htonl(0xe0000000), 4, DST_ACTION_LOCAL, 0);
+	dst_add(d, htonl(0x7f000000), 8, DST_ACTION_LOCAL, 0);
+	for (i = 0; i < cfg->n_lans; i++)
+		for (j = 0; j < cfg->lans[i].n_networks; j++)
+			dst_add(d, cfg->lans[i].networks[j].addr, cfg->lans[i].networks[j].plen,
+				DST_ACTION_BYPASS, 0);
+	for (i = 0; i < h->n_addrs; i++) {
+		if (h->addrs[i].plen == 32)
+			continue;
+		wan = wan_of_ifindex(cfg, h, h->addrs[i].ifindex);
+		if (wan >= 0)
+			dst_add(d, h->addrs[i].addr, h->addrs[i].plen, DST_ACTION_WAN, (uint8_t)wan);
+		else
+			dst_add(d, h->addrs[i].addr, h->addrs[i].plen, DST_ACTION_BYPASS, 0);
+	}
+	rc = map_replace_all(m->fd[XM_DST_POLICY], sizeof(d->keys[0]), sizeof(d->vals[0]),
+			     d->keys, d->vals, d->n);
+	free(d);
+	return rc;
+}
+
+int xwan_sync_gateways(const struct xwan_config *cfg, const struct xwan_host *h,
+		       const struct xwan_maps *m, const uint8_t *status, const bool *usable)
+{
+	for (int i = 0; i < cfg->n_wans; i++) {
+		const struct xwan_wan *w = &cfg->wans[i];
+		bool nat = w->nat == XWAN_NAT_MASQUERADE;
+		struct gw_info gi = {
+			.ifindex = (uint32_t)h->wan[i].ifindex,
+			.nat_addr = nat ? h->wan_addr[i].addr : 0,
+			.nexthop = w->gateway,
+			.port_min = w->port_min,
+			.port_max = w->port_max,
+			.mtu = (uint16_t)h->wan[i].mtu,
+			.flags = GW_F_CONFIGURED | (nat ? GW_F_NAT : 0) |
+				 (usable[i] ? GW_F_USABLE : 0),
+			.status = status[i],
+			.fwmark = xwan_gw_fwmark(cfg->fwmark_mask, i),
+		};
+		uint32_t key = (uint32_t)i;
+
+		memcpy(gi.mac_wan, h->wan[i].mac, 6);
+		if (bpf_map_update_elem(m->fd[XM_GATEWAYS], &key, &gi, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+int xwan_sync_neigh(const struct xwan_maps *m, int gw, int ifindex, uint32_t nexthop,
+		    int wait_ms)
+{
+	struct gw_neigh n = {};
+	uint32_t key = (uint32_t)gw;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int rc = nl_neigh_get(ifindex, nexthop, n.mac);
+
+	if (rc == -ENOENT) {
+		nl_neigh_resolve(ifindex, nexthop);
+		for (int waited = 0; rc == -ENOENT && waited < wait_ms; waited += 50) {
+			nanosleep(&ts, NULL);
+			rc = nl_neigh_get(ifindex, nexthop, n.mac);
+		}
+	}
+	n.valid = rc == 0;
+	if (bpf_map_update_elem(m->fd[XM_GW_NEIGH], &key, &n, BPF_ANY))
+		return -errno;
+	return rc;
+}
+
+int xwan_group_active_tier(const struct xwan_config *cfg, int group, const bool *usable)
+{
+	const struct xwan_group *g = &cfg->groups[group];
+	int best = 0;
+
+	for (int i = 0; i < g->n_members; i++) {
+		if (!usable[g->members[i].wan])
+			continue;
+		if (!best || g->members[i].tier < best)
+			best = g->members[i].tier;
+	}
+	return best;
+}
+
+static int build_group_table(const struct xwan_config *cfg, int group, const bool *usable,
+			     struct gw_slot_table *t)
+{
+	const struct xwan_group *g = &cfg->groups[group];
+	struct slot_member mem[XWAN_MAX_GATEWAYS];
+	int tier = xwan_group_active_tier(cfg, group, usable), n = 0, rc;
+
+	memset(t, 0, sizeof(*t));
+	t->method = (uint8_t)g->method;
+	t->hash_fields = g->hash_fields;
+	t->seed = g->hash_seed;
+	t->when_all_down = (uint8_t)g->when_all_down;
+	memset(t->slot, XWAN_GW_NONE, sizeof(t->slot));
+	if (!tier)
+		return 0;
+	for (int i = 0; i < g->n_members; i++) {
+		const struct xwan_member *mb = &g->members[i];
+
+		if (mb->tier != tier || !usable[mb->wan])
+			continue;
+		mem[n].gw = (uint8_t)mb->wan;
+		mem[n].weight = mb->weight ? mb->weight : cfg->wans[mb->wan].weight;
+		mem[n].name = cfg->wans[mb->wan].name;
+		n++;
+	}
+	if (g->method == GROUP_METHOD_ROUND_ROBIN) {
+		rc = slots_build_wrr(mem, n, t->slot, XWAN_SLOTS);
+		if (rc < 0)
+			return rc;
+		t->nslots = (uint32_t)rc;
+	} else {
+		rc = slots_build_maglev(mem, n, t->slot, XWAN_SLOTS);
+		if (rc < 0)
+			return rc;
+		t->nslots = XWAN_SLOTS;
+	}
+	return 0;
+}
+
+int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m,
+			const bool *usable)
+{
+	struct gw_slot_table *t = malloc(sizeof(*t));
+	int rc = 0;
+
+	if (!t)
+		return -ENOMEM;
+	for (int g = 0; g < cfg->n_groups && !rc; g++) {
+		struct gw_group gg = {};
+		uint32_t key = (uint32_t)g, bank;
+
+		rc = build_group_table(cfg, g, usable, t);
+		if (rc)
+			break;
+		if (bpf_map_lookup_elem(m->fd[XM_GROUPS], &key, &gg)) {
+			rc = -errno;
+			break;
+		}
+		/* Fill the idle bank, then flip: readers see old or new, never a mix. */
+		bank = (gg.active & 1) ^ 1;
+		key = (uint32_t)g * 2 + bank;
+		if (bpf_map_update_elem(m->fd[XM_GW_SLOTS], &key, t, BPF_ANY)) {
+			rc = -errno;
+			break;
+		}
+		gg.active = bank;
+		gg.generation++;
+		key = (uint32_t)g;
+		if (bpf_map_update_elem(m->fd[XM_GROUPS], &key, &gg, BPF_ANY))
+			rc = -errno;
+	}
+	free(t);
+	return rc;
+}
+
+int xwan_sync_all(const struct xwan_config *cfg, const struct xwan_host *h,
+		  const struct xwan_maps *m, const uint8_t *status, const bool *usable,
+		  char *err, size_t errlen)
+{
+	const char *what;
+	int rc;
+
+	what = "settings";
+	rc = sync_settings(cfg, m);
+	if (!rc) {
+		what = "interfaces";
+		rc = sync_ifaces(cfg, h, m);
+	}
+	if (!rc) {
+		what = "LAN networks";
+		rc = sync_lan_nets(cfg, h, m);
+	}
+	if (!rc) {
+		what = "destination policy";
+		rc = sync_dst_policy(cfg, h, m);
+	}
+	if (!rc) {
+		what = "gateways";
+		rc = xwan_sync_gateways(cfg, h, m, status, usable);
+	}
+	if (!rc) {
+		what = "groups";
+		rc = xwan_install_groups(cfg, m, usable);
+	}
+	if (rc)
+		snprintf(err, errlen, "cannot write the %s maps: %s", what, strerror(-rc));
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Config + host facts -> map contents. Everything the dataplane reads is
+ * written here, and only here.
+ */
+#ifndef XWAN_SYNC_H
+#define XWAN_SYNC_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "host.h"
+#include "maps.h"
+
+/* The mark that routes a flow of gateway `gw` to its table. */
+uint32_t xwan_gw_fwmark(uint32_t mask, int gw);
+
+/* status[i]: enum gw_status of gateway i; usable[i]: may take new flows. */
+int xwan_sync_all(const struct xwan_config *cfg, const struct xwan_host *h,
+		  const struct xwan_maps *m, const uint8_t *status, const bool *usable,
+		  char *err, size_t errlen);
+
+int xwan_sync_gateways(const struct xwan_config *cfg, const struct xwan_host *h,
+		       const struct xwan_maps *m, const uint8_t *status, const bool *usable);
+
+/*
+ * Rebuild every group's slot table from the usable members of its best tier
+ * and flip it in atomically. Returns 0 or -errno.
+ */
+int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m,
+			const bool *usable);
+
+/* The gateways a group would use now (best usable tier), for the views. */
+int xwan_group_active_tier(const struct xwan_config *cfg, int group, const bool *usable);
+
+/* Read the gateway's MAC from the neighbour table into gw_neigh, asking the
+ * kernel to resolve it if unknown (waits up to wait_ms). */
+int xwan_sync_neigh(const struct xwan_maps *m, int gw, int ifindex, uint32_t nexthop,
+		    int wait_ms);
+
+#endif /* XWAN_SYNC_H */
