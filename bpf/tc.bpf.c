@@ -98,35 +98,46 @@ int tc_lan_ingress(struct __sk_buff *skb)
 	return tc_verdict(HOOK_TC_LAN_IN, V_FWD_VIA_KERNEL);
 }
 
+/*
+ * Marked packets are LAN flows the kernel routed here: translate them, and
+ * never let one out untranslated. Packets from the host's own addresses
+ * (marked too when the agent routes its probes by mark) are the host's.
+ */
 SEC("tc")
 int tc_wan_egress(struct __sk_buff *skb)
 {
 	struct xwan_settings *s = get_settings();
-	struct flow_entry *fe;
+	struct flow_entry *fe = NULL;
 	struct gw_counters *gc;
 	struct pkt p = {};
 	__u64 now;
-	int rc;
+	int rc, marked;
 
-	/* Only packets tc_lan_ingress marked; the host's own traffic is not ours. */
-	if (!s || !(ctx_mark(skb) & s->fwmark_mask))
+	if (!s)
 		return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
+	marked = !!(ctx_mark(skb) & s->fwmark_mask);
 	rc = tc_parse(skb, &p);
 	if (rc == PARSE_NOT_IPV4)
 		return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_IPV4);
-	if (rc != PARSE_OK)
-		return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
 	now = bpf_ktime_get_coarse_ns();
 
-	if (p.icmp_err)
-		fe = icmp_error_flow(&p, s, now);
-	else if (p.frag == FRAG_LATER)
-		fe = frag_follow(&p);
-	else
-		fe = flow_lookup(s, &p.key, now);
-	/* Never let a marked packet out untranslated. */
-	if (!fe || fe->dir != FLOW_DIR_OUT || fe->out_ifindex != ctx_ifindex(skb))
-		return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
+	if (rc == PARSE_OK && marked) {
+		if (p.icmp_err)
+			fe = icmp_error_flow(&p, s, now);
+		else if (p.frag == FRAG_LATER)
+			fe = frag_follow(&p);
+		else
+			fe = flow_lookup(s, &p.key, now);
+		if (fe && (fe->dir != FLOW_DIR_OUT || fe->out_ifindex != ctx_ifindex(skb)))
+			fe = NULL;
+	}
+	if (!fe) {
+		if (rc == PARSE_OK && dst_is_local(p.key.saddr)) {
+			host_session_reserve(&p, ctx_ifindex(skb), s, now);
+			return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
+		}
+		return tc_verdict(HOOK_TC_WAN_OUT, marked ? V_DROP_NO_FLOW : V_PASS_NOT_XWAN);
+	}
 
 	if (p.icmp_err) {
 		rc = nat_rewrite_icmp_error(skb, &p, fe);
@@ -172,6 +183,10 @@ int tc_wan_ingress(struct __sk_buff *skb)
 			fe = frag_follow(&p);
 		else
 			fe = flow_lookup(s, &p.key, now);
+	}
+	if (fe && fe->dir == FLOW_DIR_LOCAL) {
+		local_track(fe, &p, now, 1);
+		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
 	}
 	if (!fe || fe->dir != FLOW_DIR_IN) {
 		if (dst_is_local(p.key.daddr))

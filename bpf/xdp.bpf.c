@@ -217,6 +217,11 @@ int xdp_wan(struct xdp_md *ctx)
 		fe = frag_follow(&p);
 	else
 		fe = flow_lookup(s, &p.key, now);
+	if (fe && fe->dir == FLOW_DIR_LOCAL) {
+		if (!p.icmp_err)
+			local_track(fe, &p, now, 1);
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
+	}
 	if (!fe || fe->dir != FLOW_DIR_IN)
 		return xdp_wan_unmatched(ctx, &p);
 	if (!p.icmp_err && p.frag == FRAG_FIRST)

@@ -46,8 +46,10 @@ struct flow_key {
 };
 
 enum flow_dir {
-	FLOW_DIR_OUT = 0,   /* originated on the LAN */
-	FLOW_DIR_IN  = 1,   /* the reply direction */
+	FLOW_DIR_OUT   = 0, /* originated on the LAN */
+	FLOW_DIR_IN    = 1, /* the reply direction */
+	FLOW_DIR_LOCAL = 2, /* the host's own session on a WAN address, keyed by its
+			       reply tuple: NAT never takes the port, replies go up */
 };
 
 enum flow_state {
@@ -84,6 +86,9 @@ struct flow_entry {
 	__u8   l2_dst[6];       /* IN: the LAN host's MAC (source MAC of its first packet) */
 	__u8   l2_src[6];       /* IN: our LAN interface MAC */
 	__u8   pad[2];
+	__u32  tcp_seq_next;    /* IN: next sequence number the client expects
+				   (lets the agent reset the client's connection) */
+	__u32  pad2;
 };
 
 /* Later IPv4 fragments carry no ports: they follow the first one's flow. */
@@ -338,6 +343,7 @@ enum xwan_hook {
 	X(PASS_NO_NEIGH,    "pass",    "neighbour_unknown")           \
 	X(PASS_ALL_DOWN,    "pass",    "no_usable_gateway")           \
 	X(PASS_NOT_XWAN,    "pass",    "not_xwan_traffic")            \
+	X(PASS_FROM_HOST,   "pass",    "from_host")                   \
 	X(DROP_MALFORMED,   "drop",    "malformed")                   \
 	X(DROP_SPOOFED,     "drop",    "spoofed_source")              \
 	X(DROP_UNSOLICITED, "drop",    "unsolicited")                 \
@@ -364,7 +370,8 @@ enum xwan_verdict {
 	X(NAT_COLLISION,    "nat_port_collision")          \
 	X(ICMP_ERR_XLATED,  "icmp_error_translated")       \
 	X(FRAG_FOLLOWED,    "fragment_followed")           \
-	X(NEIGH_REFRESHED,  "gateway_mac_refreshed")
+	X(NEIGH_REFRESHED,  "gateway_mac_refreshed")       \
+	X(HOST_PORT_CONFLICT, "host_port_conflict")
 
 enum xwan_event {
 #define XWAN_EVENT_ENUM(name, label) EV_##name,

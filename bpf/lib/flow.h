@@ -112,8 +112,11 @@ static __always_inline void flow_track(struct flow_entry *fe, const struct pkt *
 	fe->bytes += p->len;
 
 	if (p->key.proto == IPPROTO_TCP) {
-		if (p->frag != FRAG_LATER)
-			flow_track_tcp(fe, p->tcp_flags);
+		if (p->frag == FRAG_LATER)
+			return;
+		if (fe->dir == FLOW_DIR_IN)
+			fe->tcp_seq_next = p->tcp_seq + p->tcp_seq_len;
+		flow_track_tcp(fe, p->tcp_flags);
 	} else if (fe->state == FLOW_STATE_NEW && fe->dir == FLOW_DIR_IN) {
 		flow_set_state(fe, FLOW_STATE_ESTABLISHED, fe->flags);
 	}
@@ -128,6 +131,32 @@ static __always_inline int flow_reopened(const struct flow_entry *fe, const stru
 	return p->key.proto == IPPROTO_TCP &&
 	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
 	       fe->state >= FLOW_STATE_CLOSING;
+}
+
+/* ---- the host's own sessions ---- */
+
+/*
+ * Refresh a LOCAL entry. Only the remote side's answer makes a TCP session
+ * established, so a host SYN that is never answered keeps a short timeout.
+ */
+static __always_inline void local_track(struct flow_entry *fe, const struct pkt *p, __u64 now,
+					int inbound)
+{
+	fe->last_seen_ns = now;
+	fe->packets += 1;
+	fe->bytes += p->len;
+	if (p->key.proto != IPPROTO_TCP) {
+		if (inbound)
+			fe->state = FLOW_STATE_ESTABLISHED;
+	} else if (p->frag != FRAG_LATER) {
+		if (p->tcp_flags & TCP_FLAG_RST)
+			fe->state = FLOW_STATE_CLOSED;
+		else if (p->tcp_flags & TCP_FLAG_FIN)
+			fe->state = fe->state == FLOW_STATE_CLOSED ? FLOW_STATE_CLOSED
+								   : FLOW_STATE_CLOSING;
+		else if (inbound && fe->state == FLOW_STATE_NEW && (p->tcp_flags & TCP_FLAG_ACK))
+			fe->state = FLOW_STATE_ESTABLISHED;
+	}
 }
 
 /* ---- fragments ---- */

@@ -280,6 +280,58 @@ static __always_inline int flow_admit(xwan_ctx *ctx, const struct pkt *p,
 	return V_FWD_OUT;
 }
 
+/*
+ * The host's own packet leaving a WAN (the agent's probes, the router's own
+ * downloads, its SSH replies): reserve the reply tuple as a LOCAL entry, so
+ * that NAT never hands the same port to a LAN flow for that remote endpoint
+ * and the reply is recognised as the host's.
+ */
+static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifindex,
+						 const struct xwan_settings *s, __u64 now)
+{
+	struct flow_key rk = {
+		.saddr = p->key.daddr,
+		.daddr = p->key.saddr,
+		.sport = p->key.dport,
+		.dport = p->key.sport,
+		.proto = p->key.proto,
+	};
+	struct flow_entry le = {}, *fe;
+	struct iface_info *wan;
+
+	if (!pkt_opens_flow(p))
+		return;
+	fe = bpf_map_lookup_elem(&flows, &rk);
+	if (fe) {
+		if (fe->dir == FLOW_DIR_LOCAL) {
+			local_track(fe, p, now, 0);
+			return;
+		}
+		/* A LAN flow already holds this tuple: the host picked its NAT port. */
+		if (!flow_dead(s, fe, now)) {
+			count_event(EV_HOST_PORT_CONFLICT);
+			return;
+		}
+		flow_unlink_peer(&rk, fe);
+	}
+	wan = bpf_map_lookup_elem(&ifaces, &ifindex);
+	le.created_ns = now;
+	le.last_seen_ns = now;
+	le.packets = 1;
+	le.bytes = p->len;
+	le.peer = p->key;
+	le.xlate_addr = p->key.saddr;
+	le.xlate_port = p->key.sport;
+	le.dir = FLOW_DIR_LOCAL;
+	le.in_ifindex = ifindex;
+	le.out_ifindex = ifindex;
+	le.gw = wan ? wan->gw : XWAN_GW_NONE;
+	le.group = XWAN_GROUP_NONE;
+	le.rule = 0xff;
+	if (bpf_map_update_elem(&flows, &rk, &le, fe ? BPF_ANY : BPF_NOEXIST) == 0 && !fe)
+		flow_gauge_add(1);
+}
+
 /* ---- header rewrites ---- */
 
 /*

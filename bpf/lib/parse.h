@@ -39,6 +39,8 @@ struct pkt {
 	__u16 in_csum_off;      /* 0: not quoted (routers may quote only 8 bytes) */
 	__u16 in_ip_check;      /* quoted IP header checksum, as received */
 	__u16 in_l4_check;      /* quoted L4 checksum, when in_csum_off */
+	__u32 tcp_seq;          /* host order */
+	__u32 tcp_seq_len;      /* sequence space the segment uses (payload, SYN, FIN) */
 	__u8  ttl;
 	__u8  tcp_flags;
 	__u8  frag;             /* enum frag_kind */
@@ -133,6 +135,9 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 		p->key.sport = *(__be16 *)l4p;
 		p->key.dport = *(__be16 *)(l4p + 2);
 		p->tcp_flags = l4p[13];
+		p->tcp_seq = bpf_ntohl(*(__be32 *)(l4p + 4));
+		p->tcp_seq_len = p->len - (l4 - L3_OFF) - (l4p[12] >> 4) * 4 +
+				 !!(p->tcp_flags & TCP_FLAG_SYN) + !!(p->tcp_flags & TCP_FLAG_FIN);
 		p->sport_off = l4;
 		p->dport_off = l4 + 2;
 		p->csum_off = l4 + 16;
