@@ -66,11 +66,14 @@ int xwan_flow_scan(const struct xwan_maps *m, xwan_flow_cb cb, void *ctx)
 		for (__u32 i = 0; i < count && rc >= 0; i++) {
 			struct xwan_flow f = {};
 
-			if (vals[i].dir != FLOW_DIR_OUT)
+			if (vals[i].dir == FLOW_DIR_IN)
 				continue;
-			f.key = keys[i];
+			f.local = vals[i].dir == FLOW_DIR_LOCAL;
+			f.key = f.local ? vals[i].peer : keys[i];
+			f.map_key = keys[i];
 			f.out = vals[i];
-			f.has_in = bpf_map_lookup_elem(fd, &vals[i].peer, &f.in) == 0;
+			f.has_in = !f.local &&
+				   bpf_map_lookup_elem(fd, &vals[i].peer, &f.in) == 0;
 			f.live = entry_live(&s, &f.out, now) || (f.has_in && entry_live(&s, &f.in, now));
 			rc = cb(&f, ctx);
 		}
@@ -167,7 +170,10 @@ static int print_one(const struct xwan_flow *fl, void *data)
 	if (c->f->gw >= 0 && o->gw != c->f->gw)
 		return 0;
 	c->shown++;
-	endpoint(cli, sizeof(cli), fl->key.saddr, fl->key.sport, 0);
+	if (fl->local)
+		snprintf(cli, sizeof(cli), "(host)");
+	else
+		endpoint(cli, sizeof(cli), fl->key.saddr, fl->key.sport, 0);
 	endpoint(nat, sizeof(nat), o->xlate_addr, o->xlate_port, 0);
 	endpoint(rem, sizeof(rem), fl->key.daddr, rport, fl->key.proto);
 	if (c->f->json) {
@@ -231,7 +237,7 @@ static int collect(const struct xwan_flow *f, void *data)
 {
 	struct doomed *d = data;
 
-	if (d->gw == -2 ? f->live : (d->gw >= 0 && f->out.gw != d->gw))
+	if (d->gw == -2 ? f->live : (f->local || (d->gw >= 0 && f->out.gw != d->gw)))
 		return 0;
 	if (d->n + 2 > d->cap) {
 		int cap = d->cap ? d->cap * 2 : 1024;
@@ -242,8 +248,8 @@ static int collect(const struct xwan_flow *f, void *data)
 		d->keys = k;
 		d->cap = cap;
 	}
-	d->keys[d->n++] = f->key;
-	d->keys[d->n++] = f->out.peer;
+	d->keys[d->n++] = f->map_key;
+	d->keys[d->n++] = f->local ? f->map_key : f->out.peer;
 	return 0;
 }
 

@@ -9,12 +9,18 @@
 
 #include "maps.h"
 
-/* One flow: its LAN->WAN entry and, when present, its reply entry. */
+/*
+ * One flow: its LAN->WAN entry and, when present, its reply entry; or a
+ * session of the host itself (local), whose only entry is keyed by the reply
+ * tuple (map_key) and whose `out` is that entry.
+ */
 struct xwan_flow {
-	struct flow_key key;
+	struct flow_key key;    /* the tuple as it left its origin */
+	struct flow_key map_key;
 	struct flow_entry out;
 	struct flow_entry in;
 	bool has_in;
+	bool local;
 	bool live;              /* within its timeout in at least one direction */
 };
 
