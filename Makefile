@@ -51,6 +51,7 @@ $(BUILD)/%.o: %.c $(USER_HDRS) $(SKELS)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libxwan.a: $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/xwan: $(BUILD)/loader/xwan.o $(BUILD)/libxwan.a

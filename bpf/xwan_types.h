@@ -265,6 +265,30 @@ struct flow_gauge {
 	__u64 active;           /* flows believed live (created - removed) */
 };
 
+/* --------------------------------------------------------------- health */
+
+/*
+ * What the agent knows of each gateway, for `xwan status` and the metrics.
+ * Written by the agent only; stale (updated_unix old) when no agent runs.
+ */
+struct gw_health {
+	__u8  status;           /* enum gw_status */
+	__u8  usable;           /* takes new flows in at least one group */
+	__u8  link_up;
+	__u8  tier;             /* in the default group, 0: not a member */
+	__u8  weight;
+	__u8  pad[3];
+	__u32 rtt_us;
+	__u32 rttsd_us;
+	__u32 loss_ppm;         /* loss over the window, parts per million */
+	__u64 since_unix;       /* when the status last changed */
+	__u64 updated_unix;
+	__u64 probes_sent;
+	__u64 probes_lost;
+	__u64 transitions;
+	char  reason[64];       /* why the last transition happened */
+};
+
 /* -------------------------------------------------------------- runtime */
 
 /*

@@ -253,7 +253,7 @@ static int collect(const struct xwan_flow *f, void *data)
 	return 0;
 }
 
-static void gauge_sub(const struct xwan_maps *m, uint64_t n)
+void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n)
 {
 	struct flow_gauge *g = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED,
 				    m->fd[XM_FLOW_GAUGE], 0);
@@ -281,7 +281,7 @@ static int remove_collected(const struct xwan_maps *m, struct doomed *d)
 		bpf_map_delete_elem(m->fd[XM_FLOWS], &d->keys[i + 1]);
 	}
 	free(d->keys);
-	gauge_sub(m, (uint64_t)removed);
+	xwan_flow_gauge_sub(m, (uint64_t)removed);
 	return removed;
 }
 

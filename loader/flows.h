@@ -46,6 +46,9 @@ int xwan_flows_gc(const struct xwan_maps *m);
 /* Delete every flow of gateway gw (all gateways when gw < 0); returns count. */
 int xwan_flows_flush(const struct xwan_maps *m, int gw);
 
+/* Tell the dataplane n flows were deleted from userspace. */
+void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n);
+
 const char *xwan_flow_state_name(uint8_t proto, uint8_t state);
 
 #endif /* XWAN_FLOWS_H */

@@ -352,12 +352,14 @@ int xwan_down(const char *pin_dir, bool quiet, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (xwan_maps_open(pin_dir, &m, err, errlen)) {
+	rc = xwan_maps_open_partial(pin_dir, &m);
+	if (rc && rc != -ESTALE) {
+		xwan_maps_close(&m);
 		free(rt);
 		xwan_pin_dir_remove(pin_dir);
 		return 1;
 	}
-	rc = xwan_runtime_read(&m, rt);
+	rc = m.fd[XM_RUNTIME] >= 0 ? xwan_runtime_read(&m, rt) : -ENOENT;
 	if (rc) {
 		snprintf(err, errlen, "the runtime record in %s is unreadable (%s); detach by hand: "
 			 "ip link set dev IF xdp off; tc filter del dev IF ingress", pin_dir,

@@ -32,7 +32,17 @@ void xwan_maps_close(struct xwan_maps *m)
 	}
 }
 
-int xwan_maps_from_pins(const char *pin_dir, struct xwan_maps *m)
+static int maps_missing(const struct xwan_maps *m)
+{
+	int missing = 0;
+
+	for (int i = 0; i < XM_COUNT; i++)
+		missing += m->fd[i] < 0;
+	return missing;
+}
+
+/* Open what is pinned; -ENOENT when nothing is, -ESTALE when only some is. */
+static int maps_from_pins_partial(const char *pin_dir, struct xwan_maps *m)
 {
 	char path[PATH_MAX];
 
@@ -40,14 +50,19 @@ int xwan_maps_from_pins(const char *pin_dir, struct xwan_maps *m)
 	for (int i = 0; i < XM_COUNT; i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, xwan_map_names[i]);
 		m->fd[i] = bpf_obj_get(path);
-		if (m->fd[i] < 0) {
-			int err = -errno;
-
-			xwan_maps_close(m);
-			return err;
-		}
 	}
-	return 0;
+	if (maps_missing(m) == XM_COUNT)
+		return -ENOENT;
+	return maps_missing(m) ? -ESTALE : 0;
+}
+
+int xwan_maps_from_pins(const char *pin_dir, struct xwan_maps *m)
+{
+	int rc = maps_from_pins_partial(pin_dir, m);
+
+	if (rc)
+		xwan_maps_close(m);
+	return rc;
 }
 
 static int map_index_by_name(const char *name)
@@ -122,21 +137,46 @@ int xwan_maps_discover(struct xwan_maps *m)
 			maps_of_prog(q.drv_prog_id, m);
 	}
 	if_freenameindex(ifs);
-	for (i = 0; i < XM_COUNT; i++) {
-		if (m->fd[i] < 0) {
-			xwan_maps_close(m);
-			return -ENOENT;
-		}
+	(void)i;
+	if (maps_missing(m) == XM_COUNT)
+		return -ENOENT;
+	return maps_missing(m) ? -ESTALE : 0;
+}
+
+static void stale_message(const struct xwan_maps *m, char *err, size_t errlen)
+{
+	size_t n = (size_t)snprintf(err, errlen, "the running dataplane comes from another xwan "
+				    "build (it has no map");
+	for (int i = 0; i < XM_COUNT && n < errlen; i++)
+		if (m->fd[i] < 0)
+			n += (size_t)snprintf(err + n, errlen - n, " %s", xwan_map_names[i]);
+	if (n < errlen)
+		snprintf(err + n, errlen - n, "); run `xwan down`, then start it again");
+}
+
+int xwan_maps_open_partial(const char *pin_dir, struct xwan_maps *m)
+{
+	int rc = maps_from_pins_partial(pin_dir, m);
+
+	if (rc == -ENOENT) {
+		xwan_maps_close(m);
+		rc = xwan_maps_discover(m);
 	}
-	return 0;
+	return rc;
 }
 
 int xwan_maps_open(const char *pin_dir, struct xwan_maps *m, char *err, size_t errlen)
 {
-	if (xwan_maps_from_pins(pin_dir, m) == 0)
+	int rc = xwan_maps_open_partial(pin_dir, m);
+
+	if (rc == 0)
 		return 0;
-	if (xwan_maps_discover(m) == 0)
-		return 0;
+	if (rc == -ESTALE) {
+		stale_message(m, err, errlen);
+		xwan_maps_close(m);
+		return rc;
+	}
+	xwan_maps_close(m);
 	snprintf(err, errlen,
 		 "xwan is not running in this network namespace (no maps pinned in %s and no "
 		 "xwan XDP program attached); start it with `xwan up -c FILE`, or pass the "

@@ -30,6 +30,7 @@
 	X(EVENTS,     "events")         \
 	X(GW_STATS,   "gw_stats")       \
 	X(TX_PORTS,   "tx_ports")       \
+	X(GW_HEALTH,  "gw_health")      \
 	X(RUNTIME,    "runtime")
 
 enum xwan_map {
@@ -51,6 +52,9 @@ void xwan_maps_close(struct xwan_maps *m);
 /* Pins first, then discovery. -ENOENT with a message when xwan is not running. */
 int xwan_maps_open(const char *pin_dir, struct xwan_maps *m, char *err, size_t errlen);
 int xwan_maps_from_pins(const char *pin_dir, struct xwan_maps *m);
+/* Whatever can be found; -ESTALE (fds kept) when a map is missing: a
+ * dataplane started by another build. `down` needs only the runtime map. */
+int xwan_maps_open_partial(const char *pin_dir, struct xwan_maps *m);
 int xwan_maps_discover(struct xwan_maps *m);
 
 int xwan_runtime_read(const struct xwan_maps *m, struct xwan_runtime *rt);

@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,49 @@ static int count_active(const struct xwan_flow *f, void *data)
 static void help(FILE *out, const char *name, const char *type, const char *text)
 {
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* The agent's probe results, when an agent has written any. */
+static void write_health(FILE *out, const struct xwan_maps *m, const struct xwan_runtime *rt)
+{
+	struct gw_health hl[XWAN_MAX_GATEWAYS] = {};
+	bool any = false;
+	int g;
+
+	for (g = 0; g < (int)rt->n_gateways; g++) {
+		__u32 key = (__u32)g;
+
+		if (bpf_map_lookup_elem(m->fd[XM_GW_HEALTH], &key, &hl[g]) == 0 && hl[g].updated_unix)
+			any = true;
+	}
+	if (!any)
+		return;
+#define HEALTH(metric, type, text, fmt, expr)                                             \
+	do {                                                                              \
+		help(out, metric, type, text);                                            \
+		for (g = 0; g < (int)rt->n_gateways; g++)                                 \
+			fprintf(out, "%s{gateway=\"%s\"} " fmt "\n", metric, rt->gw_name[g], expr); \
+	} while (0)
+	HEALTH("xwan_gateway_rtt_seconds", "gauge", "Mean probe round-trip time over the window.",
+	       "%.6f", hl[g].rtt_us / 1e6);
+	HEALTH("xwan_gateway_rtt_stddev_seconds", "gauge",
+	       "Standard deviation of the probe round-trip time over the window.", "%.6f",
+	       hl[g].rttsd_us / 1e6);
+	HEALTH("xwan_gateway_loss_ratio", "gauge", "Share of probes lost over the window (0-1).",
+	       "%.6f", hl[g].loss_ppm / 1e6);
+	HEALTH("xwan_gateway_probes_sent_total", "counter", "Probes sent to a gateway's targets.",
+	       "%llu", (unsigned long long)hl[g].probes_sent);
+	HEALTH("xwan_gateway_probes_lost_total", "counter", "Probes that got no answer in time.",
+	       "%llu", (unsigned long long)hl[g].probes_lost);
+	HEALTH("xwan_gateway_status_transitions_total", "counter",
+	       "Status changes (online, warning, down) of a gateway.", "%llu",
+	       (unsigned long long)hl[g].transitions);
+	HEALTH("xwan_gateway_link_up", "gauge", "1 when the WAN interface has carrier.", "%u",
+	       (unsigned)hl[g].link_up);
+	HEALTH("xwan_gateway_status_since_seconds", "gauge",
+	       "Unix time of the gateway's last status change.", "%llu",
+	       (unsigned long long)hl[g].since_unix);
+#undef HEALTH
 }
 
 int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra extra, void *ctx)
@@ -162,6 +206,8 @@ int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra ex
 		fprintf(out, "xwan_gateway_usable{gateway=\"%s\"} %d\n", rt->gw_name[g],
 			!!(gi.flags & GW_F_USABLE));
 	}
+
+	write_health(out, m, rt);
 
 	help(out, "xwan_flows_active", "gauge", "Live flows in the flow table.");
 	fprintf(out, "xwan_flows_active %llu\n", (unsigned long long)act->total);

@@ -308,7 +308,7 @@ static int build_group_table(const struct xwan_config *cfg, int group, const boo
 }
 
 int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m,
-			const bool *usable)
+			const xwan_usable_t usable)
 {
 	struct gw_slot_table *t = malloc(sizeof(*t));
 	int rc = 0;
@@ -319,7 +319,7 @@ int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m
 		struct gw_group gg = {};
 		uint32_t key = (uint32_t)g, bank;
 
-		rc = build_group_table(cfg, g, usable, t);
+		rc = build_group_table(cfg, g, usable[g], t);
 		if (rc)
 			break;
 		if (bpf_map_lookup_elem(m->fd[XM_GROUPS], &key, &gg)) {
@@ -369,8 +369,12 @@ int xwan_sync_all(const struct xwan_config *cfg, const struct xwan_host *h,
 		rc = xwan_sync_gateways(cfg, h, m, status, usable);
 	}
 	if (!rc) {
+		static xwan_usable_t by_group;
+
+		for (int g = 0; g < cfg->n_groups; g++)
+			memcpy(by_group[g], usable, sizeof(by_group[g][0]) * (size_t)cfg->n_wans);
 		what = "groups";
-		rc = xwan_install_groups(cfg, m, usable);
+		rc = xwan_install_groups(cfg, m, by_group);
 	}
 	if (rc)
 		snprintf(err, errlen, "cannot write the %s maps: %s", what, strerror(-rc));

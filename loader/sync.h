@@ -24,13 +24,20 @@ int xwan_sync_gateways(const struct xwan_config *cfg, const struct xwan_host *h,
 		       const struct xwan_maps *m, const uint8_t *status, const bool *usable);
 
 /*
+ * Which gateways each group may give new flows to: groups differ because
+ * each has its own trigger (a gateway with loss may leave a "packet-loss"
+ * group but stay in a "member-down" one).
+ */
+typedef bool xwan_usable_t[XWAN_MAX_GROUPS][XWAN_MAX_GATEWAYS];
+
+/*
  * Rebuild every group's slot table from the usable members of its best tier
  * and flip it in atomically. Returns 0 or -errno.
  */
 int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m,
-			const bool *usable);
+			const xwan_usable_t usable);
 
-/* The gateways a group would use now (best usable tier), for the views. */
+/* The tier a group uses now (its best tier with a usable member), 0: none. */
 int xwan_group_active_tier(const struct xwan_config *cfg, int group, const bool *usable);
 
 /* Read the gateway's MAC from the neighbour table into gw_neigh, asking the

@@ -8,6 +8,7 @@
 #define XWAN_LOOP_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/epoll.h>
 
 struct loop_handler {

@@ -131,6 +131,14 @@ struct {
 	__type(value, __u32);
 } tx_ports SEC(".maps");
 
+/* The agent's view of each gateway; declared here for its BTF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct gw_health);
+} gw_health SEC(".maps");
+
 /* Userspace bookkeeping (struct xwan_runtime); declared here for its BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
