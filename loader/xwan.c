@@ -16,6 +16,8 @@
 #include "maps.h"
 #include "pindir.h"
 #include "stats.h"
+#include "status.h"
+#include "../monitor/agent.h"
 #include "version.h"
 
 static const char usage_text[] =
@@ -27,6 +29,11 @@ static const char usage_text[] =
 	"  check -c FILE            validate a config (errors name file:line and key)\n"
 	"  up -c FILE [--no-generic] load, attach and pin the dataplane; returns once it forwards\n"
 	"  down                     detach everything and remove the pins\n"
+	"  run -c FILE [--textfile PATH] [--detach-on-exit] [--no-generic]\n"
+	"                           the agent: up (or adopt what runs), probe the gateways,\n"
+	"                           fail over, serve /metrics; SIGHUP reloads, SIGTERM leaves\n"
+	"                           the dataplane forwarding unless --detach-on-exit\n"
+	"  status                   one row per gateway: status, rtt, loss, tier, weight, flows\n"
 	"  flows [--client IP] [--wan NAME] [--all] [--json]\n"
 	"                           the flow table, like a firewall's state table\n"
 	"  stats                    every counter, in Prometheus text format\n"
@@ -223,6 +230,37 @@ static int cmd_stats(const char *pin_dir)
 	return 0;
 }
 
+static int cmd_run(const char *pin_dir, int argc, char **argv)
+{
+	struct agent_opts o = {
+		.config_path = config_arg(argc, argv),
+		.pin_dir = pin_dir,
+		.textfile = flag_value(argc, argv, "--textfile"),
+		.detach_on_exit = has_flag(argc, argv, "--detach-on-exit"),
+		.allow_generic = !has_flag(argc, argv, "--no-generic"),
+	};
+
+	if (!o.config_path)
+		return die_usage("run needs -c FILE");
+	return agent_run(&o);
+}
+
+static int cmd_status(const char *pin_dir)
+{
+	struct xwan_maps m;
+	int rc;
+
+	if (open_maps(pin_dir, &m))
+		return 1;
+	rc = xwan_status_print(&m, stdout);
+	xwan_maps_close(&m);
+	if (rc) {
+		fprintf(stderr, "xwan: cannot read the gateways: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_gc(const char *pin_dir)
 {
 	struct xwan_maps m;
@@ -285,6 +323,10 @@ int main(int argc, char **argv)
 		return cmd_flows(pin_dir, argc, argv);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(pin_dir);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(pin_dir, argc, argv);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(pin_dir);
 	if (!strcmp(cmd, "gc"))
 		return cmd_gc(pin_dir);
 	if (!strcmp(cmd, "version")) {

@@ -1,0 +1,839 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "agent.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../loader/flows.h"
+#include "../loader/host.h"
+#include "../loader/lifecycle.h"
+#include "../loader/sync.h"
+#include "failover.h"
+#include "health.h"
+#include "loop.h"
+#include "metrics.h"
+#include "netevents.h"
+#include "probe.h"
+
+#define NS                  1000000000ULL
+#define MS                  1000000ULL
+#define GC_INTERVAL_NS      (10 * NS)
+#define TEXTFILE_INTERVAL   (15 * NS)
+#define PUBLISH_INTERVAL    NS
+#define ICMP_ID_BASE        0x100       /* below the NAT id range (1024...) */
+
+struct agent;
+
+struct agent_target {
+	struct health_target h;
+	struct probe *probe;
+	uint64_t next_send;
+	uint16_t seq;
+	struct agent *a;
+};
+
+struct agent_gw {
+	struct agent_target t[XWAN_MAX_TARGETS];
+	int n_targets;
+	struct gw_verdict v;
+	bool adopted;           /* v came from the pinned state, kept until probes decide */
+	bool link_up;
+	uint64_t since_unix;
+	uint64_t transitions;
+	char reason[HEALTH_REASON_MAX];
+};
+
+struct agent {
+	const struct agent_opts *o;
+	struct xwan_config *cfg;
+	struct xwan_host host;
+	struct xwan_maps maps;
+	int epfd, sigfd;
+	struct loop_handler sig_h;
+	struct netevents ne;
+	struct agent_gw gw[XWAN_MAX_GATEWAYS];
+	xwan_usable_t usable;
+	bool any[XWAN_MAX_GATEWAYS];
+	struct metrics_server *metrics;
+	uint64_t next_gc, next_textfile, next_publish;
+	int default_gw;
+	bool stop, reload, resync, dirty;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+}
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	char stamp[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "%s xwan: ", stamp);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const char *gw_name(const struct agent *a, int w)
+{
+	return a->cfg->wans[w].name;
+}
+
+/* ---- probes ---- */
+
+static void on_reply(void *ctx, uint16_t seq, uint64_t now)
+{
+	struct agent_target *t = ctx;
+
+	if (health_reply(&t->h, seq, now))
+		t->a->dirty = true;
+}
+
+static void targets_close(struct agent *a, int w)
+{
+	struct agent_gw *g = &a->gw[w];
+
+	for (int i = 0; i < g->n_targets; i++) {
+		probe_destroy(g->t[i].probe);
+		health_free(&g->t[i].h);
+	}
+	memset(g->t, 0, sizeof(g->t));
+	g->n_targets = 0;
+}
+
+static int targets_open(struct agent *a, int w)
+{
+	const struct xwan_wan *wan = &a->cfg->wans[w];
+	const struct xwan_monitor_cfg *mc = &wan->monitor;
+	struct agent_gw *g = &a->gw[w];
+	uint64_t now = now_ns();
+	char err[256];
+
+	if (!mc->enabled)
+		return 0;
+	for (int i = 0; i < mc->n_targets; i++) {
+		struct agent_target *t = &g->t[i];
+		struct probe_spec spec = {
+			.method = mc->method,
+			.target = mc->targets[i],
+			.port = mc->port,
+			.src_addr = a->host.wan_addr[w].addr,
+			.fwmark = xwan_gw_fwmark(a->cfg->fwmark_mask, w),
+			.icmp_ident = (uint16_t)(ICMP_ID_BASE + w * XWAN_MAX_TARGETS + i),
+		};
+
+		snprintf(spec.ifname, sizeof(spec.ifname), "%s", wan->interface);
+		snprintf(spec.url, sizeof(spec.url), "%s", mc->url);
+		t->a = a;
+		if (health_init(&t->h, mc)) {
+			logf_("gateway %s: out of memory", wan->name);
+			return -ENOMEM;
+		}
+		t->probe = probe_create(&spec, a->epfd, on_reply, t, err, sizeof(err));
+		if (!t->probe) {
+			health_free(&t->h);
+			logf_("gateway %s: cannot probe target %d: %s", wan->name, i, err);
+			return -EINVAL;
+		}
+		/* Spread the first probes of a gateway's targets over one interval. */
+		t->next_send = now + (uint64_t)mc->interval_ms * MS * (uint64_t)i /
+					     (uint64_t)mc->n_targets;
+		g->n_targets = i + 1;
+	}
+	return 0;
+}
+
+/* The oldest outstanding probe's loss deadline, so it is counted on time. */
+static uint64_t loss_deadline(const struct agent_target *t)
+{
+	const struct health_target *h = &t->h;
+
+	for (uint32_t i = 0; i < h->count; i++) {
+		const struct health_sample *s = &h->ring[(h->head + i) % h->cap];
+
+		if (s->outcome == HEALTH_OUTSTANDING)
+			return s->sent_ns + h->loss_interval_ns;
+	}
+	return UINT64_MAX;
+}
+
+static uint64_t send_due_probes(struct agent *a, uint64_t now)
+{
+	uint64_t next = now + NS;
+
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		const struct xwan_monitor_cfg *mc = &a->cfg->wans[w].monitor;
+		uint64_t iv = (uint64_t)mc->interval_ms * MS;
+
+		for (int i = 0; i < a->gw[w].n_targets; i++) {
+			struct agent_target *t = &a->gw[w].t[i];
+			uint64_t dl;
+
+			if (now >= t->next_send) {
+				t->seq++;
+				health_sent(&t->h, t->seq, now);
+				/* A send error is a lost probe: the rules count it. */
+				probe_send(t->probe, t->seq, now);
+				t->next_send += iv;
+				if (t->next_send <= now)
+					t->next_send = now + iv;
+				a->dirty = true;
+			}
+			probe_expire(t->probe, now, (uint64_t)mc->loss_interval_ms * MS);
+			dl = loss_deadline(t);
+			if (dl <= now)
+				a->dirty = true;
+			if (t->next_send < next)
+				next = t->next_send;
+			if (dl < next)
+				next = dl;
+		}
+	}
+	return next;
+}
+
+/* ---- decisions ---- */
+
+static struct gw_verdict evaluate_gw(struct agent *a, int w, uint64_t now, char *reason,
+				     size_t len)
+{
+	const struct xwan_monitor_cfg *mc = &a->cfg->wans[w].monitor;
+	const struct health_target *ptr[XWAN_MAX_TARGETS];
+	struct agent_gw *g = &a->gw[w];
+	struct gw_verdict v = {};
+	int loss_ok = 0, lat_ok = 0;
+
+	if (!g->link_up) {
+		v.status = GW_STATUS_DOWN;
+		snprintf(reason, len, "link down");
+		return v;
+	}
+	if (!mc->enabled) {
+		v.status = GW_STATUS_ONLINE;
+		snprintf(reason, len, "not monitored");
+		return v;
+	}
+	for (int i = 0; i < g->n_targets; i++) {
+		const struct health_stats *st = &g->t[i].h.stats;
+
+		health_evaluate(&g->t[i].h, mc, now);
+		ptr[i] = &g->t[i].h;
+		if (g->t[i].h.status == GW_STATUS_PENDING)
+			continue;
+		loss_ok += !(st->loss_pct >= mc->loss_warning_pct && st->loss_pct > 0);
+		lat_ok += !(st->rtt_ms >= mc->latency_warning_ms);
+	}
+	v.status = health_combine(ptr, g->n_targets, mc->reliability, reason, len);
+	if (v.status != GW_STATUS_PENDING) {
+		v.loss_alert = loss_ok < mc->reliability;
+		v.latency_alert = lat_ok < mc->reliability;
+	}
+	return v;
+}
+
+static void member_of_default(const struct xwan_config *cfg, int w, uint8_t *tier,
+			      uint8_t *weight)
+{
+	const struct xwan_group *g = &cfg->groups[cfg->default_group];
+
+	*tier = 0;
+	*weight = cfg->wans[w].weight;
+	for (int i = 0; i < g->n_members; i++) {
+		if (g->members[i].wan != w)
+			continue;
+		*tier = g->members[i].tier;
+		if (g->members[i].weight)
+			*weight = g->members[i].weight;
+	}
+}
+
+static void publish_health(struct agent *a)
+{
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		struct agent_gw *g = &a->gw[w];
+		struct gw_health hl = {
+			.status = g->v.status,
+			.usable = a->any[w],
+			.link_up = g->link_up,
+			.since_unix = g->since_unix,
+			.updated_unix = (uint64_t)time(NULL),
+			.transitions = g->transitions,
+		};
+		double rtt = 0, sd = 0, loss = 0;
+		int n = 0;
+		__u32 key = (__u32)w;
+
+		for (int i = 0; i < g->n_targets; i++) {
+			const struct health_target *h = &g->t[i].h;
+
+			hl.probes_sent += h->sent_total;
+			hl.probes_lost += h->lost_total;
+			if (h->status == GW_STATUS_PENDING)
+				continue;
+			rtt += h->stats.rtt_ms;
+			sd += h->stats.rttsd_ms;
+			loss += h->stats.loss_pct;
+			n++;
+		}
+		if (n) {
+			hl.rtt_us = (uint32_t)(rtt / n * 1000);
+			hl.rttsd_us = (uint32_t)(sd / n * 1000);
+			hl.loss_ppm = (uint32_t)(loss / n * 10000);
+		}
+		snprintf(hl.reason, sizeof(hl.reason), "%s", g->reason);
+		member_of_default(a->cfg, w, &hl.tier, &hl.weight);
+		bpf_map_update_elem(a->maps.fd[XM_GW_HEALTH], &key, &hl, BPF_ANY);
+	}
+}
+
+static void manage_default_route(struct agent *a)
+{
+	int w = failover_default_gateway(a->cfg, a->usable), rc;
+
+	if (!a->cfg->manage_default_route || w < 0 || w == a->default_gw)
+		return;
+	rc = nl_route_default(RT_TABLE_MAIN, a->cfg->wans[w].gateway, a->host.wan[w].ifindex, true);
+	if (rc) {
+		logf_("cannot move the default route to %s: %s", gw_name(a, w), strerror(-rc));
+		return;
+	}
+	logf_("default route now via %s", gw_name(a, w));
+	a->default_gw = w;
+}
+
+static uint32_t group_mask_down_flush(const struct xwan_config *cfg)
+{
+	uint32_t mask = 0;
+
+	for (int g = 0; g < cfg->n_groups; g++)
+		if (cfg->groups[g].on_gateway_down == XWAN_ON_DOWN_FLUSH)
+			mask |= 1U << g;
+	return mask;
+}
+
+static void flush_gateway(struct agent *a, int w, uint32_t mask, const char *why)
+{
+	int resets = 0, n;
+
+	if (!mask)
+		return;
+	n = failover_flush(&a->maps, w, mask, false, true, &resets);
+	if (n < 0)
+		logf_("gateway %s: cannot flush its flows: %s", gw_name(a, w), strerror(-n));
+	else if (n)
+		logf_("gateway %s: flushed %d flows (%d TCP clients reset): %s", gw_name(a, w), n,
+		      resets, why);
+}
+
+/* Groups with on_gateway_up: flush leave lower tiers as soon as a better one is back. */
+static void flush_left_tiers(struct agent *a, const xwan_usable_t nu)
+{
+	const struct xwan_config *cfg = a->cfg;
+
+	for (int g = 0; g < cfg->n_groups; g++) {
+		const struct xwan_group *grp = &cfg->groups[g];
+		int old_tier = xwan_group_active_tier(cfg, g, a->usable[g]);
+		int new_tier = xwan_group_active_tier(cfg, g, nu[g]);
+
+		if (grp->on_gateway_up != XWAN_ON_UP_FLUSH || !old_tier || !new_tier ||
+		    new_tier >= old_tier)
+			continue;
+		for (int i = 0; i < grp->n_members; i++) {
+			int w = grp->members[i].wan;
+
+			if (grp->members[i].tier == old_tier && !nu[g][w])
+				flush_gateway(a, w, 1U << g, "a better tier is back");
+		}
+	}
+}
+
+static void apply(struct agent *a, const struct gw_verdict *old)
+{
+	struct gw_verdict v[XWAN_MAX_GATEWAYS];
+	static xwan_usable_t nu;
+	bool any[XWAN_MAX_GATEWAYS];
+	int rc;
+
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		v[w] = a->gw[w].v;
+	failover_usable(a->cfg, v, nu, any);
+	rc = failover_install(a->cfg, &a->host, &a->maps, v, nu, any);
+	if (rc)
+		logf_("cannot install the new gateway choice: %s", strerror(-rc));
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		if (old[w].status != GW_STATUS_DOWN && v[w].status == GW_STATUS_DOWN)
+			flush_gateway(a, w, group_mask_down_flush(a->cfg), "gateway down");
+	flush_left_tiers(a, nu);
+	memcpy(a->usable, nu, sizeof(nu));
+	memcpy(a->any, any, sizeof(any));
+	manage_default_route(a);
+	publish_health(a);
+}
+
+static void evaluate_all(struct agent *a, uint64_t now)
+{
+	struct gw_verdict old[XWAN_MAX_GATEWAYS];
+	bool changed = false;
+
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		struct agent_gw *g = &a->gw[w];
+		char reason[HEALTH_REASON_MAX];
+		struct gw_verdict v = evaluate_gw(a, w, now, reason, sizeof(reason));
+
+		old[w] = g->v;
+		if (g->adopted) {
+			if (v.status == GW_STATUS_PENDING)
+				continue;
+			g->adopted = false;
+		}
+		if (v.status == g->v.status && v.loss_alert == g->v.loss_alert &&
+		    v.latency_alert == g->v.latency_alert)
+			continue;
+		if (v.status != g->v.status) {
+			logf_("gateway %s: %s -> %s (%s)", gw_name(a, w),
+			      health_status_name(g->v.status), health_status_name(v.status), reason);
+			g->transitions++;
+			g->since_unix = (uint64_t)time(NULL);
+			snprintf(g->reason, sizeof(g->reason), "%s", reason);
+		}
+		g->v = v;
+		changed = true;
+	}
+	if (changed)
+		apply(a, old);
+}
+
+/* ---- host changes ---- */
+
+static int wan_of_ifindex(const struct agent *a, int ifindex)
+{
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		if (a->host.wan[w].ifindex == ifindex)
+			return w;
+	return -1;
+}
+
+static void ev_link(void *ctx, int ifindex, bool carrier)
+{
+	struct agent *a = ctx;
+	int w = wan_of_ifindex(a, ifindex);
+	uint64_t now = now_ns();
+
+	if (w < 0 || a->gw[w].link_up == carrier)
+		return;
+	a->gw[w].link_up = carrier;
+	if (!carrier)
+		for (int i = 0; i < a->gw[w].n_targets; i++)
+			health_force_down(&a->gw[w].t[i].h, "link down", now);
+	a->dirty = true;
+}
+
+static void ev_addr(void *ctx, int ifindex, uint32_t addr, bool added)
+{
+	struct agent *a = ctx;
+	int w = wan_of_ifindex(a, ifindex);
+	char s[INET_ADDRSTRLEN];
+
+	if (w >= 0 && !added && addr == a->host.wan_addr[w].addr) {
+		inet_ntop(AF_INET, &addr, s, sizeof(s));
+		for (int i = 0; i < a->gw[w].n_targets; i++)
+			health_force_down(&a->gw[w].t[i].h, "address removed", now_ns());
+		logf_("gateway %s: address %s removed from %s", gw_name(a, w), s,
+		      a->cfg->wans[w].interface);
+		a->dirty = true;
+	}
+	/* Any address change moves the host's own addresses: re-read them all. */
+	a->resync = true;
+}
+
+static void ev_neigh(void *ctx, int ifindex, uint32_t addr, const uint8_t *mac, bool usable)
+{
+	struct agent *a = ctx;
+	int w = wan_of_ifindex(a, ifindex);
+	struct gw_neigh n = {};
+	__u32 key;
+
+	if (w < 0 || addr != a->cfg->wans[w].gateway)
+		return;
+	if (usable)
+		memcpy(n.mac, mac, 6);
+	n.valid = usable;
+	n.checked_ns = now_ns();
+	key = (__u32)w;
+	bpf_map_update_elem(a->maps.fd[XM_GW_NEIGH], &key, &n, BPF_ANY);
+}
+
+static const struct netevents_ops net_ops = {
+	.link = ev_link,
+	.addr = ev_addr,
+	.neigh = ev_neigh,
+};
+
+/* Addresses changed: NAT addresses, the host's own addresses, probe sources. */
+static void resync(struct agent *a)
+{
+	struct xwan_host *h = calloc(1, sizeof(*h));
+	struct gw_verdict v[XWAN_MAX_GATEWAYS];
+	uint8_t status[XWAN_MAX_GATEWAYS];
+	char err[512] = "";
+
+	a->resync = false;
+	if (!h)
+		return;
+	if (xwan_host_gather(a->cfg, h, err, sizeof(err))) {
+		/* A WAN without its address stays down until it has one again. */
+		free(h);
+		return;
+	}
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		if (h->wan_addr[w].addr == a->host.wan_addr[w].addr)
+			continue;
+		flush_gateway(a, w, ~0U, "its address changed");
+		targets_close(a, w);
+		a->host.wan_addr[w] = h->wan_addr[w];
+		targets_open(a, w);
+	}
+	a->host = *h;
+	free(h);
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		status[w] = a->gw[w].v.status;
+		v[w] = a->gw[w].v;
+	}
+	if (xwan_sync_all(a->cfg, &a->host, &a->maps, status, a->any, err, sizeof(err)) ||
+	    failover_install(a->cfg, &a->host, &a->maps, v, a->usable, a->any))
+		logf_("cannot re-sync the maps: %s", err);
+}
+
+/* ---- signals, readiness ---- */
+
+static void on_signal(struct loop_handler *h, uint32_t events)
+{
+	struct agent *a = (struct agent *)((char *)h - offsetof(struct agent, sig_h));
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			a->reload = true;
+		else
+			a->stop = true;
+	}
+}
+
+static void sd_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0;
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa, len);
+	close(fd);
+}
+
+/* ---- start, adopt, reload ---- */
+
+static int adopt(struct agent *a, char *err, size_t len)
+{
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	int rc;
+
+	if (!rt)
+		return -ENOMEM;
+	rc = xwan_maps_open(a->o->pin_dir, &a->maps, err, len);
+	if (!rc)
+		rc = xwan_runtime_read(&a->maps, rt);
+	if (!rc && (int)rt->n_gateways != a->cfg->n_wans)
+		rc = -EINVAL;
+	for (int w = 0; !rc && w < a->cfg->n_wans; w++)
+		if (strcmp(rt->gw_name[w], a->cfg->wans[w].name))
+			rc = -EINVAL;
+	if (rc == -EINVAL)
+		snprintf(err, len, "the running dataplane was started with other WANs than %s "
+			 "names; run `xwan down` first, or start with the same config",
+			 a->cfg->path);
+	free(rt);
+	if (rc)
+		return rc;
+	/* Keep every gateway as the last agent left it until probes say otherwise. */
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		struct gw_info gi = {};
+		struct gw_health hl = {};
+		__u32 key = (__u32)w;
+
+		bpf_map_lookup_elem(a->maps.fd[XM_GATEWAYS], &key, &gi);
+		bpf_map_lookup_elem(a->maps.fd[XM_GW_HEALTH], &key, &hl);
+		a->gw[w].v.status = gi.status < GW_STATUS_MAX ? gi.status : GW_STATUS_PENDING;
+		a->gw[w].adopted = true;
+		a->gw[w].since_unix = hl.since_unix;
+		a->gw[w].transitions = hl.transitions;
+		snprintf(a->gw[w].reason, sizeof(a->gw[w].reason), "%s", hl.reason);
+	}
+	logf_("adopted the running dataplane (pinned in %s)", a->o->pin_dir);
+	return 0;
+}
+
+static int start(struct agent *a, char *err, size_t len)
+{
+	struct xwan_up_opts uo = { .allow_generic = a->o->allow_generic };
+	struct gw_verdict v[XWAN_MAX_GATEWAYS];
+	char where[128];
+	int rc;
+
+	if (xwan_is_running(a->o->pin_dir, where, sizeof(where)))
+		rc = adopt(a, err, len);
+	else
+		rc = xwan_up(a->cfg, a->o->pin_dir, &uo, &a->maps, err, len);
+	if (rc)
+		return rc;
+	rc = xwan_host_gather(a->cfg, &a->host, err, len);
+	if (rc)
+		return rc;
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		a->gw[w].link_up = a->host.wan[w].carrier;
+		if (!a->gw[w].adopted)
+			a->gw[w].v.status = GW_STATUS_PENDING;
+		v[w] = a->gw[w].v;
+		rc = targets_open(a, w);
+		if (rc) {
+			snprintf(err, len, "cannot start probing %s", gw_name(a, w));
+			return rc;
+		}
+	}
+	failover_usable(a->cfg, v, a->usable, a->any);
+	rc = failover_install(a->cfg, &a->host, &a->maps, v, a->usable, a->any);
+	if (rc) {
+		snprintf(err, len, "cannot install the gateway choice: %s", strerror(-rc));
+		return rc;
+	}
+	publish_health(a);
+	return 0;
+}
+
+static struct xwan_config *read_config(const char *path, char *err, size_t len)
+{
+	struct xwan_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	if (xwan_config_load(path, cfg, err, len) || xwan_config_check_system(cfg, err, len)) {
+		free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static bool same_wans(const struct xwan_config *x, const struct xwan_config *y)
+{
+	if (x->n_wans != y->n_wans)
+		return false;
+	for (int w = 0; w < x->n_wans; w++)
+		if (strcmp(x->wans[w].name, y->wans[w].name) ||
+		    strcmp(x->wans[w].interface, y->wans[w].interface))
+			return false;
+	return true;
+}
+
+static void reload(struct agent *a)
+{
+	struct xwan_config *cfg;
+	uint8_t status[XWAN_MAX_GATEWAYS];
+	struct gw_verdict v[XWAN_MAX_GATEWAYS];
+	char err[XWAN_ERR_MAX];
+
+	a->reload = false;
+	cfg = read_config(a->o->config_path, err, sizeof(err));
+	if (!cfg) {
+		logf_("reload rejected, running config kept: %s", err);
+		return;
+	}
+	if (!same_wans(a->cfg, cfg)) {
+		logf_("reload rejected, running config kept: adding, removing or renaming WANs "
+		      "needs a restart (xwan down; xwan run)");
+		free(cfg);
+		return;
+	}
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		targets_close(a, w);
+	free(a->cfg);
+	a->cfg = cfg;
+	for (int w = 0; w < cfg->n_wans; w++) {
+		targets_open(a, w);
+		status[w] = a->gw[w].v.status;
+		v[w] = a->gw[w].v;
+	}
+	failover_usable(cfg, v, a->usable, a->any);
+	err[0] = 0;
+	if (xwan_sync_all(cfg, &a->host, &a->maps, status, a->any, err, sizeof(err)) ||
+	    failover_install(cfg, &a->host, &a->maps, v, a->usable, a->any))
+		logf_("reload: cannot write the maps: %s", err);
+	else
+		logf_("reloaded %s", a->o->config_path);
+}
+
+/* ---- the loop ---- */
+
+static void housekeeping(struct agent *a, uint64_t now)
+{
+	int n, rc;
+
+	if (now >= a->next_gc) {
+		n = xwan_flows_gc(&a->maps);
+		if (n < 0)
+			logf_("flow table sweep failed: %s", strerror(-n));
+		a->next_gc = now + GC_INTERVAL_NS;
+	}
+	if (a->o->textfile && now >= a->next_textfile) {
+		rc = metrics_write_textfile(a->o->textfile, &a->maps);
+		if (rc)
+			logf_("cannot write %s: %s", a->o->textfile, strerror(-rc));
+		a->next_textfile = now + TEXTFILE_INTERVAL;
+	}
+	if (now >= a->next_publish) {
+		publish_health(a);
+		a->next_publish = now + PUBLISH_INTERVAL;
+	}
+}
+
+static void loop(struct agent *a)
+{
+	struct epoll_event ev[32];
+
+	while (!a->stop) {
+		uint64_t now = now_ns(), next;
+		int timeout, n;
+
+		next = send_due_probes(a, now);
+		if (a->dirty) {
+			a->dirty = false;
+			evaluate_all(a, now);
+		}
+		housekeeping(a, now);
+		if (a->resync)
+			resync(a);
+		if (a->reload)
+			reload(a);
+		now = now_ns();
+		timeout = next > now ? (int)((next - now + MS - 1) / MS) : 0;
+		n = epoll_wait(a->epfd, ev, 32, timeout);
+		for (int i = 0; i < n; i++) {
+			struct loop_handler *h = ev[i].data.ptr;
+
+			h->fn(h, ev[i].events);
+		}
+		a->dirty = true;
+	}
+}
+
+int agent_run(const struct agent_opts *o)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	char err[1024];
+	sigset_t mask;
+	int rc = 1;
+
+	if (!a) {
+		fprintf(stderr, "xwan: out of memory\n");
+		return 1;
+	}
+	a->o = o;
+	a->default_gw = -1;
+	xwan_maps_init(&a->maps);
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->cfg = read_config(o->config_path, err, sizeof(err));
+	if (!a->cfg) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+
+	/* Block before any thread starts, so only the signalfd sees them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	a->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	a->sig_h.fn = on_signal;
+	if (a->epfd < 0 || a->sigfd < 0 || loop_add(a->epfd, a->sigfd, EPOLLIN, &a->sig_h)) {
+		fprintf(stderr, "xwan: cannot set up the event loop: %s\n", strerror(errno));
+		goto out;
+	}
+	if (start(a, err, sizeof(err))) {
+		fprintf(stderr, "xwan: %s\n", err);
+		goto out;
+	}
+	if (netevents_open(&a->ne, a->epfd, &net_ops, a))
+		logf_("warning: no netlink notifications (%s); link changes wait for the probes",
+		      strerror(errno));
+	if (a->cfg->metrics_listen[0]) {
+		a->metrics = metrics_start(a->cfg->metrics_listen, &a->maps, err, sizeof(err));
+		if (!a->metrics)
+			logf_("warning: %s; metrics are still in `xwan stats`", err);
+		else
+			logf_("metrics on http://%s/metrics", a->cfg->metrics_listen);
+	}
+	sd_notify("READY=1\n");
+	logf_("monitoring %d gateways", a->cfg->n_wans);
+	loop(a);
+	sd_notify("STOPPING=1\n");
+	rc = 0;
+	if (o->detach_on_exit) {
+		if (xwan_down(o->pin_dir, false, err, sizeof(err)) < 0) {
+			fprintf(stderr, "xwan: %s\n", err);
+			rc = 1;
+		}
+	} else {
+		logf_("exiting; the dataplane keeps forwarding with its last state");
+	}
+out:
+	metrics_stop(a->metrics);
+	netevents_close(&a->ne);
+	if (a->cfg)
+		for (int w = 0; w < a->cfg->n_wans; w++)
+			targets_close(a, w);
+	xwan_maps_close(&a->maps);
+	if (a->sigfd > 0)
+		close(a->sigfd);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	free(a->cfg);
+	free(a);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Failover decisions: from each gateway's status to which gateways every
+ * group may use, and what happens to flows when a gateway dies or returns.
+ * Pure decisions (failover_usable) are kept apart from the actions on maps.
+ */
+#ifndef XWAN_FAILOVER_H
+#define XWAN_FAILOVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../loader/config.h"
+#include "../loader/maps.h"
+#include "../loader/sync.h"
+
+struct gw_verdict {
+	uint8_t status;         /* enum gw_status */
+	bool loss_alert;        /* loss at or above its warning threshold */
+	bool latency_alert;     /* rtt at or above its warning threshold */
+};
+
+/*
+ * usable[g][w]: a member leaves group g when its status is down, or when
+ * the group's trigger names an alert it has (pfSense's trigger levels). A
+ * pending gateway is not used, except while no member of the group has a
+ * decided status yet (start-up), so the router forwards from the first
+ * second. any[w]: usable by at least one group (the dataplane's flag).
+ */
+void failover_usable(const struct xwan_config *cfg, const struct gw_verdict *v,
+		     xwan_usable_t usable, bool *any);
+
+/* Write statuses and usability into gateways and slot tables. */
+int failover_install(const struct xwan_config *cfg, const struct xwan_host *h,
+		     const struct xwan_maps *m, const struct gw_verdict *v,
+		     const xwan_usable_t usable, const bool *any);
+
+/*
+ * Delete the flows on gateway `gw` that belong to groups whose policy
+ * (on_gateway_down or on_gateway_up) says flush, given as a group mask;
+ * pinned flows (group none) follow `pinned`. TCP clients get a RST when
+ * `rst`. Returns the number of flows removed (resets in *resets).
+ */
+int failover_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, bool pinned,
+		   bool rst, int *resets);
+
+/* The gateway the host's own traffic should use: best of the default group. */
+int failover_default_gateway(const struct xwan_config *cfg, const xwan_usable_t usable);
+
+#endif /* XWAN_FAILOVER_H */

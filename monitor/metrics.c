@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../loader/stats.h"
+
+struct metrics_server {
+	struct MHD_Daemon *d;
+	struct xwan_maps maps;  /* our own dups: the loop may reopen its maps */
+};
+
+static const char index_page[] =
+	"<html><head><title>xwan</title></head><body><h1>xwan</h1>"
+	"<p><a href=\"/metrics\">metrics</a></p></body></html>\n";
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
+			     char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *data,
+			      size_t *data_len, void **state)
+{
+	struct metrics_server *s = cls;
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	(void)version;
+	(void)data;
+	(void)data_len;
+	(void)state;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", 9,
+			     MHD_RESPMEM_PERSISTENT);
+	if (!strcmp(url, "/"))
+		return reply(c, MHD_HTTP_OK, "text/html", (char *)index_page,
+			     sizeof(index_page) - 1, MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/metrics"))
+		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10,
+			     MHD_RESPMEM_PERSISTENT);
+	f = open_memstream(&body, &len);
+	if (!f)
+		return MHD_NO;
+	rc = xwan_stats_write(&s->maps, f, NULL, NULL);
+	fclose(f);
+	if (rc) {
+		free(body);
+		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
+			     "cannot read the dataplane's maps\n", 33, MHD_RESPMEM_PERSISTENT);
+	}
+	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len,
+		     MHD_RESPMEM_MUST_FREE);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	long port;
+
+	if (!colon || (size_t)(colon - listen) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = 0;
+	port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535)
+		return -EINVAL;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+struct metrics_server *metrics_start(const char *listen, const struct xwan_maps *m,
+				     char *err, size_t errlen)
+{
+	struct metrics_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_in sa;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (parse_listen(listen, &sa)) {
+		snprintf(err, errlen, "metrics.listen \"%s\" is not addr:port", listen);
+		free(s);
+		return NULL;
+	}
+	for (int i = 0; i < XM_COUNT; i++)
+		s->maps.fd[i] = dup(m->fd[i]);
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+				handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+	if (!s->d) {
+		snprintf(err, errlen, "cannot serve metrics on %s (address in use, or not local?)",
+			 listen);
+		xwan_maps_close(&s->maps);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void metrics_stop(struct metrics_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	xwan_maps_close(&s->maps);
+	free(s);
+}
+
+int metrics_write_textfile(const char *path, const struct xwan_maps *m)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	rc = xwan_stats_write(m, f, NULL, NULL);
+	if (fclose(f) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
