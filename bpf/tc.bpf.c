@@ -10,7 +10,7 @@
  *                   the kernel forward them to the LAN.
  */
 #define XWAN_HOOK_TC
-#include "lib/nat.h"
+#include "lib/forward.h"
 #include "lib/verdict.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -80,7 +80,7 @@ int tc_lan_ingress(struct __sk_buff *skb)
 		if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, &p)))
 			fe = NULL;
 		if (!fe) {
-			v = flow_admit(skb, &p, s, now);
+			v = flow_admit(skb, &p, now);
 			if (v != V_FWD_OUT)
 				return tc_verdict(HOOK_TC_LAN_IN, v);
 			fe = bpf_map_lookup_elem(&flows, &p.key);
@@ -90,12 +90,46 @@ int tc_lan_ingress(struct __sk_buff *skb)
 		frag_remember(&p, &p.key, now);
 		flow_track(fe, &p, now);
 	}
+	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
+		return tc_verdict(HOOK_TC_LAN_IN, (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY
+									   : V_PASS_BYPASS);
 	gw = fe->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi)
 		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
 	skb->mark = (ctx_mark(skb) & ~s->fwmark_mask) | (gi->fwmark & s->fwmark_mask);
 	return tc_verdict(HOOK_TC_LAN_IN, V_FWD_VIA_KERNEL);
+}
+
+/*
+ * The host's own packet leaving a WAN. Sourced from another WAN's address
+ * (a reply of a session that arrived there, routed by the main table), it
+ * would reach an ISP that drops or misroutes it: send it out of the WAN
+ * that owns the address, to that WAN's gateway.
+ */
+static __always_inline int host_egress(struct __sk_buff *skb, const struct pkt *p,
+				       const struct xwan_settings *s, __u64 now)
+{
+	struct dst_policy *owner = dst_policy_of(p->key.saddr);
+	__u32 ifindex = ctx_ifindex(skb), gw;
+	struct bpf_redir_neigh nh = {};
+	struct iface_info *here;
+	struct gw_info *gi;
+
+	here = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (owner && owner->gw < XWAN_MAX_GATEWAYS && here && here->gw != owner->gw) {
+		gw = owner->gw;
+		gi = bpf_map_lookup_elem(&gateways, &gw);
+		if (gi && gi->ifindex) {
+			host_session_reserve(p, gi->ifindex, s, now);
+			nh.nh_family = 2; /* AF_INET */
+			nh.ipv4_nh = gi->nexthop;
+			count_verdict(HOOK_TC_WAN_OUT, V_FWD_REROUTED);
+			return bpf_redirect_neigh(gi->ifindex, &nh, sizeof(nh), 0);
+		}
+	}
+	host_session_reserve(p, ifindex, s, now);
+	return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
 }
 
 /*
@@ -132,10 +166,8 @@ int tc_wan_egress(struct __sk_buff *skb)
 			fe = NULL;
 	}
 	if (!fe) {
-		if (rc == PARSE_OK && dst_is_local(p.key.saddr)) {
-			host_session_reserve(&p, ctx_ifindex(skb), s, now);
-			return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
-		}
+		if (rc == PARSE_OK && dst_is_local(p.key.saddr))
+			return host_egress(skb, &p, s, now);
 		return tc_verdict(HOOK_TC_WAN_OUT, marked ? V_DROP_NO_FLOW : V_PASS_NOT_XWAN);
 	}
 
@@ -183,6 +215,8 @@ int tc_wan_ingress(struct __sk_buff *skb)
 			fe = frag_follow(&p);
 		else
 			fe = flow_lookup(s, &p.key, now);
+		if (!fe && dst_is_local(p.key.daddr) && forward_admit(skb, &p, s, now) == 0)
+			fe = bpf_map_lookup_elem(&flows, &p.key);
 	}
 	if (fe && fe->dir == FLOW_DIR_LOCAL) {
 		local_track(fe, &p, now, 1);
@@ -192,6 +226,11 @@ int tc_wan_ingress(struct __sk_buff *skb)
 		if (dst_is_local(p.key.daddr))
 			return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
 		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED);
+	}
+	if (fe->in_ifindex != ctx_ifindex(skb)) {
+		if (s->asymmetric == ASYM_DROP)
+			return tc_verdict(HOOK_TC_WAN_IN, V_DROP_ASYMMETRIC);
+		count_event(EV_ASYMMETRIC_ALLOWED);
 	}
 
 	if (p.icmp_err) {

@@ -6,7 +6,7 @@
  * where the tc programs finish the job on the same flow.
  */
 #define XWAN_HOOK_XDP
-#include "lib/nat.h"
+#include "lib/forward.h"
 #include "lib/verdict.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -24,32 +24,38 @@ static __always_inline int xdp_verdict(__u32 hook, __u32 v)
  * at most once a second, so a replaced ISP router is followed without an
  * agent. NULL while unresolved: the kernel path resolves it meanwhile.
  */
+static __attribute__((noinline)) void gw_neigh_refresh(struct xdp_md *ctx, struct gw_neigh *n,
+							 __be32 nexthop, __u32 ifindex)
+{
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	fib.family = 2; /* AF_INET */
+	fib.ipv4_dst = nexthop;
+	fib.ifindex = ifindex;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_OUTPUT);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS && fib.ifindex == ifindex) {
+		if (!n->valid || __builtin_memcmp(n->mac, fib.dmac, 6)) {
+			__builtin_memcpy(n->mac, fib.dmac, 6);
+			n->valid = 1;
+			count_event(EV_NEIGH_REFRESHED);
+		}
+	} else if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		n->valid = 0;
+	}
+}
+
 static __always_inline struct gw_neigh *gw_neigh_ready(struct xdp_md *ctx, __u32 gw,
 						       const struct gw_info *gi,
 						       __u64 now, int new_flow)
 {
 	struct gw_neigh *n = bpf_map_lookup_elem(&gw_neigh, &gw);
-	struct bpf_fib_lookup fib = {};
-	int rc;
 
 	if (!n)
 		return NULL;
 	if ((new_flow || !n->valid) && now - n->checked_ns > XWAN_NEIGH_RECHECK_NS) {
 		n->checked_ns = now;
-		fib.family = 2; /* AF_INET */
-		fib.ipv4_dst = gi->nexthop;
-		fib.ifindex = gi->ifindex;
-		rc = bpf_fib_lookup(ctx, &fib, sizeof(fib),
-				    BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_OUTPUT);
-		if (rc == BPF_FIB_LKUP_RET_SUCCESS && fib.ifindex == gi->ifindex) {
-			if (!n->valid || __builtin_memcmp(n->mac, fib.dmac, 6)) {
-				__builtin_memcpy(n->mac, fib.dmac, 6);
-				n->valid = 1;
-				count_event(EV_NEIGH_REFRESHED);
-			}
-		} else if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-			n->valid = 0;
-		}
+		gw_neigh_refresh(ctx, n, gi->nexthop, gi->ifindex);
 	}
 	return n->valid ? n : NULL;
 }
@@ -75,6 +81,11 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, __u32 ifindex,
 	return bpf_redirect_map(&tx_ports, ifindex, 0);
 }
 
+static __always_inline int mac_unknown(const __u8 *mac)
+{
+	return !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
 static __always_inline int dst_kernel_bound(__be32 daddr)
 {
 	struct dst_policy *dp = dst_policy_of(daddr);
@@ -91,6 +102,7 @@ int xdp_lan(struct xdp_md *ctx)
 	struct gw_neigh *n;
 	struct gw_info *gi;
 	struct pkt p = {};
+	const __u8 *dmac;
 	int new_flow = 0, rc;
 	__u32 gw, v;
 	__u64 now;
@@ -127,7 +139,7 @@ int xdp_lan(struct xdp_md *ctx)
 		if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, &p)))
 			fe = NULL;
 		if (!fe) {
-			v = flow_admit(ctx, &p, s, now);
+			v = flow_admit(ctx, &p, now);
 			if (v != V_FWD_OUT)
 				return xdp_verdict(HOOK_XDP_LAN, v);
 			fe = bpf_map_lookup_elem(&flows, &p.key);
@@ -137,14 +149,29 @@ int xdp_lan(struct xdp_md *ctx)
 		}
 		frag_remember(&p, &p.key, now);
 	}
+	/* A rule's bypass or drop, decided on the flow's first packet. */
+	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)) {
+		fe->last_seen_ns = now;
+		return xdp_verdict(HOOK_XDP_LAN, (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY
+									  : V_PASS_BYPASS);
+	}
 
 	gw = fe->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi)
 		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
-	n = gw_neigh_ready(ctx, gw, gi, now, new_flow);
-	if (!n)
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
+	if (fe->flags & FLOW_F_ONLINK) {
+		if (mac_unknown(fe->l2_dst) &&
+		    onlink_neigh(ctx, p.icmp_err ? p.key.daddr : fe->peer.saddr, gi->ifindex,
+				 fe->l2_dst))
+			return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
+		dmac = fe->l2_dst;
+	} else {
+		n = gw_neigh_ready(ctx, gw, gi, now, new_flow);
+		if (!n)
+			return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
+		dmac = n->mac;
+	}
 	if (p.len > gi->mtu)
 		return xdp_verdict(HOOK_XDP_LAN, V_PASS_MTU);
 
@@ -163,7 +190,7 @@ int xdp_lan(struct xdp_md *ctx)
 		gc->pkts_out += 1;
 		gc->bytes_out += p.len;
 	}
-	if (xdp_forward(ctx, gi->ifindex, n->mac, gi->mac_wan) != XDP_REDIRECT)
+	if (xdp_forward(ctx, gi->ifindex, dmac, gi->mac_wan) != XDP_REDIRECT)
 		return xdp_verdict(HOOK_XDP_LAN, V_DROP_REDIRECT);
 	count_verdict(HOOK_XDP_LAN, v);
 	return XDP_REDIRECT;
@@ -195,7 +222,7 @@ int xdp_wan(struct xdp_md *ctx)
 	struct flow_entry *fe;
 	struct gw_counters *gc;
 	struct pkt p = {};
-	__u32 v;
+	__u32 v = V_FWD_IN;
 	__u64 now;
 	int rc;
 
@@ -222,8 +249,17 @@ int xdp_wan(struct xdp_md *ctx)
 			local_track(fe, &p, now, 1);
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
 	}
+	if (!fe && dst_is_local(p.key.daddr) && forward_admit(ctx, &p, s, now) == 0) {
+		fe = bpf_map_lookup_elem(&flows, &p.key);
+		v = V_FWD_PORT_FORWARD;
+	}
 	if (!fe || fe->dir != FLOW_DIR_IN)
 		return xdp_wan_unmatched(ctx, &p);
+	if (fe->in_ifindex != ctx_ifindex(ctx)) {
+		if (s->asymmetric == ASYM_DROP)
+			return xdp_verdict(HOOK_XDP_WAN, V_DROP_ASYMMETRIC);
+		count_event(EV_ASYMMETRIC_ALLOWED);
+	}
 	if (!p.icmp_err && p.frag == FRAG_FIRST)
 		frag_remember(&p, &p.key, now);
 
@@ -231,6 +267,10 @@ int xdp_wan(struct xdp_md *ctx)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_TTL);
 	if (p.len > fe->out_mtu)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_MTU);
+	/* A forwarded session's server whose MAC was unknown when it opened. */
+	if (mac_unknown(fe->l2_dst) &&
+	    onlink_neigh(ctx, fe->xlate_addr, fe->out_ifindex, fe->l2_dst))
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NO_NEIGH);
 
 	if (p.icmp_err) {
 		if (nat_rewrite_icmp_error(ctx, &p, fe))
@@ -240,7 +280,8 @@ int xdp_wan(struct xdp_md *ctx)
 		flow_track(fe, &p, now);
 		if (nat_rewrite(ctx, &p, 0, fe->xlate_addr, fe->xlate_port))
 			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
-		v = V_FWD_IN;
+		if (v != V_FWD_PORT_FORWARD)
+			v = V_FWD_IN;
 	}
 	gc = gw_counters(fe->gw);
 	if (gc) {

@@ -65,6 +65,13 @@ enum flow_state {
 #define FLOW_F_FIN_OUT    0x02  /* FIN seen LAN -> WAN */
 #define FLOW_F_FIN_IN     0x04  /* FIN seen WAN -> LAN */
 #define FLOW_F_MIDSTREAM  0x08  /* TCP flow picked up without a SYN */
+#define FLOW_F_BYPASS     0x10  /* a rule left it to the kernel's routing: no NAT */
+#define FLOW_F_DROP       0x20  /* a rule drops it */
+#define FLOW_F_FORWARD    0x40  /* opened from a WAN by a port forward */
+#define FLOW_F_ONLINK     0x80  /* OUT: the destination is on the WAN's own subnet;
+				   l2_dst holds its MAC (zero: unresolved) */
+
+#define XWAN_RULE_NONE    0xffff
 
 struct flow_entry {
 	__u64  created_ns;      /* CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns) */
@@ -82,10 +89,11 @@ struct flow_entry {
 	__u8   gw;              /* gateway index */
 	__u8   group;           /* group that chose the gateway, XWAN_GROUP_NONE if pinned */
 	__u8   flags;           /* FLOW_F_* */
-	__u8   rule;            /* policy rule that matched, 0xff for the default group */
-	__u8   l2_dst[6];       /* IN: the LAN host's MAC (source MAC of its first packet) */
+	__u8   pad0;
+	__u8   l2_dst[6];       /* IN: the LAN host's MAC (source MAC of its first
+				   packet); OUT with FLOW_F_ONLINK: the destination's */
 	__u8   l2_src[6];       /* IN: our LAN interface MAC */
-	__u8   pad[2];
+	__u16  rule;            /* policy rule that matched, XWAN_RULE_NONE: default group */
 	__u32  tcp_seq_next;    /* IN: next sequence number the client expects
 				   (lets the agent reset the client's connection) */
 	__u32  pad2;
@@ -184,15 +192,79 @@ enum when_all_down {
  * Each group owns two banks; userspace fills the idle one and then flips
  * gw_group.active, so a reader sees one consistent table.
  */
+enum sticky_key {
+	STICKY_KEY_SRC     = 0, /* one gateway per client */
+	STICKY_KEY_SRC_DST = 1, /* one per client and destination */
+};
+
 struct gw_slot_table {
 	__u32 nslots;           /* 0: no usable gateway */
 	__u32 seed;
 	__u16 hash_fields;      /* HASH_F_* */
 	__u8  method;           /* enum group_method */
 	__u8  when_all_down;    /* enum when_all_down */
-	__u32 pad;
+	__u32 usable_mask;      /* the gateways this table names */
+	__u32 sticky_expire_s;  /* 0: not sticky */
+	__u8  sticky_key;       /* enum sticky_key */
+	__u8  pad[3];
 	__u8  slot[XWAN_SLOTS]; /* gateway indices, or XWAN_GW_NONE */
 	__u8  pad2[3];
+};
+
+/*
+ * A sticky client's gateway. The dataplane refreshes it on each new flow;
+ * the agent's sweep refreshes it while the client still has live flows.
+ */
+struct sticky_key_v4 {
+	__be32 src;
+	__be32 dst;             /* 0 for STICKY_KEY_SRC */
+	__u8   group;
+	__u8   pad[3];
+};
+
+struct sticky_binding {
+	__u64 last_ns;
+	__u8  gw;
+	__u8  pad[7];
+};
+
+/* ---------------------------------------------------------------- rules */
+
+enum rule_action {
+	RULE_ACTION_GROUP  = 0,
+	RULE_ACTION_BYPASS = 1,
+	RULE_ACTION_DROP   = 2,
+};
+
+/* First match wins; evaluated on a flow's first packet only. */
+struct policy_rule {
+	__be32 src_addr;        /* already masked */
+	__be32 src_mask;
+	__be32 dst_addr;
+	__be32 dst_mask;
+	__u32  lan_ifindex;     /* 0: any LAN */
+	__u16  dport_min;       /* host order; 0-65535: any */
+	__u16  dport_max;
+	__u8   proto;           /* 0: any */
+	__u8   action;          /* enum rule_action */
+	__u8   group;
+	__u8   pad;
+};
+
+/* --------------------------------------------------------- port forwards */
+
+struct port_fwd_key {
+	__be32 addr;            /* the WAN address it arrives on */
+	__be16 port;
+	__u8   proto;
+	__u8   pad;
+};
+
+struct port_fwd {
+	__be32 to_addr;
+	__be16 to_port;
+	__u8   gw;              /* the WAN: replies leave through it */
+	__u8   pad;
 };
 
 struct gw_group {
@@ -231,7 +303,8 @@ struct lpm_v4_key {
 
 struct dst_policy {
 	__u8 action;            /* enum dst_action */
-	__u8 gw;                /* DST_ACTION_WAN */
+	__u8 gw;                /* DST_ACTION_WAN: that WAN; LOCAL: the WAN owning the
+				   address, XWAN_GW_NONE for the others */
 	__u8 pad[2];
 };
 
@@ -252,12 +325,23 @@ enum flow_timeout {
 	TIMEOUT_MAX
 };
 
+enum asymmetric_policy {
+	ASYM_DROP  = 0,
+	ASYM_ALLOW = 1,
+};
+
 struct xwan_settings {
 	__u64 timeout_ns[TIMEOUT_MAX];
 	__u32 flow_capacity;    /* flows (each is two entries) */
 	__u32 fwmark_mask;
+	/*
+	 * Rule bank << 16 | rule count, in one word so a reload flips both at
+	 * once: rules live at bank * XWAN_MAX_RULES + i in the rules map.
+	 */
+	__u32 rules_sel;
 	__u8  default_group;
-	__u8  pad[7];
+	__u8  asymmetric;       /* enum asymmetric_policy */
+	__u8  pad[2];
 };
 
 /* Shared gauges, updated atomically from every CPU. */
@@ -327,7 +411,10 @@ struct xwan_runtime {
 	__u64 started_unix;     /* wall clock seconds, for the views */
 	char  config_path[256];
 	char  gw_name[XWAN_MAX_GATEWAYS][XWAN_NAME_LEN];
+	__be32 gw_src[XWAN_MAX_GATEWAYS];  /* the WAN address its source rule names */
 	char  group_name[XWAN_MAX_GROUPS][XWAN_NAME_LEN];
+	__u32 n_rules;
+	char  rule_name[XWAN_MAX_RULES][XWAN_NAME_LEN];
 	struct xwan_attach attach[XWAN_MAX_IFACES];
 };
 
@@ -358,6 +445,8 @@ enum xwan_hook {
 	X(FWD_IN,           "forward", "wan_to_lan")                  \
 	X(FWD_ICMP_ERROR,   "forward", "icmp_error")                  \
 	X(FWD_VIA_KERNEL,   "forward", "via_kernel")                  \
+	X(FWD_REROUTED,     "forward", "asymmetric_route")            \
+	X(FWD_PORT_FORWARD, "forward", "port_forward")                \
 	X(PASS_NOT_IPV4,    "pass",    "not_ipv4")                    \
 	X(PASS_LOCAL,       "pass",    "to_host")                     \
 	X(PASS_BYPASS,      "pass",    "bypass")                      \
@@ -377,7 +466,9 @@ enum xwan_hook {
 	X(DROP_FRAG_UNKNOWN, "drop",   "fragment_without_flow")       \
 	X(DROP_FLOW_ALLOC,  "drop",    "flow_insert_failed")          \
 	X(DROP_REDIRECT,    "drop",    "redirect_failed")             \
-	X(DROP_NO_FLOW,     "drop",    "marked_without_flow")
+	X(DROP_NO_FLOW,     "drop",    "marked_without_flow")         \
+	X(DROP_POLICY,      "drop",    "policy_rule")                 \
+	X(DROP_ASYMMETRIC,  "drop",    "asymmetric_route")
 
 enum xwan_verdict {
 #define XWAN_VERDICT_ENUM(name, verdict, reason) V_##name,
@@ -395,7 +486,9 @@ enum xwan_verdict {
 	X(ICMP_ERR_XLATED,  "icmp_error_translated")       \
 	X(FRAG_FOLLOWED,    "fragment_followed")           \
 	X(NEIGH_REFRESHED,  "gateway_mac_refreshed")       \
-	X(HOST_PORT_CONFLICT, "host_port_conflict")
+	X(HOST_PORT_CONFLICT, "host_port_conflict")        \
+	X(ASYMMETRIC_ALLOWED, "asymmetric_route_allowed")  \
+	X(STICKY_HIT,       "sticky_binding_used")
 
 enum xwan_event {
 #define XWAN_EVENT_ENUM(name, label) EV_##name,

@@ -33,6 +33,14 @@
 	__p;                                                                \
 })
 
+/*
+ * A BPF global function: verified once on its own instead of at every call
+ * site, which keeps big, rarely-run paths (flow creation) from multiplying
+ * the verifier's work in the hot programs. Arguments: ctx, scalars, or
+ * pointers to memory (checked for NULL inside).
+ */
+#define __xwan_global __attribute__((noinline))
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

@@ -123,6 +123,28 @@ struct {
 	__type(value, struct gw_counters);
 } gw_stats SEC(".maps");
 
+/* Two banks of rules: bank * XWAN_MAX_RULES + i (settings.rules_sel). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XWAN_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct policy_rule);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sticky_key_v4);
+	__type(value, struct sticky_binding);
+} sticky SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct port_fwd_key);
+	__type(value, struct port_fwd);
+} port_fwds SEC(".maps");
+
 /* Redirect targets: every LAN and WAN interface, keyed by ifindex. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

@@ -10,6 +10,7 @@
 #include "ctx.h"
 #include "flow.h"
 #include "gw_select.h"
+#include "policy.h"
 
 static __always_inline struct dst_policy *dst_policy_of(__be32 daddr)
 {
@@ -25,14 +26,21 @@ static __always_inline int dst_is_local(__be32 daddr)
 	return dp && dp->action == DST_ACTION_LOCAL;
 }
 
-/* Only a flow's opening packet may create it; replies and errors never do. */
-static __always_inline int pkt_opens_flow(const struct pkt *p)
+/*
+ * Only a flow's opening packet may create it; replies and errors never do.
+ * A TCP segment other than a SYN opens a flow only with `asymmetric: allow`:
+ * it belongs to a session that started elsewhere (before a restart, or
+ * through another router), and picking it up mid-stream is a choice.
+ */
+static __always_inline int pkt_opens_flow(const struct pkt *p, const struct xwan_settings *s)
 {
 	if (p->icmp_err || p->frag == FRAG_LATER)
 		return 0;
 	switch (p->key.proto) {
 	case IPPROTO_TCP:
-		return !(p->tcp_flags & TCP_FLAG_RST);
+		if ((p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN)
+			return 1;
+		return s->asymmetric == ASYM_ALLOW && !(p->tcp_flags & TCP_FLAG_RST);
 	case IPPROTO_UDP:
 		return 1;
 	case IPPROTO_ICMP:
@@ -76,7 +84,6 @@ static __always_inline void flow_unlink_peer(const struct flow_key *key,
 
 struct nat_try {
 	struct flow_key rev;        /* candidate reply key; dport is the port */
-	struct flow_entry in;       /* the reply entry to install */
 	__u64 now;
 	__u32 base;                 /* first port of the range, host order */
 	__u32 range;
@@ -86,6 +93,33 @@ struct nat_try {
 };
 
 /*
+ * Working memory of flow creation: two flow entries and the port search
+ * state do not fit the 512-byte BPF stack beside the parsed packet. Per
+ * CPU, and no program nests on a CPU while it creates a flow.
+ */
+struct admit_scratch {
+	struct flow_entry out;
+	struct flow_entry in;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct admit_scratch);
+} admit_scratch SEC(".maps");
+
+static __always_inline struct admit_scratch *scratch_get(void)
+{
+	__u32 zero = 0;
+	struct admit_scratch *sc = bpf_map_lookup_elem(&admit_scratch, &zero);
+
+	if (sc)
+		__builtin_memset(sc, 0, sizeof(*sc));
+	return sc;
+}
+
+/*
  * Claim a candidate port atomically (BPF_NOEXIST). A port held by a dead
  * flow is taken over. Ports are unique per remote endpoint, like Linux
  * masquerade: one WAN address serves far more than 64k flows.
@@ -93,24 +127,29 @@ struct nat_try {
 static long nat_try_port(__u32 i, void *data)
 {
 	struct nat_try *t = data;
+	struct admit_scratch *sc;
 	struct xwan_settings *s;
 	struct flow_entry *held;
-	__u32 port;
+	__u32 port, zero = 0;
 
 	if (i == 0 && t->first)
 		port = t->first;
 	else
 		port = t->base + bpf_get_prandom_u32() % t->range;
 	t->rev.dport = bpf_htons((__u16)port);
+	/* The reply entry to install waits in the scratch area. */
+	sc = bpf_map_lookup_elem(&admit_scratch, &zero);
+	if (!sc)
+		return 1;
 
-	if (bpf_map_update_elem(&flows, &t->rev, &t->in, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&flows, &t->rev, &sc->in, BPF_NOEXIST) == 0)
 		goto claimed;
 
 	held = bpf_map_lookup_elem(&flows, &t->rev);
 	s = get_settings();
 	if (held && s && flow_dead(s, held, t->now)) {
 		flow_unlink_peer(&t->rev, held);
-		if (bpf_map_update_elem(&flows, &t->rev, &t->in, BPF_ANY) == 0)
+		if (bpf_map_update_elem(&flows, &t->rev, &sc->in, BPF_ANY) == 0)
 			goto claimed;
 	}
 	count_event(EV_NAT_COLLISION);
@@ -124,29 +163,141 @@ claimed:
 
 /* ---- new flows ---- */
 
+struct slot_walk {
+	__u32 group;
+	__u32 pos;
+	__u32 tried;            /* gateways already tried */
+	__u32 found;
+};
+
+static long slot_walk_one(__u32 i, void *data)
+{
+	struct slot_walk *w = data;
+	struct gw_slot_table *t = group_table(w->group);
+	__u32 gw;
+
+	if (!t)
+		return 1;
+	gw = slot_gateway(t, w->pos + i);
+	if (gw >= XWAN_MAX_GATEWAYS)
+		return 1;
+	if (!(w->tried & (1U << gw))) {
+		w->found = gw;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The next gateway not yet tried, walking the slots on from the flow's own
+ * position: a fallback (ports ran out) still follows the weights.
+ */
+static __always_inline __u32 next_untried_gateway(__u32 group, __u32 pos, __u32 tried)
+{
+	struct slot_walk w = { .group = group, .pos = pos, .tried = tried,
+			       .found = XWAN_GW_NONE };
+
+	bpf_loop(XWAN_SLOTS, slot_walk_one, &w, 0);
+	return w.found;
+}
+
+/*
+ * MAC of an on-link destination, -1 when the kernel has not resolved it.
+ * Not inlined: its lookup struct stays off the hot programs' stack.
+ */
+static __attribute__((noinline)) int onlink_neigh(xwan_ctx *ctx, __be32 daddr, __u32 ifindex,
+						  __u8 *mac)
+{
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	fib.family = 2; /* AF_INET */
+	fib.ipv4_dst = daddr;
+	fib.ifindex = ifindex;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_OUTPUT);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != ifindex)
+		return -1;
+	__builtin_memcpy(mac, fib.dmac, 6);
+	return 0;
+}
+
+static __always_inline void flow_created(__u32 gw, const struct xwan_settings *s)
+{
+	__u32 zero = 0;
+	struct flow_gauge *g = bpf_map_lookup_elem(&flow_gauge, &zero);
+	struct gw_counters *gc = gw_counters(gw);
+
+	count_event(EV_FLOW_CREATED);
+	if (gc)
+		gc->flows_created += 1;
+	/* A full LRU table makes room by evicting: count it, the gauge stays. */
+	if (g && g->active >= s->flow_capacity)
+		count_event(EV_FLOW_EVICTED);
+	else if (g)
+		__sync_fetch_and_add(&g->active, 1);
+}
+
+/*
+ * A rule bypassed or dropped the flow: remember the decision as a one-sided
+ * entry, so the flow's later packets cost one lookup instead of the rules.
+ */
+static __always_inline int flow_admit_marker(const struct pkt *p, __u32 ifindex, __u32 rule,
+					     __u8 action, __u64 now)
+{
+	struct admit_scratch *sc = scratch_get();
+	struct flow_entry *old, *mp;
+
+	if (!sc)
+		return V_DROP_FLOW_ALLOC;
+	mp = &sc->out;
+#define m (*mp)
+	m.created_ns = now;
+	m.last_seen_ns = now;
+	m.dir = FLOW_DIR_OUT;
+	m.in_ifindex = ifindex;
+	m.gw = XWAN_GW_NONE;
+	m.group = XWAN_GROUP_NONE;
+	m.rule = (__u16)rule;
+	m.flags = action == RULE_ACTION_DROP ? FLOW_F_DROP : FLOW_F_BYPASS;
+	m.peer.proto = p->key.proto;
+	old = bpf_map_lookup_elem(&flows, &p->key);
+	if (old)
+		flow_unlink_peer(&p->key, old);
+	if (bpf_map_update_elem(&flows, &p->key, mp, BPF_ANY) == 0 && !old) {
+		count_event(EV_FLOW_CREATED);
+		flow_gauge_add(1);
+	}
+#undef m
+	return action == RULE_ACTION_DROP ? V_DROP_POLICY : V_PASS_BYPASS;
+}
+
 /*
  * Create both entries of a new flow from its first LAN packet. Returns the
  * verdict: V_FWD_OUT when the flow now exists (look it up again), or why
  * the packet cannot be forwarded by xwan.
  */
-static __always_inline int flow_admit(xwan_ctx *ctx, const struct pkt *p,
-				      const struct xwan_settings *s, __u64 now)
+__xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 {
+	struct xwan_settings *s = get_settings();
 	__u32 ifindex = ctx_ifindex(ctx);
-	struct lan_src_key lk = { .prefixlen = 64, .ifindex = ifindex, .addr = p->key.saddr };
+	struct lan_src_key lk = { .prefixlen = 64, .ifindex = ifindex };
 	struct gw_slot_table *t = NULL;
+	struct rule_scan rs = { .found = XWAN_RULE_NONE };
+	struct admit_scratch *sc;
 	struct nat_try nt = {};
-	struct flow_entry out = {};
 	struct iface_info *lan;
 	struct dst_policy *dp;
-	struct ethhdr *eth;
 	struct gw_info *gi = NULL;
 	struct gw_counters *gc;
 	struct flow_entry *old;
-	__u32 pinned = XWAN_GW_NONE, gw = XWAN_GW_NONE, last = XWAN_GW_NONE;
-	__u32 pos = 0, group = s->default_group, exhausted = 0, sport;
+	__u32 pinned = XWAN_GW_NONE, gw = XWAN_GW_NONE, tried = 0, first;
+	__u32 pos = 0, group, exhausted = 0, sport;
 	int attempt;
 
+	if (!p || !s)
+		return V_PASS_NOT_XWAN;
+	lk.addr = p->key.saddr;
+	group = s->default_group;
 	dp = dst_policy_of(p->key.daddr);
 	if (dp) {
 		if (dp->action == DST_ACTION_LOCAL)
@@ -158,53 +309,69 @@ static __always_inline int flow_admit(xwan_ctx *ctx, const struct pkt *p,
 	}
 	if (!bpf_map_lookup_elem(&lan_nets, &lk))
 		return V_DROP_SPOOFED;
-	if (!pkt_opens_flow(p))
+	if (!pkt_opens_flow(p, s))
 		return V_DROP_NOT_NEW;
 	lan = bpf_map_lookup_elem(&ifaces, &ifindex);
 	if (!lan || lan->role != IFACE_LAN)
 		return V_PASS_NOT_XWAN;
-	eth = ctx_data(ctx);
-	if ((void *)(eth + 1) > ctx_data_end(ctx))
-		return V_DROP_MALFORMED;
 
+	if (pinned == XWAN_GW_NONE) {
+		rules_match(p, ifindex, s, &rs);
+		if (rs.found != XWAN_RULE_NONE) {
+			if (rs.action != RULE_ACTION_GROUP)
+				return flow_admit_marker(p, ifindex, rs.found, rs.action, now);
+			group = rs.group;
+		}
+	}
+
+	sc = scratch_get();
+	if (!sc)
+		return V_DROP_FLOW_ALLOC;
 	/* The reply entry: everything but the NAT port is known now. */
-	nt.in.created_ns = now;
-	nt.in.last_seen_ns = now;
-	nt.in.peer = p->key;
-	nt.in.xlate_addr = p->key.saddr;
-	nt.in.xlate_port = p->key.sport;
-	nt.in.dir = FLOW_DIR_IN;
-	nt.in.out_ifindex = ifindex;
-	nt.in.out_mtu = lan->mtu;
-	nt.in.rule = 0xff;
-	__builtin_memcpy(nt.in.l2_dst, eth->h_source, 6);
-	__builtin_memcpy(nt.in.l2_src, lan->mac, 6);
+	sc->in.created_ns = now;
+	sc->in.last_seen_ns = now;
+	sc->in.peer = p->key;
+	sc->in.xlate_addr = p->key.saddr;
+	sc->in.xlate_port = p->key.sport;
+	sc->in.dir = FLOW_DIR_IN;
+	sc->in.out_ifindex = ifindex;
+	sc->in.out_mtu = lan->mtu;
+	sc->in.rule = (__u16)rs.found;
+	__builtin_memcpy(sc->in.l2_dst, p->eth_src, 6);
+	__builtin_memcpy(sc->in.l2_src, lan->mac, 6);
 	nt.rev.saddr = p->key.daddr;
 	nt.rev.sport = p->key.dport;
 	nt.rev.proto = p->key.proto;
 	nt.now = now;
 
+	first = pinned;
 	if (pinned == XWAN_GW_NONE) {
 		t = group_table(group);
 		if (!t)
 			return V_PASS_ALL_DOWN;
 		pos = group_position(t, group, &p->key);
+		first = sticky_gateway(t, p, group, now);
 	}
 
 	for (attempt = 0; attempt < XWAN_GW_TRIES; attempt++) {
-		gw = pinned != XWAN_GW_NONE ? pinned : (t ? slot_gateway(t, pos + attempt) : XWAN_GW_NONE);
-		if (gw == XWAN_GW_NONE || gw == last)
+		if (attempt == 0)
+			gw = first != XWAN_GW_NONE ? first : slot_gateway(t, pos);
+		else if (pinned != XWAN_GW_NONE)
 			break;
-		last = gw;
+		else    /* out of ports (or a stale choice): another member */
+			gw = next_untried_gateway(group, pos, tried);
+		if (gw >= XWAN_MAX_GATEWAYS)
+			break;
+		tried |= 1U << gw;
 		gi = bpf_map_lookup_elem(&gateways, &gw);
 		if (!gi || !(gi->flags & GW_F_USABLE)) {
 			gi = NULL;
 			continue;
 		}
-		nt.in.in_ifindex = gi->ifindex;
-		nt.in.gw = gw;
-		nt.in.group = pinned != XWAN_GW_NONE ? XWAN_GROUP_NONE : group;
-		nt.in.flags = (gi->flags & GW_F_NAT) ? FLOW_F_NAT : 0;
+		sc->in.in_ifindex = gi->ifindex;
+		sc->in.gw = gw;
+		sc->in.group = pinned != XWAN_GW_NONE ? XWAN_GROUP_NONE : group;
+		sc->in.flags = (gi->flags & GW_F_NAT) ? FLOW_F_NAT : 0;
 		nt.found = 0;
 		if (gi->flags & GW_F_NAT) {
 			nt.rev.daddr = gi->nat_addr;
@@ -228,8 +395,6 @@ static __always_inline int flow_admit(xwan_ctx *ctx, const struct pkt *p,
 		if (gc)
 			gc->nat_exhausted += 1;
 		gi = NULL;
-		if (pinned != XWAN_GW_NONE)
-			break;
 	}
 	if (!gi) {
 		if (exhausted)
@@ -239,44 +404,38 @@ static __always_inline int flow_admit(xwan_ctx *ctx, const struct pkt *p,
 		return V_PASS_ALL_DOWN;
 	}
 
-	out.created_ns = now;
-	out.last_seen_ns = now;
-	out.peer = nt.rev;
-	out.xlate_addr = nt.rev.daddr;
-	out.xlate_port = nt.rev.dport;
-	out.dir = FLOW_DIR_OUT;
-	out.in_ifindex = ifindex;
-	out.out_ifindex = gi->ifindex;
-	out.out_mtu = gi->mtu;
-	out.gw = nt.in.gw;
-	out.group = nt.in.group;
-	out.flags = nt.in.flags;
-	out.rule = 0xff;
+	sc->out.created_ns = now;
+	sc->out.last_seen_ns = now;
+	sc->out.peer = nt.rev;
+	sc->out.xlate_addr = nt.rev.daddr;
+	sc->out.xlate_port = nt.rev.dport;
+	sc->out.dir = FLOW_DIR_OUT;
+	sc->out.in_ifindex = ifindex;
+	sc->out.out_ifindex = gi->ifindex;
+	sc->out.out_mtu = gi->mtu;
+	sc->out.gw = sc->in.gw;
+	sc->out.group = sc->in.group;
+	sc->out.flags = sc->in.flags;
+	sc->out.rule = (__u16)rs.found;
 	if (p->key.proto == IPPROTO_TCP && !(p->tcp_flags & TCP_FLAG_SYN))
-		out.flags |= FLOW_F_MIDSTREAM;
+		sc->out.flags |= FLOW_F_MIDSTREAM;
+	if (pinned != XWAN_GW_NONE && p->key.daddr != gi->nexthop) {
+		/* A neighbour on the WAN's own subnet: send to it, not the gateway. */
+		sc->out.flags |= FLOW_F_ONLINK;
+		onlink_neigh(ctx, p->key.daddr, gi->ifindex, sc->out.l2_dst);
+	}
 
 	old = bpf_map_lookup_elem(&flows, &p->key);
 	if (old)
 		flow_unlink_peer(&p->key, old);
-	if (bpf_map_update_elem(&flows, &p->key, &out, BPF_ANY)) {
+	if (bpf_map_update_elem(&flows, &p->key, &sc->out, BPF_ANY)) {
 		bpf_map_delete_elem(&flows, &nt.rev);
 		return V_DROP_FLOW_ALLOC;
 	}
 
-	count_event(EV_FLOW_CREATED);
-	gc = gw_counters(out.gw);
-	if (gc)
-		gc->flows_created += 1;
-	{
-		__u32 zero = 0;
-		struct flow_gauge *g = bpf_map_lookup_elem(&flow_gauge, &zero);
-
-		/* A full LRU table makes room by evicting: count it, the gauge stays. */
-		if (g && g->active >= s->flow_capacity)
-			count_event(EV_FLOW_EVICTED);
-		else if (g)
-			__sync_fetch_and_add(&g->active, 1);
-	}
+	if (t)
+		sticky_bind(t, p, group, sc->out.gw, now);
+	flow_created(sc->out.gw, s);
 	return V_FWD_OUT;
 }
 
@@ -299,7 +458,8 @@ static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifin
 	struct flow_entry le = {}, *fe;
 	struct iface_info *wan;
 
-	if (!pkt_opens_flow(p))
+	if (!pkt_opens_flow(p, s) && !(p->key.proto == IPPROTO_TCP &&
+					!(p->tcp_flags & TCP_FLAG_RST)))
 		return;
 	fe = bpf_map_lookup_elem(&flows, &rk);
 	if (fe) {

@@ -49,6 +49,8 @@ struct pkt {
 	__u8  udp;              /* UDP: a zero checksum means none */
 	__u8  in_pseudo;
 	__u8  in_udp;
+	__u8  eth_src[6];       /* the frame's MACs: a new flow's reply goes back to them */
+	__u8  eth_dst[6];
 };
 
 static __always_inline int is_icmp_error(__u8 type)
@@ -72,7 +74,7 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 		return PARSE_UNSUPPORTED;       /* no ports to match */
 	l4 = l3 + ip->ihl * 4;
 	l4p = data + l4;
-	if ((void *)(l4p + 8) > data_end)
+	if ((void *)(l4p + 8) > data_end || l4 + 8 > L3_OFF + p->len)
 		return PARSE_MALFORMED;
 
 	p->in_l3_off = l3;
@@ -87,7 +89,7 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 		p->inner.dport = *(__be16 *)(l4p + 2);
 		p->in_sport_off = l4;
 		p->in_dport_off = l4 + 2;
-		if ((void *)(l4p + 18) <= data_end) {
+		if ((void *)(l4p + 18) <= data_end && l4 + 18 <= L3_OFF + p->len) {
 			p->in_csum_off = l4 + 16;
 			p->in_l4_check = *(__u16 *)(l4p + 16);
 		}
@@ -121,6 +123,13 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 	return PARSE_UNSUPPORTED;
 }
 
+/* Header bytes the L4 protocol needs: they must lie inside the IP datagram
+ * (tot_len), not merely inside the frame, whose padding is not ours. */
+static __always_inline int l4_fits(const struct pkt *p, __u32 need)
+{
+	return p->l4_off + need <= L3_OFF + p->len;
+}
+
 static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 {
 	__u32 l4 = p->l4_off;
@@ -128,9 +137,9 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 
 	switch (p->key.proto) {
 	case IPPROTO_TCP:
-		if ((void *)(l4p + 20) > data_end)
+		if ((void *)(l4p + 20) > data_end || !l4_fits(p, 20))
 			return PARSE_MALFORMED;
-		if ((l4p[12] >> 4) < 5)
+		if ((l4p[12] >> 4) < 5 || !l4_fits(p, (l4p[12] >> 4) * 4))
 			return PARSE_MALFORMED;
 		p->key.sport = *(__be16 *)l4p;
 		p->key.dport = *(__be16 *)(l4p + 2);
@@ -144,7 +153,7 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 		p->l4_pseudo = 1;
 		return PARSE_OK;
 	case IPPROTO_UDP:
-		if ((void *)(l4p + 8) > data_end)
+		if ((void *)(l4p + 8) > data_end || !l4_fits(p, 8))
 			return PARSE_MALFORMED;
 		p->key.sport = *(__be16 *)l4p;
 		p->key.dport = *(__be16 *)(l4p + 2);
@@ -155,7 +164,7 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 		p->udp = 1;
 		return PARSE_OK;
 	case IPPROTO_ICMP:
-		if ((void *)(l4p + 8) > data_end)
+		if ((void *)(l4p + 8) > data_end || !l4_fits(p, 8))
 			return PARSE_MALFORMED;
 		p->csum_off = l4 + 2;
 		switch (l4p[0]) {
@@ -192,6 +201,8 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 		return PARSE_MALFORMED;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return PARSE_NOT_IPV4;
+	__builtin_memcpy(p->eth_src, eth->h_source, 6);
+	__builtin_memcpy(p->eth_dst, eth->h_dest, 6);
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return PARSE_MALFORMED;

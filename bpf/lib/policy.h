@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Policy rules (first match wins) and sticky clients: what decides a new
+ * flow's group, and which of the group's gateways a client keeps using.
+ * Both run on a flow's first packet only.
+ */
+#ifndef XWAN_POLICY_H
+#define XWAN_POLICY_H
+
+#include "maps.h"
+#include "parse.h"
+
+struct rule_scan {
+	__be32 saddr;
+	__be32 daddr;
+	__u32  ifindex;
+	__u32  base;            /* first rule of the live bank */
+	__u32  count;
+	__u32  found;           /* rule index, XWAN_RULE_NONE */
+	__u16  dport;           /* host order */
+	__u8   proto;
+	__u8   action;
+	__u8   group;
+};
+
+static long rule_try(__u32 i, void *data)
+{
+	struct rule_scan *r = data;
+	struct policy_rule *pr;
+	__u32 k;
+
+	if (i >= r->count)
+		return 1;
+	k = r->base + i;
+	pr = bpf_map_lookup_elem(&rules, &k);
+	if (!pr)
+		return 1;
+	if ((r->saddr & pr->src_mask) != pr->src_addr ||
+	    (r->daddr & pr->dst_mask) != pr->dst_addr ||
+	    (pr->proto && pr->proto != r->proto) ||
+	    (pr->lan_ifindex && pr->lan_ifindex != r->ifindex) ||
+	    r->dport < pr->dport_min || r->dport > pr->dport_max)
+		return 0;
+	r->found = i;
+	r->action = pr->action;
+	r->group = pr->group;
+	return 1;
+}
+
+/* The first rule matching a new flow; found == XWAN_RULE_NONE when none. */
+static __always_inline void rules_match(const struct pkt *p, __u32 ifindex,
+					const struct xwan_settings *s, struct rule_scan *r)
+{
+	__u32 sel = s->rules_sel;
+
+	r->saddr = p->key.saddr;
+	r->daddr = p->key.daddr;
+	r->ifindex = ifindex;
+	r->base = (sel >> 16 & 1) * XWAN_MAX_RULES;
+	r->count = sel & 0xffff;
+	r->found = XWAN_RULE_NONE;
+	r->dport = p->key.proto == IPPROTO_ICMP ? 0 : bpf_ntohs(p->key.dport);
+	r->proto = p->key.proto;
+	if (r->count)
+		bpf_loop(XWAN_MAX_RULES, rule_try, r, 0);
+}
+
+static __always_inline void sticky_key_of(const struct gw_slot_table *t, const struct pkt *p,
+					  __u32 group, struct sticky_key_v4 *k)
+{
+	k->src = p->key.saddr;
+	k->dst = t->sticky_key == STICKY_KEY_SRC_DST ? p->key.daddr : 0;
+	k->group = (__u8)group;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+}
+
+/* The gateway a sticky client is bound to, if it may still use it. */
+static __always_inline __u32 sticky_gateway(const struct gw_slot_table *t, const struct pkt *p,
+					    __u32 group, __u64 now)
+{
+	struct sticky_key_v4 k;
+	struct sticky_binding *b;
+
+	if (!t->sticky_expire_s)
+		return XWAN_GW_NONE;
+	sticky_key_of(t, p, group, &k);
+	b = bpf_map_lookup_elem(&sticky, &k);
+	if (!b || b->gw >= XWAN_MAX_GATEWAYS ||
+	    now - b->last_ns > (__u64)t->sticky_expire_s * 1000000000ULL ||
+	    !(t->usable_mask & (1U << b->gw)))
+		return XWAN_GW_NONE;
+	count_event(EV_STICKY_HIT);
+	return b->gw;
+}
+
+static __always_inline void sticky_bind(const struct gw_slot_table *t, const struct pkt *p,
+					__u32 group, __u32 gw, __u64 now)
+{
+	struct sticky_binding b = { .last_ns = now, .gw = (__u8)gw };
+	struct sticky_key_v4 k;
+
+	if (!t->sticky_expire_s)
+		return;
+	sticky_key_of(t, p, group, &k);
+	bpf_map_update_elem(&sticky, &k, &b, BPF_ANY);
+}
+
+#endif /* XWAN_POLICY_H */
