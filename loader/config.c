@@ -1092,6 +1092,7 @@ static int parse_wans(struct parser *p, const yaml_node_t *root)
 	for (int i = 0; i < count; i++) {
 		index_path(ip, kp, i);
 		TRY(parse_wan(p, item(p, v, i), ip, i));
+		p->cfg->wans[i].gw = i;
 		p->cfg->n_wans = i + 1;
 	}
 	return 0;

@@ -75,6 +75,9 @@ struct xwan_wan {
 	uint16_t port_min;          /* default 1024 */
 	uint16_t port_max;          /* default 65535 */
 	struct xwan_monitor_cfg monitor;
+	int gw;                     /* dataplane gateway index: the position at first
+				       start, kept by name across reloads (flows
+				       record it), so not always the list position */
 	int line;
 };
 

@@ -150,13 +150,28 @@ struct print_ctx {
 	int shown, total;
 };
 
+const char *xwan_flow_kind(const struct xwan_flow *f)
+{
+	if (f->local)
+		return "host";
+	if (f->out.flags & FLOW_F_DROP)
+		return "drop";
+	if (f->out.flags & FLOW_F_BYPASS)
+		return "bypass";
+	if (f->out.flags & FLOW_F_FORWARD)
+		return "forward";
+	return (f->out.flags & FLOW_F_NAT) ? "nat" : "routed";
+}
+
 static int print_one(const struct xwan_flow *fl, void *data)
 {
 	struct print_ctx *c = data;
 	const struct flow_entry *o = &fl->out, *i = &fl->in;
 	char cli[32], nat[32], rem[32], age[16], idle[16], bo[16], bi[16];
 	const char *wan = o->gw < XWAN_MAX_GATEWAYS && c->rt->gw_name[o->gw][0]
-				  ? c->rt->gw_name[o->gw] : "?";
+				  ? c->rt->gw_name[o->gw] : "-";
+	const char *rule = o->rule < XWAN_MAX_RULES && o->rule < c->rt->n_rules
+				   ? c->rt->rule_name[o->rule] : "-";
 	uint64_t last = fl->has_in && i->last_seen_ns > o->last_seen_ns ? i->last_seen_ns
 									: o->last_seen_ns;
 	/* ICMP echo: the identifier travels as the source "port". */
@@ -178,11 +193,13 @@ static int print_one(const struct xwan_flow *fl, void *data)
 	endpoint(rem, sizeof(rem), fl->key.daddr, rport, fl->key.proto);
 	if (c->f->json) {
 		fprintf(c->out,
-			"%s{\"proto\":\"%s\",\"client\":\"%s\",\"nat\":\"%s\",\"remote\":\"%s\","
+			"%s{\"proto\":\"%s\",\"kind\":\"%s\",\"rule\":\"%s\",\"client\":\"%s\","
+			"\"nat\":\"%s\",\"remote\":\"%s\","
 			"\"wan\":\"%s\",\"state\":\"%s\",\"live\":%s,\"age_s\":%.1f,\"idle_s\":%.1f,"
 			"\"packets_out\":%llu,\"bytes_out\":%llu,\"packets_in\":%llu,"
 			"\"bytes_in\":%llu}",
-			c->shown > 1 ? ",\n" : "", proto_name(fl->key.proto), cli, nat, rem, wan,
+			c->shown > 1 ? ",\n" : "", proto_name(fl->key.proto), xwan_flow_kind(fl), rule,
+			cli, nat, rem, wan,
 			xwan_flow_state_name(fl->key.proto, o->state), fl->live ? "true" : "false",
 			(double)(c->now - o->created_ns) / 1e9, (double)(c->now - last) / 1e9,
 			(unsigned long long)o->packets, (unsigned long long)o->bytes,
@@ -194,11 +211,11 @@ static int print_one(const struct xwan_flow *fl, void *data)
 	human_age(idle, sizeof(idle), c->now > last ? c->now - last : 0);
 	human_bytes(bo, sizeof(bo), o->bytes);
 	human_bytes(bi, sizeof(bi), fl->has_in ? i->bytes : 0);
-	fprintf(c->out, "%-5s %-21s %-21s %-21s %-8s %-12s %6s %6s %9llu %9s %9llu %9s\n",
-		proto_name(fl->key.proto), cli, nat, rem, wan,
+	fprintf(c->out, "%-5s %-7s %-21s %-21s %-21s %-8s %-12s %6s %6s %9llu %9s %9llu %9s %s\n",
+		proto_name(fl->key.proto), xwan_flow_kind(fl), cli, nat, rem, wan,
 		xwan_flow_state_name(fl->key.proto, o->state), age, idle,
 		(unsigned long long)o->packets, bo,
-		(unsigned long long)(fl->has_in ? i->packets : 0), bi);
+		(unsigned long long)(fl->has_in ? i->packets : 0), bi, rule);
 	return 0;
 }
 
@@ -214,9 +231,9 @@ int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *
 	if (f->json)
 		fprintf(out, "[\n");
 	else
-		fprintf(out, "%-5s %-21s %-21s %-21s %-8s %-12s %6s %6s %9s %9s %9s %9s\n", "PROTO",
-			"CLIENT", "NAT", "REMOTE", "WAN", "STATE", "AGE", "IDLE", "PKTS_OUT",
-			"BYTES_OUT", "PKTS_IN", "BYTES_IN");
+		fprintf(out, "%-5s %-7s %-21s %-21s %-21s %-8s %-12s %6s %6s %9s %9s %9s %9s %s\n",
+			"PROTO", "KIND", "CLIENT", "NAT", "REMOTE", "WAN", "STATE", "AGE", "IDLE",
+			"PKTS_OUT", "BYTES_OUT", "PKTS_IN", "BYTES_IN", "RULE");
 	rc = xwan_flow_scan(m, print_one, &c);
 	if (f->json)
 		fprintf(out, "\n]\n");

@@ -49,6 +49,9 @@ int xwan_flows_flush(const struct xwan_maps *m, int gw);
 /* Tell the dataplane n flows were deleted from userspace. */
 void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n);
 
+/* nat, forward, bypass, drop, routed or host. */
+const char *xwan_flow_kind(const struct xwan_flow *f);
+
 const char *xwan_flow_state_name(uint8_t proto, uint8_t state);
 
 #endif /* XWAN_FLOWS_H */

@@ -74,13 +74,45 @@ static void undo_attachments(const struct xwan_runtime *rt)
 static void undo_routing(const struct xwan_runtime *rt)
 {
 	for (__u32 i = 0; i < rt->n_gateways; i++) {
+		if (!rt->gw_name[i][0])
+			continue;
 		nl_rule(rt->rule_priority, xwan_gw_fwmark(rt->fwmark_mask, (int)i),
 			rt->fwmark_mask, rt->route_table_base + i, false);
+		if (rt->gw_src[i])
+			nl_rule_src(rt->rule_priority + 1, rt->gw_src[i], rt->route_table_base + i,
+				    false);
 		nl_route_flush_table(rt->route_table_base + i);
 	}
 }
 
 /* ---- up ---- */
+
+/*
+ * The WAN's table also reaches its own subnet directly, and the host's
+ * traffic from the WAN's address looks that table up: a session that came
+ * in on a WAN (SSH, a VPN endpoint) is answered through it (symmetric
+ * return), not through the main table's default route.
+ */
+int wan_source_routing(const struct xwan_config *cfg, const struct xwan_host *h, int w,
+		       struct xwan_runtime *rt)
+{
+	int gw = cfg->wans[w].gw, rc;
+	uint32_t table = cfg->route_table_base + (uint32_t)gw;
+	const struct nl_addr *a = &h->wan_addr[w];
+
+	if (!a->addr)
+		return 0;
+	if (a->plen < 32) {
+		rc = nl_route_connected(table, a->addr, a->plen, h->wan[w].ifindex, true);
+		if (rc)
+			return rc;
+	}
+	rc = nl_rule_src(cfg->rule_priority + 1, a->addr, table, true);
+	if (rc && rc != -EEXIST)
+		return rc;
+	rt->gw_src[gw] = a->addr;
+	return 0;
+}
 
 static int setup_routing(const struct xwan_config *cfg, const struct xwan_host *h,
 			 struct xwan_runtime *rt, char *err, size_t errlen)
@@ -91,20 +123,26 @@ static int setup_routing(const struct xwan_config *cfg, const struct xwan_host *
 	rt->rule_priority = cfg->rule_priority;
 	rt->fwmark_mask = cfg->fwmark_mask;
 	for (int i = 0; i < cfg->n_wans; i++) {
-		uint32_t table = cfg->route_table_base + (uint32_t)i;
+		int gw = cfg->wans[i].gw;
+		uint32_t table = cfg->route_table_base + (uint32_t)gw;
 
-		rt->n_gateways = (uint32_t)i + 1;
 		rc = nl_route_default(table, cfg->wans[i].gateway, h->wan[i].ifindex, true);
 		if (rc) {
 			snprintf(err, errlen, "cannot add the default route of table %u (wan %s): %s",
 				 table, cfg->wans[i].name, strerror(-rc));
 			return rc;
 		}
-		rc = nl_rule(cfg->rule_priority, xwan_gw_fwmark(cfg->fwmark_mask, i),
+		rc = nl_rule(cfg->rule_priority, xwan_gw_fwmark(cfg->fwmark_mask, gw),
 			     cfg->fwmark_mask, table, true);
 		if (rc && rc != -EEXIST) {
 			snprintf(err, errlen, "cannot add the fwmark rule for table %u: %s", table,
 				 strerror(-rc));
+			return rc;
+		}
+		rc = wan_source_routing(cfg, h, i, rt);
+		if (rc) {
+			snprintf(err, errlen, "cannot add the source routing of wan %s: %s",
+				 cfg->wans[i].name, strerror(-rc));
 			return rc;
 		}
 	}
@@ -280,7 +318,7 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 	if (rc)
 		goto fail;
 	for (i = 0; i < cfg->n_wans; i++)
-		xwan_sync_neigh(&dp.maps, i, h->wan[i].ifindex, cfg->wans[i].gateway,
+		xwan_sync_neigh(&dp.maps, cfg->wans[i].gw, h->wan[i].ifindex, cfg->wans[i].gateway,
 				NEIGH_WAIT_MS);
 
 	rt->magic = XWAN_RUNTIME_MAGIC;
@@ -288,10 +326,12 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 	rt->started_unix = (uint64_t)time(NULL);
 	rt->generation = 1;
 	snprintf(rt->config_path, sizeof(rt->config_path), "%s", cfg->path);
-	for (i = 0; i < cfg->n_wans; i++)
-		snprintf(rt->gw_name[i], XWAN_NAME_LEN, "%s", cfg->wans[i].name);
-	for (i = 0; i < cfg->n_groups; i++)
-		snprintf(rt->group_name[i], XWAN_NAME_LEN, "%s", cfg->groups[i].name);
+	for (i = 0; i < cfg->n_wans; i++) {
+		snprintf(rt->gw_name[cfg->wans[i].gw], XWAN_NAME_LEN, "%s", cfg->wans[i].name);
+		if ((uint32_t)cfg->wans[i].gw >= rt->n_gateways)
+			rt->n_gateways = (uint32_t)cfg->wans[i].gw + 1;
+	}
+	xwan_runtime_names(cfg, rt);
 	for (i = 0; i < cfg->n_lans; i++)
 		add_attach(rt, &h->lan[i], IFACE_LAN);
 	for (i = 0; i < cfg->n_wans; i++)
@@ -338,6 +378,57 @@ out:
 	free(rt);
 	free(h);
 	return rc;
+}
+
+void xwan_runtime_names(const struct xwan_config *cfg, struct xwan_runtime *rt)
+{
+	int i;
+
+	rt->n_groups = (uint32_t)cfg->n_groups;
+	for (i = 0; i < XWAN_MAX_GROUPS; i++)
+		snprintf(rt->group_name[i], XWAN_NAME_LEN, "%s",
+			 i < cfg->n_groups ? cfg->groups[i].name : "");
+	rt->n_rules = (uint32_t)cfg->n_rules;
+	for (i = 0; i < cfg->n_rules; i++)
+		snprintf(rt->rule_name[i], XWAN_NAME_LEN, "%s", cfg->rules[i].name);
+}
+
+int xwan_assign_gateways(struct xwan_config *cfg, const struct xwan_runtime *rt,
+			 uint32_t *gone)
+{
+	uint32_t used = 0;
+	int added = 0;
+
+	*gone = 0;
+	for (__u32 i = 0; i < rt->n_gateways && i < XWAN_MAX_GATEWAYS; i++)
+		if (rt->gw_name[i][0])
+			*gone |= 1U << i;
+	for (int w = 0; w < cfg->n_wans; w++) {
+		cfg->wans[w].gw = -1;
+		for (__u32 i = 0; i < rt->n_gateways && i < XWAN_MAX_GATEWAYS; i++) {
+			if (rt->gw_name[i][0] && !strcmp(rt->gw_name[i], cfg->wans[w].name)) {
+				cfg->wans[w].gw = (int)i;
+				used |= 1U << i;
+				*gone &= ~(1U << i);
+			}
+		}
+	}
+	for (int w = 0; w < cfg->n_wans; w++) {
+		int i = 0;
+
+		if (cfg->wans[w].gw >= 0)
+			continue;
+		/* A freed index may still name old flows: prefer never-used ones. */
+		while (i < XWAN_MAX_GATEWAYS && ((used | *gone) & (1U << i)))
+			i++;
+		if (i == XWAN_MAX_GATEWAYS)
+			for (i = 0; used & (1U << i); i++)
+				;
+		cfg->wans[w].gw = i;
+		used |= 1U << i;
+		added++;
+	}
+	return added;
 }
 
 /* ---- down ---- */

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "maps.h"
@@ -23,6 +24,23 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 
 /* Is an xwan dataplane attached in this namespace or pinned at pin_dir? */
 bool xwan_is_running(const char *pin_dir, char *where, size_t len);
+
+/*
+ * Give every WAN of cfg the gateway index it has in the running dataplane
+ * (matched by name); new WANs take free indices. Returns how many WANs are
+ * new; *gone gets a mask of indices whose WAN the config no longer has.
+ */
+int xwan_assign_gateways(struct xwan_config *cfg, const struct xwan_runtime *rt,
+			 uint32_t *gone);
+
+struct xwan_host;
+/* A WAN's connected route and source rule in its table (the agent redoes
+ * it when the WAN's address changes). */
+int wan_source_routing(const struct xwan_config *cfg, const struct xwan_host *h, int w,
+		       struct xwan_runtime *rt);
+
+/* Group and rule names, for the views. */
+void xwan_runtime_names(const struct xwan_config *cfg, struct xwan_runtime *rt);
 
 /* Detach everything `up` did, from the runtime record. Not running: 1. */
 int xwan_down(const char *pin_dir, bool quiet, char *err, size_t errlen);

@@ -30,6 +30,9 @@
 	X(EVENTS,     "events")         \
 	X(GW_STATS,   "gw_stats")       \
 	X(TX_PORTS,   "tx_ports")       \
+	X(RULES,      "rules")          \
+	X(STICKY,     "sticky")         \
+	X(PORT_FWDS,  "port_fwds")      \
 	X(GW_HEALTH,  "gw_health")      \
 	X(RUNTIME,    "runtime")
 

@@ -300,6 +300,46 @@ int nl_route_default(uint32_t table, uint32_t gateway, int ifindex, bool add)
 	return nl_talk(nlh, NULL, NULL);
 }
 
+int nl_route_connected(uint32_t table, uint32_t addr, uint8_t plen, int ifindex, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = plen;
+	rtm->rtm_table = table < 256 ? table : RT_TABLE_UNSPEC;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	mnl_attr_put_u32(nlh, RTA_DST, addr & prefix_mask(plen));
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return nl_talk(nlh, NULL, NULL);
+}
+
+int nl_rule_src(uint32_t prio, uint32_t addr, uint32_t table, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = AF_INET;
+	frh->action = FR_ACT_TO_TBL;
+	frh->src_len = 32;
+	frh->table = table < 256 ? table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, prio);
+	mnl_attr_put_u32(nlh, FRA_SRC, addr);
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	return nl_talk(nlh, NULL, NULL);
+}
+
 struct route_list {
 	uint32_t table;
 	struct { uint8_t dst_len; uint32_t dst; uint32_t gw; uint32_t oif; } r[64];
@@ -358,6 +398,7 @@ int nl_route_flush_table(uint32_t table)
 		rtm->rtm_family = AF_INET;
 		rtm->rtm_dst_len = l.r[i].dst_len;
 		rtm->rtm_table = RT_TABLE_UNSPEC;
+		rtm->rtm_scope = RT_SCOPE_NOWHERE;      /* match whatever scope it has */
 		mnl_attr_put_u32(nlh, RTA_TABLE, table);
 		if (l.r[i].dst_len)
 			mnl_attr_put_u32(nlh, RTA_DST, l.r[i].dst);

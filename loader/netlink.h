@@ -48,6 +48,12 @@ int nl_route_default(uint32_t table, uint32_t gateway, int ifindex, bool add);
 /* Flush every route of a table. */
 int nl_route_flush_table(uint32_t table);
 
+/* "<addr>/<plen> dev ifindex scope link" in table, add (replace) or delete. */
+int nl_route_connected(uint32_t table, uint32_t addr, uint8_t plen, int ifindex, bool add);
+
+/* "ip rule from addr lookup table priority prio", add or delete. */
+int nl_rule_src(uint32_t prio, uint32_t addr, uint32_t table, bool add);
+
 /* "ip rule fwmark mark/mask lookup table priority prio", add or delete. */
 int nl_rule(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add);
 

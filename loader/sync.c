@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,50 @@ static int map_replace_all(int fd, size_t ksz, size_t vsz, const void *keys,
 	return rc;
 }
 
+/* The rule bank not in use now; reading settings first keeps the live one intact. */
+static uint32_t idle_rule_bank(const struct xwan_maps *m)
+{
+	struct xwan_settings cur = {};
+
+	xwan_settings_read(m, &cur);
+	return ((cur.rules_sel >> 16) & 1) ^ 1;
+}
+
+static int sync_rules(const struct xwan_config *cfg, const struct xwan_maps *m, uint32_t bank)
+{
+	for (int i = 0; i < cfg->n_rules; i++) {
+		const struct xwan_rule *r = &cfg->rules[i];
+		struct policy_rule pr = {
+			.src_mask = mask_of(r->src.plen),
+			.dst_mask = mask_of(r->dst.plen),
+			.dport_min = r->dport_min,
+			.dport_max = r->dport_max ? r->dport_max : 65535,
+			.proto = r->proto,
+			.action = r->action == XWAN_RULE_BYPASS ? RULE_ACTION_BYPASS
+				  : r->action == XWAN_RULE_DROP ? RULE_ACTION_DROP
+								  : RULE_ACTION_GROUP,
+			.group = (uint8_t)(r->action == XWAN_RULE_GROUP ? r->group : 0),
+		};
+		uint32_t key = bank * XWAN_MAX_RULES + (uint32_t)i;
+
+		pr.src_addr = r->src.addr & pr.src_mask;
+		pr.dst_addr = r->dst.addr & pr.dst_mask;
+		if (r->lan[0]) {
+			pr.lan_ifindex = if_nametoindex(r->lan);
+			if (!pr.lan_ifindex)
+				return -ENODEV;
+		}
+		if (bpf_map_update_elem(m->fd[XM_RULES], &key, &pr, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
 static int sync_settings(const struct xwan_config *cfg, const struct xwan_maps *m)
 {
 	const uint64_t ns = 1000000000ULL;
+	uint32_t bank = idle_rule_bank(m);
+	int rc;
 	struct xwan_settings s = {
 		.timeout_ns = {
 			[TIMEOUT_TCP_ESTABLISHED] = cfg->timeouts.tcp_established * ns,
@@ -74,11 +116,41 @@ static int sync_settings(const struct xwan_config *cfg, const struct xwan_maps *
 		},
 		.flow_capacity = cfg->flow_table_size,
 		.fwmark_mask = cfg->fwmark_mask,
+		.rules_sel = bank << 16 | (uint32_t)cfg->n_rules,
 		.default_group = (uint8_t)cfg->default_group,
+		.asymmetric = cfg->asymmetric == XWAN_ASYM_ALLOW ? ASYM_ALLOW : ASYM_DROP,
 	};
 	uint32_t zero = 0;
 
+	/* New rules into the idle bank, then one settings write flips to them. */
+	rc = sync_rules(cfg, m, bank);
+	if (rc)
+		return rc;
 	return bpf_map_update_elem(m->fd[XM_SETTINGS], &zero, &s, BPF_ANY) ? -errno : 0;
+}
+
+static int sync_port_forwards(const struct xwan_config *cfg, const struct xwan_host *h,
+			      const struct xwan_maps *m)
+{
+	struct port_fwd_key keys[XWAN_MAX_FORWARDS] = {};
+	struct port_fwd vals[XWAN_MAX_FORWARDS] = {};
+	int n = 0;
+
+	for (int i = 0; i < cfg->n_forwards; i++) {
+		const struct xwan_port_forward *f = &cfg->forwards[i];
+
+		if (!h->wan_addr[f->wan].addr)
+			continue;       /* its WAN has no address now: nothing arrives */
+		keys[n].addr = h->wan_addr[f->wan].addr;
+		keys[n].port = htons(f->port);
+		keys[n].proto = f->proto;
+		vals[n].to_addr = f->to_addr;
+		vals[n].to_port = htons(f->to_port ? f->to_port : f->port);
+		vals[n].gw = (uint8_t)cfg->wans[f->wan].gw;
+		n++;
+	}
+	return map_replace_all(m->fd[XM_PORT_FWDS], sizeof(keys[0]), sizeof(vals[0]), keys,
+			       vals, n);
 }
 
 static int sync_ifaces(const struct xwan_config *cfg, const struct xwan_host *h,
@@ -98,7 +170,7 @@ static int sync_ifaces(const struct xwan_config *cfg, const struct xwan_host *h,
 	for (i = 0; i < cfg->n_wans; i++, n++) {
 		keys[n] = (uint32_t)h->wan[i].ifindex;
 		vals[n].role = IFACE_WAN;
-		vals[n].gw = (uint8_t)i;
+		vals[n].gw = (uint8_t)cfg->wans[i].gw;
 		vals[n].mtu = (uint16_t)h->wan[i].mtu;
 		memcpy(vals[n].mac, h->wan[i].mac, 6);
 	}
@@ -179,26 +251,31 @@ static int sync_dst_policy(const struct xwan_config *cfg, const struct xwan_host
 
 	if (!d)
 		return -ENOMEM;
+	/* A WAN's own address records its WAN: the host's replies leave there. */
 	for (i = 0; i < h->n_addrs; i++) {
-		dst_add(d, h->addrs[i].addr, 32, DST_ACTION_LOCAL, 0);
+		wan = wan_of_ifindex(cfg, h, h->addrs[i].ifindex);
+		dst_add(d, h->addrs[i].addr, 32, DST_ACTION_LOCAL,
+			wan >= 0 ? (uint8_t)cfg->wans[wan].gw : XWAN_GW_NONE);
 		if (h->addrs[i].broadcast)
-			dst_add(d, h->addrs[i].broadcast, 32, DST_ACTION_LOCAL, 0);
+			dst_add(d, h->addrs[i].broadcast, 32, DST_ACTION_LOCAL, XWAN_GW_NONE);
 	}
-	dst_add(d, htonl(0xffffffff), 32, DST_ACTION_LOCAL, 0);
-	dst_add(d, htonl(0xe0000000), 4, DST_ACTION_LOCAL, 0);
-	dst_add(d, htonl(0x7f000000), 8, DST_ACTION_LOCAL, 0);
+	dst_add(d, htonl(0xffffffff), 32, DST_ACTION_LOCAL, XWAN_GW_NONE);
+	dst_add(d, htonl(0xe0000000), 4, DST_ACTION_LOCAL, XWAN_GW_NONE);
+	dst_add(d, htonl(0x7f000000), 8, DST_ACTION_LOCAL, XWAN_GW_NONE);
 	for (i = 0; i < cfg->n_lans; i++)
 		for (j = 0; j < cfg->lans[i].n_networks; j++)
 			dst_add(d, cfg->lans[i].networks[j].addr, cfg->lans[i].networks[j].plen,
-				DST_ACTION_BYPASS, 0);
+				DST_ACTION_BYPASS, XWAN_GW_NONE);
 	for (i = 0; i < h->n_addrs; i++) {
 		if (h->addrs[i].plen == 32)
 			continue;
 		wan = wan_of_ifindex(cfg, h, h->addrs[i].ifindex);
 		if (wan >= 0)
-			dst_add(d, h->addrs[i].addr, h->addrs[i].plen, DST_ACTION_WAN, (uint8_t)wan);
+			dst_add(d, h->addrs[i].addr, h->addrs[i].plen, DST_ACTION_WAN,
+				(uint8_t)cfg->wans[wan].gw);
 		else
-			dst_add(d, h->addrs[i].addr, h->addrs[i].plen, DST_ACTION_BYPASS, 0);
+			dst_add(d, h->addrs[i].addr, h->addrs[i].plen, DST_ACTION_BYPASS,
+				XWAN_GW_NONE);
 	}
 	rc = map_replace_all(m->fd[XM_DST_POLICY], sizeof(d->keys[0]), sizeof(d->vals[0]),
 			     d->keys, d->vals, d->n);
@@ -222,9 +299,9 @@ int xwan_sync_gateways(const struct xwan_config *cfg, const struct xwan_host *h,
 			.flags = GW_F_CONFIGURED | (nat ? GW_F_NAT : 0) |
 				 (usable[i] ? GW_F_USABLE : 0),
 			.status = status[i],
-			.fwmark = xwan_gw_fwmark(cfg->fwmark_mask, i),
+			.fwmark = xwan_gw_fwmark(cfg->fwmark_mask, w->gw),
 		};
-		uint32_t key = (uint32_t)i;
+		uint32_t key = (uint32_t)w->gw;
 
 		memcpy(gi.mac_wan, h->wan[i].mac, 6);
 		if (bpf_map_update_elem(m->fd[XM_GATEWAYS], &key, &gi, BPF_ANY))
@@ -280,6 +357,8 @@ static int build_group_table(const struct xwan_config *cfg, int group, const boo
 	t->hash_fields = g->hash_fields;
 	t->seed = g->hash_seed;
 	t->when_all_down = (uint8_t)g->when_all_down;
+	t->sticky_expire_s = g->sticky ? g->sticky_expire_s : 0;
+	t->sticky_key = g->sticky_key == XWAN_STICKY_SRC_DST ? STICKY_KEY_SRC_DST : STICKY_KEY_SRC;
 	memset(t->slot, XWAN_GW_NONE, sizeof(t->slot));
 	if (!tier)
 		return 0;
@@ -288,7 +367,8 @@ static int build_group_table(const struct xwan_config *cfg, int group, const boo
 
 		if (mb->tier != tier || !usable[mb->wan])
 			continue;
-		mem[n].gw = (uint8_t)mb->wan;
+		mem[n].gw = (uint8_t)cfg->wans[mb->wan].gw;
+		t->usable_mask |= 1U << mem[n].gw;
 		mem[n].weight = mb->weight ? mb->weight : cfg->wans[mb->wan].weight;
 		mem[n].name = cfg->wans[mb->wan].name;
 		n++;
@@ -367,6 +447,10 @@ int xwan_sync_all(const struct xwan_config *cfg, const struct xwan_host *h,
 	if (!rc) {
 		what = "gateways";
 		rc = xwan_sync_gateways(cfg, h, m, status, usable);
+	}
+	if (!rc) {
+		what = "port forward";
+		rc = sync_port_forwards(cfg, h, m);
 	}
 	if (!rc) {
 		static xwan_usable_t by_group;

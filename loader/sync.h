@@ -15,7 +15,10 @@
 /* The mark that routes a flow of gateway `gw` to its table. */
 uint32_t xwan_gw_fwmark(uint32_t mask, int gw);
 
-/* status[i]: enum gw_status of gateway i; usable[i]: may take new flows. */
+/*
+ * Arrays indexed like cfg->wans (status[w], usable[w], usable[group][w]);
+ * what reaches the maps is keyed by the dataplane index cfg->wans[w].gw.
+ */
 int xwan_sync_all(const struct xwan_config *cfg, const struct xwan_host *h,
 		  const struct xwan_maps *m, const uint8_t *status, const bool *usable,
 		  char *err, size_t errlen);
@@ -40,8 +43,8 @@ int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m
 /* The tier a group uses now (its best tier with a usable member), 0: none. */
 int xwan_group_active_tier(const struct xwan_config *cfg, int group, const bool *usable);
 
-/* Read the gateway's MAC from the neighbour table into gw_neigh, asking the
- * kernel to resolve it if unknown (waits up to wait_ms). */
+/* Read gateway index gw's MAC from the neighbour table into gw_neigh, asking
+ * the kernel to resolve it if unknown (waits up to wait_ms). */
 int xwan_sync_neigh(const struct xwan_maps *m, int gw, int ifindex, uint32_t nexthop,
 		    int wait_ms);
 
