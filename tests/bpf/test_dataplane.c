@@ -1,0 +1,2370 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The BPF programs, one behaviour per test, through BPF_PROG_TEST_RUN with
+ * crafted frames (fixture.h: a private netns, both objects loaded, maps
+ * filled from a real config). Every translated frame is compared byte for
+ * byte with one built from scratch by tests/bpf/pkt.h, and every checksum
+ * of it is verified from scratch (RFC 1071); map contents and counters are
+ * read back as `xwan stats` would.
+ *
+ *   build/tests/test_dataplane                 all tests (root)
+ *   build/tests/test_dataplane 'test_icmp_*'   those matching a pattern
+ */
+#include "tests/bpf/fixture.h"
+
+#include "bpf/xwan_hash.h"
+
+#include <linux/pkt_cls.h>
+#include <time.h>
+
+/* ------------------------------------------------------------ the lab */
+
+#define CLIENT   ip4("10.1.0.2")
+#define CLIENT2  ip4("10.1.0.3")
+#define CLIENT3  ip4("10.1.0.4")
+#define LAN_HOST ip4("10.1.0.1")        /* our own LAN address */
+#define LAN_PEER ip4("10.1.0.5")        /* another LAN host: kernel routing */
+#define SPOOFED  ip4("10.9.9.9")
+#define REMOTE   ip4("192.0.2.10")
+#define ROUTER   ip4("100.64.7.1")      /* a router on the path, sends errors */
+#define WAN1_IP  ip4("203.0.113.2")
+
+static const uint8_t MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+
+/* The two MACs of a hop. */
+struct l2 {
+	const uint8_t *dst, *src;
+};
+
+static struct l2 from_client(void) { return (struct l2){ FX.lan_mac, MAC_CLIENT }; }
+static struct l2 to_client(void)   { return (struct l2){ MAC_CLIENT, FX.lan_mac }; }
+static struct l2 to_gw(int gw)     { return (struct l2){ MAC_GW[gw], FX.wan_mac[gw] }; }
+static struct l2 from_gw(int gw)   { return (struct l2){ FX.wan_mac[gw], MAC_GW[gw] }; }
+
+/* ------------------------------------------------------------ packets */
+
+/*
+ * One packet. Ports are TCP/UDP ports; for ICMP echo (request or reply)
+ * the identifier is sp. Zero ttl/id/seq mean 64/0x4242/1000.
+ */
+struct pk {
+	struct l2 l2;
+	uint32_t sa, da;
+	uint8_t proto;
+	uint16_t sp, dp;
+	uint8_t flags;          /* TCP */
+	uint32_t seq;           /* TCP */
+	uint8_t type, code;     /* ICMP */
+	uint32_t rest;          /* ICMP error: the word after the checksum */
+	bool no_csum;           /* UDP: checksum 0 */
+	const void *pl;
+	size_t n;
+	uint8_t ttl;
+	uint16_t id, frag;
+	uint8_t optlen;
+	const uint8_t *opts;
+};
+
+static uint8_t ttl_of(const struct pk *p)
+{
+	return p->ttl ? p->ttl : 64;
+}
+
+static bool is_echo(const struct pk *p)
+{
+	return p->proto == PROTO_ICMP && (p->type == ICMPT_ECHO || p->type == ICMPT_ECHOREPLY);
+}
+
+static void mk(struct frame *f, const struct pk *p)
+{
+	uint8_t l4[FRAME_MAX];
+	size_t n;
+	struct ip4_spec ip = {
+		.saddr = p->sa, .daddr = p->da, .proto = p->proto, .ttl = ttl_of(p),
+		.id = p->id ? p->id : 0x4242, .frag = p->frag,
+		.optlen = p->optlen, .opts = p->opts,
+	};
+
+	switch (p->proto) {
+	case PROTO_TCP:
+		n = l4_tcp(l4, p->sa, p->da, p->sp, p->dp, p->flags, p->seq ? p->seq : 1000,
+			   (p->flags & F_ACK) ? 5000 : 0, p->pl, p->n);
+		break;
+	case PROTO_UDP:
+		n = l4_udp(l4, p->sa, p->da, p->sp, p->dp, p->pl, p->n, p->no_csum);
+		break;
+	case PROTO_ICMP:
+		n = l4_icmp(l4, p->type, p->code,
+			    is_echo(p) ? (uint32_t)p->sp << 16 | 1 : p->rest, p->pl, p->n);
+		break;
+	default:
+		memcpy(l4, p->pl, p->n);
+		n = p->n;
+	}
+	frame_ipv4(f, p->l2.dst, p->l2.src, &ip, l4, n);
+}
+
+/* The flow key of a packet, as the dataplane forms it. */
+static struct flow_key key_of(const struct pk *p)
+{
+	if (is_echo(p))
+		return p->type == ICMPT_ECHO ? fkey(p->sa, p->da, p->sp, 0, PROTO_ICMP)
+					     : fkey(p->sa, p->da, 0, p->sp, PROTO_ICMP);
+	return fkey(p->sa, p->da, p->sp, p->dp, p->proto);
+}
+
+/* A LAN packet as it should leave gateway gw after source NAT to port. */
+static struct pk snat(struct pk p, int gw, uint16_t port)
+{
+	p.l2 = to_gw(gw);
+	p.sa = FX.nat_addr[gw];
+	p.sp = port;
+	p.ttl = (uint8_t)(ttl_of(&p) - 1);
+	return p;
+}
+
+/* A WAN packet as it should reach the LAN host addr:port (echo: id). */
+static struct pk dnat(struct pk p, uint32_t addr, uint16_t port)
+{
+	p.l2 = to_client();
+	p.da = addr;
+	if (is_echo(&p))
+		p.sp = port;
+	else
+		p.dp = port;
+	p.ttl = (uint8_t)(ttl_of(&p) - 1);
+	return p;
+}
+
+/* The reply to a LAN packet after translation: from the remote to (addr, port). */
+static struct pk reply_to(const struct pk *p, int gw, uint16_t port, uint8_t flags)
+{
+	struct pk r = *p;
+
+	r.l2 = from_gw(gw);
+	r.sa = p->da;
+	r.da = FX.nat_addr[gw];
+	r.flags = flags;
+	r.pl = NULL;
+	r.n = 0;
+	r.ttl = 0;
+	if (is_echo(p)) {
+		r.type = ICMPT_ECHOREPLY;
+		r.sp = port;
+	} else {
+		r.sp = p->dp;
+		r.dp = port;
+	}
+	return r;
+}
+
+/* --------------------------------------------------------- assertions */
+
+static void dump_frames(const struct frame *got, const struct frame *exp)
+{
+	char buf[8192];
+
+	hexdump_frame(got, buf, sizeof(buf));
+	print_error("got (%zu bytes):%s\n", got->len, buf);
+	if (exp) {
+		hexdump_frame(exp, buf, sizeof(buf));
+		print_error("expected (%zu bytes):%s\n", exp->len, buf);
+	}
+}
+
+/* Every checksum of the frame, verified from scratch. */
+#define expect_csums(got) do {                                                  \
+	char cwhy_[256];                                                        \
+	if (frame_csum_error((got), cwhy_, sizeof(cwhy_))) {                    \
+		print_error("%s\n", cwhy_);                                     \
+		dump_frames((got), NULL);                                       \
+		fail();                                                         \
+	}                                                                       \
+} while (0)
+
+/* Byte for byte as built from scratch, and every checksum right. */
+#define expect_frame(got, exp) do {                                             \
+	char why_[256];                                                         \
+	if (frame_diff((got), (exp), why_, sizeof(why_))) {                     \
+		print_error("frame differs: %s\n", why_);                       \
+		dump_frames((got), (exp));                                      \
+		fail();                                                         \
+	}                                                                       \
+	expect_csums(got);                                                      \
+} while (0)
+
+#define expect_pk(got, pkp) do {                                                \
+	struct frame exp_;                                                      \
+	mk(&exp_, (pkp));                                                       \
+	expect_frame((got), &exp_);                                             \
+} while (0)
+
+/* A counter moved by exactly n during stmt. */
+#define expect_verdict_delta(hook, v, n, stmt) do {                             \
+	uint64_t before_ = fx_verdict((hook), (v));                             \
+	stmt;                                                                   \
+	assert_int_equal(fx_verdict((hook), (v)) - before_, (n));               \
+} while (0)
+
+static const char *const VERDICT_NAME[V_MAX] = {
+#define VERDICT_STR(name, verdict, reason) [V_##name] = #name,
+	XWAN_VERDICTS(VERDICT_STR)
+#undef VERDICT_STR
+};
+
+static const char *xdp_action_name(uint32_t a)
+{
+	static const char *const n[] = { "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
+					 "XDP_REDIRECT" };
+
+	return a < 5 ? n[a] : "?";
+}
+
+static const char *tc_action_name(uint32_t a)
+{
+	return a == TC_ACT_OK ? "TC_ACT_OK" : a == TC_ACT_SHOT ? "TC_ACT_SHOT" : "?";
+}
+
+struct verdict_snap {
+	uint64_t v[V_MAX];
+};
+
+static void snap_verdicts(int hook, struct verdict_snap *s)
+{
+	for (int v = 0; v < V_MAX; v++)
+		s->v[v] = fx_verdict(hook, v);
+}
+
+/* After one packet: exactly one verdict counter moved, by one, and it is `verdict`. */
+static void expect_one_verdict(int hook, const struct verdict_snap *before, int verdict,
+			       const char *action, const char *expected_action,
+			       const char *file, int line)
+{
+	char got[256] = "";
+	size_t o = 0;
+	bool ok = true;
+
+	for (int v = 0; v < V_MAX; v++) {
+		uint64_t d = fx_verdict(hook, v) - before->v[v];
+
+		if (d != (uint64_t)(v == verdict))
+			ok = false;
+		if (d && o < sizeof(got))
+			o += (size_t)snprintf(got + o, sizeof(got) - o, " %s+%llu", VERDICT_NAME[v],
+					      (unsigned long long)d);
+	}
+	if (!ok || strcmp(action, expected_action)) {
+		print_error("got %s, verdict%s; expected %s, verdict %s\n", action,
+			    o ? got : " none", expected_action, VERDICT_NAME[verdict]);
+		_fail(file, line);
+	}
+}
+
+/* Run a frame through a program and expect an action and one verdict. */
+#define expect_xdp(prog, ifindex, in, out, action, hook, verdict) \
+	expect_xdp_at(prog, ifindex, in, out, action, hook, verdict, __FILE__, __LINE__)
+#define expect_tc(prog, ifindex, mark, in, out, mark_out, action, hook, verdict) \
+	expect_tc_at(prog, ifindex, mark, in, out, mark_out, action, hook, verdict, \
+		     __FILE__, __LINE__)
+
+static void expect_xdp_at(int prog, int ifindex, const struct frame *in, struct frame *out,
+			  uint32_t action, int hook, int verdict, const char *file, int line)
+{
+	struct verdict_snap before;
+	uint32_t got;
+
+	snap_verdicts(hook, &before);
+	got = run_xdp(prog, ifindex, in, out);
+	expect_one_verdict(hook, &before, verdict, xdp_action_name(got), xdp_action_name(action),
+			   file, line);
+}
+
+static void expect_tc_at(int prog, int ifindex, uint32_t mark, const struct frame *in,
+			 struct frame *out, uint32_t *mark_out, uint32_t action, int hook,
+			 int verdict, const char *file, int line)
+{
+	struct verdict_snap before;
+	uint32_t got;
+
+	snap_verdicts(hook, &before);
+	got = run_tc(prog, ifindex, mark, in, out, mark_out);
+	expect_one_verdict(hook, &before, verdict, tc_action_name(got), tc_action_name(action),
+			   file, line);
+}
+
+/* The frame came out exactly as it went in. */
+static void expect_untouched(const struct frame *got, const struct frame *in)
+{
+	assert_int_equal(got->len, in->len);
+	if (memcmp(got->d, in->d, in->len)) {
+		dump_frames(got, in);
+		fail_msg("the frame was modified");
+	}
+}
+
+/* --------------------------------------------------------------- flows */
+
+struct opened {
+	int gw;
+	uint16_t port;          /* NAT port (echo: identifier), host order */
+	struct flow_entry out_e;
+	struct frame out;       /* the translated first packet */
+};
+
+/* A new flow's first packet from the LAN: forwarded, flow recorded. */
+static void open_flow(const struct pk *p, struct opened *o)
+{
+	struct flow_key k = key_of(p);
+	struct frame in;
+
+	mk(&in, p);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o->out), XDP_REDIRECT);
+	assert_true(fx_flow(&k, &o->out_e));
+	assert_int_equal(o->out_e.dir, FLOW_DIR_OUT);
+	o->gw = o->out_e.gw;
+	assert_in_range(o->gw, 0, NGW - 1);
+	o->port = ntohs(o->out_e.xlate_port);
+}
+
+/* Both entries of every flow, to prove that something changed none. */
+struct flow_snap {
+	int n;
+	struct flow_key k[16];
+	struct flow_entry e[16];
+};
+
+static void snap_flows(struct flow_snap *s)
+{
+	struct flow_key k, *prev = NULL;
+
+	memset(s, 0, sizeof(*s));
+	while (bpf_map_get_next_key(FX.m->fd[XM_FLOWS], prev, &k) == 0) {
+		assert_true(s->n < 16);
+		s->k[s->n] = k;
+		assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_FLOWS], &k, &s->e[s->n]), 0);
+		prev = &s->k[s->n++];
+	}
+}
+
+static void expect_flows_unchanged(const struct flow_snap *before)
+{
+	struct flow_snap now;
+
+	snap_flows(&now);
+	assert_int_equal(now.n, before->n);
+	for (int i = 0; i < before->n; i++) {
+		struct flow_entry e;
+
+		assert_true(fx_flow(&before->k[i], &e));
+		assert_memory_equal(&e, &before->e[i], sizeof(e));
+	}
+}
+
+static struct pk client_syn(uint16_t sport)
+{
+	struct pk p = {
+		.l2 = from_client(), .sa = CLIENT, .da = REMOTE, .proto = PROTO_TCP,
+		.sp = sport, .dp = 443, .flags = F_SYN,
+	};
+
+	return p;
+}
+
+/* ============================================================= tests */
+
+/* 1. A new TCP connection: SNAT, routing, both flow entries, counters. */
+static void test_new_tcp_flow_translated_and_recorded(void **state)
+{
+	struct pk syn = client_syn(40000);
+	struct flow_key kout = key_of(&syn), kin;
+	struct flow_entry eo, ei;
+	struct frame in, out;
+	struct pk exp;
+	struct view v;
+	int gw;
+
+	(void)state;
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+
+	assert_true(fx_flow(&kout, &eo));
+	gw = eo.gw;
+	assert_in_range(gw, 0, NGW - 1);
+	assert_int_equal(eo.xlate_addr, FX.nat_addr[gw]);
+
+	/* The frame: as built from scratch, and each field spelled out. */
+	exp = snat(syn, gw, ntohs(eo.xlate_port));
+	expect_pk(&out, &exp);
+	assert_true(frame_view(&out, &v));
+	assert_int_equal(v.saddr, FX.nat_addr[gw]);
+	assert_int_equal(v.sport, ntohs(eo.xlate_port));
+	assert_int_equal(v.daddr, REMOTE);
+	assert_int_equal(v.dport, 443);
+	assert_int_equal(v.ttl, 63);
+	assert_memory_equal(v.eth, MAC_GW[gw], 6);
+	assert_memory_equal(v.eth + 6, FX.wan_mac[gw], 6);
+
+	/* OUT entry. */
+	kin = fkey(REMOTE, FX.nat_addr[gw], 443, ntohs(eo.xlate_port), PROTO_TCP);
+	assert_int_equal(eo.dir, FLOW_DIR_OUT);
+	assert_int_equal(eo.state, FLOW_STATE_NEW);
+	assert_memory_equal(&eo.peer, &kin, sizeof(kin));
+	assert_int_equal(eo.in_ifindex, FX.lan_if);
+	assert_int_equal(eo.out_ifindex, FX.wan_if[gw]);
+	assert_int_equal(eo.out_mtu, 1500);
+	assert_int_equal(eo.group, 0);
+	assert_int_equal(eo.flags, FLOW_F_NAT);
+	assert_int_equal(eo.rule, XWAN_RULE_NONE);
+	assert_int_equal(eo.packets, 1);
+	assert_int_equal(eo.bytes, 40);
+	assert_true(eo.created_ns != 0 && eo.last_seen_ns >= eo.created_ns);
+	assert_in_range(ntohs(eo.xlate_port), 1024, 65535);
+
+	/* IN entry. */
+	assert_true(fx_flow(&kin, &ei));
+	assert_int_equal(ei.dir, FLOW_DIR_IN);
+	assert_int_equal(ei.state, FLOW_STATE_NEW);
+	assert_memory_equal(&ei.peer, &kout, sizeof(kout));
+	assert_int_equal(ei.xlate_addr, CLIENT);
+	assert_int_equal(ntohs(ei.xlate_port), 40000);
+	assert_int_equal(ei.in_ifindex, FX.wan_if[gw]);
+	assert_int_equal(ei.out_ifindex, FX.lan_if);
+	assert_int_equal(ei.out_mtu, 1500);
+	assert_int_equal(ei.gw, gw);
+	assert_int_equal(ei.group, 0);
+	assert_int_equal(ei.flags, FLOW_F_NAT);
+	assert_memory_equal(ei.l2_dst, MAC_CLIENT, 6);
+	assert_memory_equal(ei.l2_src, FX.lan_mac, 6);
+	assert_int_equal(ei.packets, 0);
+	assert_int_equal(fx_flow_count(), 2);
+
+	/* Counters. */
+	assert_int_equal(fx_event(EV_FLOW_CREATED), 1);
+	assert_int_equal(fx_gw(gw).flows_created, 1);
+	assert_int_equal(fx_gw(gw).pkts_out, 1);
+	assert_int_equal(fx_gw(gw).bytes_out, 40);
+	assert_int_equal(fx_gw(!gw).flows_created, 0);
+}
+
+/* 2. The SYN-ACK goes back to the client and establishes the flow. */
+static void test_tcp_reply_translated_back_and_established(void **state)
+{
+	struct pk syn = client_syn(40000), synack, exp;
+	struct flow_key kin;
+	struct flow_entry eo, ei;
+	struct opened o;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&syn, &o);
+	synack = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	mk(&in, &synack);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+
+	exp = dnat(synack, CLIENT, 40000);
+	expect_pk(&out, &exp);
+	assert_memory_equal(out.d, MAC_CLIENT, 6);
+	assert_memory_equal(out.d + 6, FX.lan_mac, 6);
+
+	kin = key_of(&synack);
+	assert_true(fx_flow(&kin, &ei));
+	assert_true(fx_flow(&o.out_e.peer, &ei));
+	assert_true(fx_flow(&ei.peer, &eo));
+	assert_int_equal(ei.state, FLOW_STATE_ESTABLISHED);
+	assert_int_equal(eo.state, FLOW_STATE_ESTABLISHED);
+	assert_int_equal(ei.packets, 1);
+	assert_int_equal(ei.tcp_seq_next, 1001);       /* SYN-ACK seq 1000, plus its SYN */
+	assert_int_equal(fx_gw(o.gw).pkts_in, 1);
+
+	/* Data from the remote moves the sequence the client expects next. */
+	synack.flags = F_ACK | F_PSH;
+	synack.seq = 1001;
+	synack.pl = "0123456789";
+	synack.n = 10;
+	mk(&in, &synack);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out), XDP_REDIRECT);
+	assert_true(fx_flow(&kin, &ei));
+	assert_int_equal(ei.tcp_seq_next, 1011);
+}
+
+/* 3. Twenty more packets: same gateway, same NAT port, no new flow. */
+static void test_flow_keeps_gateway_and_port(void **state)
+{
+	struct pk syn = client_syn(700), p, exp;   /* port 700: outside the NAT range */
+	struct opened o;
+	struct frame in, out;
+	struct flow_entry e;
+	struct flow_key k = key_of(&syn);
+	char payload[64];
+
+	(void)state;
+	open_flow(&syn, &o);
+	assert_int_not_equal(o.port, 700);
+	for (int i = 0; i < 20; i++) {
+		p = syn;
+		p.flags = F_ACK | F_PSH;
+		p.seq = 1001 + (uint32_t)i * 100;
+		p.n = (size_t)snprintf(payload, sizeof(payload), "segment %02d of the same flow", i);
+		p.pl = payload;
+		mk(&in, &p);
+		assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &out), XDP_REDIRECT);
+		exp = snat(p, o.gw, o.port);
+		expect_pk(&out, &exp);
+	}
+	assert_true(fx_flow(&k, &e));
+	assert_int_equal(e.gw, o.gw);
+	assert_int_equal(ntohs(e.xlate_port), o.port);
+	assert_int_equal(e.packets, 21);
+	assert_int_equal(fx_flow_count(), 2);
+	assert_int_equal(fx_event(EV_FLOW_CREATED), 1);
+	assert_int_equal(fx_gw(o.gw).pkts_out, 21);
+}
+
+static struct pk client_udp(uint16_t sport, const void *pl, size_t n)
+{
+	struct pk p = {
+		.l2 = from_client(), .sa = CLIENT, .da = REMOTE, .proto = PROTO_UDP,
+		.sp = sport, .dp = 53, .pl = pl, .n = n,
+	};
+
+	return p;
+}
+
+/* 4a. UDP out and back. */
+static void test_udp_translated_both_ways(void **state)
+{
+	static const char q[] = "a DNS query, more or less";
+	static const char a[] = "and its answer, a little longer";
+	struct pk dg = client_udp(123, q, sizeof(q)), r, exp;
+	struct opened o;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&dg, &o);
+	assert_int_not_equal(o.port, 123);
+	exp = snat(dg, o.gw, o.port);
+	expect_pk(&o.out, &exp);
+
+	r = reply_to(&dg, o.gw, o.port, 0);
+	r.pl = a;
+	r.n = sizeof(a);
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+	exp = dnat(r, CLIENT, 123);
+	expect_pk(&out, &exp);
+}
+
+/* 4b. A UDP checksum of 0 means "none" and must stay 0 both ways. */
+static void test_udp_zero_checksum_stays_zero(void **state)
+{
+	static const char q[] = "no checksum here";
+	struct pk dg = client_udp(124, q, sizeof(q)), r, exp;
+	struct opened o;
+	struct frame in, out;
+	struct view v;
+
+	(void)state;
+	dg.no_csum = true;
+	open_flow(&dg, &o);
+	exp = snat(dg, o.gw, o.port);
+	expect_pk(&o.out, &exp);
+	assert_true(frame_view(&o.out, &v));
+	assert_int_equal(v.l4_csum, 0);
+
+	r = reply_to(&dg, o.gw, o.port, 0);
+	r.no_csum = true;
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out), XDP_REDIRECT);
+	exp = dnat(r, CLIENT, 124);
+	expect_pk(&out, &exp);
+	assert_true(frame_view(&out, &v));
+	assert_int_equal(v.l4_csum, 0);
+}
+
+/*
+ * A payload (n even, >= 2) whose first word makes the UDP checksum of the
+ * datagram sa:sp -> da:dp compute to zero, which must be sent as 0xffff.
+ */
+static void craft_zero_udp_csum(uint8_t *pl, size_t n, uint32_t sa, uint32_t da,
+				uint16_t sp, uint16_t dp)
+{
+	uint8_t u[FRAME_MAX];
+	uint16_t s;
+
+	wr16(pl, 0);
+	wr16(u, sp);
+	wr16(u + 2, dp);
+	wr16(u + 4, (uint16_t)(8 + n));
+	wr16(u + 6, 0);
+	memcpy(u + 8, pl, n);
+	s = cs_fold(cs_add(cs_pseudo(sa, da, PROTO_UDP, 8 + n), u, 8 + n));
+	wr16(pl, (uint16_t)(0xffff - s));
+	memcpy(u + 8, pl, n);
+	assert_int_equal(csum_l4(sa, da, PROTO_UDP, u, 8 + n), 0);
+}
+
+/* 4c. A rewritten UDP checksum that computes to 0 goes out as 0xffff. */
+static void test_udp_checksum_computing_to_zero_sent_as_ffff(void **state)
+{
+	static const char first[] = "opens the flow";
+	uint8_t pl[24] = "..this one sums to zero";
+	struct pk dg = client_udp(125, first, sizeof(first)), p, r, exp;
+	struct opened o;
+	struct frame in, out;
+	struct view v;
+
+	(void)state;
+	open_flow(&dg, &o);
+
+	/* LAN -> WAN: zero after SNAT. */
+	craft_zero_udp_csum(pl, sizeof(pl), FX.nat_addr[o.gw], REMOTE, o.port, 53);
+	p = dg;
+	p.pl = pl;
+	p.n = sizeof(pl);
+	mk(&in, &p);
+	assert_true(frame_view(&in, &v));
+	assert_int_not_equal(v.l4_csum, 0xffff);     /* only the translation makes it zero */
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &out), XDP_REDIRECT);
+	exp = snat(p, o.gw, o.port);
+	expect_pk(&out, &exp);
+	assert_true(frame_view(&out, &v));
+	assert_int_equal(v.l4_csum, 0xffff);
+
+	/* WAN -> LAN: zero after DNAT. */
+	craft_zero_udp_csum(pl, sizeof(pl), REMOTE, CLIENT, 53, 125);
+	r = reply_to(&dg, o.gw, o.port, 0);
+	r.pl = pl;
+	r.n = sizeof(pl);
+	mk(&in, &r);
+	assert_true(frame_view(&in, &v));
+	assert_int_not_equal(v.l4_csum, 0xffff);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out), XDP_REDIRECT);
+	exp = dnat(r, CLIENT, 125);
+	expect_pk(&out, &exp);
+	assert_true(frame_view(&out, &v));
+	assert_int_equal(v.l4_csum, 0xffff);
+}
+
+static struct pk client_echo(uint16_t id, const void *pl, size_t n)
+{
+	struct pk p = {
+		.l2 = from_client(), .sa = CLIENT, .da = REMOTE, .proto = PROTO_ICMP,
+		.type = ICMPT_ECHO, .sp = id, .pl = pl, .n = n,
+	};
+
+	return p;
+}
+
+/* 5. Echo: the identifier is the port, translated out and back. */
+static void test_icmp_echo_id_translated(void **state)
+{
+	static const char data[] = "0123456789abcdefghijklmnopqrstu";
+	struct pk req = client_echo(100, data, sizeof(data)), rep, exp;
+	struct flow_key kin;
+	struct flow_entry ei;
+	struct opened o;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&req, &o);
+	assert_int_not_equal(o.port, 100);
+	exp = snat(req, o.gw, o.port);
+	expect_pk(&o.out, &exp);
+
+	kin = fkey(REMOTE, FX.nat_addr[o.gw], 0, o.port, PROTO_ICMP);
+	assert_true(fx_flow(&kin, &ei));
+	assert_int_equal(ntohs(ei.xlate_port), 100);
+
+	rep = reply_to(&req, o.gw, o.port, 0);
+	rep.pl = data;
+	rep.n = sizeof(data);
+	mk(&in, &rep);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+	exp = dnat(rep, CLIENT, 100);
+	expect_pk(&out, &exp);
+}
+
+/* ----------------------------------------------------- ICMP errors */
+
+/*
+ * An ICMP error from ROUTER: e gives the hop, destination, type, code, rest
+ * word, TTL and IP options; the quote is qlen bytes (0: all) of the IP
+ * datagram in frame q.
+ */
+static void icmp_error_quoting(struct frame *f, struct pk e, const struct frame *q, size_t qlen)
+{
+	e.sa = ROUTER;
+	e.proto = PROTO_ICMP;
+	e.pl = q->d + ETH_LEN;
+	e.n = qlen ? qlen : q->len - ETH_LEN;
+	mk(f, &e);
+}
+
+/* The client's packet as it left us: what a router quotes, once translated back. */
+static void as_forwarded(struct frame *q, const struct pk *orig)
+{
+	struct pk o = *orig;
+
+	o.ttl = (uint8_t)(ttl_of(orig) - 1);
+	mk(q, &o);
+}
+
+/*
+ * A router's ICMP error to our WAN address about `sent` (a translated frame
+ * as it left gateway gw), quoting qlen bytes of its IP datagram (0: all).
+ */
+static void wan_icmp_error(struct frame *f, int gw, uint8_t type, uint8_t code, uint32_t rest,
+			   const struct frame *sent, size_t qlen)
+{
+	struct pk e = {
+		.l2 = from_gw(gw), .da = FX.nat_addr[gw], .type = type, .code = code,
+		.rest = rest, .ttl = 250,
+	};
+
+	icmp_error_quoting(f, e, sent, qlen);
+}
+
+/*
+ * What the client must get: the same error, addressed to it, quoting its
+ * own packet as it left us (TTL one less), built from scratch.
+ */
+static void client_icmp_error(struct frame *f, uint8_t type, uint8_t code, uint32_t rest,
+			      const struct pk *orig, size_t qlen)
+{
+	struct pk e = {
+		.l2 = to_client(), .da = orig->sa, .type = type, .code = code, .rest = rest,
+		.ttl = 249,
+	};
+	struct frame q;
+
+	as_forwarded(&q, orig);
+	icmp_error_quoting(f, e, &q, qlen);
+}
+
+/*
+ * Open a flow with `first`, send `orig` on it (if another packet), have a router answer the translated packet with an error
+ * quoting qlen bytes, and check what reaches the client.
+ */
+static void icmp_error_round_trip(const struct pk *first, const struct pk *orig, uint8_t type,
+				  uint8_t code, uint32_t rest, size_t qlen)
+{
+	struct opened o;
+	struct frame in, out, exp, sent;
+	struct flow_snap before;
+
+	open_flow(first, &o);
+	sent = o.out;
+	if (orig != first) {
+		mk(&in, orig);
+		assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &sent), XDP_REDIRECT);
+	}
+	snap_flows(&before);
+
+	wan_icmp_error(&in, o.gw, type, code, rest, &sent, qlen);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN,
+		   V_FWD_ICMP_ERROR);
+	client_icmp_error(&exp, type, code, rest, orig, qlen);
+	expect_frame(&out, &exp);
+	assert_int_equal(fx_event(EV_ICMP_ERR_XLATED), 1);
+	expect_flows_unchanged(&before);
+}
+
+/* 6a. Time Exceeded quoting a whole UDP datagram. */
+static void test_icmp_time_exceeded_quoting_udp(void **state)
+{
+	static const char q[] = "traceroute probe payload";
+	struct pk dg = client_udp(126, q, sizeof(q));
+
+	(void)state;
+	icmp_error_round_trip(&dg, &dg, ICMPT_TIMXCEED, 0, 0, 0);
+}
+
+/* 6b. Fragmentation Needed: the next-hop MTU word passes unchanged. */
+static void test_icmp_frag_needed_quoting_udp(void **state)
+{
+	static const char q[] = "a datagram sent with DF";
+	struct pk dg = client_udp(127, q, sizeof(q));
+	struct frame in, out;
+	struct opened o;
+	struct view v;
+
+	(void)state;
+	dg.frag = IPF_DF;
+	icmp_error_round_trip(&dg, &dg, ICMPT_UNREACH, ICMPC_FRAG_NEEDED, 1400, 0);
+
+	/* And the MTU field, spelled out, on a second error. */
+	dg.sp = 128;
+	open_flow(&dg, &o);
+	wan_icmp_error(&in, o.gw, ICMPT_UNREACH, ICMPC_FRAG_NEEDED, 1280, &o.out, 0);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out), XDP_REDIRECT);
+	assert_true(frame_view(&out, &v));
+	assert_int_equal(v.l4[0], ICMPT_UNREACH);
+	assert_int_equal(v.l4[1], ICMPC_FRAG_NEEDED);
+	assert_int_equal(rd16(v.l4 + 4), 0);
+	assert_int_equal(rd16(v.l4 + 6), 1280);
+}
+
+/* 6c. A router that quotes only 8 bytes of TCP: ports, no checksum. */
+static void test_icmp_error_quoting_8_bytes_of_tcp(void **state)
+{
+	struct pk syn = client_syn(701);
+
+	(void)state;
+	icmp_error_round_trip(&syn, &syn, ICMPT_TIMXCEED, 0, 0, 20 + 8);
+}
+
+/* 6d. A quote of the whole TCP segment: its checksum verifiable from scratch. */
+static void test_icmp_error_quoting_whole_tcp_segment(void **state)
+{
+	static char data[100];
+	struct pk syn = client_syn(702), seg = syn;
+
+	(void)state;
+	memset(data, 'x', sizeof(data));
+	seg.flags = F_ACK | F_PSH;
+	seg.seq = 1001;
+	seg.pl = data;
+	seg.n = sizeof(data);
+	seg.frag = IPF_DF;
+	icmp_error_round_trip(&syn, &seg, ICMPT_UNREACH, ICMPC_FRAG_NEEDED, 120, 0);
+}
+
+/* 6e. The TCP header and part of the payload: checksum present, segment not. */
+static void test_icmp_error_quoting_tcp_header_and_part_of_payload(void **state)
+{
+	static char data[100];
+	struct pk syn = client_syn(703), seg = syn;
+
+	(void)state;
+	memset(data, 'y', sizeof(data));
+	seg.flags = F_ACK | F_PSH;
+	seg.seq = 1001;
+	seg.pl = data;
+	seg.n = sizeof(data);
+	icmp_error_round_trip(&syn, &seg, ICMPT_TIMXCEED, 0, 0, 20 + 20 + 12);
+}
+
+/* 6f. An error quoting an echo request: identifier translated back. */
+static void test_icmp_error_quoting_echo(void **state)
+{
+	static const char data[] = "ping payload, 32 bytes long....";
+	struct pk req = client_echo(101, data, sizeof(data));
+
+	(void)state;
+	icmp_error_round_trip(&req, &req, ICMPT_TIMXCEED, 0, 0, 0);
+}
+
+/* 6g. A quoted UDP datagram without checksum: the quoted checksum stays 0. */
+static void test_icmp_error_quoting_udp_without_checksum(void **state)
+{
+	static const char q[] = "no checksum, still an error";
+	struct pk dg = client_udp(134, q, sizeof(q));
+
+	(void)state;
+	dg.no_csum = true;
+	icmp_error_round_trip(&dg, &dg, ICMPT_UNREACH, 3, 0, 0);
+}
+
+/*
+ * 6h. The client's own UDP checksum computed to 0 and went out as 0xffff;
+ * translating the quote back must give 0xffff again, never 0 ("none").
+ */
+static void test_icmp_error_quoting_udp_checksum_ffff(void **state)
+{
+	uint8_t pl[24] = "..sums to zero at home.";
+	struct pk dg = client_udp(139, pl, sizeof(pl));
+	struct frame in;
+	struct view v;
+
+	(void)state;
+	craft_zero_udp_csum(pl, sizeof(pl), CLIENT, REMOTE, 139, 53);
+	mk(&in, &dg);
+	assert_true(frame_view(&in, &v));
+	assert_int_equal(v.l4_csum, 0xffff);
+	icmp_error_round_trip(&dg, &dg, ICMPT_UNREACH, 3, 0, 0);
+}
+
+/* 6i. IP options in the error's header and in the quoted header. */
+static void test_icmp_error_with_ip_options(void **state)
+{
+	static const uint8_t ra[4] = { 0x94, 4, 0, 0 };
+	static const uint8_t ra_nop[12] = { 0x94, 4, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0 };
+	static const char q[] = "quoted with options";
+	struct pk dg = client_udp(135, q, sizeof(q));
+	struct pk e = { .type = ICMPT_TIMXCEED, .optlen = 4, .opts = ra };
+	struct opened o;
+	struct frame in, out, exp, quote;
+
+	(void)state;
+	dg.optlen = sizeof(ra_nop);
+	dg.opts = ra_nop;
+	open_flow(&dg, &o);
+
+	e.l2 = from_gw(o.gw);
+	e.da = FX.nat_addr[o.gw];
+	e.ttl = 250;
+	icmp_error_quoting(&in, e, &o.out, 0);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN,
+		   V_FWD_ICMP_ERROR);
+
+	as_forwarded(&quote, &dg);
+	e.l2 = to_client();
+	e.da = CLIENT;
+	e.ttl = 249;
+	icmp_error_quoting(&exp, e, &quote, 0);
+	expect_frame(&out, &exp);
+}
+
+/* A LAN host's own error about a reply (port unreachable) goes out NATed. */
+static void test_lan_icmp_error_about_reply_translated_out(void **state)
+{
+	static const char q[] = "query";
+	struct pk dg = client_udp(129, q, sizeof(q)), r, err, exp, orig_reply;
+	struct opened o;
+	struct frame in, out, quoted;
+
+	(void)state;
+	open_flow(&dg, &o);
+	r = reply_to(&dg, o.gw, o.port, 0);
+	r.pl = "answer";
+	r.n = 6;
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &quoted), XDP_REDIRECT);
+
+	/* The client quotes the reply as it got it. */
+	err = (struct pk){
+		.l2 = from_client(), .sa = CLIENT, .da = REMOTE, .proto = PROTO_ICMP,
+		.type = ICMPT_UNREACH, .code = 3, .pl = quoted.d + ETH_LEN,
+		.n = quoted.len - ETH_LEN,
+	};
+	mk(&in, &err);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_ICMP_ERROR);
+
+	/* Out: from our WAN address, quoting the reply as the remote sent it (TTL - 1). */
+	orig_reply = r;
+	orig_reply.ttl = 63;
+	mk(&quoted, &orig_reply);
+	exp = err;
+	exp.l2 = to_gw(o.gw);
+	exp.sa = FX.nat_addr[o.gw];
+	exp.ttl = 63;
+	exp.pl = quoted.d + ETH_LEN;
+	exp.n = quoted.len - ETH_LEN;
+	expect_pk(&out, &exp);
+}
+
+/* ----------------------------------------------- unsolicited, spoofing */
+
+/* 7a. Unmatched WAN packets to the host's own address are the kernel's. */
+static void test_wan_to_host_address_passes_to_kernel(void **state)
+{
+	struct pk syn = {
+		.l2 = from_gw(0), .sa = REMOTE, .da = WAN1_IP, .proto = PROTO_TCP,
+		.sp = 33000, .dp = 5555, .flags = F_SYN,
+	};
+	struct pk udp = syn, ping = syn, mine = client_syn(40000);
+	struct opened o;
+	struct flow_snap before;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&mine, &o);
+	snap_flows(&before);
+
+	udp.proto = PROTO_UDP;
+	ping.proto = PROTO_ICMP;
+	ping.type = ICMPT_ECHO;
+	ping.sp = 7;
+	const struct pk *all[] = { &syn, &udp, &ping };
+	for (size_t i = 0; i < 3; i++) {
+		mk(&in, all[i]);
+		expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+		expect_untouched(&out, &in);
+	}
+	expect_flows_unchanged(&before);
+	assert_int_equal(fx_gw(0).unsolicited, 0);
+}
+
+/* 7b. Unmatched WAN packets to a LAN address: dropped and counted, no flow. */
+static void test_wan_unsolicited_to_lan_dropped(void **state)
+{
+	struct pk syn = {
+		.l2 = from_gw(0), .sa = REMOTE, .da = CLIENT, .proto = PROTO_TCP,
+		.sp = 33000, .dp = 22, .flags = F_SYN,
+	};
+	struct pk udp = syn, stale = syn, mine = client_syn(40000);
+	struct opened o;
+	struct flow_snap before;
+	struct frame in;
+
+	(void)state;
+	open_flow(&mine, &o);
+	snap_flows(&before);
+
+	udp.proto = PROTO_UDP;
+	udp.dp = 53;
+	/* The flow's reply, but sent to the client's private address directly. */
+	stale.sp = 443;
+	stale.dp = 40000;
+	stale.flags = F_ACK;
+	const struct pk *all[] = { &syn, &udp, &stale };
+	for (size_t i = 0; i < 3; i++) {
+		mk(&in, all[i]);
+		expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, NULL, XDP_DROP, HOOK_XDP_WAN,
+			   V_DROP_UNSOLICITED);
+	}
+	assert_int_equal(fx_gw(0).unsolicited, 3);
+	assert_int_equal(fx_gw(1).unsolicited, 0);
+	expect_flows_unchanged(&before);
+}
+
+/* 8. A LAN packet from outside the LAN's networks. */
+static void test_spoofed_lan_source_dropped(void **state)
+{
+	struct pk syn = client_syn(40000), udp = client_udp(5000, "x", 1);
+	struct frame in;
+
+	(void)state;
+	syn.sa = SPOOFED;
+	udp.sa = SPOOFED;
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_SPOOFED);
+	mk(&in, &udp);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_SPOOFED);
+	assert_int_equal(fx_flow_count(), 0);
+	assert_int_equal(fx_event(EV_FLOW_CREATED), 0);
+}
+
+static void fix_ip_csum(struct frame *f)
+{
+	uint8_t *ip = f->d + ETH_LEN;
+	size_t hl = (size_t)(ip[0] & 0xf) * 4;
+
+	if (hl < 20)
+		hl = 20;
+	wr16(ip + 10, 0);
+	wr16(ip + 10, csum_inet(ip, hl));
+}
+
+/* 9. TTL 1 (and 0): the kernel sends Time Exceeded; nothing touched. */
+static void test_ttl_expiring_passes_untouched(void **state)
+{
+	struct pk syn = client_syn(40000);
+	struct frame in, out;
+
+	(void)state;
+	syn.ttl = 1;
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_PASS, HOOK_XDP_LAN, V_PASS_TTL);
+	expect_untouched(&out, &in);
+
+	in.d[ETH_LEN + 8] = 0;  /* TTL 0 */
+	fix_ip_csum(&in);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_PASS, HOOK_XDP_LAN, V_PASS_TTL);
+	expect_untouched(&out, &in);
+	assert_int_equal(fx_flow_count(), 0);
+}
+
+/* ------------------------------------------------------- malformed */
+
+/* Both XDP hooks drop it as malformed, and no flow appears. */
+static void expect_malformed(const struct frame *f, const char *what)
+{
+	print_message("  %s\n", what);
+	expect_xdp(FX.xdp_lan, FX.lan_if, f, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_MALFORMED);
+	expect_xdp(FX.xdp_wan, FX.wan_if[0], f, NULL, XDP_DROP, HOOK_XDP_WAN, V_DROP_MALFORMED);
+	assert_int_equal(fx_flow_count(), 0);
+}
+
+/* 10a. Frames shorter than an Ethernet header, or than eth + IP. */
+static void test_short_frames_malformed(void **state)
+{
+	static const uint8_t bytes[14] = { 0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0 };
+	static const size_t lens[] = { 1, 12, 13 };
+	struct frame f = { .len = ETH_LEN };
+	int refused = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (int hook = HOOK_XDP_LAN; hook <= HOOK_XDP_WAN; hook++) {
+			int prog = hook == HOOK_XDP_LAN ? FX.xdp_lan : FX.xdp_wan;
+			int ifx = hook == HOOK_XDP_LAN ? FX.lan_if : FX.wan_if[0];
+			uint64_t before = fx_verdict(hook, V_DROP_MALFORMED);
+			int rc = run_xdp_short(prog, ifx, bytes, lens[i]);
+
+			if (rc < 0) {
+				refused++;
+				continue;
+			}
+			assert_int_equal(rc, XDP_DROP);
+			assert_int_equal(fx_verdict(hook, V_DROP_MALFORMED) - before, 1);
+		}
+	}
+	if (refused)
+		print_message("  this kernel refuses test frames under 14 bytes (%d runs)\n",
+			      refused);
+
+	/* Exactly an Ethernet header: IPv4 with no IP header, and ARP with no body. */
+	memcpy(f.d, bytes, ETH_LEN);
+	expect_malformed(&f, "Ethernet header only, IPv4");
+	f.d[13] = 0x06;
+	expect_xdp(FX.xdp_lan, FX.lan_if, &f, NULL, XDP_PASS, HOOK_XDP_LAN, V_PASS_NOT_IPV4);
+	expect_xdp(FX.xdp_wan, FX.wan_if[0], &f, NULL, XDP_PASS, HOOK_XDP_WAN, V_PASS_NOT_IPV4);
+	assert_int_equal(fx_flow_count(), 0);
+}
+
+/* 10b. IP headers that lie or do not fit. */
+static void test_bad_ip_headers_malformed(void **state)
+{
+	struct pk syn = client_syn(40000);
+	struct frame good, f;
+
+	(void)state;
+	mk(&good, &syn);
+
+	f = good;
+	f.len = ETH_LEN + 19;
+	expect_malformed(&f, "shorter than an IP header");
+
+	f = good;
+	f.d[ETH_LEN] = 0x44;
+	fix_ip_csum(&f);
+	expect_malformed(&f, "IHL 4");
+
+	f = good;
+	f.d[ETH_LEN] = 0x40;
+	fix_ip_csum(&f);
+	expect_malformed(&f, "IHL 0");
+
+	f = good;
+	f.d[ETH_LEN] = 0x65;
+	expect_malformed(&f, "version 6 in an IPv4 frame");
+
+	f = good;
+	f.d[ETH_LEN] = 0x4f;    /* 60-byte header in a 40-byte datagram */
+	expect_malformed(&f, "IHL beyond the total length");
+
+	f = good;
+	f.d[ETH_LEN] = 0x4f;    /* 60-byte header, tot_len 60, frame holds 40 */
+	wr16(f.d + ETH_LEN + 2, 60);
+	expect_malformed(&f, "IHL beyond the frame");
+
+	f = good;
+	wr16(f.d + ETH_LEN + 2, 41);
+	fix_ip_csum(&f);
+	expect_malformed(&f, "total length one byte beyond the frame");
+
+	f = good;
+	wr16(f.d + ETH_LEN + 2, 1500);
+	fix_ip_csum(&f);
+	expect_malformed(&f, "total length far beyond the frame");
+
+	f = good;
+	wr16(f.d + ETH_LEN + 2, 19);
+	fix_ip_csum(&f);
+	expect_malformed(&f, "total length shorter than the header");
+}
+
+/* Cut a frame's datagram to tot_len l3 bytes (and the frame with it). */
+static void cut(struct frame *f, size_t l3)
+{
+	f->len = ETH_LEN + l3;
+	wr16(f->d + ETH_LEN + 2, (uint16_t)l3);
+	fix_ip_csum(f);
+}
+
+/* Ethernet padding up to the 60-byte minimum frame, zeros. */
+static void pad60(struct frame *f)
+{
+	memset(f->d + f->len, 0, 60 - f->len);
+	f->len = 60;
+}
+
+/* 10c. L4 headers that are not all there. */
+static void test_truncated_l4_malformed(void **state)
+{
+	struct pk syn = client_syn(40000), udp = client_udp(5000, NULL, 0),
+		  ping = client_echo(100, NULL, 0);
+	struct frame f;
+
+	(void)state;
+	mk(&f, &syn);
+	cut(&f, 20 + 12);
+	expect_malformed(&f, "TCP header of 12 bytes");
+
+	mk(&f, &syn);
+	cut(&f, 20 + 19);
+	expect_malformed(&f, "TCP header of 19 bytes");
+
+	mk(&f, &syn);
+	f.d[ETH_LEN + 20 + 12] = 4 << 4;
+	expect_malformed(&f, "TCP data offset 4");
+
+	mk(&f, &syn);
+	f.d[ETH_LEN + 20 + 12] = 0;
+	expect_malformed(&f, "TCP data offset 0");
+
+	mk(&f, &udp);
+	cut(&f, 20 + 7);
+	expect_malformed(&f, "UDP header of 7 bytes");
+
+	mk(&f, &ping);
+	cut(&f, 20 + 4);
+	expect_malformed(&f, "ICMP echo of 4 bytes");
+}
+
+/*
+ * 10d. The L4 header must lie within the IP total length, not merely within
+ * the frame: Ethernet pads short frames to 60 bytes, and those bytes are
+ * not part of the datagram (the kernel trims them in ip_rcv, and conntrack
+ * calls such a segment invalid).
+ */
+static void test_tcp_header_beyond_ip_total_length_malformed(void **state)
+{
+	struct pk syn = client_syn(40000);
+	struct frame f;
+
+	(void)state;
+	/* 16 bytes of TCP per tot_len (ports..flags); the checksum lies in the padding. */
+	mk(&f, &syn);
+	cut(&f, 20 + 16);
+	pad60(&f);
+	expect_malformed(&f, "TCP header of 16 bytes, frame padded to 60");
+}
+
+static void test_udp_header_beyond_ip_total_length_malformed(void **state)
+{
+	struct pk udp = client_udp(5000, NULL, 0);
+	struct frame f;
+
+	(void)state;
+	/* The ports per tot_len, length and checksum in the padding. */
+	mk(&f, &udp);
+	cut(&f, 20 + 4);
+	pad60(&f);
+	expect_malformed(&f, "UDP header of 4 bytes, frame padded to 60");
+}
+
+/* The opposite: a complete datagram in a padded frame is translated, padding kept. */
+static void test_padded_minimum_frame_translated(void **state)
+{
+	struct pk ack = client_syn(40000), exp;
+	struct opened o;
+	struct frame in, out, ef;
+
+	(void)state;
+	open_flow(&ack, &o);
+	ack.flags = F_ACK;
+	mk(&in, &ack);
+	pad60(&in);                     /* 54 bytes of frame, 6 of padding */
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &out), XDP_REDIRECT);
+	exp = snat(ack, o.gw, o.port);
+	mk(&ef, &exp);
+	pad60(&ef);
+	expect_frame(&out, &ef);
+}
+
+/* 10e. ICMP errors whose quote is cut short. */
+static void test_icmp_error_quoting_truncated_header_malformed(void **state)
+{
+	struct pk syn = client_syn(704);
+	struct opened o;
+	struct frame in;
+	struct flow_snap before;
+	size_t qlens[] = { 10, 19, 20 + 4, 20 + 7 };
+
+	(void)state;
+	open_flow(&syn, &o);
+	snap_flows(&before);
+	for (size_t i = 0; i < sizeof(qlens) / sizeof(qlens[0]); i++) {
+		wan_icmp_error(&in, o.gw, ICMPT_TIMXCEED, 0, 0, &o.out, qlens[i]);
+		expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, NULL, XDP_DROP, HOOK_XDP_WAN,
+			   V_DROP_MALFORMED);
+	}
+	/* A quoted IHL below 5. */
+	wan_icmp_error(&in, o.gw, ICMPT_TIMXCEED, 0, 0, &o.out, 0);
+	in.d[ETH_LEN + 20 + 8] = 0x44;
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, NULL, XDP_DROP, HOOK_XDP_WAN,
+		   V_DROP_MALFORMED);
+	expect_flows_unchanged(&before);
+	assert_int_equal(fx_event(EV_ICMP_ERR_XLATED), 0);
+}
+
+/* ------------------------------------------------------ IP options */
+
+/* 11. IHL 6..15: the ports are found after the options, both ways. */
+static void test_ip_options_skipped(void **state)
+{
+	uint8_t opts[40];
+
+	(void)state;
+	for (int ihl = 6; ihl <= 15; ihl++) {
+		struct pk syn = client_syn((uint16_t)(600 + ihl)), r, exp;
+		struct opened o;
+		struct frame in, out;
+
+		/* Router Alert, then NOPs, End of Options in the last byte. */
+		memset(opts, 1, sizeof(opts));
+		opts[0] = 0x94;
+		opts[1] = 4;
+		opts[2] = 0;
+		opts[3] = 0;
+		syn.optlen = (uint8_t)((ihl - 5) * 4);
+		opts[syn.optlen - 1] = 0;
+		syn.opts = opts;
+
+		open_flow(&syn, &o);
+		assert_int_not_equal(o.port, 600 + ihl);
+		exp = snat(syn, o.gw, o.port);
+		expect_pk(&o.out, &exp);
+
+		r = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+		mk(&in, &r);
+		assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out), XDP_REDIRECT);
+		exp = dnat(r, CLIENT, (uint16_t)(600 + ihl));
+		expect_pk(&out, &exp);
+	}
+	assert_int_equal(fx_flow_count(), 2 * 10);
+}
+
+/* ------------------------------------------------------- fragments */
+
+/* 12a. A UDP datagram in two fragments: the second follows the first. */
+static void test_fragments_follow_first(void **state)
+{
+	uint8_t payload[100], l4[200], l4x[200];
+	struct ip4_spec ip = {
+		.saddr = CLIENT, .daddr = REMOTE, .proto = PROTO_UDP, .ttl = 64, .id = 0x7777,
+	};
+	struct frame in1, in2, out1, out2, exp1, exp2;
+	struct flow_entry e;
+	struct flow_key k = fkey(CLIENT, REMOTE, 130, 5000, PROTO_UDP);
+	size_t n, first = 32;   /* UDP header + 24 bytes: 4 fragment units */
+	uint16_t port;
+	int gw;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7 + 3);
+	n = l4_udp(l4, CLIENT, REMOTE, 130, 5000, payload, sizeof(payload), false);
+
+	ip.frag = IPF_MF;
+	frame_ipv4(&in1, FX.lan_mac, MAC_CLIENT, &ip, l4, first);
+	ip.frag = (uint16_t)(first / 8);
+	frame_ipv4(&in2, FX.lan_mac, MAC_CLIENT, &ip, l4 + first, n - first);
+
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in1, &out1, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_true(fx_flow(&k, &e));
+	gw = e.gw;
+	port = ntohs(e.xlate_port);
+	assert_int_not_equal(port, 130);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in2, &out2, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_int_equal(fx_event(EV_FRAG_FOLLOWED), 1);
+
+	/*
+	 * Expected: the whole datagram translated (its UDP checksum, which
+	 * covers both fragments, from scratch), then cut the same way.
+	 */
+	n = l4_udp(l4x, FX.nat_addr[gw], REMOTE, port, 5000, payload, sizeof(payload), false);
+	ip.saddr = FX.nat_addr[gw];
+	ip.ttl = 63;
+	ip.frag = IPF_MF;
+	frame_ipv4(&exp1, MAC_GW[gw], FX.wan_mac[gw], &ip, l4x, first);
+	ip.frag = (uint16_t)(first / 8);
+	frame_ipv4(&exp2, MAC_GW[gw], FX.wan_mac[gw], &ip, l4x + first, n - first);
+	expect_frame(&out1, &exp1);
+	expect_frame(&out2, &exp2);
+	/* Same gateway: same source address, same next hop. */
+	assert_memory_equal(out1.d, out2.d, 12);
+	assert_memory_equal(out1.d + ETH_LEN + 12, out2.d + ETH_LEN + 12, 4);
+
+	assert_true(fx_flow(&k, &e));
+	assert_int_equal(e.packets, 2);
+	assert_int_equal(fx_flow_count(), 2);
+}
+
+/* 12b. A later fragment whose first fragment was never seen. */
+static void test_fragment_without_flow_dropped(void **state)
+{
+	uint8_t data[64];
+	struct ip4_spec ip = {
+		.saddr = CLIENT, .daddr = REMOTE, .proto = PROTO_UDP, .ttl = 64, .id = 0x8888,
+		.frag = 4,
+	};
+	struct frame in;
+
+	(void)state;
+	memset(data, 0xab, sizeof(data));
+	frame_ipv4(&in, FX.lan_mac, MAC_CLIENT, &ip, data, sizeof(data));
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_FRAG_UNKNOWN);
+
+	/* Same id, but the first fragment opened a flow to another host. */
+	{
+		struct frame f1;
+		uint8_t l4[64];
+		struct ip4_spec ip1 = ip;
+		size_t n = l4_udp(l4, CLIENT, ip4("192.0.2.11"), 131, 5000, data, 24, false);
+
+		ip1.daddr = ip4("192.0.2.11");
+		ip1.frag = IPF_MF;
+		frame_ipv4(&f1, FX.lan_mac, MAC_CLIENT, &ip1, l4, n);
+		assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f1, NULL), XDP_REDIRECT);
+	}
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_FRAG_UNKNOWN);
+	assert_int_equal(fx_flow_count(), 2);
+}
+
+/* 12c. A reply datagram in two fragments, from the WAN. */
+static void test_reply_fragments_follow_first(void **state)
+{
+	static const char q[] = "ask for something big";
+	struct pk dg = client_udp(136, q, sizeof(q));
+	uint8_t payload[100], l4[200];
+	struct opened o;
+	struct ip4_spec ip = { .daddr = 0, .proto = PROTO_UDP, .ttl = 64, .id = 0x5151 };
+	struct frame in1, in2, out1, out2, exp1, exp2;
+	size_t n, first = 32;
+
+	(void)state;
+	open_flow(&dg, &o);
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 13 + 1);
+
+	n = l4_udp(l4, REMOTE, FX.nat_addr[o.gw], 53, o.port, payload, sizeof(payload), false);
+	ip.saddr = REMOTE;
+	ip.daddr = FX.nat_addr[o.gw];
+	ip.frag = IPF_MF;
+	frame_ipv4(&in1, FX.wan_mac[o.gw], MAC_GW[o.gw], &ip, l4, first);
+	ip.frag = (uint16_t)(first / 8);
+	frame_ipv4(&in2, FX.wan_mac[o.gw], MAC_GW[o.gw], &ip, l4 + first, n - first);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in1, &out1, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in2, &out2, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+	assert_int_equal(fx_event(EV_FRAG_FOLLOWED), 1);
+
+	n = l4_udp(l4, REMOTE, CLIENT, 53, 136, payload, sizeof(payload), false);
+	ip.daddr = CLIENT;
+	ip.ttl = 63;
+	ip.frag = IPF_MF;
+	frame_ipv4(&exp1, MAC_CLIENT, FX.lan_mac, &ip, l4, first);
+	ip.frag = (uint16_t)(first / 8);
+	frame_ipv4(&exp2, MAC_CLIENT, FX.lan_mac, &ip, l4 + first, n - first);
+	expect_frame(&out1, &exp1);
+	expect_frame(&out2, &exp2);
+}
+
+/*
+ * docs/config.md, `asymmetric: drop` (the default): TCP packets of a
+ * connection xwan never saw open are dropped, not picked up mid-stream.
+ */
+static void test_tcp_without_syn_dropped_by_default(void **state)
+{
+	struct pk ack = client_syn(40000);
+	struct frame in;
+
+	(void)state;
+	assert_int_equal(FX.cfg.asymmetric, XWAN_ASYM_DROP);
+	ack.flags = F_ACK | F_PSH;
+	ack.pl = "mid-stream";
+	ack.n = 10;
+	mk(&in, &ack);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_NOT_NEW);
+	assert_int_equal(fx_flow_count(), 0);
+}
+
+/* ---------------------------------------------------------- weights */
+
+static uint32_t rng_state;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+/* A new TCP flow with a random tuple; returns the gateway it went to. */
+static int random_flow(struct flow_key *k)
+{
+	struct pk p = client_syn(0);
+	struct frame in, out;
+	struct view v;
+	int gw;
+
+	p.sa = htonl(0x0a010002 + rnd() % 253);                 /* 10.1.0.2 - .254 */
+	p.da = htonl(0x08000000 + (rnd() & 0x00ffffff));        /* 8.0.0.0/8 */
+	p.sp = (uint16_t)(1024 + rnd() % 64512);
+	p.dp = (uint16_t)(1 + rnd() % 65535);
+	*k = key_of(&p);
+	mk(&in, &p);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &out), XDP_REDIRECT);
+	assert_true(frame_view(&out, &v));
+	gw = fx_gw_of_addr(v.saddr);
+	assert_in_range(gw, 0, NGW - 1);
+	assert_memory_equal(out.d, MAC_GW[gw], 6);
+	return gw;
+}
+
+/* Group 0's slot table in use. */
+static struct gw_slot_table *slot_table(void)
+{
+	struct gw_slot_table *t = calloc(1, sizeof(*t));
+	struct gw_group grp;
+	uint32_t key = 0;
+
+	assert_non_null(t);
+	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_GROUPS], &key, &grp), 0);
+	key = grp.active & 1;
+	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_GW_SLOTS], &key, t), 0);
+	return t;
+}
+
+/*
+ * 13a. Hash: weights 3:1 give isp1 75% +- 3% of 4000 random flows, and
+ * every choice is the one userspace predicts (`xwan explain`).
+ */
+static void test_hash_split_follows_weights(void **state)
+{
+	struct gw_slot_table *t = slot_table();
+	int count[NGW] = { 0 };
+	const int n = 4000;
+	struct flow_key k;
+
+	(void)state;
+	rng_state = 0x2545f491;
+	assert_int_equal(t->method, GROUP_METHOD_HASH);
+	assert_int_equal(t->hash_fields, HASH_F_ALL);
+	assert_int_equal(t->nslots, XWAN_SLOTS);
+	for (int i = 0; i < n; i++) {
+		int gw = random_flow(&k);
+		uint32_t h = xwan_flow_hash(k.saddr, k.daddr, k.sport, k.dport, k.proto,
+					    t->hash_fields, t->seed);
+
+		count[gw]++;
+		if (t->slot[h % t->nslots] != gw)
+			fail_msg("flow %d went to gateway %d, the slot table says %d", i, gw,
+				 t->slot[h % t->nslots]);
+	}
+	free(t);
+	print_message("  isp1 %d, isp2 %d of %d\n", count[0], count[1], n);
+	assert_in_range(count[0], n * 72 / 100, n * 78 / 100);
+	assert_int_equal(fx_event(EV_FLOW_CREATED), n);
+	assert_int_equal(fx_gw(0).flows_created, count[0]);
+	assert_int_equal(fx_gw(1).flows_created, count[1]);
+}
+
+/* 13b. Round robin: every full cycle carries exactly the weights. */
+static void test_round_robin_split_exact(void **state)
+{
+	struct gw_slot_table *t;
+	struct flow_key k;
+	int seq[4000], count[NGW] = { 0 }, cycle;
+	const int n = 4000;
+
+	(void)state;
+	rng_state = 0x9e3779b9;
+	FX.cfg.groups[0].method = GROUP_METHOD_ROUND_ROBIN;
+	assert_int_equal(fx_install_groups(), 0);
+	t = slot_table();
+	assert_int_equal(t->method, GROUP_METHOD_ROUND_ROBIN);
+	cycle = (int)t->nslots;
+	free(t);
+	assert_int_equal(cycle, 4);     /* 3:1 reduces to a cycle of four */
+
+	for (int i = 0; i < n; i++) {
+		seq[i] = random_flow(&k);
+		count[seq[i]]++;
+	}
+	print_message("  isp1 %d, isp2 %d of %d\n", count[0], count[1], n);
+	assert_in_range(count[0], n * 3 / 4 - 1, n * 3 / 4 + 1);
+	for (int i = 0; i + cycle <= n; i++) {
+		int c = 0;
+
+		for (int j = i; j < i + cycle; j++)
+			c += seq[j] == 0;
+		if (c != 3)
+			fail_msg("flows %d..%d: %d of %d on isp1, expected 3", i, i + cycle - 1, c,
+				 cycle);
+	}
+}
+
+/* ---------------------------------------------------- NAT exhaustion */
+
+/* 14. Two NAT ports: the third flow to one remote endpoint finds none. */
+static void test_nat_port_exhaustion(void **state)
+{
+	struct pk a = client_syn(1024), b = client_syn(1025), c = client_syn(40000), d;
+	struct opened oa, ob, od;
+	struct frame in;
+
+	(void)state;
+	FX.cfg.wans[0].port_min = 1024;
+	FX.cfg.wans[0].port_max = 1025;
+	FX.usable[1] = false;
+	assert_int_equal(xwan_sync_gateways(&FX.cfg, &FX.host, FX.m, FX.status, FX.usable), 0);
+	assert_int_equal(fx_install_groups(), 0);
+
+	b.sa = CLIENT2;
+	c.sa = CLIENT3;
+	open_flow(&a, &oa);
+	open_flow(&b, &ob);
+	assert_int_equal(oa.gw, 0);
+	assert_int_equal(ob.gw, 0);
+	assert_in_range(oa.port, 1024, 1025);
+	assert_in_range(ob.port, 1024, 1025);
+	assert_int_not_equal(oa.port, ob.port);
+
+	mk(&in, &c);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_NAT_EXHAUSTED);
+	assert_int_equal(fx_gw(0).nat_exhausted, 1);
+	assert_int_equal(fx_flow_count(), 4);
+
+	/* Another remote port is another set of ports. */
+	d = c;
+	d.dp = 80;
+	open_flow(&d, &od);
+	assert_int_equal(od.gw, 0);
+	assert_in_range(od.port, 1024, 1025);
+	assert_int_equal(fx_flow_count(), 6);
+	assert_int_equal(fx_gw(0).nat_exhausted, 1);
+}
+
+/*
+ * 14b. A gateway out of ports for a remote endpoint is not the end: the
+ * flow goes to another usable gateway (XWAN_GW_TRIES), not to the floor.
+ */
+static void test_nat_exhaustion_spills_to_other_gateway(void **state)
+{
+	int count[NGW] = { 0 }, dropped = 0;
+	const int n = 24;
+
+	(void)state;
+	FX.cfg.wans[0].port_min = 1024;
+	FX.cfg.wans[0].port_max = 1025;
+	assert_int_equal(xwan_sync_gateways(&FX.cfg, &FX.host, FX.m, FX.status, FX.usable), 0);
+
+	for (int i = 0; i < n; i++) {
+		struct pk syn = client_syn(40000);
+		struct frame in, out;
+		struct view v;
+
+		syn.sa = htonl(0x0a01000a + (uint32_t)i);       /* 10.1.0.10 .. */
+		mk(&in, &syn);
+		if (run_xdp(FX.xdp_lan, FX.lan_if, &in, &out) != XDP_REDIRECT) {
+			dropped++;
+			continue;
+		}
+		assert_true(frame_view(&out, &v));
+		count[fx_gw_of_addr(v.saddr)]++;
+	}
+	print_message("  isp1 %d, isp2 %d, dropped %d, isp1 exhausted %llu times\n", count[0],
+		      count[1], dropped, (unsigned long long)fx_gw(0).nat_exhausted);
+	assert_in_range(count[0], 0, 2);
+	assert_true(fx_gw(0).nat_exhausted > 0);        /* the case did happen */
+	assert_int_equal(fx_verdict(HOOK_XDP_LAN, V_DROP_NAT_EXHAUSTED), 0);
+	assert_int_equal(dropped, 0);
+}
+
+static void set_timeout(int which, uint64_t ns)
+{
+	struct xwan_settings st;
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_SETTINGS], &zero, &st), 0);
+	st.timeout_ns[which] = ns;
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_SETTINGS], &zero, &st, BPF_ANY), 0);
+}
+
+/*
+ * Timeouts: an expired flow translates nothing (its late reply is the
+ * host's business), and the client's next packet opens a fresh flow in its
+ * place, on a fresh port.
+ */
+static void test_expired_flow_not_used(void **state)
+{
+	static const char q[] = "query";
+	struct pk dg = client_udp(140, q, sizeof(q)), r;
+	struct flow_key kout = key_of(&dg);
+	struct flow_entry e;
+	struct opened o;
+	struct frame in, out;
+	struct timespec ts = { 0, 30 * 1000 * 1000 };
+
+	(void)state;
+	open_flow(&dg, &o);
+	set_timeout(TIMEOUT_UDP, 1000 * 1000);          /* 1 ms */
+	nanosleep(&ts, NULL);
+
+	r = reply_to(&dg, o.gw, o.port, 0);
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+	expect_untouched(&out, &in);
+
+	mk(&in, &dg);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.packets, 1);
+	assert_true(e.created_ns > o.out_e.created_ns);
+	assert_true(fx_flow(&e.peer, &e));
+	assert_memory_equal(&e.peer, &kout, sizeof(kout));
+	assert_int_equal(e.packets, 0);
+	assert_int_equal(fx_flow_count(), 2);   /* the old reply entry went with it */
+	assert_int_equal(fx_event(EV_FLOW_CREATED), 2);
+	assert_int_equal(fx_event(EV_FLOW_REPLACED), 1);
+	assert_int_equal(fx_flow_count(), 2);
+}
+
+/* ------------------------------------------------- destination policy */
+
+/* A WAN's own subnet is reached through that WAN, whatever the hash says. */
+static void test_wan_subnet_destination_pinned_to_its_wan(void **state)
+{
+	(void)state;
+	for (uint16_t sp = 2000; sp < 2016; sp++) {
+		struct pk dg = client_udp(sp, "dns?", 4), exp;
+		struct opened o;
+
+		dg.da = ip4("198.51.100.1");            /* isp2's router, e.g. its DNS */
+		open_flow(&dg, &o);
+		assert_int_equal(o.gw, 1);
+		assert_int_equal(o.out_e.group, XWAN_GROUP_NONE);
+		exp = snat(dg, 1, o.port);
+		expect_pk(&o.out, &exp);
+	}
+	assert_int_equal(fx_gw(1).flows_created, 16);
+}
+
+/*
+ * A host on a WAN's subnet other than the gateway is on-link: the frame
+ * goes to its own MAC (as the kernel's connected route would send it), not
+ * to the gateway's.
+ */
+static void test_wan_subnet_host_reached_directly(void **state)
+{
+	struct pk dg = client_udp(2100, "hello", 5), exp;
+	struct opened o;
+	struct frame ef;
+
+	(void)state;
+	dg.da = ip4(WAN2_NEIGHBOUR);
+	open_flow(&dg, &o);
+	assert_int_equal(o.gw, 1);
+	exp = snat(dg, 1, o.port);
+	mk(&ef, &exp);
+	memcpy(ef.d, MAC_WAN2_NEIGHBOUR, 6);
+	expect_frame(&o.out, &ef);
+}
+
+/* ------------------------------------------------- the host's sessions */
+
+/* The host's own connection from a WAN address: reserved, its reply goes up. */
+static void test_host_session_reply_passed_up(void **state)
+{
+	struct pk syn = {
+		.l2 = to_gw(0), .sa = WAN1_IP, .da = REMOTE, .proto = PROTO_TCP,
+		.sp = 50000, .dp = 443, .flags = F_SYN,
+	};
+	struct pk probe = syn, r;
+	struct flow_key kl = fkey(REMOTE, WAN1_IP, 443, 50000, PROTO_TCP);
+	struct flow_entry e;
+	struct frame in, out;
+
+	(void)state;
+	mk(&in, &syn);
+	expect_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_OUT,
+		  V_PASS_FROM_HOST);
+	expect_untouched(&out, &in);
+	assert_true(fx_flow(&kl, &e));
+	assert_int_equal(e.dir, FLOW_DIR_LOCAL);
+	assert_int_equal(e.gw, 0);
+	assert_int_equal(e.state, FLOW_STATE_NEW);
+
+	r = syn;
+	r.l2 = from_gw(0);
+	r.sa = REMOTE;
+	r.da = WAN1_IP;
+	r.sp = 443;
+	r.dp = 50000;
+	r.flags = F_SYN | F_ACK;
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+	expect_untouched(&out, &in);
+	assert_true(fx_flow(&kl, &e));
+	assert_int_equal(e.state, FLOW_STATE_ESTABLISHED);
+	assert_int_equal(e.packets, 2);
+	assert_int_equal(fx_gw(0).unsolicited, 0);
+
+	/* The agent's probes leave marked, from a WAN address: the host's too. */
+	probe.sp = 50001;
+	mk(&in, &probe);
+	expect_tc(FX.tc_wan_out, FX.wan_if[0], xwan_gw_fwmark(FX.fwmark_mask, 0), &in, &out,
+		  NULL, TC_ACT_OK, HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
+	expect_untouched(&out, &in);
+	kl.dport = htons(50001);
+	assert_true(fx_flow(&kl, &e));
+	assert_int_equal(e.dir, FLOW_DIR_LOCAL);
+	assert_int_equal(fx_flow_count(), 2);
+}
+
+/* NAT never hands a LAN flow the port a host session holds for that endpoint. */
+static void test_host_session_port_not_given_to_lan(void **state)
+{
+	struct pk host = {
+		.l2 = to_gw(0), .sa = WAN1_IP, .da = REMOTE, .proto = PROTO_TCP,
+		.sp = 50000, .dp = 443, .flags = F_SYN,
+	};
+	struct pk syn = client_syn(50000);     /* would keep its port if it could */
+	struct flow_key kl = fkey(REMOTE, WAN1_IP, 443, 50000, PROTO_TCP);
+	struct flow_entry before, after;
+	struct opened o;
+	struct frame in;
+
+	(void)state;
+	FX.usable[1] = false;
+	assert_int_equal(xwan_sync_gateways(&FX.cfg, &FX.host, FX.m, FX.status, FX.usable), 0);
+	assert_int_equal(fx_install_groups(), 0);
+
+	mk(&in, &host);
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, NULL, NULL), TC_ACT_OK);
+	assert_true(fx_flow(&kl, &before));
+
+	open_flow(&syn, &o);
+	assert_int_equal(o.gw, 0);
+	assert_int_not_equal(o.port, 50000);
+	assert_true(fx_event(EV_NAT_COLLISION) >= 1);
+	assert_true(fx_flow(&kl, &after));
+	assert_memory_equal(&before, &after, sizeof(before));
+}
+
+/* ------------------------------------------------------- TCP reopen */
+
+/* 15. After a RST, a SYN with the same tuple is a new flow on a new port. */
+static void test_tcp_reopen_after_rst_new_flow(void **state)
+{
+	struct pk syn = client_syn(40000), p, r, exp;
+	struct flow_key kout = key_of(&syn), old_in;
+	struct flow_entry e, ei;
+	struct opened o;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&syn, &o);
+	old_in = o.out_e.peer;
+	r = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, NULL), XDP_REDIRECT);
+	p = syn;
+	p.flags = F_RST | F_ACK;
+	p.seq = 1001;
+	mk(&in, &p);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, NULL), XDP_REDIRECT);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.state, FLOW_STATE_CLOSED);
+
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.state, FLOW_STATE_NEW);
+	assert_int_equal(e.packets, 1);
+	assert_int_not_equal(ntohs(e.xlate_port), o.port);
+	exp = snat(syn, e.gw, ntohs(e.xlate_port));
+	expect_pk(&out, &exp);
+
+	assert_true(fx_flow(&e.peer, &ei));
+	assert_int_equal(ei.state, FLOW_STATE_NEW);
+	assert_false(fx_flow(&old_in, &ei));    /* the old reply entry is gone */
+	assert_int_equal(fx_flow_count(), 2);
+	assert_int_equal(fx_event(EV_FLOW_CREATED), 2);
+}
+
+/* ------------------------------------------------------------- tc */
+
+/* 16a. The kernel path: tc_lan_ingress marks packets of a flow for its WAN. */
+static void test_tc_lan_ingress_marks(void **state)
+{
+	struct pk syn = client_syn(40000), p;
+	struct opened o;
+	struct frame in, out;
+	uint32_t mark = 0;
+
+	(void)state;
+	open_flow(&syn, &o);
+	p = syn;
+	p.flags = F_ACK;
+	mk(&in, &p);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0x1, &in, &out, &mark, TC_ACT_OK, HOOK_TC_LAN_IN,
+		  V_FWD_VIA_KERNEL);
+	assert_int_equal(mark, 0x1 | xwan_gw_fwmark(FX.fwmark_mask, o.gw));
+	expect_untouched(&out, &in);
+
+	/* A mark already in xwan's bits is replaced, not or-ed. */
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0x1 | FX.fwmark_mask, &in, &out, &mark, TC_ACT_OK,
+		  HOOK_TC_LAN_IN, V_FWD_VIA_KERNEL);
+	assert_int_equal(mark, 0x1 | xwan_gw_fwmark(FX.fwmark_mask, o.gw));
+}
+
+/* 16b. A new flow first seen by tc (XDP passed it) is created and marked. */
+static void test_tc_lan_ingress_creates_flow(void **state)
+{
+	struct pk syn = client_syn(40001);
+	struct flow_key k = key_of(&syn);
+	struct flow_entry e;
+	struct frame in, out;
+	uint32_t mark = 0;
+
+	(void)state;
+	mk(&in, &syn);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, &out, &mark, TC_ACT_OK, HOOK_TC_LAN_IN,
+		  V_FWD_VIA_KERNEL);
+	assert_true(fx_flow(&k, &e));
+	assert_int_equal(mark, xwan_gw_fwmark(FX.fwmark_mask, e.gw));
+	assert_int_equal(fx_flow_count(), 2);
+	expect_untouched(&out, &in);
+}
+
+/* The packet of a flow as the kernel hands it to the WAN after routing. */
+static struct pk routed(struct pk p, int gw)
+{
+	p.l2 = to_gw(gw);
+	p.ttl = 63;
+	return p;
+}
+
+/* 16c. tc_wan_egress translates marked packets of a flow. */
+static void test_tc_wan_egress_snat(void **state)
+{
+	struct pk syn = client_syn(702), p, exp;
+	struct opened o;
+	struct frame in, out;
+	uint32_t mark;
+
+	(void)state;
+	open_flow(&syn, &o);
+	mark = xwan_gw_fwmark(FX.fwmark_mask, o.gw);
+	p = routed(syn, o.gw);
+	p.flags = F_ACK | F_PSH;
+	p.pl = "data through the kernel";
+	p.n = 23;
+	mk(&in, &p);
+	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], mark, &in, &out, NULL, TC_ACT_OK,
+		  HOOK_TC_WAN_OUT, V_FWD_OUT);
+	exp = p;
+	exp.sa = FX.nat_addr[o.gw];
+	exp.sp = o.port;
+	expect_pk(&out, &exp);
+}
+
+/* 16d. A marked packet with no flow (or on the wrong WAN) never leaves. */
+static void test_tc_wan_egress_drops_marked_without_flow(void **state)
+{
+	struct pk syn = client_syn(703), p;
+	struct opened o;
+	struct frame in;
+
+	(void)state;
+	p = routed(client_syn(40999), 0);
+	p.flags = F_ACK;
+	mk(&in, &p);
+	expect_tc(FX.tc_wan_out, FX.wan_if[0], xwan_gw_fwmark(FX.fwmark_mask, 0), &in, NULL,
+		  NULL, TC_ACT_SHOT, HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
+
+	open_flow(&syn, &o);
+	p = routed(syn, !o.gw);
+	p.flags = F_ACK;
+	mk(&in, &p);
+	expect_tc(FX.tc_wan_out, FX.wan_if[!o.gw], xwan_gw_fwmark(FX.fwmark_mask, !o.gw), &in,
+		  NULL, NULL, TC_ACT_SHOT, HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
+}
+
+/* 16e. Unmarked traffic that is not the host's own is left alone. */
+static void test_tc_wan_egress_ignores_unmarked(void **state)
+{
+	struct pk syn = client_syn(704), p;
+	struct opened o;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&syn, &o);
+	p = routed(syn, o.gw);      /* even a flow's tuple */
+	p.flags = F_ACK;
+	mk(&in, &p);
+	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], 0, &in, &out, NULL, TC_ACT_OK,
+		  HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
+	expect_untouched(&out, &in);
+	/* A mark outside xwan's bits is not xwan's either. */
+	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], ~FX.fwmark_mask, &in, &out, NULL, TC_ACT_OK,
+		  HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
+	expect_untouched(&out, &in);
+}
+
+/* 16f. tc_wan_ingress destination-translates a reply for the kernel. */
+static void test_tc_wan_ingress_dnat(void **state)
+{
+	struct pk syn = client_syn(705), r, exp;
+	struct flow_entry e;
+	struct opened o;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&syn, &o);
+	r = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	mk(&in, &r);
+	expect_tc(FX.tc_wan_in, FX.wan_if[o.gw], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_IN,
+		  V_FWD_VIA_KERNEL);
+	exp = r;                    /* no TTL or MAC change: the kernel routes it */
+	exp.da = CLIENT;
+	exp.dp = 705;
+	expect_pk(&out, &exp);
+	assert_true(fx_flow(&o.out_e.peer, &e));
+	assert_int_equal(e.state, FLOW_STATE_ESTABLISHED);
+}
+
+/* 16g. tc_wan_egress keeps UDP's checksum rules: 0 stays 0, a computed 0 is 0xffff. */
+static void test_tc_wan_egress_udp_checksum_zero(void **state)
+{
+	static const char first[] = "opens the flow";
+	uint8_t pl[24] = "..this one sums to zero";
+	struct pk dg = client_udp(137, first, sizeof(first)), p, exp;
+	struct opened o;
+	struct frame in, out;
+	struct view v;
+	uint32_t mark;
+
+	(void)state;
+	open_flow(&dg, &o);
+	mark = xwan_gw_fwmark(FX.fwmark_mask, o.gw);
+
+	p = routed(dg, o.gw);
+	p.no_csum = true;
+	mk(&in, &p);
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[o.gw], mark, &in, &out, NULL), TC_ACT_OK);
+	exp = p;
+	exp.sa = FX.nat_addr[o.gw];
+	exp.sp = o.port;
+	expect_pk(&out, &exp);
+	assert_true(frame_view(&out, &v));
+	assert_int_equal(v.l4_csum, 0);
+
+	craft_zero_udp_csum(pl, sizeof(pl), FX.nat_addr[o.gw], REMOTE, o.port, 53);
+	p = routed(dg, o.gw);
+	p.pl = pl;
+	p.n = sizeof(pl);
+	mk(&in, &p);
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[o.gw], mark, &in, &out, NULL), TC_ACT_OK);
+	exp = p;
+	exp.sa = FX.nat_addr[o.gw];
+	exp.sp = o.port;
+	expect_pk(&out, &exp);
+	assert_true(frame_view(&out, &v));
+	assert_int_equal(v.l4_csum, 0xffff);
+}
+
+/* 16h. tc_wan_ingress translates an ICMP error for the kernel to forward. */
+static void test_tc_wan_ingress_icmp_error(void **state)
+{
+	static const char q[] = "probe";
+	struct pk dg = client_udp(138, q, sizeof(q)), e;
+	struct opened o;
+	struct frame in, out, exp, quote;
+
+	(void)state;
+	open_flow(&dg, &o);
+	wan_icmp_error(&in, o.gw, ICMPT_UNREACH, ICMPC_FRAG_NEEDED, 1400, &o.out, 0);
+	expect_tc(FX.tc_wan_in, FX.wan_if[o.gw], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_IN,
+		  V_FWD_VIA_KERNEL);
+
+	/* No TTL or MAC change: the kernel routes it. */
+	as_forwarded(&quote, &dg);
+	e = (struct pk){ .l2 = from_gw(o.gw), .da = CLIENT, .type = ICMPT_UNREACH,
+			 .code = ICMPC_FRAG_NEEDED, .rest = 1400, .ttl = 250 };
+	icmp_error_quoting(&exp, e, &quote, 0);
+	expect_frame(&out, &exp);
+	assert_int_equal(fx_event(EV_ICMP_ERR_XLATED), 1);
+}
+
+/* ------------------------------------------------------- accounting */
+
+/* Run a batch through a hook: the hook's counters grow by exactly the batch. */
+struct shot {
+	struct frame f;
+	int ifindex;
+	uint32_t mark;
+	int verdict;
+};
+
+static void expect_batch_accounted(int prog, int hook, bool tc, struct shot *b, int n)
+{
+	uint64_t total = fx_hook_total(hook), others = 0, others_after = 0;
+
+	for (int h = 0; h < HOOK_MAX; h++)
+		if (h != hook)
+			others += fx_hook_total(h);
+	for (int i = 0; i < n; i++) {
+		uint64_t before = fx_verdict(hook, b[i].verdict);
+
+		if (tc)
+			run_tc(prog, b[i].ifindex, b[i].mark, &b[i].f, NULL, NULL);
+		else
+			run_xdp(prog, b[i].ifindex, &b[i].f, NULL);
+		if (fx_verdict(hook, b[i].verdict) != before + 1)
+			fail_msg("packet %d of the batch: verdict %d not counted", i, b[i].verdict);
+	}
+	assert_int_equal(fx_hook_total(hook) - total, n);
+	for (int h = 0; h < HOOK_MAX; h++)
+		if (h != hook)
+			others_after += fx_hook_total(h);
+	assert_int_equal(others_after, others);
+}
+
+static void arp_frame(struct frame *f, struct l2 l2)
+{
+	memset(f->d, 0, 42);
+	l2_eth(f->d, l2.dst, l2.src, 0x0806);
+	f->len = 42;
+}
+
+/* 17a. xdp_lan: every packet ends in exactly one verdict counter. */
+static void test_verdict_accounting_xdp_lan(void **state)
+{
+	static struct shot b[16];
+	struct pk p;
+	int n = 0;
+
+	(void)state;
+#define ADD(pkv, v) do { struct pk q_ = (pkv); mk(&b[n].f, &q_); b[n].ifindex = FX.lan_if; \
+			 b[n].verdict = (v); n++; } while (0)
+	ADD(client_syn(41000), V_FWD_OUT);
+	p = client_syn(41000);
+	p.flags = F_ACK;
+	ADD(p, V_FWD_OUT);
+	ADD(client_udp(5353, "u", 1), V_FWD_OUT);
+	ADD(client_echo(77, "e", 1), V_FWD_OUT);
+	p = client_syn(41001);
+	p.sa = SPOOFED;
+	ADD(p, V_DROP_SPOOFED);
+	p = client_syn(41002);
+	p.ttl = 1;
+	ADD(p, V_PASS_TTL);
+	p = client_syn(41003);
+	p.da = LAN_HOST;
+	ADD(p, V_PASS_LOCAL);
+	p.da = LAN_PEER;
+	ADD(p, V_PASS_BYPASS);
+	p = client_syn(41004);
+	p.flags = F_RST;
+	ADD(p, V_DROP_NOT_NEW);
+	p = client_udp(5354, NULL, 0);
+	p.proto = PROTO_GRE;
+	p.pl = "\0\0\x08\0";
+	p.n = 4;
+	ADD(p, V_PASS_UNSUPPORTED);
+	p = (struct pk){ .l2 = from_client(), .sa = CLIENT, .da = REMOTE, .proto = PROTO_ICMP,
+			 .type = ICMPT_UNREACH, .code = 3, .pl = b[0].f.d + ETH_LEN, .n = 28 };
+	ADD(p, V_PASS_NOT_XWAN);        /* an error about a flow we do not have */
+	p = client_udp(5355, NULL, 0);
+	p.frag = 8;
+	p.id = 0x9999;
+	ADD(p, V_DROP_FRAG_UNKNOWN);
+#undef ADD
+	arp_frame(&b[n].f, from_client());
+	b[n].ifindex = FX.lan_if;
+	b[n++].verdict = V_PASS_NOT_IPV4;
+	p = client_syn(41005);
+	mk(&b[n].f, &p);
+	b[n].f.d[ETH_LEN] = 0x43;
+	b[n].ifindex = FX.lan_if;
+	b[n++].verdict = V_DROP_MALFORMED;
+
+	expect_batch_accounted(FX.xdp_lan, HOOK_XDP_LAN, false, b, n);
+}
+
+/* 17b. xdp_wan: the same for the WAN side. */
+static void test_verdict_accounting_xdp_wan(void **state)
+{
+	static struct shot b[16];
+	static char big[1600];
+	struct pk syn = client_syn(42000), p;
+	struct opened o;
+	int n = 0;
+
+	(void)state;
+	open_flow(&syn, &o);
+#define ADD(pkv, v) do { struct pk q_ = (pkv); mk(&b[n].f, &q_); \
+			 b[n].ifindex = FX.wan_if[o.gw]; b[n].verdict = (v); n++; } while (0)
+	ADD(reply_to(&syn, o.gw, o.port, F_SYN | F_ACK), V_FWD_IN);
+	p = reply_to(&syn, o.gw, o.port, F_ACK);
+	p.ttl = 1;
+	ADD(p, V_PASS_TTL);
+	p = reply_to(&syn, o.gw, o.port, F_ACK);
+	p.pl = big;
+	p.n = sizeof(big);
+	ADD(p, V_PASS_MTU);
+	p = (struct pk){ .l2 = from_gw(o.gw), .sa = ROUTER, .da = FX.nat_addr[o.gw],
+			 .proto = PROTO_ICMP, .type = ICMPT_TIMXCEED, .pl = o.out.d + ETH_LEN,
+			 .n = 28 };
+	ADD(p, V_FWD_ICMP_ERROR);
+	p = reply_to(&syn, o.gw, o.port, F_SYN);
+	p.dp = 9;                        /* no flow: to the host */
+	ADD(p, V_PASS_LOCAL);
+	p.da = CLIENT;                   /* no flow: to the LAN */
+	ADD(p, V_DROP_UNSOLICITED);
+	p = reply_to(&syn, o.gw, o.port, 0);
+	p.proto = PROTO_GRE;
+	p.pl = "\0\0\x08\0";
+	p.n = 4;
+	ADD(p, V_PASS_LOCAL);            /* GRE to our address: the host's */
+	p.da = CLIENT;
+	ADD(p, V_DROP_UNSOLICITED);      /* GRE to the LAN: not ours to forward */
+#undef ADD
+	arp_frame(&b[n].f, from_gw(o.gw));
+	b[n].ifindex = FX.wan_if[o.gw];
+	b[n++].verdict = V_PASS_NOT_IPV4;
+	b[n] = b[0];
+	b[n].f.len = ETH_LEN + 10;
+	b[n++].verdict = V_DROP_MALFORMED;
+
+	expect_batch_accounted(FX.xdp_wan, HOOK_XDP_WAN, false, b, n);
+}
+
+/* 17c. The tc hooks. */
+static void test_verdict_accounting_tc(void **state)
+{
+	static struct shot b[8];
+	struct pk syn = client_syn(43000), p;
+	struct opened o;
+	uint32_t mark;
+	int n;
+
+	(void)state;
+	open_flow(&syn, &o);
+	mark = xwan_gw_fwmark(FX.fwmark_mask, o.gw);
+
+	n = 0;
+	p = syn;
+	p.flags = F_ACK;
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.lan_if;
+	b[n++].verdict = V_FWD_VIA_KERNEL;
+	p.sa = SPOOFED;
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.lan_if;
+	b[n++].verdict = V_DROP_SPOOFED;
+	p.sa = CLIENT;
+	p.ttl = 1;
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.lan_if;
+	b[n++].verdict = V_PASS_TTL;
+	arp_frame(&b[n].f, from_client());
+	b[n].ifindex = FX.lan_if;
+	b[n++].verdict = V_PASS_NOT_IPV4;
+	expect_batch_accounted(FX.tc_lan_in, HOOK_TC_LAN_IN, true, b, n);
+
+	n = 0;
+	p = routed(syn, o.gw);
+	p.flags = F_ACK;
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.wan_if[o.gw];
+	b[n].mark = mark;
+	b[n++].verdict = V_FWD_OUT;
+	b[n] = b[n - 1];
+	b[n].mark = 0;
+	b[n++].verdict = V_PASS_NOT_XWAN;
+	p.sp = 43999;
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.wan_if[o.gw];
+	b[n].mark = mark;
+	b[n++].verdict = V_DROP_NO_FLOW;
+	expect_batch_accounted(FX.tc_wan_out, HOOK_TC_WAN_OUT, true, b, n);
+
+	n = 0;
+	p = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.wan_if[o.gw];
+	b[n].mark = 0;
+	b[n++].verdict = V_FWD_VIA_KERNEL;
+	p = reply_to(&syn, o.gw, o.port, F_SYN);
+	p.dp = 9;
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.wan_if[o.gw];
+	b[n++].verdict = V_PASS_LOCAL;
+	p.da = CLIENT;
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.wan_if[o.gw];
+	b[n++].verdict = V_DROP_UNSOLICITED;
+	arp_frame(&b[n].f, from_gw(o.gw));
+	b[n].ifindex = FX.wan_if[o.gw];
+	b[n++].verdict = V_PASS_NOT_IPV4;
+	expect_batch_accounted(FX.tc_wan_in, HOOK_TC_WAN_IN, true, b, n);
+}
+
+/* ============================================================== main */
+
+int main(int argc, char **argv)
+{
+#define T(f) cmocka_unit_test_setup(f, fx_setup)
+	const struct CMUnitTest tests[] = {
+		T(test_new_tcp_flow_translated_and_recorded),
+		T(test_tcp_reply_translated_back_and_established),
+		T(test_flow_keeps_gateway_and_port),
+		T(test_udp_translated_both_ways),
+		T(test_udp_zero_checksum_stays_zero),
+		T(test_udp_checksum_computing_to_zero_sent_as_ffff),
+		T(test_icmp_echo_id_translated),
+		T(test_icmp_time_exceeded_quoting_udp),
+		T(test_icmp_frag_needed_quoting_udp),
+		T(test_icmp_error_quoting_8_bytes_of_tcp),
+		T(test_icmp_error_quoting_whole_tcp_segment),
+		T(test_icmp_error_quoting_tcp_header_and_part_of_payload),
+		T(test_icmp_error_quoting_echo),
+		T(test_icmp_error_quoting_udp_without_checksum),
+		T(test_icmp_error_quoting_udp_checksum_ffff),
+		T(test_icmp_error_with_ip_options),
+		T(test_lan_icmp_error_about_reply_translated_out),
+		T(test_wan_to_host_address_passes_to_kernel),
+		T(test_wan_unsolicited_to_lan_dropped),
+		T(test_spoofed_lan_source_dropped),
+		T(test_ttl_expiring_passes_untouched),
+		T(test_short_frames_malformed),
+		T(test_bad_ip_headers_malformed),
+		T(test_truncated_l4_malformed),
+		T(test_tcp_header_beyond_ip_total_length_malformed),
+		T(test_udp_header_beyond_ip_total_length_malformed),
+		T(test_padded_minimum_frame_translated),
+		T(test_icmp_error_quoting_truncated_header_malformed),
+		T(test_ip_options_skipped),
+		T(test_fragments_follow_first),
+		T(test_fragment_without_flow_dropped),
+		T(test_reply_fragments_follow_first),
+		T(test_tcp_without_syn_dropped_by_default),
+		T(test_hash_split_follows_weights),
+		T(test_round_robin_split_exact),
+		T(test_nat_port_exhaustion),
+		T(test_nat_exhaustion_spills_to_other_gateway),
+		T(test_expired_flow_not_used),
+		T(test_wan_subnet_destination_pinned_to_its_wan),
+		T(test_wan_subnet_host_reached_directly),
+		T(test_host_session_reply_passed_up),
+		T(test_host_session_port_not_given_to_lan),
+		T(test_tcp_reopen_after_rst_new_flow),
+		T(test_tc_lan_ingress_marks),
+		T(test_tc_lan_ingress_creates_flow),
+		T(test_tc_wan_egress_snat),
+		T(test_tc_wan_egress_drops_marked_without_flow),
+		T(test_tc_wan_egress_ignores_unmarked),
+		T(test_tc_wan_ingress_dnat),
+		T(test_tc_wan_egress_udp_checksum_zero),
+		T(test_tc_wan_ingress_icmp_error),
+		T(test_verdict_accounting_xdp_lan),
+		T(test_verdict_accounting_xdp_wan),
+		T(test_verdict_accounting_tc),
+	};
+#undef T
+
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_dataplane: needs root (netns, BPF); skipped\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+}
