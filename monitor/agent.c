@@ -143,7 +143,7 @@ static int targets_open(struct agent *a, int w)
 			.target = mc->targets[i],
 			.port = mc->port,
 			.src_addr = a->host.wan_addr[w].addr,
-			.fwmark = xwan_gw_fwmark(a->cfg->fwmark_mask, w),
+			.fwmark = xwan_gw_fwmark(a->cfg->fwmark_mask, wan->gw),
 			.icmp_ident = (uint16_t)(ICMP_ID_BASE + w * XWAN_MAX_TARGETS + i),
 		};
 
@@ -286,7 +286,7 @@ static void publish_health(struct agent *a)
 		};
 		double rtt = 0, sd = 0, loss = 0;
 		int n = 0;
-		__u32 key = (__u32)w;
+		__u32 key = (__u32)a->cfg->wans[w].gw;
 
 		for (int i = 0; i < g->n_targets; i++) {
 			const struct health_target *h = &g->t[i].h;
@@ -342,7 +342,7 @@ static void flush_gateway(struct agent *a, int w, uint32_t mask, const char *why
 
 	if (!mask)
 		return;
-	n = failover_flush(&a->maps, w, mask, false, true, &resets);
+	n = failover_flush(&a->maps, a->cfg->wans[w].gw, mask, false, true, &resets);
 	if (n < 0)
 		logf_("gateway %s: cannot flush its flows: %s", gw_name(a, w), strerror(-n));
 	else if (n)
@@ -484,7 +484,7 @@ static void ev_neigh(void *ctx, int ifindex, uint32_t addr, const uint8_t *mac, 
 		memcpy(n.mac, mac, 6);
 	n.valid = usable;
 	n.checked_ns = now_ns();
-	key = (__u32)w;
+	key = (__u32)a->cfg->wans[w].gw;
 	bpf_map_update_elem(a->maps.fd[XM_GW_NEIGH], &key, &n, BPF_ANY);
 }
 
@@ -574,14 +574,13 @@ static int adopt(struct agent *a, char *err, size_t len)
 
 	if (!rt)
 		return -ENOMEM;
+	uint32_t gone;
+
 	rc = xwan_maps_open(a->o->pin_dir, &a->maps, err, len);
 	if (!rc)
 		rc = xwan_runtime_read(&a->maps, rt);
-	if (!rc && (int)rt->n_gateways != a->cfg->n_wans)
+	if (!rc && (xwan_assign_gateways(a->cfg, rt, &gone) || gone))
 		rc = -EINVAL;
-	for (int w = 0; !rc && w < a->cfg->n_wans; w++)
-		if (strcmp(rt->gw_name[w], a->cfg->wans[w].name))
-			rc = -EINVAL;
 	if (rc == -EINVAL)
 		snprintf(err, len, "the running dataplane was started with other WANs than %s "
 			 "names; run `xwan down` first, or start with the same config",
@@ -593,7 +592,7 @@ static int adopt(struct agent *a, char *err, size_t len)
 	for (int w = 0; w < a->cfg->n_wans; w++) {
 		struct gw_info gi = {};
 		struct gw_health hl = {};
-		__u32 key = (__u32)w;
+		__u32 key = (__u32)a->cfg->wans[w].gw;
 
 		bpf_map_lookup_elem(a->maps.fd[XM_GATEWAYS], &key, &gi);
 		bpf_map_lookup_elem(a->maps.fd[XM_GW_HEALTH], &key, &hl);
