@@ -409,6 +409,8 @@ struct xwan_runtime {
 	__u32 fwmark_mask;
 	__u32 generation;       /* bumped by every config install */
 	__u64 started_unix;     /* wall clock seconds, for the views */
+	__u32 agent_pid;        /* the running `xwan run`, 0: none */
+	__u32 pad;
 	char  config_path[256];
 	char  gw_name[XWAN_MAX_GATEWAYS][XWAN_NAME_LEN];
 	__be32 gw_src[XWAN_MAX_GATEWAYS];  /* the WAN address its source rule names */

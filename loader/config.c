@@ -1625,7 +1625,7 @@ static int parse_kernel_settings(struct parser *p, const yaml_node_t *root)
 		    &cfg->flow_table_size));
 	TRY(parse_fwmark_mask(p, root));
 	TRY(parse_route_table_base(p, root));
-	return opt_u32(p, root, "", "rule_priority", 1, 32765,
+	return opt_u32(p, root, "", "rule_priority", 1, 32764,
 		       &cfg->rule_priority);
 }
 

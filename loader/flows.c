@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "flows.h"
+#include "rst.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -314,14 +316,66 @@ int xwan_flows_gc(const struct xwan_maps *m)
 	return remove_collected(m, &d);
 }
 
-int xwan_flows_flush(const struct xwan_maps *m, int gw)
-{
-	struct doomed d = { .gw = gw < 0 ? -1 : gw };
-	int rc = xwan_flow_scan(m, collect, &d);
+struct flush_ctx {
+	int gw;
+	uint32_t group_mask;
+	bool pinned;
+	struct xwan_flow *doomed;
+	int n, cap;
+};
 
+static int pick(const struct xwan_flow *f, void *data)
+{
+	struct flush_ctx *c = data;
+	bool mine;
+
+	if (f->local || f->out.gw != c->gw)
+		return 0;
+	if (f->out.group == XWAN_GROUP_NONE)
+		mine = c->pinned;
+	else
+		mine = f->out.group < 32 && (c->group_mask & (1U << f->out.group));
+	if (!mine)
+		return 0;
+	if (c->n == c->cap) {
+		int cap = c->cap ? c->cap * 2 : 256;
+		struct xwan_flow *d = realloc(c->doomed, (size_t)cap * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		c->doomed = d;
+		c->cap = cap;
+	}
+	c->doomed[c->n++] = *f;
+	return 0;
+}
+
+int xwan_flows_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, bool pinned,
+		   bool rst, int *resets)
+{
+	struct flush_ctx c = { .gw = gw, .group_mask = group_mask, .pinned = pinned };
+	int rc, removed = 0;
+
+	*resets = 0;
+	rc = xwan_flow_scan(m, pick, &c);
 	if (rc) {
-		free(d.keys);
+		free(c.doomed);
 		return rc;
 	}
-	return remove_collected(m, &d);
+	for (int i = 0; i < c.n; i++) {
+		const struct xwan_flow *f = &c.doomed[i];
+
+		/* Gone from the table first: the next packet opens a fresh flow. */
+		if (bpf_map_delete_elem(m->fd[XM_FLOWS], &f->map_key) == 0)
+			removed++;
+		bpf_map_delete_elem(m->fd[XM_FLOWS], &f->out.peer);
+		/* A client still in SYN_SENT retries on its own; others need a RST. */
+		if (rst && f->key.proto == IPPROTO_TCP && f->has_in &&
+		    f->out.state == FLOW_STATE_ESTABLISHED &&
+		    rst_send_to_client(&f->key, &f->in) == 0)
+			(*resets)++;
+	}
+	free(c.doomed);
+	xwan_flow_gauge_sub(m, (uint64_t)removed);
+	return removed;
 }

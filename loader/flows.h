@@ -43,8 +43,14 @@ int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *
 /* Delete dead flows (both entries); returns the number of flows removed. */
 int xwan_flows_gc(const struct xwan_maps *m);
 
-/* Delete every flow of gateway gw (all gateways when gw < 0); returns count. */
-int xwan_flows_flush(const struct xwan_maps *m, int gw);
+/*
+ * Delete the flows on gateway index `gw` that belong to the groups in
+ * group_mask (bit per group index); pinned flows (no group) follow
+ * `pinned`. TCP clients get a RST when `rst`. Returns the number of flows
+ * removed (resets in *resets), or -errno.
+ */
+int xwan_flows_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, bool pinned,
+		     bool rst, int *resets);
 
 /* Tell the dataplane n flows were deleted from userspace. */
 void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n);

@@ -2,6 +2,7 @@
 #include "lifecycle.h"
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "dataplane.h"
+#include "flows.h"
 #include "host.h"
 #include "netlink.h"
 #include "pindir.h"
@@ -100,6 +102,10 @@ int wan_source_routing(const struct xwan_config *cfg, const struct xwan_host *h,
 	uint32_t table = cfg->route_table_base + (uint32_t)gw;
 	const struct nl_addr *a = &h->wan_addr[w];
 
+	if (rt->gw_src[gw] && rt->gw_src[gw] != a->addr) {
+		nl_rule_src(cfg->rule_priority + 1, rt->gw_src[gw], table, false);
+		rt->gw_src[gw] = 0;
+	}
 	if (!a->addr)
 		return 0;
 	if (a->plen < 32) {
@@ -429,6 +435,241 @@ int xwan_assign_gateways(struct xwan_config *cfg, const struct xwan_runtime *rt,
 		added++;
 	}
 	return added;
+}
+
+/* ---- reload ---- */
+
+static int prog_from_pins(const char *pin_dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/progs/%s", pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+/* A WAN still named but on another interface is a new WAN under an old name. */
+static void reassign_moved(struct xwan_config *cfg, const struct xwan_maps *m, uint32_t *gone)
+{
+	uint32_t used = 0;
+
+	for (int w = 0; w < cfg->n_wans; w++)
+		used |= 1U << cfg->wans[w].gw;
+	for (int w = 0; w < cfg->n_wans; w++) {
+		struct gw_info gi = {};
+		__u32 key = (__u32)cfg->wans[w].gw;
+		int i = 0;
+
+		if (bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &key, &gi) || !gi.ifindex ||
+		    gi.ifindex == if_nametoindex(cfg->wans[w].interface))
+			continue;
+		*gone |= 1U << key;
+		while (i < XWAN_MAX_GATEWAYS && ((used | *gone) & (1U << i)))
+			i++;
+		if (i == XWAN_MAX_GATEWAYS)
+			continue;
+		cfg->wans[w].gw = i;
+		used |= 1U << i;
+	}
+}
+
+static void retire_gateway(const struct xwan_maps *m, struct xwan_runtime *rt, int gw,
+			   struct xwan_reload_result *res)
+{
+	struct gw_info off = {};
+	struct gw_health none = {};
+	__u32 key = (__u32)gw;
+	int resets = 0, n;
+
+	n = xwan_flows_flush(m, gw, ~0U, true, true, &resets);
+	if (n > 0) {
+		res->flushed += n;
+		res->resets += resets;
+	}
+	bpf_map_update_elem(m->fd[XM_GATEWAYS], &key, &off, BPF_ANY);
+	bpf_map_update_elem(m->fd[XM_GW_HEALTH], &key, &none, BPF_ANY);
+	nl_rule(rt->rule_priority, xwan_gw_fwmark(rt->fwmark_mask, gw), rt->fwmark_mask,
+		rt->route_table_base + (uint32_t)gw, false);
+	if (rt->gw_src[gw])
+		nl_rule_src(rt->rule_priority + 1, rt->gw_src[gw], rt->route_table_base + (uint32_t)gw,
+			    false);
+	nl_route_flush_table(rt->route_table_base + (uint32_t)gw);
+	rt->gw_src[gw] = 0;
+	rt->gw_name[gw][0] = 0;
+}
+
+static bool wanted(const struct xwan_config *cfg, const struct xwan_host *h, uint32_t ifindex,
+		   uint8_t *role)
+{
+	for (int i = 0; i < cfg->n_lans; i++)
+		if ((uint32_t)h->lan[i].ifindex == ifindex) {
+			*role = IFACE_LAN;
+			return true;
+		}
+	for (int i = 0; i < cfg->n_wans; i++)
+		if ((uint32_t)h->wan[i].ifindex == ifindex) {
+			*role = IFACE_WAN;
+			return true;
+		}
+	return false;
+}
+
+/* Detach interfaces the config dropped (or whose role changed), attach new ones. */
+static int reattach(const struct xwan_config *cfg, const struct xwan_host *h,
+		    struct xwan_runtime *rt, const char *pin_dir, char *err, size_t errlen)
+{
+	struct xwan_runtime *want = calloc(1, sizeof(*want));
+	struct xwan_dp_progs { int lan_tc, wan_in, wan_out, xdp_lan, xdp_wan; } pr;
+	struct xwan_up_opts o = { .allow_generic = true };
+	uint8_t role;
+	int rc = 0;
+
+	if (!want)
+		return -ENOMEM;
+	/* Keep what stays, in order; undo what goes. */
+	for (__u32 i = 0; i < rt->n_attach; i++) {
+		if (wanted(cfg, h, rt->attach[i].ifindex, &role) && role == rt->attach[i].role) {
+			want->attach[want->n_attach++] = rt->attach[i];
+			continue;
+		}
+		struct xwan_runtime one = { .n_attach = 1 };
+
+		one.attach[0] = rt->attach[i];
+		undo_attachments(&one);
+	}
+	pr.lan_tc = prog_from_pins(pin_dir, "tc_lan_ingress");
+	pr.wan_in = prog_from_pins(pin_dir, "tc_wan_ingress");
+	pr.wan_out = prog_from_pins(pin_dir, "tc_wan_egress");
+	pr.xdp_lan = prog_from_pins(pin_dir, "xdp_lan");
+	pr.xdp_wan = prog_from_pins(pin_dir, "xdp_wan");
+	for (int i = 0; i < cfg->n_lans + cfg->n_wans && !rc; i++) {
+		const struct nl_link *l = i < cfg->n_lans ? &h->lan[i] : &h->wan[i - cfg->n_lans];
+		uint8_t r = i < cfg->n_lans ? IFACE_LAN : IFACE_WAN;
+		struct xwan_attach *a;
+		bool have = false;
+		int fd;
+
+		for (__u32 j = 0; j < want->n_attach; j++)
+			have |= want->attach[j].ifindex == (uint32_t)l->ifindex;
+		if (have)
+			continue;
+		if (pr.lan_tc < 0 || pr.wan_in < 0 || pr.wan_out < 0 || pr.xdp_lan < 0 ||
+		    pr.xdp_wan < 0) {
+			snprintf(err, errlen, "attaching %s needs xwan's programs pinned in %s/progs; "
+				 "they are not there (xwan down and up instead)", l->name, pin_dir);
+			rc = -ENOENT;
+			break;
+		}
+		a = add_attach(want, l, r);
+		rc = tc_attach(l->ifindex, false, r == IFACE_WAN ? pr.wan_in : pr.lan_tc, err, errlen);
+		if (!rc) {
+			a->tc_attached |= 1;
+			if (r == IFACE_WAN) {
+				rc = tc_attach(l->ifindex, true, pr.wan_out, err, errlen);
+				if (!rc)
+					a->tc_attached |= 2;
+			}
+		}
+		fd = r == IFACE_WAN ? pr.xdp_wan : pr.xdp_lan;
+		if (!rc)
+			rc = xdp_attach(l->ifindex, fd, o.allow_generic, &a->xdp_mode, err, errlen);
+		if (!rc)
+			a->xdp_prog_id = prog_id_of(fd);
+	}
+	for (int *fd = &pr.lan_tc; fd <= &pr.xdp_wan; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	rt->n_attach = want->n_attach;
+	memcpy(rt->attach, want->attach, sizeof(rt->attach));
+	free(want);
+	return rc;
+}
+
+int xwan_reload(struct xwan_config *cfg, const char *pin_dir, const uint8_t *status,
+		const bool *usable, struct xwan_reload_result *res, char *err, size_t errlen)
+{
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	struct xwan_host *h = calloc(1, sizeof(*h));
+	uint8_t st[XWAN_MAX_GATEWAYS];
+	bool us[XWAN_MAX_GATEWAYS];
+	struct xwan_settings old;
+	struct xwan_maps m;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	xwan_maps_init(&m);
+	if (!rt || !h) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = xwan_maps_open(pin_dir, &m, err, errlen);
+	if (!rc)
+		rc = xwan_runtime_read(&m, rt);
+	if (!rc)
+		rc = xwan_settings_read(&m, &old);
+	if (rc) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot read the running state: %s", strerror(-rc));
+		goto out;
+	}
+	rc = xwan_host_gather(cfg, h, err, errlen);
+	if (rc)
+		goto out;
+	res->added = xwan_assign_gateways(cfg, rt, &res->gone);
+	reassign_moved(cfg, &m, &res->gone);
+	if (cfg->flow_table_size != old.flow_capacity) {
+		fprintf(stderr, "xwan: flow_table_size stays %u until xwan down and up: the table "
+			"cannot be resized under live flows\n", old.flow_capacity);
+		cfg->flow_table_size = old.flow_capacity;
+	}
+
+	for (int gw = 0; gw < XWAN_MAX_GATEWAYS; gw++)
+		if (res->gone & (1U << gw))
+			retire_gateway(&m, rt, gw, res);
+	rc = reattach(cfg, h, rt, pin_dir, err, errlen);
+	if (rc)
+		goto out;
+	rt->route_table_base = cfg->route_table_base;
+	rt->rule_priority = cfg->rule_priority;
+	rt->fwmark_mask = cfg->fwmark_mask;
+	rc = setup_routing(cfg, h, rt, err, errlen);
+	if (rc)
+		goto out;
+
+	/* Kept gateways keep their status and usability until told otherwise. */
+	for (int w = 0; w < cfg->n_wans; w++) {
+		struct gw_info gi = {};
+		__u32 key = (__u32)cfg->wans[w].gw;
+		bool kept = bpf_map_lookup_elem(m.fd[XM_GATEWAYS], &key, &gi) == 0 &&
+			    (gi.flags & GW_F_CONFIGURED);
+
+		st[w] = status ? status[w] : kept ? gi.status : GW_STATUS_PENDING;
+		us[w] = usable ? usable[w] : kept ? !!(gi.flags & GW_F_USABLE) : true;
+	}
+	rc = xwan_sync_all(cfg, h, &m, st, us, err, errlen);
+	if (rc)
+		goto out;
+	/* A gateway may have a new address, a new WAN none known yet. */
+	for (int w = 0; w < cfg->n_wans; w++)
+		xwan_sync_neigh(&m, cfg->wans[w].gw, h->wan[w].ifindex, cfg->wans[w].gateway,
+				NEIGH_WAIT_MS);
+
+	for (int w = 0; w < cfg->n_wans; w++) {
+		snprintf(rt->gw_name[cfg->wans[w].gw], XWAN_NAME_LEN, "%s", cfg->wans[w].name);
+		if ((uint32_t)cfg->wans[w].gw >= rt->n_gateways)
+			rt->n_gateways = (uint32_t)cfg->wans[w].gw + 1;
+	}
+	xwan_runtime_names(cfg, rt);
+	snprintf(rt->config_path, sizeof(rt->config_path), "%s", cfg->path);
+	rt->generation++;
+	rc = xwan_runtime_write(&m, rt);
+	if (rc)
+		snprintf(err, errlen, "cannot write the runtime record: %s", strerror(-rc));
+out:
+	xwan_maps_close(&m);
+	free(rt);
+	free(h);
+	return rc;
 }
 
 /* ---- down ---- */

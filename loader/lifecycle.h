@@ -39,6 +39,25 @@ struct xwan_host;
 int wan_source_routing(const struct xwan_config *cfg, const struct xwan_host *h, int w,
 		       struct xwan_runtime *rt);
 
+struct xwan_reload_result {
+	uint32_t gone;          /* gateway indices whose WAN left the config */
+	int added;              /* WANs new to the dataplane */
+	int flushed;            /* flows of the WANs that left */
+	int resets;             /* TCP clients reset */
+};
+
+/*
+ * Apply a validated config to the running dataplane without touching the
+ * flows of the WANs it keeps: weights, tiers, rules, groups, forwards and
+ * timeouts apply to new flows; a WAN that left has its flows flushed (RST)
+ * and its interface, table and rules removed; new WANs and LANs are
+ * attached. Assigns cfg->wans[w].gw. status/usable (indexed like cfg->wans)
+ * may be NULL: then kept gateways keep what the maps say, new ones start
+ * pending and usable. Returns 0, or -errno with err set.
+ */
+int xwan_reload(struct xwan_config *cfg, const char *pin_dir, const uint8_t *status,
+		const bool *usable, struct xwan_reload_result *res, char *err, size_t errlen);
+
 /* Group and rule names, for the views. */
 void xwan_runtime_names(const struct xwan_config *cfg, struct xwan_runtime *rt);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* xwan: the command line. Each command is a few calls into the modules. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <getopt.h>
@@ -8,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "explain.h"
 #include "flows.h"
 #include "lifecycle.h"
 #include "maps.h"
@@ -33,10 +37,15 @@ static const char usage_text[] =
 	"                           the agent: up (or adopt what runs), probe the gateways,\n"
 	"                           fail over, serve /metrics; SIGHUP reloads, SIGTERM leaves\n"
 	"                           the dataplane forwarding unless --detach-on-exit\n"
+	"  reload -c FILE           apply a changed config without flushing (through the agent\n"
+	"                           when one runs); a config with an error changes nothing\n"
 	"  status                   one row per gateway: status, rtt, loss, tier, weight, flows\n"
 	"  flows [--client IP] [--wan NAME] [--all] [--json]\n"
 	"                           the flow table, like a firewall's state table\n"
 	"  stats                    every counter, in Prometheus text format\n"
+	"  explain --src IP --dst IP [--proto tcp|udp|icmp] [--dport N] [--sport N] [--lan IF]\n"
+	"                           the rule, group and gateway a new flow would get now, and\n"
+	"                           any live flow that already pins it\n"
 	"  gc                       delete expired flows now\n"
 	"  version\n"
 	"\n"
@@ -245,6 +254,156 @@ static int cmd_run(const char *pin_dir, int argc, char **argv)
 	return agent_run(&o);
 }
 
+static bool agent_alive(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (pid <= 0 || kill(pid, 0))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	return !strncmp(comm, "xwan", 4);
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The agent owns the maps while it runs: hand it the reload and wait. */
+static int reload_through_agent(const struct xwan_maps *m, const struct xwan_runtime *rt,
+				const char *path)
+{
+	struct xwan_runtime *now = calloc(1, sizeof(*now));
+	int rc = 1;
+
+	if (!now)
+		return 1;
+	if (!same_file(rt->config_path, path)) {
+		fprintf(stderr, "xwan: the agent (pid %u) runs from %s; edit that file and run "
+			"xwan reload -c %s (or restart the agent with -c %s)\n", rt->agent_pid,
+			rt->config_path, rt->config_path, path);
+		goto out;
+	}
+	if (kill((pid_t)rt->agent_pid, SIGHUP)) {
+		fprintf(stderr, "xwan: cannot signal the agent: %s\n", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < 150; i++) {
+		usleep(100 * 1000);
+		if (xwan_runtime_read(m, now) == 0 && now->generation != rt->generation) {
+			printf("xwan: the agent (pid %u) applied %s\n", rt->agent_pid, path);
+			rc = 0;
+			goto out;
+		}
+	}
+	fprintf(stderr, "xwan: the agent (pid %u) did not apply %s within 15 s; its log says "
+		"why\n", rt->agent_pid, path);
+out:
+	free(now);
+	return rc;
+}
+
+static int cmd_reload(const char *pin_dir, int argc, char **argv)
+{
+	const char *path = config_arg(argc, argv);
+	struct xwan_reload_result res;
+	struct xwan_runtime *rt;
+	struct xwan_config *cfg;
+	struct xwan_maps m;
+	char err[1024] = "";
+	int rc = 1;
+
+	if (!path)
+		return die_usage("reload needs -c FILE");
+	cfg = load_config(path, true);
+	if (!cfg)
+		return 1;       /* rejected whole: nothing was touched */
+	rt = calloc(1, sizeof(*rt));
+	if (!rt || open_maps(pin_dir, &m)) {
+		free(rt);
+		free(cfg);
+		return 1;
+	}
+	if (xwan_runtime_read(&m, rt)) {
+		fprintf(stderr, "xwan: cannot read the running state\n");
+	} else if (agent_alive((pid_t)rt->agent_pid)) {
+		rc = reload_through_agent(&m, rt, path);
+	} else if (xwan_reload(cfg, pin_dir, NULL, NULL, &res, err, sizeof(err))) {
+		fprintf(stderr, "xwan: reload failed: %s\n", err);
+	} else {
+		printf("xwan: applied %s: %d WAN(s) added, %d removed (%d flows flushed, %d TCP "
+		       "clients reset)\n", path, res.added, __builtin_popcount(res.gone),
+		       res.flushed, res.resets);
+		rc = 0;
+	}
+	xwan_maps_close(&m);
+	free(rt);
+	free(cfg);
+	return rc;
+}
+
+static int port_arg(const char *s, uint16_t *out)
+{
+	char *end;
+	long v = s ? strtol(s, &end, 10) : -1;
+
+	if (!s || *end || v < 0 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static int cmd_explain(const char *pin_dir, int argc, char **argv)
+{
+	const char *src = flag_value(argc, argv, "--src"), *dst = flag_value(argc, argv, "--dst");
+	const char *proto = flag_value(argc, argv, "--proto"), *lan = flag_value(argc, argv, "--lan");
+	const char *dport = flag_value(argc, argv, "--dport"), *sport = flag_value(argc, argv, "--sport");
+	struct xwan_explain_query q = { .proto = IPPROTO_TCP };
+	struct xwan_maps m;
+	int rc;
+
+	if (!src || !dst || inet_pton(AF_INET, src, &q.src) != 1 ||
+	    inet_pton(AF_INET, dst, &q.dst) != 1)
+		return die_usage("explain needs --src IP --dst IP");
+	if (proto) {
+		if (!strcmp(proto, "udp"))
+			q.proto = IPPROTO_UDP;
+		else if (!strcmp(proto, "icmp"))
+			q.proto = IPPROTO_ICMP;
+		else if (strcmp(proto, "tcp"))
+			return die_usage("--proto is tcp, udp or icmp");
+	}
+	if (dport && port_arg(dport, &q.dport))
+		return die_usage("--dport needs a port number");
+	if (sport) {
+		if (port_arg(sport, &q.sport))
+			return die_usage("--sport needs a port number");
+		q.has_sport = true;
+	}
+	if (lan && !(q.lan_ifindex = if_nametoindex(lan))) {
+		fprintf(stderr, "xwan: no interface \"%s\"\n", lan);
+		return 1;
+	}
+	if (open_maps(pin_dir, &m))
+		return 1;
+	rc = xwan_explain(&m, &q, stdout);
+	xwan_maps_close(&m);
+	if (rc) {
+		fprintf(stderr, "xwan: cannot read the dataplane: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_status(const char *pin_dir)
 {
 	struct xwan_maps m;
@@ -323,6 +482,10 @@ int main(int argc, char **argv)
 		return cmd_flows(pin_dir, argc, argv);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(pin_dir);
+	if (!strcmp(cmd, "explain"))
+		return cmd_explain(pin_dir, argc, argv);
+	if (!strcmp(cmd, "reload"))
+		return cmd_reload(pin_dir, argc, argv);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(pin_dir, argc, argv);
 	if (!strcmp(cmd, "status"))

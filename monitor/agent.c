@@ -342,7 +342,7 @@ static void flush_gateway(struct agent *a, int w, uint32_t mask, const char *why
 
 	if (!mask)
 		return;
-	n = failover_flush(&a->maps, a->cfg->wans[w].gw, mask, false, true, &resets);
+	n = xwan_flows_flush(&a->maps, a->cfg->wans[w].gw, mask, false, true, &resets);
 	if (n < 0)
 		logf_("gateway %s: cannot flush its flows: %s", gw_name(a, w), strerror(-n));
 	else if (n)
@@ -658,23 +658,28 @@ static struct xwan_config *read_config(const char *path, char *err, size_t len)
 	return cfg;
 }
 
-static bool same_wans(const struct xwan_config *x, const struct xwan_config *y)
+static int wan_by_name(const struct xwan_config *cfg, const char *name, const char *ifname)
 {
-	if (x->n_wans != y->n_wans)
-		return false;
-	for (int w = 0; w < x->n_wans; w++)
-		if (strcmp(x->wans[w].name, y->wans[w].name) ||
-		    strcmp(x->wans[w].interface, y->wans[w].interface))
-			return false;
-	return true;
+	for (int w = 0; w < cfg->n_wans; w++)
+		if (!strcmp(cfg->wans[w].name, name) && !strcmp(cfg->wans[w].interface, ifname))
+			return w;
+	return -1;
 }
 
+/*
+ * SIGHUP: the new config applies to new flows; gateways it keeps keep their
+ * status (until fresh probes decide) and their flows; gone ones are flushed.
+ */
 static void reload(struct agent *a)
 {
-	struct xwan_config *cfg;
-	uint8_t status[XWAN_MAX_GATEWAYS];
+	static struct agent_gw next[XWAN_MAX_GATEWAYS];
+	struct xwan_reload_result res;
 	struct gw_verdict v[XWAN_MAX_GATEWAYS];
-	char err[XWAN_ERR_MAX];
+	uint8_t status[XWAN_MAX_GATEWAYS];
+	bool usable[XWAN_MAX_GATEWAYS];
+	struct xwan_config *cfg;
+	char err[1024] = "";
+	int w, old;
 
 	a->reload = false;
 	cfg = read_config(a->o->config_path, err, sizeof(err));
@@ -682,28 +687,66 @@ static void reload(struct agent *a)
 		logf_("reload rejected, running config kept: %s", err);
 		return;
 	}
-	if (!same_wans(a->cfg, cfg)) {
-		logf_("reload rejected, running config kept: adding, removing or renaming WANs "
-		      "needs a restart (xwan down; xwan run)");
+	memset(next, 0, sizeof(next));
+	for (w = 0; w < cfg->n_wans; w++) {
+		old = wan_by_name(a->cfg, cfg->wans[w].name, cfg->wans[w].interface);
+		if (old >= 0) {
+			next[w].v = a->gw[old].v;
+			next[w].adopted = true;
+			next[w].link_up = a->gw[old].link_up;
+			next[w].since_unix = a->gw[old].since_unix;
+			next[w].transitions = a->gw[old].transitions;
+			memcpy(next[w].reason, a->gw[old].reason, sizeof(next[w].reason));
+			usable[w] = a->any[old];
+		} else {
+			next[w].v.status = GW_STATUS_PENDING;
+			next[w].link_up = true;
+			usable[w] = true;
+		}
+		status[w] = next[w].v.status;
+	}
+	for (w = 0; w < a->cfg->n_wans; w++)
+		targets_close(a, w);
+	if (xwan_reload(cfg, a->o->pin_dir, status, usable, &res, err, sizeof(err))) {
+		logf_("reload failed halfway (%s); restart the agent to be sure of the state", err);
 		free(cfg);
+		for (w = 0; w < a->cfg->n_wans; w++)
+			targets_open(a, w);
 		return;
 	}
-	for (int w = 0; w < a->cfg->n_wans; w++)
-		targets_close(a, w);
 	free(a->cfg);
 	a->cfg = cfg;
-	for (int w = 0; w < cfg->n_wans; w++) {
+	memcpy(a->gw, next, sizeof(next));
+	if (xwan_host_gather(cfg, &a->host, err, sizeof(err)))
+		logf_("reload: %s", err);
+	for (w = 0; w < cfg->n_wans; w++) {
+		if (!a->gw[w].adopted)
+			a->gw[w].link_up = a->host.wan[w].carrier;
 		targets_open(a, w);
-		status[w] = a->gw[w].v.status;
 		v[w] = a->gw[w].v;
 	}
 	failover_usable(cfg, v, a->usable, a->any);
-	err[0] = 0;
-	if (xwan_sync_all(cfg, &a->host, &a->maps, status, a->any, err, sizeof(err)) ||
-	    failover_install(cfg, &a->host, &a->maps, v, a->usable, a->any))
-		logf_("reload: cannot write the maps: %s", err);
-	else
-		logf_("reloaded %s", a->o->config_path);
+	if (failover_install(cfg, &a->host, &a->maps, v, a->usable, a->any))
+		logf_("reload: cannot install the gateway choice");
+	a->default_gw = -1;
+	manage_default_route(a);
+	publish_health(a);
+	logf_("reloaded %s: %d WAN(s) added, %d removed (%d flows flushed, %d TCP clients reset)",
+	      a->o->config_path, res.added, __builtin_popcount(res.gone), res.flushed, res.resets);
+}
+
+/* Tell `xwan reload` which process owns the maps now (0: nobody). */
+static void runtime_set_agent(struct agent *a, uint32_t pid)
+{
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+
+	if (!rt)
+		return;
+	if (xwan_runtime_read(&a->maps, rt) == 0) {
+		rt->agent_pid = pid;
+		xwan_runtime_write(&a->maps, rt);
+	}
+	free(rt);
 }
 
 /* ---- the loop ---- */
@@ -808,10 +851,12 @@ int agent_run(const struct agent_opts *o)
 		else
 			logf_("metrics on http://%s/metrics", a->cfg->metrics_listen);
 	}
+	runtime_set_agent(a, (uint32_t)getpid());
 	sd_notify("READY=1\n");
 	logf_("monitoring %d gateways", a->cfg->n_wans);
 	loop(a);
 	sd_notify("STOPPING=1\n");
+	runtime_set_agent(a, 0);
 	rc = 0;
 	if (o->detach_on_exit) {
 		if (xwan_down(o->pin_dir, false, err, sizeof(err)) < 0) {

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "../loader/flows.h"
-#include "rst.h"
 
 static bool trigger_excludes(enum xwan_trigger t, const struct gw_verdict *v)
 {
@@ -69,70 +68,6 @@ int failover_install(const struct xwan_config *cfg, const struct xwan_host *h,
 	if (rc)
 		return rc;
 	return xwan_sync_gateways(cfg, h, m, status, any);
-}
-
-struct flush_ctx {
-	int gw;
-	uint32_t group_mask;
-	bool pinned;
-	struct xwan_flow *doomed;
-	int n, cap;
-};
-
-static int pick(const struct xwan_flow *f, void *data)
-{
-	struct flush_ctx *c = data;
-	bool mine;
-
-	if (f->local || f->out.gw != c->gw)
-		return 0;
-	if (f->out.group == XWAN_GROUP_NONE)
-		mine = c->pinned;
-	else
-		mine = f->out.group < 32 && (c->group_mask & (1U << f->out.group));
-	if (!mine)
-		return 0;
-	if (c->n == c->cap) {
-		int cap = c->cap ? c->cap * 2 : 256;
-		struct xwan_flow *d = realloc(c->doomed, (size_t)cap * sizeof(*d));
-
-		if (!d)
-			return -ENOMEM;
-		c->doomed = d;
-		c->cap = cap;
-	}
-	c->doomed[c->n++] = *f;
-	return 0;
-}
-
-int failover_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, bool pinned,
-		   bool rst, int *resets)
-{
-	struct flush_ctx c = { .gw = gw, .group_mask = group_mask, .pinned = pinned };
-	int rc, removed = 0;
-
-	*resets = 0;
-	rc = xwan_flow_scan(m, pick, &c);
-	if (rc) {
-		free(c.doomed);
-		return rc;
-	}
-	for (int i = 0; i < c.n; i++) {
-		const struct xwan_flow *f = &c.doomed[i];
-
-		/* Gone from the table first: the next packet opens a fresh flow. */
-		if (bpf_map_delete_elem(m->fd[XM_FLOWS], &f->map_key) == 0)
-			removed++;
-		bpf_map_delete_elem(m->fd[XM_FLOWS], &f->out.peer);
-		/* A client still in SYN_SENT retries on its own; others need a RST. */
-		if (rst && f->key.proto == IPPROTO_TCP && f->has_in &&
-		    f->out.state == FLOW_STATE_ESTABLISHED &&
-		    rst_send_to_client(&f->key, &f->in) == 0)
-			(*resets)++;
-	}
-	free(c.doomed);
-	xwan_flow_gauge_sub(m, (uint64_t)removed);
-	return removed;
 }
 
 int failover_default_gateway(const struct xwan_config *cfg, const xwan_usable_t usable)

@@ -35,15 +35,6 @@ int failover_install(const struct xwan_config *cfg, const struct xwan_host *h,
 		     const struct xwan_maps *m, const struct gw_verdict *v,
 		     const xwan_usable_t usable, const bool *any);
 
-/*
- * Delete the flows on gateway `gw` that belong to groups whose policy
- * (on_gateway_down or on_gateway_up) says flush, given as a group mask;
- * pinned flows (group none) follow `pinned`. TCP clients get a RST when
- * `rst`. Returns the number of flows removed (resets in *resets).
- */
-int failover_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, bool pinned,
-		   bool rst, int *resets);
-
 /* The gateway the host's own traffic should use: best of the default group. */
 int failover_default_gateway(const struct xwan_config *cfg, const xwan_usable_t usable);
 

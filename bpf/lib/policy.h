@@ -9,6 +9,7 @@
 
 #include "maps.h"
 #include "parse.h"
+#include "../xwan_rules.h"
 
 struct rule_scan {
 	__be32 saddr;
@@ -35,11 +36,7 @@ static long rule_try(__u32 i, void *data)
 	pr = bpf_map_lookup_elem(&rules, &k);
 	if (!pr)
 		return 1;
-	if ((r->saddr & pr->src_mask) != pr->src_addr ||
-	    (r->daddr & pr->dst_mask) != pr->dst_addr ||
-	    (pr->proto && pr->proto != r->proto) ||
-	    (pr->lan_ifindex && pr->lan_ifindex != r->ifindex) ||
-	    r->dport < pr->dport_min || r->dport > pr->dport_max)
+	if (!xwan_rule_matches(pr, r->saddr, r->daddr, r->proto, r->dport, r->ifindex))
 		return 0;
 	r->found = i;
 	r->action = pr->action;

@@ -292,7 +292,7 @@ static void test_failover_file(void **state)
 	assert_int_equal(cfg.flow_table_size, 1024);
 	assert_int_equal(cfg.fwmark_mask, 0xfc000000u);
 	assert_int_equal(cfg.route_table_base, 100);
-	assert_int_equal(cfg.rule_priority, 32765);
+	assert_int_equal(cfg.rule_priority, 32764);
 	assert_string_equal(cfg.metrics_listen, "");
 	assert_true(cfg.manage_default_route);
 	assert_int_equal(cfg.asymmetric, XWAN_ASYM_ALLOW);

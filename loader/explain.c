@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * `xwan explain`: what the dataplane would do with a new flow, worked out
+ * from the live maps with the dataplane's own rule matcher and hash, and
+ * whether a live flow already pins that traffic somewhere.
+ */
+#include "explain.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bpf/xwan_hash.h"
+#include "../bpf/xwan_rules.h"
+#include "flows.h"
+
+static const char *proto_name(uint8_t p)
+{
+	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "icmp";
+}
+
+static const char *gw_label(const struct xwan_runtime *rt, uint32_t gw)
+{
+	return gw < XWAN_MAX_GATEWAYS && rt->gw_name[gw][0] ? rt->gw_name[gw] : "?";
+}
+
+/* The LAN interface whose networks hold src (what anti-spoofing checks). */
+static uint32_t lan_of(const struct xwan_maps *m, const struct xwan_runtime *rt, uint32_t src)
+{
+	for (__u32 i = 0; i < rt->n_attach; i++) {
+		struct lan_src_key k = { .prefixlen = 64, .ifindex = rt->attach[i].ifindex,
+					 .addr = src };
+		__u32 v;
+
+		if (rt->attach[i].role == IFACE_LAN &&
+		    bpf_map_lookup_elem(m->fd[XM_LAN_NETS], &k, &v) == 0)
+			return rt->attach[i].ifindex;
+	}
+	return 0;
+}
+
+static int first_rule(const struct xwan_maps *m, const struct xwan_settings *s,
+		      const struct xwan_explain_query *q, uint32_t lan, struct policy_rule *out)
+{
+	uint32_t bank = (s->rules_sel >> 16) & 1, count = s->rules_sel & 0xffff;
+	uint16_t dport = q->proto == IPPROTO_ICMP ? 0 : q->dport;
+
+	for (uint32_t i = 0; i < count && i < XWAN_MAX_RULES; i++) {
+		__u32 key = bank * XWAN_MAX_RULES + i;
+
+		if (bpf_map_lookup_elem(m->fd[XM_RULES], &key, out))
+			return -1;
+		if (xwan_rule_matches(out, q->src, q->dst, q->proto, dport, lan))
+			return (int)i;
+	}
+	return -1;
+}
+
+static const char *method_of(const struct gw_slot_table *t)
+{
+	return t->method == GROUP_METHOD_ROUND_ROBIN ? "round-robin" : "hash";
+}
+
+static uint32_t slot_of(const struct gw_slot_table *t, const struct xwan_explain_query *q,
+			uint16_t sport)
+{
+	uint32_t h = xwan_flow_hash(q->src, q->dst, htons(sport),
+				    q->proto == IPPROTO_ICMP ? 0 : htons(q->dport), q->proto,
+				    t->hash_fields, t->seed);
+
+	return t->slot[h % t->nslots];
+}
+
+static void print_gateway_choice(FILE *out, const struct xwan_runtime *rt,
+				 const struct gw_slot_table *t, const struct xwan_explain_query *q)
+{
+	uint32_t share[XWAN_MAX_GATEWAYS] = {};
+	bool first = true;
+
+	if (!t->nslots) {
+		fprintf(out, "gateway:  none usable: %s\n",
+			t->when_all_down == ALL_DOWN_DROP ? "the flow is dropped (when_all_down: drop)"
+							  : "left to the kernel's routing table "
+							    "(when_all_down: kernel)");
+		return;
+	}
+	if (t->method == GROUP_METHOD_ROUND_ROBIN) {
+		for (uint32_t i = 0; i < t->nslots; i++)
+			share[t->slot[i]]++;
+		fprintf(out, "gateway:  the next turn of the weighted rotation:");
+	} else if (q->has_sport || !(t->hash_fields & HASH_F_SPORT)) {
+		fprintf(out, "gateway:  %s\n", gw_label(rt, slot_of(t, q, q->sport)));
+		return;
+	} else {
+		/* The source port is hashed and unknown: say how the ports split. */
+		for (uint32_t p = 0; p < 65536; p++)
+			share[slot_of(t, q, (uint16_t)p)]++;
+		fprintf(out, "gateway:  depends on the source port:");
+	}
+	if (__builtin_popcount(t->usable_mask) == 1) {
+		fprintf(out, " %s (the only usable member)\n", gw_label(rt, slot_of(t, q, 0)));
+		return;
+	}
+	for (int g = 0; g < XWAN_MAX_GATEWAYS; g++) {
+		uint32_t total = t->method == GROUP_METHOD_ROUND_ROBIN ? t->nslots : 65536;
+
+		if (!share[g])
+			continue;
+		fprintf(out, "%s %s %.0f%%", first ? "" : ",", gw_label(rt, (uint32_t)g),
+			100.0 * share[g] / total);
+		first = false;
+	}
+	fprintf(out, "\n");
+}
+
+struct pin_ctx {
+	const struct xwan_explain_query *q;
+	const struct xwan_runtime *rt;
+	FILE *out;
+	uint64_t now;
+	int n;
+};
+
+static int pinned_by(const struct xwan_flow *f, void *data)
+{
+	struct pin_ctx *c = data;
+	char nat[INET_ADDRSTRLEN];
+
+	if (!f->live || f->local || f->key.saddr != c->q->src || f->key.daddr != c->q->dst ||
+	    f->key.proto != c->q->proto)
+		return 0;
+	if (c->q->proto != IPPROTO_ICMP && c->q->dport && ntohs(f->key.dport) != c->q->dport)
+		return 0;
+	if (c->q->has_sport && ntohs(f->key.sport) != c->q->sport)
+		return 0;
+	if (c->n++ >= 5)
+		return 0;
+	inet_ntop(AF_INET, &f->out.xlate_addr, nat, sizeof(nat));
+	fprintf(c->out, "existing: source port %u is pinned to %s (%s, NAT %s:%u, idle %llus)\n",
+		ntohs(f->key.sport), (f->out.flags & (FLOW_F_BYPASS | FLOW_F_DROP)) ? "-"
+				     : gw_label(c->rt, f->out.gw), xwan_flow_kind(f), nat,
+		ntohs(f->out.xlate_port),
+		(unsigned long long)((c->now - f->out.last_seen_ns) / 1000000000ULL));
+	return 0;
+}
+
+int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, FILE *out)
+{
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	struct gw_slot_table *t = calloc(1, sizeof(*t));
+	char src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN];
+	struct lpm_v4_key dk = { .prefixlen = 32, .addr = q->dst };
+	struct pin_ctx pc = { .q = q, .out = out, .now = xwan_now_ns() };
+	struct xwan_settings s;
+	struct policy_rule pr;
+	struct dst_policy dp;
+	struct gw_group gg;
+	uint32_t lan, group, key;
+	int rc = -ENOMEM, rule;
+
+	if (!rt || !t)
+		goto out;
+	rc = xwan_runtime_read(m, rt);
+	if (!rc)
+		rc = xwan_settings_read(m, &s);
+	if (rc)
+		goto out;
+	pc.rt = rt;
+	inet_ntop(AF_INET, &q->src, src, sizeof(src));
+	inet_ntop(AF_INET, &q->dst, dst, sizeof(dst));
+	if (q->proto == IPPROTO_ICMP)
+		fprintf(out, "flow:     icmp echo %s -> %s\n", src, dst);
+	else
+		fprintf(out, "flow:     %s %s:%s -> %s:%u\n", proto_name(q->proto), src,
+			q->has_sport ? "" : "*", dst, q->dport);
+	if (q->has_sport && q->proto != IPPROTO_ICMP)
+		fprintf(out, "          (source port %u)\n", q->sport);
+
+	if (bpf_map_lookup_elem(m->fd[XM_DST_POLICY], &dk, &dp) == 0) {
+		if (dp.action == DST_ACTION_LOCAL) {
+			fprintf(out, "policy:   %s is the host itself: the kernel answers, no rule applies\n",
+				dst);
+			goto existing;
+		}
+		if (dp.action == DST_ACTION_BYPASS) {
+			fprintf(out, "policy:   %s is on the LAN side (a LAN network or connected "
+				"subnet): the kernel routes it, no NAT\n", dst);
+			goto existing;
+		}
+	}
+	lan = q->lan_ifindex ? q->lan_ifindex : lan_of(m, rt, q->src);
+	if (!lan) {
+		fprintf(out, "policy:   %s is in no LAN's networks: dropped as spoofed "
+			"(spoofed_source)\n", src);
+		goto existing;
+	}
+	if (bpf_map_lookup_elem(m->fd[XM_DST_POLICY], &dk, &dp) == 0 &&
+	    dp.action == DST_ACTION_WAN) {
+		fprintf(out, "policy:   %s is on %s's own subnet: that WAN, no rule or balancing\n",
+			dst, gw_label(rt, dp.gw));
+		fprintf(out, "gateway:  %s\n", gw_label(rt, dp.gw));
+		goto existing;
+	}
+
+	group = s.default_group;
+	rule = first_rule(m, &s, q, lan, &pr);
+	if (rule < 0) {
+		fprintf(out, "rule:     none matched (%u rules): the default group\n",
+			s.rules_sel & 0xffff);
+	} else {
+		const char *name = (uint32_t)rule < rt->n_rules ? rt->rule_name[rule] : "?";
+
+		if (pr.action == RULE_ACTION_BYPASS) {
+			fprintf(out, "rule:     #%d %s: bypass, left to the kernel's routing table (no "
+				"NAT)\n", rule + 1, name);
+			goto existing;
+		}
+		if (pr.action == RULE_ACTION_DROP) {
+			fprintf(out, "rule:     #%d %s: drop (counted as policy_rule)\n", rule + 1, name);
+			goto existing;
+		}
+		group = pr.group;
+		fprintf(out, "rule:     #%d %s -> group %s\n", rule + 1, name,
+			group < XWAN_MAX_GROUPS ? rt->group_name[group] : "?");
+	}
+
+	key = group;
+	if (bpf_map_lookup_elem(m->fd[XM_GROUPS], &key, &gg)) {
+		rc = -errno;
+		goto out;
+	}
+	key = group * 2 + (gg.active & 1);
+	if (bpf_map_lookup_elem(m->fd[XM_GW_SLOTS], &key, t)) {
+		rc = -errno;
+		goto out;
+	}
+	fprintf(out, "group:    %s, %s", group < XWAN_MAX_GROUPS ? rt->group_name[group] : "?",
+		method_of(t));
+	fprintf(out, ", usable now:");
+	for (int g = 0, n = 0; g < XWAN_MAX_GATEWAYS; g++)
+		if (t->usable_mask & (1U << g))
+			fprintf(out, "%s %s", n++ ? "," : "", gw_label(rt, (uint32_t)g));
+	if (!t->usable_mask)
+		fprintf(out, " none");
+	fprintf(out, "\n");
+	if (t->sticky_expire_s) {
+		struct sticky_key_v4 sk = { .src = q->src, .group = (uint8_t)group,
+					    .dst = t->sticky_key == STICKY_KEY_SRC_DST ? q->dst : 0 };
+		struct sticky_binding b;
+
+		if (bpf_map_lookup_elem(m->fd[XM_STICKY], &sk, &b) == 0 &&
+		    pc.now - b.last_ns <= (uint64_t)t->sticky_expire_s * 1000000000ULL &&
+		    b.gw < XWAN_MAX_GATEWAYS && (t->usable_mask & (1U << b.gw))) {
+			fprintf(out, "gateway:  %s (sticky: %s is bound to it)\n", gw_label(rt, b.gw),
+				src);
+			goto existing;
+		}
+		fprintf(out, "sticky:   %s has no live binding: the choice below binds it\n", src);
+	}
+	print_gateway_choice(out, rt, t, q);
+
+existing:
+	rc = xwan_flow_scan(m, pinned_by, &pc);
+	if (!rc && !pc.n)
+		fprintf(out, "existing: no live flow matches\n");
+	else if (pc.n > 5)
+		fprintf(out, "existing: ... %d matching flows in all\n", pc.n);
+out:
+	free(rt);
+	free(t);
+	return rc;
+}
