@@ -31,7 +31,7 @@ LIB_SRCS   := $(filter-out loader/xwan.c,$(wildcard loader/*.c monitor/*.c))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 USER_HDRS  := $(wildcard loader/*.h monitor/*.h) bpf/xwan_types.h
 
-.PHONY: all test demo bench fuzz clean check-tools
+.PHONY: all test demo bench fuzz clean
 all: $(BUILD)/xwan
 
 vmlinux/vmlinux.h:
@@ -67,6 +67,17 @@ test: all tests
 
 demo: all
 	tests/e2e/demo.sh
+
+# libFuzzer on the config loader; new inputs go to build/, the seed corpus
+# in tests/fuzz/corpus/config stays as committed.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p $(BUILD)/fuzz-corpus
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+		tests/fuzz/config_fuzz.c loader/config.c -lyaml -o $(BUILD)/config_fuzz
+	$(BUILD)/config_fuzz -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/config.dict \
+		$(BUILD)/fuzz-corpus tests/fuzz/corpus/config
 
 clean:
 	rm -rf $(BUILD) vmlinux/vmlinux.h
