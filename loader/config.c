@@ -932,11 +932,13 @@ static int parse_monitor_timing(struct parser *p, const yaml_node_t *map,
 	TRY(opt_u32(p, map, path, "window_ms", 1000, 86400000, &m->window_ms));
 	TRY(opt_u32(p, map, path, "down_after", 0, 1000, &m->down_after));
 	TRY(opt_u32(p, map, path, "up_after", 1, 1000, &m->up_after));
-	if (m->window_ms >= m->interval_ms)
+	/* A shorter window could never hold a probe declared lost (dpinger's rule). */
+	if (m->window_ms >= m->loss_interval_ms + 2 * m->interval_ms)
 		return 0;
 	v = field(p, map, path, "window_ms", kp);
-	return fail(p, v ? v : map, kp, "must be at least interval_ms (%"
-		    PRIu32 "), got %" PRIu32, m->interval_ms, m->window_ms);
+	return fail(p, v ? v : map, kp, "must be at least loss_interval_ms + 2 x interval_ms "
+		    "(%" PRIu32 "), or lost probes never count; got %" PRIu32,
+		    m->loss_interval_ms + 2 * m->interval_ms, m->window_ms);
 }
 
 static int parse_reliability(struct parser *p, const yaml_node_t *map,

@@ -246,18 +246,75 @@ int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *
 
 /* ---- reclaiming ---- */
 
+/* What a sticky group's bindings look like (from its live slot table). */
+struct sticky_group {
+	uint32_t expire_s;      /* 0: not sticky */
+	uint8_t key;            /* enum sticky_key */
+};
+
 struct doomed {
 	struct flow_key *keys;  /* pairs: out key, in key */
 	int n, cap;
-	int gw;                 /* flush: gateway, -2: gc */
+	const struct xwan_maps *m;
+	struct sticky_group sticky[XWAN_MAX_GROUPS];
 };
+
+static void sticky_groups_read(const struct xwan_maps *m, struct sticky_group *sg)
+{
+	struct gw_slot_table *t = malloc(sizeof(*t));
+
+	for (uint32_t g = 0; t && g < XWAN_MAX_GROUPS; g++) {
+		struct gw_group gg = {};
+		uint32_t key = g;
+
+		if (bpf_map_lookup_elem(m->fd[XM_GROUPS], &key, &gg))
+			continue;
+		key = g * 2 + (gg.active & 1);
+		if (bpf_map_lookup_elem(m->fd[XM_GW_SLOTS], &key, t))
+			continue;
+		sg[g].expire_s = t->sticky_expire_s;
+		sg[g].key = t->sticky_key;
+	}
+	free(t);
+}
+
+/*
+ * A sticky client stays bound for as long as it has flows: the dataplane
+ * refreshes a binding only when a flow opens, so the sweep carries the
+ * last activity of the client's live flows over to its binding.
+ */
+static void sticky_refresh(const struct doomed *d, const struct xwan_flow *f)
+{
+	const struct sticky_group *sg;
+	struct sticky_key_v4 k = {};
+	struct sticky_binding b;
+	uint64_t seen;
+
+	if (f->local || f->out.group >= XWAN_MAX_GROUPS)
+		return;
+	sg = &d->sticky[f->out.group];
+	if (!sg->expire_s)
+		return;
+	k.src = f->key.saddr;
+	k.dst = sg->key == STICKY_KEY_SRC_DST ? f->key.daddr : 0;
+	k.group = f->out.group;
+	seen = f->has_in && f->in.last_seen_ns > f->out.last_seen_ns ? f->in.last_seen_ns
+								     : f->out.last_seen_ns;
+	if (bpf_map_lookup_elem(d->m->fd[XM_STICKY], &k, &b) || b.gw != f->out.gw ||
+	    b.last_ns >= seen)
+		return;
+	b.last_ns = seen;
+	bpf_map_update_elem(d->m->fd[XM_STICKY], &k, &b, BPF_EXIST);
+}
 
 static int collect(const struct xwan_flow *f, void *data)
 {
 	struct doomed *d = data;
 
-	if (d->gw == -2 ? f->live : (f->local || (d->gw >= 0 && f->out.gw != d->gw)))
+	if (f->live) {
+		sticky_refresh(d, f);
 		return 0;
+	}
 	if (d->n + 2 > d->cap) {
 		int cap = d->cap ? d->cap * 2 : 1024;
 		struct flow_key *k = realloc(d->keys, (size_t)cap * sizeof(*k));
@@ -306,8 +363,11 @@ static int remove_collected(const struct xwan_maps *m, struct doomed *d)
 
 int xwan_flows_gc(const struct xwan_maps *m)
 {
-	struct doomed d = { .gw = -2 };
-	int rc = xwan_flow_scan(m, collect, &d);
+	struct doomed d = { .m = m };
+	int rc;
+
+	sticky_groups_read(m, d.sticky);
+	rc = xwan_flow_scan(m, collect, &d);
 
 	if (rc) {
 		free(d.keys);

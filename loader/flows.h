@@ -40,7 +40,10 @@ struct xwan_flows_filter {
 
 int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *f, FILE *out);
 
-/* Delete dead flows (both entries); returns the number of flows removed. */
+/*
+ * Delete dead flows (both entries) and keep the sticky bindings of clients
+ * with live flows fresh; returns the number of flows removed.
+ */
 int xwan_flows_gc(const struct xwan_maps *m);
 
 /*
