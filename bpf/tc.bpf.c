@@ -87,12 +87,13 @@ int tc_lan_ingress(struct __sk_buff *skb)
 			if (!fe)
 				return tc_verdict(HOOK_TC_LAN_IN, V_DROP_FLOW_ALLOC);
 		}
+		/* Rule decisions were counted by XDP, which passed the packet here. */
+		if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
+			return tc_verdict(HOOK_TC_LAN_IN, (fe->flags & FLOW_F_DROP)
+							  ? V_DROP_POLICY : V_PASS_BYPASS);
 		frag_remember(&p, &p.key, now);
 		flow_track(fe, &p, now);
 	}
-	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
-		return tc_verdict(HOOK_TC_LAN_IN, (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY
-									   : V_PASS_BYPASS);
 	gw = fe->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi)
@@ -166,7 +167,9 @@ int tc_wan_egress(struct __sk_buff *skb)
 			fe = NULL;
 	}
 	if (!fe) {
-		if (rc == PARSE_OK && dst_is_local(p.key.saddr))
+		/* Forwarded packets (the kernel's own NAT included) came in somewhere. */
+		if (rc == PARSE_OK && !CTX_LOAD_U32(skb, ingress_ifindex) &&
+		    dst_is_local(p.key.saddr))
 			return host_egress(skb, &p, s, now);
 		return tc_verdict(HOOK_TC_WAN_OUT, marked ? V_DROP_NO_FLOW : V_PASS_NOT_XWAN);
 	}
@@ -219,7 +222,8 @@ int tc_wan_ingress(struct __sk_buff *skb)
 			fe = bpf_map_lookup_elem(&flows, &p.key);
 	}
 	if (fe && fe->dir == FLOW_DIR_LOCAL) {
-		local_track(fe, &p, now, 1);
+		if (!p.icmp_err)
+			local_track(fe, &p, now, 1);
 		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
 	}
 	if (!fe || fe->dir != FLOW_DIR_IN) {

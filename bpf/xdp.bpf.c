@@ -152,6 +152,8 @@ int xdp_lan(struct xdp_md *ctx)
 	/* A rule's bypass or drop, decided on the flow's first packet. */
 	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)) {
 		fe->last_seen_ns = now;
+		fe->packets += 1;
+		fe->bytes += p.len;
 		return xdp_verdict(HOOK_XDP_LAN, (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY
 									  : V_PASS_BYPASS);
 	}
@@ -244,11 +246,9 @@ int xdp_wan(struct xdp_md *ctx)
 		fe = frag_follow(&p);
 	else
 		fe = flow_lookup(s, &p.key, now);
-	if (fe && fe->dir == FLOW_DIR_LOCAL) {
-		if (!p.icmp_err)
-			local_track(fe, &p, now, 1);
+	/* The host's session: tc_wan_ingress, which sees it next, accounts it. */
+	if (fe && fe->dir == FLOW_DIR_LOCAL)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
-	}
 	if (!fe && dst_is_local(p.key.daddr) && forward_admit(ctx, &p, s, now) == 0) {
 		fe = bpf_map_lookup_elem(&flows, &p.key);
 		v = V_FWD_PORT_FORWARD;

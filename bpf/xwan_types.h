@@ -94,9 +94,13 @@ struct flow_entry {
 				   packet); OUT with FLOW_F_ONLINK: the destination's */
 	__u8   l2_src[6];       /* IN: our LAN interface MAC */
 	__u16  rule;            /* policy rule that matched, XWAN_RULE_NONE: default group */
-	__u32  tcp_seq_next;    /* IN: next sequence number the client expects
-				   (lets the agent reset the client's connection) */
-	__u32  pad2;
+	union {
+		__u32 tcp_seq_next;     /* IN: next sequence number the client expects
+					   (lets the agent reset the client's connection) */
+		__u32 host_packets;     /* LOCAL: the host's packets out (packets and
+					   bytes above count the replies coming in) */
+	};
+	__u32  host_kbytes;     /* LOCAL: the host's kilobytes out */
 };
 
 /* Later IPv4 fragments carry no ports: they follow the first one's flow. */
@@ -399,6 +403,8 @@ struct xwan_attach {
 	char  ifname[16];
 };
 
+/* The first eight words never move (loader/maps.h: xwan_runtime_header), so
+ * any build can take down what another build set up. */
 struct xwan_runtime {
 	__u32 magic;
 	__u32 n_attach;

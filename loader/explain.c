@@ -98,7 +98,8 @@ static void print_gateway_choice(FILE *out, const struct xwan_runtime *rt,
 		/* The source port is hashed and unknown: say how the ports split. */
 		for (uint32_t p = 0; p < 65536; p++)
 			share[slot_of(t, q, (uint16_t)p)]++;
-		fprintf(out, "gateway:  depends on the source port:");
+		fprintf(out, "gateway:  depends on the %s:",
+			q->proto == IPPROTO_ICMP ? "echo identifier" : "source port");
 	}
 	if (__builtin_popcount(t->usable_mask) == 1) {
 		fprintf(out, " %s (the only usable member)\n", gw_label(rt, slot_of(t, q, 0)));
@@ -171,13 +172,17 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 	pc.rt = rt;
 	inet_ntop(AF_INET, &q->src, src, sizeof(src));
 	inet_ntop(AF_INET, &q->dst, dst, sizeof(dst));
-	if (q->proto == IPPROTO_ICMP)
+	if (q->proto == IPPROTO_ICMP) {
 		fprintf(out, "flow:     icmp echo %s -> %s\n", src, dst);
-	else
-		fprintf(out, "flow:     %s %s:%s -> %s:%u\n", proto_name(q->proto), src,
-			q->has_sport ? "" : "*", dst, q->dport);
-	if (q->has_sport && q->proto != IPPROTO_ICMP)
-		fprintf(out, "          (source port %u)\n", q->sport);
+	} else {
+		char sp[8] = "*", dpt[8] = "*";
+
+		if (q->has_sport)
+			snprintf(sp, sizeof(sp), "%u", q->sport);
+		if (q->dport)
+			snprintf(dpt, sizeof(dpt), "%u", q->dport);
+		fprintf(out, "flow:     %s %s:%s -> %s:%s\n", proto_name(q->proto), src, sp, dst, dpt);
+	}
 
 	if (bpf_map_lookup_elem(m->fd[XM_DST_POLICY], &dk, &dp) == 0) {
 		if (dp.action == DST_ACTION_LOCAL) {

@@ -170,6 +170,7 @@ static int print_one(const struct xwan_flow *fl, void *data)
 	struct print_ctx *c = data;
 	const struct flow_entry *o = &fl->out, *i = &fl->in;
 	char cli[32], nat[32], rem[32], age[16], idle[16], bo[16], bi[16];
+	uint64_t pkts_out, bytes_out, pkts_in, bytes_in;
 	const char *wan = o->gw < XWAN_MAX_GATEWAYS && c->rt->gw_name[o->gw][0]
 				  ? c->rt->gw_name[o->gw] : "-";
 	const char *rule = o->rule < XWAN_MAX_RULES && o->rule < c->rt->n_rules
@@ -191,7 +192,22 @@ static int print_one(const struct xwan_flow *fl, void *data)
 		snprintf(cli, sizeof(cli), "(host)");
 	else
 		endpoint(cli, sizeof(cli), fl->key.saddr, fl->key.sport, 0);
-	endpoint(nat, sizeof(nat), o->xlate_addr, o->xlate_port, 0);
+	if (o->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
+		snprintf(nat, sizeof(nat), "-");
+	else
+		endpoint(nat, sizeof(nat), o->xlate_addr, o->xlate_port, 0);
+	/* A host session's one entry counts replies; the host's packets apart. */
+	if (fl->local) {
+		pkts_out = o->host_packets;
+		bytes_out = (uint64_t)o->host_kbytes << 10;
+		pkts_in = o->packets;
+		bytes_in = o->bytes;
+	} else {
+		pkts_out = o->packets;
+		bytes_out = o->bytes;
+		pkts_in = fl->has_in ? i->packets : 0;
+		bytes_in = fl->has_in ? i->bytes : 0;
+	}
 	endpoint(rem, sizeof(rem), fl->key.daddr, rport, fl->key.proto);
 	if (c->f->json) {
 		fprintf(c->out,
@@ -204,20 +220,18 @@ static int print_one(const struct xwan_flow *fl, void *data)
 			cli, nat, rem, wan,
 			xwan_flow_state_name(fl->key.proto, o->state), fl->live ? "true" : "false",
 			(double)(c->now - o->created_ns) / 1e9, (double)(c->now - last) / 1e9,
-			(unsigned long long)o->packets, (unsigned long long)o->bytes,
-			(unsigned long long)(fl->has_in ? i->packets : 0),
-			(unsigned long long)(fl->has_in ? i->bytes : 0));
+			(unsigned long long)pkts_out, (unsigned long long)bytes_out,
+			(unsigned long long)pkts_in, (unsigned long long)bytes_in);
 		return 0;
 	}
 	human_age(age, sizeof(age), c->now - o->created_ns);
 	human_age(idle, sizeof(idle), c->now > last ? c->now - last : 0);
-	human_bytes(bo, sizeof(bo), o->bytes);
-	human_bytes(bi, sizeof(bi), fl->has_in ? i->bytes : 0);
+	human_bytes(bo, sizeof(bo), bytes_out);
+	human_bytes(bi, sizeof(bi), bytes_in);
 	fprintf(c->out, "%-5s %-7s %-21s %-21s %-21s %-8s %-12s %6s %6s %9llu %9s %9llu %9s %s\n",
 		proto_name(fl->key.proto), xwan_flow_kind(fl), cli, nat, rem, wan,
 		xwan_flow_state_name(fl->key.proto, o->state), age, idle,
-		(unsigned long long)o->packets, bo,
-		(unsigned long long)(fl->has_in ? i->packets : 0), bi, rule);
+		(unsigned long long)pkts_out, bo, (unsigned long long)pkts_in, bi, rule);
 	return 0;
 }
 

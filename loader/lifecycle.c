@@ -674,6 +674,53 @@ out:
 
 /* ---- down ---- */
 
+/*
+ * The dataplane was set up by another xwan build, whose runtime record we
+ * cannot read whole: take down what is recognisably xwan's — XDP programs by
+ * name, tc filters by handle and priority, rules by priority and table range
+ * (from the record's stable header) — on every interface of the namespace.
+ */
+static int down_other_build(const struct xwan_maps *m, bool quiet, char *err, size_t errlen)
+{
+	struct xwan_runtime_header hdr;
+	struct if_nameindex *ifs = if_nameindex(), *it;
+	char name[16];
+	uint32_t id;
+	int rc;
+
+	rc = xwan_runtime_read_header(m->fd[XM_RUNTIME], &hdr);
+	if (rc) {
+		snprintf(err, errlen, "the running dataplane comes from another xwan build and its "
+			 "record is unreadable (%s); detach by hand: ip link set dev IF xdp off; "
+			 "tc filter del dev IF ingress/egress handle 0x7877 prio 1 bpf",
+			 strerror(-rc));
+		if (ifs)
+			if_freenameindex(ifs);
+		return rc;
+	}
+	for (it = ifs; it && it->if_index; it++) {
+		if (xdp_query((int)it->if_index, &id, name) == 0 &&
+		    (!strcmp(name, "xdp_lan") || !strcmp(name, "xdp_wan"))) {
+			xdp_detach((int)it->if_index, id, XDP_ATTACH_NATIVE);
+			xdp_detach((int)it->if_index, id, XDP_ATTACH_GENERIC);
+			if (!quiet)
+				printf("xwan: detached from %s\n", it->if_name);
+		}
+		tc_detach((int)it->if_index, false);
+		tc_detach((int)it->if_index, true);
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	nl_rules_flush(hdr.rule_priority, hdr.rule_priority + 1, hdr.route_table_base,
+		       hdr.route_table_base + XWAN_MAX_GATEWAYS - 1);
+	for (uint32_t t = 0; t < XWAN_MAX_GATEWAYS; t++)
+		nl_route_flush_table(hdr.route_table_base + t);
+	if (!quiet)
+		printf("xwan: down (the dataplane came from another build; sysctls left as they "
+		       "are)\n");
+	return 0;
+}
+
 int xwan_down(const char *pin_dir, bool quiet, char *err, size_t errlen)
 {
 	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
@@ -692,6 +739,13 @@ int xwan_down(const char *pin_dir, bool quiet, char *err, size_t errlen)
 		return 1;
 	}
 	rc = m.fd[XM_RUNTIME] >= 0 ? xwan_runtime_read(&m, rt) : -ENOENT;
+	if (rc == -ESTALE) {
+		rc = down_other_build(&m, quiet, err, errlen);
+		xwan_maps_close(&m);
+		xwan_pin_dir_remove(pin_dir);
+		free(rt);
+		return rc;
+	}
 	if (rc) {
 		snprintf(err, errlen, "the runtime record in %s is unreadable (%s); detach by hand: "
 			 "ip link set dev IF xdp off; tc filter del dev IF ingress", pin_dir,

@@ -184,13 +184,52 @@ int xwan_maps_open(const char *pin_dir, struct xwan_maps *m, char *err, size_t e
 	return -ENOENT;
 }
 
+/* A map made by another build may hold a value of another size: never read
+ * it into our struct. */
+static int value_size_is(int fd, size_t size)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	return info.value_size == size ? 0 : -ESTALE;
+}
+
 int xwan_runtime_read(const struct xwan_maps *m, struct xwan_runtime *rt)
 {
 	__u32 zero = 0;
+	int rc = value_size_is(m->fd[XM_RUNTIME], sizeof(*rt));
 
+	if (rc)
+		return rc;
 	if (bpf_map_lookup_elem(m->fd[XM_RUNTIME], &zero, rt))
 		return -errno;
 	return rt->magic == XWAN_RUNTIME_MAGIC ? 0 : -ENODATA;
+}
+
+int xwan_runtime_read_header(int fd, struct xwan_runtime_header *hdr)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	void *buf;
+	int rc = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.value_size < sizeof(*hdr))
+		return -ESTALE;
+	buf = calloc(1, info.value_size);
+	if (!buf)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &zero, buf))
+		rc = -errno;
+	else
+		memcpy(hdr, buf, sizeof(*hdr));
+	free(buf);
+	if (!rc && hdr->magic != XWAN_RUNTIME_MAGIC)
+		rc = -ENODATA;
+	return rc;
 }
 
 int xwan_runtime_write(const struct xwan_maps *m, const struct xwan_runtime *rt)

@@ -413,6 +413,83 @@ int nl_route_flush_table(uint32_t table)
 	return 0;
 }
 
+struct rule_list {
+	uint32_t prio_lo, prio_hi, table_lo, table_hi;
+	struct { uint32_t prio, table, mark, mask, src; uint8_t src_len; } r[128];
+	int n;
+};
+
+static int rule_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, FRA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[FRA_MAX + 1] = {};
+	struct rule_list *l = data;
+	uint32_t prio, table;
+
+	mnl_attr_parse(nlh, sizeof(*frh), rule_attr_cb, tb);
+	prio = tb[FRA_PRIORITY] ? mnl_attr_get_u32(tb[FRA_PRIORITY]) : 0;
+	table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : frh->table;
+	if (prio < l->prio_lo || prio > l->prio_hi || table < l->table_lo || table > l->table_hi ||
+	    l->n >= 128)
+		return MNL_CB_OK;
+	l->r[l->n].prio = prio;
+	l->r[l->n].table = table;
+	l->r[l->n].mark = tb[FRA_FWMARK] ? mnl_attr_get_u32(tb[FRA_FWMARK]) : 0;
+	l->r[l->n].mask = tb[FRA_FWMASK] ? mnl_attr_get_u32(tb[FRA_FWMASK]) : 0;
+	l->r[l->n].src = tb[FRA_SRC] ? mnl_attr_get_u32(tb[FRA_SRC]) : 0;
+	l->r[l->n].src_len = frh->src_len;
+	l->n++;
+	return MNL_CB_OK;
+}
+
+int nl_rules_flush(uint32_t prio_lo, uint32_t prio_hi, uint32_t table_lo, uint32_t table_hi)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rule_list l = { .prio_lo = prio_lo, .prio_hi = prio_hi, .table_lo = table_lo,
+			       .table_hi = table_hi };
+	struct fib_rule_hdr *frh;
+	int err, done = 0;
+
+	nlh->nlmsg_type = RTM_GETRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = AF_INET;
+	err = nl_talk(nlh, rule_cb, &l);
+	if (err)
+		return err;
+	for (int i = 0; i < l.n; i++) {
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = RTM_DELRULE;
+		nlh->nlmsg_flags = NLM_F_REQUEST;
+		frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+		frh->family = AF_INET;
+		frh->action = FR_ACT_TO_TBL;
+		frh->src_len = l.r[i].src_len;
+		mnl_attr_put_u32(nlh, FRA_PRIORITY, l.r[i].prio);
+		mnl_attr_put_u32(nlh, FRA_TABLE, l.r[i].table);
+		if (l.r[i].mask) {
+			mnl_attr_put_u32(nlh, FRA_FWMARK, l.r[i].mark);
+			mnl_attr_put_u32(nlh, FRA_FWMASK, l.r[i].mask);
+		}
+		if (l.r[i].src_len)
+			mnl_attr_put_u32(nlh, FRA_SRC, l.r[i].src);
+		if (nl_talk(nlh, NULL, NULL) == 0)
+			done++;
+	}
+	return done;
+}
+
 int nl_rule(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];

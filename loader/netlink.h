@@ -54,6 +54,10 @@ int nl_route_connected(uint32_t table, uint32_t addr, uint8_t plen, int ifindex,
 /* "ip rule from addr lookup table priority prio", add or delete. */
 int nl_rule_src(uint32_t prio, uint32_t addr, uint32_t table, bool add);
 
+/* Delete every IPv4 rule with a priority in [prio_lo, prio_hi] that looks up
+ * a table in [table_lo, table_hi]. Returns how many, or -errno. */
+int nl_rules_flush(uint32_t prio_lo, uint32_t prio_hi, uint32_t table_lo, uint32_t table_hi);
+
 /* "ip rule fwmark mark/mask lookup table priority prio", add or delete. */
 int nl_rule(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add);
 

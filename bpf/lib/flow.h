@@ -143,8 +143,13 @@ static __always_inline void local_track(struct flow_entry *fe, const struct pkt 
 					int inbound)
 {
 	fe->last_seen_ns = now;
-	fe->packets += 1;
-	fe->bytes += p->len;
+	if (inbound) {
+		fe->packets += 1;
+		fe->bytes += p->len;
+	} else {
+		fe->host_packets += 1;
+		fe->host_kbytes += p->len >> 10;
+	}
 	if (p->key.proto != IPPROTO_TCP) {
 		if (inbound)
 			fe->state = FLOW_STATE_ESTABLISHED;

@@ -253,6 +253,8 @@ static __always_inline int flow_admit_marker(const struct pkt *p, __u32 ifindex,
 #define m (*mp)
 	m.created_ns = now;
 	m.last_seen_ns = now;
+	m.packets = 1;
+	m.bytes = p->len;
 	m.dir = FLOW_DIR_OUT;
 	m.in_ifindex = ifindex;
 	m.gw = XWAN_GW_NONE;
@@ -477,8 +479,8 @@ static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifin
 	wan = bpf_map_lookup_elem(&ifaces, &ifindex);
 	le.created_ns = now;
 	le.last_seen_ns = now;
-	le.packets = 1;
-	le.bytes = p->len;
+	le.host_packets = 1;
+	le.host_kbytes = p->len >> 10;
 	le.peer = p->key;
 	le.xlate_addr = p->key.saddr;
 	le.xlate_port = p->key.sport;

@@ -1789,9 +1789,14 @@ static void test_host_session_reply_passed_up(void **state)
 	mk(&in, &r);
 	expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
 	expect_untouched(&out, &in);
+	/* XDP passes it up; tc_wan_ingress, which the kernel runs next, accounts it. */
+	expect_tc(FX.tc_wan_in, FX.wan_if[0], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_IN,
+		  V_PASS_LOCAL);
+	expect_untouched(&out, &in);
 	assert_true(fx_flow(&kl, &e));
 	assert_int_equal(e.state, FLOW_STATE_ESTABLISHED);
-	assert_int_equal(e.packets, 2);
+	assert_int_equal(e.packets, 1);         /* the reply, in */
+	assert_int_equal(e.host_packets, 1);    /* the host's SYN, out */
 	assert_int_equal(fx_gw(0).unsolicited, 0);
 
 	/* The agent's probes leave marked, from a WAN address: the host's too. */
