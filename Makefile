@@ -68,6 +68,9 @@ test: all tests
 demo: all
 	tests/e2e/demo.sh
 
+bench: all
+	BUILD=$(BUILD) bench/run.sh
+
 # libFuzzer on the config loader; new inputs go to build/, the seed corpus
 # in tests/fuzz/corpus/config stays as committed.
 FUZZ_CC      ?= clang
