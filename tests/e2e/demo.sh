@@ -1,14 +1,18 @@
 #!/bin/bash
 # tests/e2e/demo.sh - `make demo`: xwan in the namespace lab, with traffic.
 #
-# Builds the lab (tests/e2e/lab.sh) with build/xwan on the gw and the lab
-# config (tests/e2e/lab.yaml, or XWAN_LAB_CONFIG), starts a mix of traffic
-# from the client (ping, throttled parallel downloads, long-lived and short
-# TCP connections, UDP), shows `xwan flows` and `xwan stats` a few times over
-# ~20 s, then tears everything down. Non-interactive; always cleans up.
-# Needs root. Builds nothing (the Makefile does).
+# Builds the lab (tests/e2e/lab.sh) with build/xwan on the gw and a demo
+# config (the lab's two WANs, 3:1, with a quick gateway monitor), starts the
+# agent (`xwan run`, which adopts the running dataplane), starts a mix of
+# traffic from the client (ping, throttled parallel downloads, long-lived and
+# short TCP connections, UDP), shows `xwan status`, `xwan flows` and
+# `xwan stats`; then blackholes isp1 (link up, packets dropped) and shows the
+# failover (the agent's log, the gateways, flows moving to isp2, the TCP
+# clients of isp1 reset); lifts the blackhole and shows the recovery; then
+# tears everything down. Non-interactive; always cleans up. Needs root.
+# Builds nothing (the Makefile does).
 #
-#   XWAN_DEMO_SECONDS=20     how long to show traffic
+#   XWAN_DEMO_SECONDS=30     how long to run traffic
 #   XWAN_E2E_MODE=kernel     demo the plain-Linux baseline instead (shows
 #                            per-WAN counters, there is no flow table)
 
@@ -18,8 +22,7 @@ E2E_DIR=$(dirname "$(readlink -f "$0")")
 . "$E2E_DIR/lab.sh"
 
 MODE=${XWAN_E2E_MODE:-xwan}
-DURATION=${XWAN_DEMO_SECONDS:-20}
-REFRESH=5
+DURATION=${XWAN_DEMO_SECONDS:-30}
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 [ -t 1 ] || say() { printf '\n== %s\n' "$*"; }
@@ -34,10 +37,39 @@ if [ "$MODE" = xwan ] && [ ! -x "$XWAN" ]; then
 fi
 
 lab_init_names "${XWAN_LAB_PREFIX:-xw$$}"
+
+# The embedded default: the lab's WANs, 3:1, probed every 200 ms so the
+# failover below happens within a second (the default profile probes every
+# 500 ms and judges loss over a minute, as pfSense's dpinger does).
+DEMO_CFG=$(mktemp /tmp/xwan-demo.XXXXXX.yaml)
+cat >"$DEMO_CFG" <<'YAML'
+lan:
+  - interface: lan0
+    networks: [10.1.0.0/24]
+wan:
+  - name: isp1
+    interface: wan1
+    gateway: 203.0.113.1
+    weight: 3
+    monitor: {interval_ms: 200, loss_interval_ms: 400, down_after: 3, up_after: 3}
+  - name: isp2
+    interface: wan2
+    gateway: 198.51.100.1
+    weight: 1
+    monitor: {interval_ms: 200, loss_interval_ms: 400, down_after: 3, up_after: 3}
+groups:
+  - name: balance
+    members: [{wan: isp1, tier: 1}, {wan: isp2, tier: 1}]
+    method: hash
+    hash_fields: [src, dst, proto, sport, dport]
+default_group: balance
+metrics: {listen: 127.0.0.1:9469}
+YAML
+[ "$MODE" = xwan ] && export XWAN_LAB_CONFIG=$DEMO_CFG
 # A second signal (the terminal's Ctrl-C and timeout(1)'s forwarded copy)
 # must not interrupt the cleanup: ignore them once cleanup starts.
 on_signal() { trap '' INT TERM HUP; exit "$1"; }
-trap 'trap "" INT TERM HUP; lab_destroy' EXIT
+trap 'trap "" INT TERM HUP; lab_destroy; rm -f "$DEMO_CFG"' EXIT
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 trap 'on_signal 129' HUP
@@ -51,11 +83,23 @@ if ! lab_create "$MODE"; then
 	echo "demo: lab setup failed" >&2
 	exit 1
 fi
-[ "$MODE" = xwan ] && sed 's/^/  /' "$LAB_LOG/xwan-up.log"
+if [ "$MODE" = xwan ]; then
+	sed 's/^/  /' "$LAB_LOG/xwan-up.log"
+	say "starting the agent: xwan run -c demo.yaml"
+	AGENT_LOG=$LAB_LOG/agent.log
+	ip netns exec "$LAB_NS_GW" env XWAN_PIN_DIR="$LAB_PIN_DIR" \
+		"$XWAN" --pin-dir "$LAB_PIN_DIR" run -c "$DEMO_CFG" </dev/null >"$AGENT_LOG" 2>&1 &
+	# until both gateways are online
+	online() { [ "$(lab_xwan status 2>/dev/null | grep -c ' online ')" -ge 2 ]; }
+	lab_poll 15 online || echo "  (the gateways are not online yet)"
+	sed 's/^/  /' "$AGENT_LOG"
+fi
 
 say "starting traffic for ${DURATION}s"
+TRAFFIC_PIDS=()
 bg() { # run in the client namespace, in the background, quietly
 	ip netns exec "$LAB_NS_CLIENT" "$@" </dev/null >>"$LAB_LOG/demo-traffic.log" 2>&1 &
+	TRAFFIC_PIDS+=($!)
 }
 client_py() { ip netns exec "$LAB_NS_CLIENT" "$LAB_PY" "$LAB_TOOLS/client.py" "$@"; }
 SHA=$(cat "$LAB_WWW/blob.sha256")
@@ -90,7 +134,7 @@ show_xwan() {
 			if (tail != "") print tail
 		}'
 	say "xwan stats   (t=${1}s, non-zero samples)"
-	lab_xwan stats 2>&1 | grep -E '^xwan_(packets_total|events_total|gateway_(packets|bytes)_total|gateway_flows_active|gateway_usable|flows_active)' |
+	lab_xwan stats 2>&1 | grep -E '^xwan_(packets_total|events_total|gateway_(packets|bytes)_total|gateway_flows_active|gateway_(rtt_seconds|loss_ratio)|flows_active)' |
 		awk '$NF != 0' | head -n 30
 }
 show_kernel() {
@@ -106,17 +150,53 @@ show_kernel() {
 	echo "  server saw TCP connections from: $(awk '$1 == "tcp" { n[$2]++ } END { for (a in n) printf "%s=%d ", a, n[a] }' "$LAB_PEER_LOG")"
 }
 
+blackhole() { # on|off: isp1 drops every IPv4 packet from its customer, link up
+	if [ "$1" = on ]; then
+		lab_isp1 nft -f - <<'NFT'
+table netdev xwan_demo {
+	chain in { type filter hook ingress device "cust" priority 0; policy accept; meta protocol ip drop; }
+}
+NFT
+	else
+		lab_isp1 nft delete table netdev xwan_demo
+	fi
+}
+show_agent() {
+	say "the agent's log"
+	sed 's/^/  /' "$AGENT_LOG" | tail -n "${1:-6}"
+	say "xwan status"
+	lab_xwan status 2>&1 | sed 's/^/  /'
+}
+
 t0=$SECONDS
-while :; do
-	# let the traffic build up, then show; refresh every REFRESH seconds
-	sleep "$REFRESH"
-	if [ "$MODE" = xwan ]; then show_xwan $((SECONDS - t0)); else show_kernel $((SECONDS - t0)); fi
-	[ $((SECONDS - t0 + REFRESH)) -le "$DURATION" ] || break
-done
+at() { local w=$(($1 - (SECONDS - t0))); [ "$w" -le 0 ] || sleep "$w"; }
+third=$((DURATION / 3))
+if [ "$MODE" = xwan ]; then
+	at 5
+	show_agent 3
+	show_xwan $((SECONDS - t0))
+	at "$third"
+	say "isp1 goes dark (t=$((SECONDS - t0))s): blackholed at isp1, its link still up"
+	blackhole on
+	at $((third + 3))
+	show_agent 6
+	show_xwan $((SECONDS - t0))
+	at $((2 * third))
+	say "isp1 comes back (t=$((SECONDS - t0))s)"
+	blackhole off
+	at $((2 * third + 3))
+	show_agent 3
+	at "$DURATION"
+else
+	for t in 5 $((DURATION / 2)) "$DURATION"; do
+		at "$t"
+		show_kernel $((SECONDS - t0))
+	done
+fi
 
 echo
 echo "(waiting for the traffic generators to finish)"
-wait
+wait "${TRAFFIC_PIDS[@]}"
 say "traffic summary"
 echo "  server saw TCP connections from: $(awk '$1 == "tcp" { n[$2]++ } END { for (a in n) printf "%s=%d ", a, n[a] }' "$LAB_PEER_LOG")"
 grep -h 'packet loss' "$LAB_LOG/demo-traffic.log" | sed 's/^/  ping: /'
@@ -124,6 +204,10 @@ dl=$(grep -c '"fail": 0' "$LAB_LOG/demo-traffic.log")
 echo "  batches of requests without failure: $dl; with failures: $(grep -c '"fail": [1-9]' "$LAB_LOG/demo-traffic.log")"
 
 if [ "$MODE" = xwan ]; then
+	say "stopping the agent (the dataplane keeps forwarding), then xwan down"
+	pkill -TERM -f -- "--pin-dir $LAB_PIN_DIR run" 2>/dev/null
+	lab_poll 5 bash -c "! pgrep -f -- '--pin-dir $LAB_PIN_DIR run' >/dev/null"
+	tail -n 1 "$AGENT_LOG" | sed 's/^/  /'
 	say "xwan down"
 	lab_xwan down 2>&1 | sed 's/^/  /'
 fi
