@@ -143,7 +143,6 @@ int tc_wan_egress(struct __sk_buff *skb)
 {
 	struct xwan_settings *s = get_settings();
 	struct flow_entry *fe = NULL;
-	struct gw_counters *gc;
 	struct pkt p = {};
 	__u64 now;
 	int rc, marked;
@@ -182,11 +181,7 @@ int tc_wan_egress(struct __sk_buff *skb)
 	}
 	if (rc)
 		return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_MALFORMED);
-	gc = gw_counters(fe->gw);
-	if (gc) {
-		gc->pkts_out += 1;
-		gc->bytes_out += p.len;
-	}
+	count_gw_packet(fe->gw, p.len, 1);
 	return tc_verdict(HOOK_TC_WAN_OUT, p.icmp_err ? V_FWD_ICMP_ERROR : V_FWD_OUT);
 }
 
@@ -195,7 +190,6 @@ int tc_wan_ingress(struct __sk_buff *skb)
 {
 	struct xwan_settings *s;
 	struct flow_entry *fe;
-	struct gw_counters *gc;
 	struct pkt p = {};
 	__u64 now;
 	int rc;
@@ -247,10 +241,6 @@ int tc_wan_ingress(struct __sk_buff *skb)
 	}
 	if (rc)
 		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_MALFORMED);
-	gc = gw_counters(fe->gw);
-	if (gc) {
-		gc->pkts_in += 1;
-		gc->bytes_in += p.len;
-	}
+	count_gw_packet(fe->gw, p.len, 0);
 	return tc_verdict(HOOK_TC_WAN_IN, V_FWD_VIA_KERNEL);
 }

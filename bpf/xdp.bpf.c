@@ -27,16 +27,12 @@ static __always_inline int xdp_verdict(__u32 hook, __u32 v)
 static __attribute__((noinline)) void gw_neigh_refresh(struct xdp_md *ctx, struct gw_neigh *n,
 							 __be32 nexthop, __u32 ifindex)
 {
-	struct bpf_fib_lookup fib = {};
-	int rc;
+	__u8 mac[6];
+	int rc = fib_neigh(ctx, nexthop, ifindex, mac);
 
-	fib.family = 2; /* AF_INET */
-	fib.ipv4_dst = nexthop;
-	fib.ifindex = ifindex;
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_OUTPUT);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS && fib.ifindex == ifindex) {
-		if (!n->valid || __builtin_memcmp(n->mac, fib.dmac, 6)) {
-			__builtin_memcpy(n->mac, fib.dmac, 6);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		if (!n->valid || __builtin_memcmp(n->mac, mac, 6)) {
+			__builtin_memcpy(n->mac, mac, 6);
 			n->valid = 1;
 			count_event(EV_NEIGH_REFRESHED);
 		}
@@ -98,7 +94,6 @@ int xdp_lan(struct xdp_md *ctx)
 {
 	struct xwan_settings *s;
 	struct flow_entry *fe = NULL;
-	struct gw_counters *gc;
 	struct gw_neigh *n;
 	struct gw_info *gi;
 	struct pkt p = {};
@@ -187,11 +182,7 @@ int xdp_lan(struct xdp_md *ctx)
 			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
 		v = V_FWD_OUT;
 	}
-	gc = gw_counters(gw);
-	if (gc) {
-		gc->pkts_out += 1;
-		gc->bytes_out += p.len;
-	}
+	count_gw_packet(gw, p.len, 1);
 	if (xdp_forward(ctx, gi->ifindex, dmac, gi->mac_wan) != XDP_REDIRECT)
 		return xdp_verdict(HOOK_XDP_LAN, V_DROP_REDIRECT);
 	count_verdict(HOOK_XDP_LAN, v);
@@ -222,7 +213,6 @@ int xdp_wan(struct xdp_md *ctx)
 {
 	struct xwan_settings *s;
 	struct flow_entry *fe;
-	struct gw_counters *gc;
 	struct pkt p = {};
 	__u32 v = V_FWD_IN;
 	__u64 now;
@@ -283,11 +273,7 @@ int xdp_wan(struct xdp_md *ctx)
 		if (v != V_FWD_PORT_FORWARD)
 			v = V_FWD_IN;
 	}
-	gc = gw_counters(fe->gw);
-	if (gc) {
-		gc->pkts_in += 1;
-		gc->bytes_in += p.len;
-	}
+	count_gw_packet(fe->gw, p.len, 0);
 	if (xdp_forward(ctx, fe->out_ifindex, fe->l2_dst, fe->l2_src) != XDP_REDIRECT)
 		return xdp_verdict(HOOK_XDP_WAN, V_DROP_REDIRECT);
 	count_verdict(HOOK_XDP_WAN, v);

@@ -403,8 +403,8 @@ struct xwan_attach {
 	char  ifname[16];
 };
 
-/* The first eight words never move (loader/maps.h: xwan_runtime_header), so
- * any build can take down what another build set up. */
+/* The first eight words (magic ... generation) never move, so any build can
+ * take down what another build set up (loader/maps.c). */
 struct xwan_runtime {
 	__u32 magic;
 	__u32 n_attach;

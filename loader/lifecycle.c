@@ -680,15 +680,15 @@ out:
  * name, tc filters by handle and priority, rules by priority and table range
  * (from the record's stable header) — on every interface of the namespace.
  */
-static int down_other_build(const struct xwan_maps *m, bool quiet, char *err, size_t errlen)
+static int down_other_build(const struct xwan_maps *m, struct xwan_runtime *hdr, bool quiet,
+			    char *err, size_t errlen)
 {
-	struct xwan_runtime_header hdr;
 	struct if_nameindex *ifs = if_nameindex(), *it;
 	char name[16];
 	uint32_t id;
 	int rc;
 
-	rc = xwan_runtime_read_header(m->fd[XM_RUNTIME], &hdr);
+	rc = xwan_runtime_read_header(m->fd[XM_RUNTIME], hdr);
 	if (rc) {
 		snprintf(err, errlen, "the running dataplane comes from another xwan build and its "
 			 "record is unreadable (%s); detach by hand: ip link set dev IF xdp off; "
@@ -711,10 +711,10 @@ static int down_other_build(const struct xwan_maps *m, bool quiet, char *err, si
 	}
 	if (ifs)
 		if_freenameindex(ifs);
-	nl_rules_flush(hdr.rule_priority, hdr.rule_priority + 1, hdr.route_table_base,
-		       hdr.route_table_base + XWAN_MAX_GATEWAYS - 1);
+	nl_rules_flush(hdr->rule_priority, hdr->rule_priority + 1, hdr->route_table_base,
+		       hdr->route_table_base + XWAN_MAX_GATEWAYS - 1);
 	for (uint32_t t = 0; t < XWAN_MAX_GATEWAYS; t++)
-		nl_route_flush_table(hdr.route_table_base + t);
+		nl_route_flush_table(hdr->route_table_base + t);
 	if (!quiet)
 		printf("xwan: down (the dataplane came from another build; sysctls left as they "
 		       "are)\n");
@@ -740,7 +740,7 @@ int xwan_down(const char *pin_dir, bool quiet, char *err, size_t errlen)
 	}
 	rc = m.fd[XM_RUNTIME] >= 0 ? xwan_runtime_read(&m, rt) : -ENOENT;
 	if (rc == -ESTALE) {
-		rc = down_other_build(&m, quiet, err, errlen);
+		rc = down_other_build(&m, rt, quiet, err, errlen);
 		xwan_maps_close(&m);
 		xwan_pin_dir_remove(pin_dir);
 		free(rt);

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,7 +209,9 @@ int xwan_runtime_read(const struct xwan_maps *m, struct xwan_runtime *rt)
 	return rt->magic == XWAN_RUNTIME_MAGIC ? 0 : -ENODATA;
 }
 
-int xwan_runtime_read_header(int fd, struct xwan_runtime_header *hdr)
+#define XWAN_RUNTIME_HEADER offsetof(struct xwan_runtime, started_unix)
+
+int xwan_runtime_read_header(int fd, struct xwan_runtime *rt)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), zero = 0;
@@ -217,7 +220,8 @@ int xwan_runtime_read_header(int fd, struct xwan_runtime_header *hdr)
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
-	if (info.value_size < sizeof(*hdr))
+	memset(rt, 0, sizeof(*rt));
+	if (info.value_size < XWAN_RUNTIME_HEADER)
 		return -ESTALE;
 	buf = calloc(1, info.value_size);
 	if (!buf)
@@ -225,9 +229,9 @@ int xwan_runtime_read_header(int fd, struct xwan_runtime_header *hdr)
 	if (bpf_map_lookup_elem(fd, &zero, buf))
 		rc = -errno;
 	else
-		memcpy(hdr, buf, sizeof(*hdr));
+		memcpy(rt, buf, XWAN_RUNTIME_HEADER);
 	free(buf);
-	if (!rc && hdr->magic != XWAN_RUNTIME_MAGIC)
+	if (!rc && rt->magic != XWAN_RUNTIME_MAGIC)
 		rc = -ENODATA;
 	return rc;
 }

@@ -63,18 +63,11 @@ int xwan_maps_discover(struct xwan_maps *m);
 /* -ESTALE when the running dataplane's record has another layout (build). */
 int xwan_runtime_read(const struct xwan_maps *m, struct xwan_runtime *rt);
 
-/* The fields every build keeps first in struct xwan_runtime. */
-struct xwan_runtime_header {
-	__u32 magic;
-	__u32 n_attach;
-	__u32 n_gateways;
-	__u32 n_groups;
-	__u32 route_table_base;
-	__u32 rule_priority;
-	__u32 fwmark_mask;
-	__u32 generation;
-};
-int xwan_runtime_read_header(int fd, struct xwan_runtime_header *hdr);
+/*
+ * Only the first eight words of a record of any build (magic ... generation,
+ * which never move): the rest of *rt is zeroed.
+ */
+int xwan_runtime_read_header(int fd, struct xwan_runtime *rt);
 int xwan_runtime_write(const struct xwan_maps *m, const struct xwan_runtime *rt);
 int xwan_settings_read(const struct xwan_maps *m, struct xwan_settings *s);
 

@@ -56,18 +56,34 @@ out:
 	return err;
 }
 
-/* ---- links ---- */
+/*
+ * Index a message's attributes by type into tb[0..max]; attributes of
+ * unknown (newer) types are skipped.
+ */
+struct attr_table {
+	const struct nlattr **tb;
+	unsigned int max;
+};
 
-static int link_attr_cb(const struct nlattr *attr, void *data)
+static int attr_cb(const struct nlattr *attr, void *data)
 {
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
+	const struct attr_table *t = data;
+	unsigned int type = mnl_attr_get_type(attr);
 
-	if (mnl_attr_type_valid(attr, IFLA_MAX) < 0)
-		return MNL_CB_OK;
-	tb[type] = attr;
+	if (type <= t->max)
+		t->tb[type] = attr;
 	return MNL_CB_OK;
 }
+
+void nl_attrs_parse(const struct nlmsghdr *nlh, size_t hdrlen, struct nlattr **tb,
+		    unsigned int max)
+{
+	struct attr_table t = { .tb = (const struct nlattr **)tb, .max = max };
+
+	mnl_attr_parse(nlh, (unsigned int)hdrlen, attr_cb, &t);
+}
+
+/* ---- links ---- */
 
 static int link_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -75,7 +91,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	struct nlattr *tb[IFLA_MAX + 1] = {};
 	struct nl_link *out = data;
 
-	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb);
+	nl_attrs_parse(nlh, sizeof(*ifm), tb, IFLA_MAX);
 	out->ifindex = ifm->ifi_index;
 	out->up = ifm->ifi_flags & IFF_UP;
 	out->carrier = ifm->ifi_flags & IFF_LOWER_UP;
@@ -119,16 +135,6 @@ struct addr_dump {
 	int max, n;
 };
 
-static int addr_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
-		return MNL_CB_OK;
-	tb[mnl_attr_get_type(attr)] = attr;
-	return MNL_CB_OK;
-}
-
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
@@ -138,7 +144,7 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (ifa->ifa_family != AF_INET || d->n >= d->max)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb);
+	nl_attrs_parse(nlh, sizeof(*ifa), tb, IFA_MAX);
 	if (!tb[IFA_LOCAL] && !tb[IFA_ADDRESS])
 		return MNL_CB_OK;
 	a = &d->out[d->n++];
@@ -205,16 +211,6 @@ struct neigh_query {
 	bool found;
 };
 
-static int neigh_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_type_valid(attr, NDA_MAX) < 0)
-		return MNL_CB_OK;
-	tb[mnl_attr_get_type(attr)] = attr;
-	return MNL_CB_OK;
-}
-
 static int neigh_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
@@ -227,7 +223,7 @@ static int neigh_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	if (!(ndm->ndm_state & usable))
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*ndm), neigh_attr_cb, tb);
+	nl_attrs_parse(nlh, sizeof(*ndm), tb, NDA_MAX);
 	if (!tb[NDA_DST] || !tb[NDA_LLADDR] || mnl_attr_get_u32(tb[NDA_DST]) != q->addr)
 		return MNL_CB_OK;
 	if (mnl_attr_get_payload_len(tb[NDA_LLADDR]) != 6)
@@ -346,16 +342,6 @@ struct route_list {
 	int n;
 };
 
-static int route_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_type_valid(attr, RTA_MAX) < 0)
-		return MNL_CB_OK;
-	tb[mnl_attr_get_type(attr)] = attr;
-	return MNL_CB_OK;
-}
-
 static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
@@ -363,7 +349,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	struct route_list *l = data;
 	uint32_t table;
 
-	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	nl_attrs_parse(nlh, sizeof(*rtm), tb, RTA_MAX);
 	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
 	if (table != l->table || l->n >= 64)
 		return MNL_CB_OK;
@@ -419,16 +405,6 @@ struct rule_list {
 	int n;
 };
 
-static int rule_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_type_valid(attr, FRA_MAX) < 0)
-		return MNL_CB_OK;
-	tb[mnl_attr_get_type(attr)] = attr;
-	return MNL_CB_OK;
-}
-
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
@@ -436,7 +412,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	struct rule_list *l = data;
 	uint32_t prio, table;
 
-	mnl_attr_parse(nlh, sizeof(*frh), rule_attr_cb, tb);
+	nl_attrs_parse(nlh, sizeof(*frh), tb, FRA_MAX);
 	prio = tb[FRA_PRIORITY] ? mnl_attr_get_u32(tb[FRA_PRIORITY]) : 0;
 	table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : frh->table;
 	if (prio < l->prio_lo || prio > l->prio_hi || table < l->table_lo || table > l->table_hi ||

@@ -8,8 +8,20 @@
 #define XWAN_NETLINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <net/if.h>
+
+struct nlmsghdr;
+struct nlattr;
+
+/*
+ * Index a message's attributes (after a header of hdrlen bytes) by type
+ * into tb[0..max], which the caller zeroes; newer attribute types than the
+ * headers know are skipped, never written past tb.
+ */
+void nl_attrs_parse(const struct nlmsghdr *nlh, size_t hdrlen, struct nlattr **tb,
+		    unsigned int max);
 
 struct nl_link {
 	int ifindex;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "netevents.h"
+#include "../loader/netlink.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -9,14 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-
-static int attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-
-	tb[mnl_attr_get_type(attr)] = attr;
-	return MNL_CB_OK;
-}
 
 static void on_link(struct netevents *ne, const struct nlmsghdr *nlh)
 {
@@ -36,7 +29,7 @@ static void on_addr(struct netevents *ne, const struct nlmsghdr *nlh)
 
 	if (ifa->ifa_family != AF_INET || !ne->ops->addr)
 		return;
-	mnl_attr_parse(nlh, sizeof(*ifa), attr_cb, tb);
+	nl_attrs_parse(nlh, sizeof(*ifa), tb, IFA_MAX);
 	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
 	if (!a)
 		return;
@@ -54,7 +47,7 @@ static void on_neigh(struct netevents *ne, const struct nlmsghdr *nlh)
 
 	if (ndm->ndm_family != AF_INET || !ne->ops->neigh)
 		return;
-	mnl_attr_parse(nlh, sizeof(*ndm), attr_cb, tb);
+	nl_attrs_parse(nlh, sizeof(*ndm), tb, NDA_MAX);
 	if (!tb[NDA_DST])
 		return;
 	if (tb[NDA_LLADDR] && mnl_attr_get_payload_len(tb[NDA_LLADDR]) == 6)

@@ -202,11 +202,13 @@ static __always_inline __u32 next_untried_gateway(__u32 group, __u32 pos, __u32 
 }
 
 /*
- * MAC of an on-link destination, -1 when the kernel has not resolved it.
- * Not inlined: its lookup struct stays off the hot programs' stack.
+ * The kernel's neighbour entry for daddr on ifindex (a connected address):
+ * BPF_FIB_LKUP_RET_SUCCESS with its MAC, NO_NEIGH while unresolved, or
+ * another code. Not inlined: its lookup struct stays off the hot programs'
+ * stack.
  */
-static __attribute__((noinline)) int onlink_neigh(xwan_ctx *ctx, __be32 daddr, __u32 ifindex,
-						  __u8 *mac)
+static __attribute__((noinline)) int fib_neigh(xwan_ctx *ctx, __be32 daddr, __u32 ifindex,
+					       __u8 *mac)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
@@ -215,10 +217,17 @@ static __attribute__((noinline)) int onlink_neigh(xwan_ctx *ctx, __be32 daddr, _
 	fib.ipv4_dst = daddr;
 	fib.ifindex = ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_OUTPUT);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != ifindex)
-		return -1;
-	__builtin_memcpy(mac, fib.dmac, 6);
-	return 0;
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS && fib.ifindex != ifindex)
+		return BPF_FIB_LKUP_RET_NOT_FWDED;
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		__builtin_memcpy(mac, fib.dmac, 6);
+	return rc;
+}
+
+/* MAC of an on-link destination, -1 when the kernel has not resolved it. */
+static __always_inline int onlink_neigh(xwan_ctx *ctx, __be32 daddr, __u32 ifindex, __u8 *mac)
+{
+	return fib_neigh(ctx, daddr, ifindex, mac) == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
 }
 
 static __always_inline void flow_created(__u32 gw, const struct xwan_settings *s)

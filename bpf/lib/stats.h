@@ -26,4 +26,20 @@ static __always_inline struct gw_counters *gw_counters(__u32 gw)
 	return bpf_map_lookup_elem(&gw_stats, &gw);
 }
 
+/* A packet forwarded through gateway gw, LAN to WAN (out) or back (in). */
+static __always_inline void count_gw_packet(__u32 gw, __u32 len, int out)
+{
+	struct gw_counters *gc = gw_counters(gw);
+
+	if (!gc)
+		return;
+	if (out) {
+		gc->pkts_out += 1;
+		gc->bytes_out += len;
+	} else {
+		gc->pkts_in += 1;
+		gc->bytes_in += len;
+	}
+}
+
 #endif /* XWAN_STATS_H */
