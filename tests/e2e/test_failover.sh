@@ -24,6 +24,8 @@ set -u
 E2E_DIR=$(dirname "$(readlink -f "$0")")
 # shellcheck source=tests/e2e/lab.sh
 . "$E2E_DIR/lab.sh"
+# shellcheck source=tests/e2e/check.sh
+. "$E2E_DIR/check.sh"
 # shellcheck source=tests/e2e/failover_lib.sh
 . "$E2E_DIR/failover_lib.sh"
 
@@ -44,15 +46,6 @@ SLOW_MONITOR='{interval_ms: 5000, loss_interval_ms: 10000, up_after: 1}'
 SLOW_LOSS_INTERVAL_S=10
 ATTEMPT_SLACK=0.05         # s between a prober attempt's stamp and its SYN
 
-NPASS=0 NFAIL=0
-ev() { tr '\n\t' '  ' | sed 's/  */ /g; s/^ //; s/ $//' | cut -c1-600; }
-pass() { echo "PASS: $1"; NPASS=$((NPASS + 1)); }
-fail() { echo "FAIL: $1 ($(printf '%s' "$2" | ev))"; NFAIL=$((NFAIL + 1)); }
-check() { # check WHAT EVIDENCE CMD...: PASS if CMD succeeds, else FAIL
-	local what=$1 evidence=$2; shift 2
-	if "$@"; then pass "$what"; else fail "$what" "$evidence"; fi
-}
-info() { echo "  # $*"; }
 client_py() { timeout 120 ip netns exec "$LAB_NS_CLIENT" "$LAB_PY" "$LAB_TOOLS/client.py" "$@"; }
 # awk comparisons of decimal numbers
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
@@ -66,7 +59,6 @@ if [ "$MODE" != xwan ]; then
 fi
 
 lab_init_names "${XWAN_LAB_PREFIX:-xf$$}"
-on_signal() { trap '' INT TERM HUP; exit "$1"; }
 cleanup() {
 	trap "" INT TERM HUP
 	fo_prober_stop
@@ -74,10 +66,7 @@ cleanup() {
 	fo_agent_stop
 	lab_destroy
 }
-trap cleanup EXIT
-trap 'on_signal 130' INT
-trap 'on_signal 143' TERM
-trap 'on_signal 129' HUP
+e2e_traps cleanup
 
 echo "# test_failover: lab=$LAB_PREFIX"
 if ! setup_err=$(lab_create xwan 2>&1); then

@@ -17,6 +17,8 @@ set -u
 E2E_DIR=$(dirname "$(readlink -f "$0")")
 # shellcheck source=tests/e2e/lab.sh
 . "$E2E_DIR/lab.sh"
+# shellcheck source=tests/e2e/check.sh
+. "$E2E_DIR/check.sh"
 
 MODE=${XWAN_E2E_MODE:-xwan}
 
@@ -29,17 +31,8 @@ M_SPOOFED='xwan_packets_total{verdict="drop",reason="spoofed_source"}'
 FLOWS_MAP=flows             # pinned as $LAB_PIN_DIR/$FLOWS_MAP
 FLOWS_BTF_FIELDS="saddr"    # field names that must appear in its BTF dump
 
-NPASS=0 NFAIL=0 NSKIP=0
 # evidence: one line, bounded
-ev() { tr '\n\t' '  ' | sed 's/  */ /g; s/^ //; s/ $//' | cut -c1-400; }
-pass() { echo "PASS: $1"; NPASS=$((NPASS + 1)); }
-fail() { echo "FAIL: $1 ($(printf '%s' "$2" | ev))"; NFAIL=$((NFAIL + 1)); }
 skip() { echo "SKIP: $1 (xwan-only, mode=$MODE)"; NSKIP=$((NSKIP + 1)); }
-check() { # check WHAT EVIDENCE CMD...: PASS if CMD succeeds, else FAIL
-	local what=$1 evidence=$2; shift 2
-	if "$@"; then pass "$what"; else fail "$what" "$evidence"; fi
-}
-info() { echo "  # $*"; }
 xwan_mode() { [ "$MODE" = xwan ]; }
 # increased A B: both numbers present and B > A (integers or floats)
 increased() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(b + 0 > a + 0) }'; }
@@ -68,11 +61,7 @@ esac
 lab_init_names "${XWAN_LAB_PREFIX:-xw$$}"
 # A second signal (the terminal's Ctrl-C and timeout(1)'s forwarded copy)
 # must not interrupt the cleanup: ignore them once cleanup starts.
-on_signal() { trap '' INT TERM HUP; exit "$1"; }
-trap 'trap "" INT TERM HUP; lab_destroy' EXIT
-trap 'on_signal 130' INT
-trap 'on_signal 143' TERM
-trap 'on_signal 129' HUP
+e2e_traps lab_destroy
 
 echo "# test_forwarding: mode=$MODE lab=$LAB_PREFIX${XWAN_LAB_BREAK:+ broken=$XWAN_LAB_BREAK}"
 if ! setup_err=$(lab_create "$MODE" 2>&1); then

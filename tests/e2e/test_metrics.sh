@@ -15,6 +15,8 @@ set -u
 E2E_DIR=$(dirname "$(readlink -f "$0")")
 # shellcheck source=tests/e2e/lab.sh
 . "$E2E_DIR/lab.sh"
+# shellcheck source=tests/e2e/check.sh
+. "$E2E_DIR/check.sh"
 # shellcheck source=tests/e2e/failover_lib.sh
 . "$E2E_DIR/failover_lib.sh"
 
@@ -30,15 +32,6 @@ xwan_gateway_status_transitions_total xwan_gateway_flows_active"
 Q_STATUS='xwan_gateway_status{status="online"}'
 TEXTFILE_REWRITES=2        # replacements of the textfile to watch (one per 15 s)
 
-NPASS=0 NFAIL=0
-ev() { tr '\n\t' '  ' | sed 's/  */ /g; s/^ //; s/ $//' | cut -c1-600; }
-pass() { echo "PASS: $1"; NPASS=$((NPASS + 1)); }
-fail() { echo "FAIL: $1 ($(printf '%s' "$2" | ev))"; NFAIL=$((NFAIL + 1)); }
-check() { # check WHAT EVIDENCE CMD...: PASS if CMD succeeds, else FAIL
-	local what=$1 evidence=$2; shift 2
-	if "$@"; then pass "$what"; else fail "$what" "$evidence"; fi
-}
-info() { echo "  # $*"; }
 gw_get() { lab_gw curl -sf --max-time 5 "$1"; }
 # the metric families (# TYPE lines) of an exposition on stdin, one line
 families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
@@ -62,7 +55,6 @@ if [ "$MODE" != xwan ]; then
 fi
 
 lab_init_names "${XWAN_LAB_PREFIX:-xm$$}"
-on_signal() { trap '' INT TERM HUP; exit "$1"; }
 PROM_PID="" READER_PID=""
 cleanup() {
 	trap "" INT TERM HUP
@@ -74,10 +66,7 @@ cleanup() {
 	fo_agent_stop
 	lab_destroy
 }
-trap cleanup EXIT
-trap 'on_signal 130' INT
-trap 'on_signal 143' TERM
-trap 'on_signal 129' HUP
+e2e_traps cleanup
 
 echo "# test_metrics: lab=$LAB_PREFIX"
 if ! setup_err=$(lab_create xwan 2>&1); then

@@ -22,6 +22,8 @@ set -u
 E2E_DIR=$(dirname "$(readlink -f "$0")")
 # shellcheck source=tests/e2e/lab.sh
 . "$E2E_DIR/lab.sh"
+# shellcheck source=tests/e2e/check.sh
+. "$E2E_DIR/check.sh"
 
 MODE=${XWAN_E2E_MODE:-xwan}
 
@@ -29,15 +31,6 @@ MODE=${XWAN_E2E_MODE:-xwan}
 M_BYPASS='xwan_packets_total{verdict="pass",reason="bypass"}'
 M_POLICY_DROP='xwan_packets_total{verdict="drop",reason="policy_rule"}'
 
-NPASS=0 NFAIL=0
-ev() { tr '\n\t' '  ' | sed 's/  */ /g; s/^ //; s/ $//' | cut -c1-500; }
-pass() { echo "PASS: $1"; NPASS=$((NPASS + 1)); }
-fail() { echo "FAIL: $1 ($(printf '%s' "$2" | ev))"; NFAIL=$((NFAIL + 1)); }
-check() { # check WHAT EVIDENCE CMD...: PASS if CMD succeeds, else FAIL
-	local what=$1 evidence=$2; shift 2
-	if "$@"; then pass "$what"; else fail "$what" "$evidence"; fi
-}
-info() { echo "  # $*"; }
 increased() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(b + 0 > a + 0) }'; }
 jget() { "$LAB_PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 metric() { lab_xwan stats 2>/dev/null | "$LAB_PY" "$LAB_TOOLS/promval.py" "$1"; }
@@ -77,11 +70,7 @@ if [ "$MODE" != xwan ]; then
 fi
 
 lab_init_names "${XWAN_LAB_PREFIX:-xwp$$}"
-on_signal() { trap '' INT TERM HUP; exit "$1"; }
-trap 'trap "" INT TERM HUP; lab_destroy' EXIT
-trap 'on_signal 130' INT
-trap 'on_signal 143' TERM
-trap 'on_signal 129' HUP
+e2e_traps lab_destroy
 
 echo "# test_policy: lab=$LAB_PREFIX"
 if ! setup_err=$(lab_create xwan 2>&1); then
