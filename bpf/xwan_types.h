@@ -54,9 +54,10 @@ enum flow_dir {
 
 enum flow_state {
 	FLOW_STATE_NEW         = 0, /* only the originator has spoken (TCP: SYN sent) */
-	FLOW_STATE_ESTABLISHED = 1, /* the other side answered */
+	FLOW_STATE_ESTABLISHED = 1, /* UDP/ICMP: answered; TCP: the handshake completed */
 	FLOW_STATE_CLOSING     = 2, /* TCP FIN seen */
 	FLOW_STATE_CLOSED      = 3, /* TCP RST, or FIN both ways */
+	FLOW_STATE_SYN_RECV    = 4, /* TCP: SYN-ACK seen, the originator's ACK not yet */
 	FLOW_STATE_MAX
 };
 

@@ -68,8 +68,19 @@ int xwan_flow_scan(const struct xwan_maps *m, xwan_flow_cb cb, void *ctx)
 		for (__u32 i = 0; i < count && rc >= 0; i++) {
 			struct xwan_flow f = {};
 
-			if (vals[i].dir == FLOW_DIR_IN)
+			if (vals[i].dir == FLOW_DIR_IN) {
+				struct flow_entry peer;
+
+				/* Half a flow: its LAN side was evicted. Only the sweep wants it. */
+				if (bpf_map_lookup_elem(fd, &vals[i].peer, &peer) == 0)
+					continue;
+				f.orphan = true;
+				f.key = vals[i].peer;
+				f.map_key = keys[i];
+				f.out = vals[i];
+				rc = cb(&f, ctx);
 				continue;
+			}
 			f.local = vals[i].dir == FLOW_DIR_LOCAL;
 			f.key = f.local ? vals[i].peer : keys[i];
 			f.map_key = keys[i];
@@ -91,8 +102,9 @@ out:
 
 const char *xwan_flow_state_name(uint8_t proto, uint8_t state)
 {
-	static const char *const tcp[] = { "syn_sent", "established", "closing", "closed" };
-	static const char *const other[] = { "new", "replied", "closing", "closed" };
+	static const char *const tcp[] = { "syn_sent", "established", "closing", "closed",
+					   "syn_recv" };
+	static const char *const other[] = { "new", "replied", "closing", "closed", "?" };
 
 	if (state >= FLOW_STATE_MAX)
 		return "?";
@@ -156,6 +168,8 @@ const char *xwan_flow_kind(const struct xwan_flow *f)
 {
 	if (f->local)
 		return "host";
+	if (f->orphan)
+		return "orphan";
 	if (f->out.flags & FLOW_F_DROP)
 		return "drop";
 	if (f->out.flags & FLOW_F_BYPASS)
@@ -339,7 +353,7 @@ static int collect(const struct xwan_flow *f, void *data)
 		d->cap = cap;
 	}
 	d->keys[d->n++] = f->map_key;
-	d->keys[d->n++] = f->local ? f->map_key : f->out.peer;
+	d->keys[d->n++] = f->local || f->orphan ? f->map_key : f->out.peer;
 	return 0;
 }
 

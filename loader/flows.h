@@ -12,7 +12,8 @@
 /*
  * One flow: its LAN->WAN entry and, when present, its reply entry; or a
  * session of the host itself (local), whose only entry is keyed by the reply
- * tuple (map_key) and whose `out` is that entry.
+ * tuple (map_key) and whose `out` is that entry; or an orphan: a reply entry
+ * whose LAN side the LRU evicted (`out` is that reply entry; never live).
  */
 struct xwan_flow {
 	struct flow_key key;    /* the tuple as it left its origin */
@@ -21,6 +22,7 @@ struct xwan_flow {
 	struct flow_entry in;
 	bool has_in;
 	bool local;
+	bool orphan;
 	bool live;              /* within its timeout in at least one direction */
 };
 

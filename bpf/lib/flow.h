@@ -57,6 +57,21 @@ static __always_inline int flow_dead(const struct xwan_settings *s,
 	return !peer || flow_idle(s, peer, now);
 }
 
+/*
+ * May a new flow take over this entry's key (a NAT port)? When it is dead,
+ * and also when it is a reply entry whose LAN side the LRU evicted: that
+ * flow's next outbound packet opens a new flow anyway, so the half left
+ * behind must not hold its port.
+ */
+static __always_inline int flow_reclaimable(const struct xwan_settings *s,
+					    const struct flow_entry *fe, __u64 now)
+{
+	if (fe->dir == FLOW_DIR_IN && !(fe->flags & FLOW_F_FORWARD) &&
+	    !bpf_map_lookup_elem(&flows, &fe->peer))
+		return 1;
+	return flow_dead(s, fe, now);
+}
+
 static __always_inline struct flow_entry *
 flow_lookup(const struct xwan_settings *s, const struct flow_key *k, __u64 now)
 {
@@ -85,10 +100,18 @@ static __always_inline void flow_set_state(struct flow_entry *fe, __u8 state, __
 	}
 }
 
+/*
+ * Established only once the handshake completes, as conntrack does: the
+ * responder's SYN-ACK, then the originator's ACK. A SYN answered by a
+ * SYN-ACK alone (a scan, a flood, a client that went away) keeps the short
+ * transitory timeout and frees its NAT port soon. The originator is the LAN
+ * side, or the WAN side for a port forward.
+ */
 static __always_inline void flow_track_tcp(struct flow_entry *fe, __u8 tcp_flags)
 {
 	__u8 state = fe->state, flags = fe->flags;
 	__u8 fin = fe->dir == FLOW_DIR_OUT ? FLOW_F_FIN_OUT : FLOW_F_FIN_IN;
+	int from_originator = (fe->dir == FLOW_DIR_IN) == !!(flags & FLOW_F_FORWARD);
 
 	if (tcp_flags & TCP_FLAG_RST) {
 		state = FLOW_STATE_CLOSED;
@@ -97,8 +120,13 @@ static __always_inline void flow_track_tcp(struct flow_entry *fe, __u8 tcp_flags
 		state = (flags & (FLOW_F_FIN_OUT | FLOW_F_FIN_IN)) ==
 				(FLOW_F_FIN_OUT | FLOW_F_FIN_IN)
 			? FLOW_STATE_CLOSED : FLOW_STATE_CLOSING;
-	} else if (state == FLOW_STATE_NEW && fe->dir == FLOW_DIR_IN &&
-		   (tcp_flags & TCP_FLAG_ACK)) {
+	} else if (!(tcp_flags & TCP_FLAG_ACK)) {
+		/* a SYN (retransmitted) changes nothing */
+	} else if (state == FLOW_STATE_NEW && !from_originator) {
+		/* The SYN-ACK; mid-stream pickups have no handshake to wait for. */
+		state = (flags & FLOW_F_MIDSTREAM) ? FLOW_STATE_ESTABLISHED : FLOW_STATE_SYN_RECV;
+	} else if (state == FLOW_STATE_SYN_RECV && from_originator &&
+		   !(tcp_flags & TCP_FLAG_SYN)) {
 		state = FLOW_STATE_ESTABLISHED;
 	}
 	flow_set_state(fe, state, flags);

@@ -88,6 +88,7 @@ struct nat_try {
 	__u32 base;                 /* first port of the range, host order */
 	__u32 range;
 	__u32 first;                /* port to try first (the client's), 0: none */
+	__u32 start;                /* random offset the search walks on from */
 	__u32 port;                 /* result, host order */
 	__u32 found;
 };
@@ -132,10 +133,15 @@ static long nat_try_port(__u32 i, void *data)
 	struct flow_entry *held;
 	__u32 port, zero = 0;
 
+	/*
+	 * The client's own port if it is free, then consecutive ports from a
+	 * random point: a small range is covered entirely, so its last free
+	 * port is always found.
+	 */
 	if (i == 0 && t->first)
 		port = t->first;
 	else
-		port = t->base + bpf_get_prandom_u32() % t->range;
+		port = t->base + (t->start + i) % t->range;
 	t->rev.dport = bpf_htons((__u16)port);
 	/* The reply entry to install waits in the scratch area. */
 	sc = bpf_map_lookup_elem(&admit_scratch, &zero);
@@ -147,7 +153,7 @@ static long nat_try_port(__u32 i, void *data)
 
 	held = bpf_map_lookup_elem(&flows, &t->rev);
 	s = get_settings();
-	if (held && s && flow_dead(s, held, t->now)) {
+	if (held && s && flow_reclaimable(s, held, t->now)) {
 		flow_unlink_peer(&t->rev, held);
 		if (bpf_map_update_elem(&flows, &t->rev, &sc->in, BPF_ANY) == 0)
 			goto claimed;
@@ -390,6 +396,7 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 			nt.range = (__u32)gi->port_max - gi->port_min + 1;
 			sport = bpf_ntohs(p->key.sport);
 			nt.first = sport >= gi->port_min && sport <= gi->port_max ? sport : 0;
+			nt.start = bpf_get_prandom_u32();
 			bpf_loop(XWAN_NAT_TRIES, nat_try_port, &nt, 0);
 		} else {
 			/* Routed space: the reply key is the original tuple reversed. */
@@ -469,8 +476,10 @@ static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifin
 	struct flow_entry le = {}, *fe;
 	struct iface_info *wan;
 
-	if (!pkt_opens_flow(p, s) && !(p->key.proto == IPPROTO_TCP &&
-					!(p->tcp_flags & TCP_FLAG_RST)))
+	/* Only what has ports: no later fragment, error, RST or echo reply. */
+	if (p->icmp_err || p->frag == FRAG_LATER ||
+	    (p->key.proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_RST)) ||
+	    (p->key.proto == IPPROTO_ICMP && !p->sport_off))
 		return;
 	fe = bpf_map_lookup_elem(&flows, &rk);
 	if (fe) {

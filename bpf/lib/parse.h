@@ -186,6 +186,29 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 }
 
 /*
+ * A router drops IPv4 headers whose checksum is wrong (RFC 1812 5.2.2), as
+ * the kernel's ip_rcv does: forwarding one would carry the corruption on,
+ * and a corrupted address could open a flow. The common 20-byte header is
+ * summed inline, options word by word.
+ */
+static __always_inline int ip_header_csum_ok(struct iphdr *ip, __u32 hl, void *data_end)
+{
+	__u16 *w = (__u16 *)ip;
+	__u32 sum = (__u32)w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7] + w[8] + w[9];
+
+	for (__u32 i = 5; i < 15 && i * 4 < hl; i++) {
+		__u32 *opt = (void *)ip + i * 4;
+
+		if ((void *)(opt + 1) > data_end)
+			return 0;
+		sum += (*opt & 0xffff) + (*opt >> 16);
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/*
  * frame_len is the whole packet's length (in tc, including paged data),
  * used to reject IP headers that claim more than arrived.
  */
@@ -213,6 +236,8 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 	if (p->len < hl || frame_len < L3_OFF + p->len)
 		return PARSE_MALFORMED;
 	if ((void *)ip + hl > data_end)
+		return PARSE_MALFORMED;
+	if (!ip_header_csum_ok(ip, hl, data_end))
 		return PARSE_MALFORMED;
 
 	p->key.saddr = ip->saddr;
