@@ -446,7 +446,7 @@ static void test_new_tcp_flow_translated_and_recorded(void **state)
 	assert_int_equal(fx_gw(!gw).flows_created, 0);
 }
 
-/* 2. The SYN-ACK goes back to the client and establishes the flow. */
+/* 2. The SYN-ACK goes back to the client; its ACK establishes the flow. */
 static void test_tcp_reply_translated_back_and_established(void **state)
 {
 	struct pk syn = client_syn(40000), synack, exp;
@@ -470,11 +470,20 @@ static void test_tcp_reply_translated_back_and_established(void **state)
 	assert_true(fx_flow(&kin, &ei));
 	assert_true(fx_flow(&o.out_e.peer, &ei));
 	assert_true(fx_flow(&ei.peer, &eo));
-	assert_int_equal(ei.state, FLOW_STATE_ESTABLISHED);
-	assert_int_equal(eo.state, FLOW_STATE_ESTABLISHED);
+	/* Half the handshake: established only once the client acknowledges. */
+	assert_int_equal(ei.state, FLOW_STATE_SYN_RECV);
+	assert_int_equal(eo.state, FLOW_STATE_SYN_RECV);
 	assert_int_equal(ei.packets, 1);
 	assert_int_equal(ei.tcp_seq_next, 1001);       /* SYN-ACK seq 1000, plus its SYN */
 	assert_int_equal(fx_gw(o.gw).pkts_in, 1);
+
+	syn.flags = F_ACK;
+	mk(&in, &syn);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &out), XDP_REDIRECT);
+	assert_true(fx_flow(&kin, &ei));
+	assert_true(fx_flow(&ei.peer, &eo));
+	assert_int_equal(ei.state, FLOW_STATE_ESTABLISHED);
+	assert_int_equal(eo.state, FLOW_STATE_ESTABLISHED);
 
 	/* Data from the remote moves the sequence the client expects next. */
 	synack.flags = F_ACK | F_PSH;
@@ -2021,7 +2030,7 @@ static void test_tc_wan_ingress_dnat(void **state)
 	exp.dp = 705;
 	expect_pk(&out, &exp);
 	assert_true(fx_flow(&o.out_e.peer, &e));
-	assert_int_equal(e.state, FLOW_STATE_ESTABLISHED);
+	assert_int_equal(e.state, FLOW_STATE_SYN_RECV);     /* the client has not acknowledged yet */
 }
 
 /* 16g. tc_wan_egress keeps UDP's checksum rules: 0 stays 0, a computed 0 is 0xffff. */
