@@ -115,7 +115,7 @@ struct fixture {
 
 static struct fixture FX;
 
-static int fx_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+static inline int fx_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level != LIBBPF_WARN)
 		return 0;
@@ -123,7 +123,7 @@ static int fx_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 }
 
 /* Reparse the config (tests may have changed FX.cfg) and gather the host. */
-static int fx_config(void)
+static inline int fx_config(void)
 {
 	char err[XWAN_ERR_MAX];
 
@@ -139,7 +139,7 @@ static int fx_config(void)
 	return 0;
 }
 
-static int fx_clear_hash(int fd)
+static inline int fx_clear_hash(int fd)
 {
 	uint8_t key[64];
 
@@ -150,7 +150,7 @@ static int fx_clear_hash(int fd)
 	return 0;
 }
 
-static int fx_zero_percpu(int fd, uint32_t n, size_t vsz)
+static inline int fx_zero_percpu(int fd, uint32_t n, size_t vsz)
 {
 	size_t stride = (vsz + 7) & ~(size_t)7;
 	void *zero = calloc((size_t)FX.ncpu, stride);
@@ -166,7 +166,7 @@ static int fx_zero_percpu(int fd, uint32_t n, size_t vsz)
 }
 
 /* Every test starts here: config maps as `xwan up` writes them, no state. */
-static int fx_reset(void)
+static inline int fx_reset(void)
 {
 	const struct xwan_maps *m = &FX.dp.maps;
 	struct flow_gauge g = {};
@@ -213,7 +213,7 @@ static int fx_reset(void)
 	return 0;
 }
 
-static int fx_group_setup(void **state)
+static inline int fx_group_setup(void **state)
 {
 	char err[256];
 	cpu_set_t cpus;
@@ -263,7 +263,7 @@ static int fx_group_setup(void **state)
 	return fx_reset();
 }
 
-static int fx_group_teardown(void **state)
+static inline int fx_group_teardown(void **state)
 {
 	(void)state;
 	if (FX.loaded)
@@ -272,14 +272,14 @@ static int fx_group_teardown(void **state)
 	return 0;
 }
 
-static int fx_setup(void **state)
+static inline int fx_setup(void **state)
 {
 	(void)state;
 	return fx_reset();
 }
 
 /* Reinstall the slot tables from FX.cfg and FX.usable (same for every group). */
-static int fx_install_groups(void)
+static inline int fx_install_groups(void)
 {
 	static xwan_usable_t by_group;
 
@@ -294,7 +294,7 @@ static int fx_install_groups(void)
  * Run an XDP program on a frame arriving on ifindex; returns the XDP action,
  * the resulting frame in out (may be NULL).
  */
-static uint32_t run_xdp(int prog, int ifindex, const struct frame *in, struct frame *out)
+static inline uint32_t run_xdp(int prog, int ifindex, const struct frame *in, struct frame *out)
 {
 	struct xdp_md ctx = {
 		.data_end = (__u32)in->len,
@@ -321,7 +321,7 @@ static uint32_t run_xdp(int prog, int ifindex, const struct frame *in, struct fr
  * data), which the program cannot see as packet. Recent kernels want
  * 14 bytes past the metadata too: then this returns -1 (not injectable).
  */
-static int run_xdp_short(int prog, int ifindex, const uint8_t *bytes, size_t n)
+static inline int run_xdp_short(int prog, int ifindex, const uint8_t *bytes, size_t n)
 {
 	uint8_t buf[64] = {};
 	size_t meta = (ETH_LEN - n + 3) & ~(size_t)3;
@@ -349,7 +349,7 @@ static int run_xdp_short(int prog, int ifindex, const uint8_t *bytes, size_t n)
 }
 
 /* Run a tc program on a frame on ifindex with skb->mark; mark_out may be NULL. */
-static uint32_t run_tc(int prog, int ifindex, uint32_t mark, const struct frame *in,
+static inline uint32_t run_tc(int prog, int ifindex, uint32_t mark, const struct frame *in,
 		       struct frame *out, uint32_t *mark_out)
 {
 	struct __sk_buff ctx = { .mark = mark, .ifindex = (__u32)ifindex };
@@ -374,7 +374,7 @@ static uint32_t run_tc(int prog, int ifindex, uint32_t mark, const struct frame 
 
 /* ------------------------------------------------------------ reading */
 
-static uint64_t fx_verdict(int hook, int v)
+static inline uint64_t fx_verdict(int hook, int v)
 {
 	__u64 n = 0;
 
@@ -384,7 +384,7 @@ static uint64_t fx_verdict(int hook, int v)
 }
 
 /* Every verdict counter of a hook, summed. */
-static uint64_t fx_hook_total(int hook)
+static inline uint64_t fx_hook_total(int hook)
 {
 	uint64_t sum = 0;
 
@@ -393,7 +393,7 @@ static uint64_t fx_hook_total(int hook)
 	return sum;
 }
 
-static uint64_t fx_event(int ev)
+static inline uint64_t fx_event(int ev)
 {
 	__u64 n = 0;
 
@@ -401,7 +401,7 @@ static uint64_t fx_event(int ev)
 	return n;
 }
 
-static struct gw_counters fx_gw(int gw)
+static inline struct gw_counters fx_gw(int gw)
 {
 	struct gw_counters c = {};
 
@@ -411,7 +411,7 @@ static struct gw_counters fx_gw(int gw)
 }
 
 /* A flow key from packet-order addresses and host-order ports. */
-static struct flow_key fkey(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+static inline struct flow_key fkey(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
 			    uint8_t proto)
 {
 	struct flow_key k;
@@ -425,12 +425,12 @@ static struct flow_key fkey(uint32_t saddr, uint32_t daddr, uint16_t sport, uint
 	return k;
 }
 
-static bool fx_flow(const struct flow_key *k, struct flow_entry *e)
+static inline bool fx_flow(const struct flow_key *k, struct flow_entry *e)
 {
 	return bpf_map_lookup_elem(FX.m->fd[XM_FLOWS], k, e) == 0;
 }
 
-static int fx_flow_count(void)
+static inline int fx_flow_count(void)
 {
 	struct flow_key k, prev;
 	int n = 0;
@@ -445,7 +445,7 @@ static int fx_flow_count(void)
 }
 
 /* Which gateway's NAT address a translated source is, or -1. */
-static int fx_gw_of_addr(uint32_t addr)
+static inline int fx_gw_of_addr(uint32_t addr)
 {
 	for (int i = 0; i < NGW; i++)
 		if (FX.nat_addr[i] == addr)
