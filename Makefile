@@ -32,6 +32,8 @@ LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 USER_HDRS  := $(wildcard loader/*.h monitor/*.h) bpf/xwan_types.h
 
 .PHONY: all test demo bench fuzz clean
+# Generated BPF objects and skeletons are inputs of several rules: keep them.
+.SECONDARY:
 all: $(BUILD)/xwan
 
 vmlinux/vmlinux.h:
