@@ -35,6 +35,23 @@ struct {
 #define IP_OFF_DADDR (ETH_OFF_IP + 16)
 #define L4_OFF       (ETH_OFF_IP + 20)
 
+/*
+ * The dataplane drops IPv4 headers with a wrong checksum, as a router must:
+ * a frame with a new tuple needs its header checksum redone (L4 checksums
+ * are not verified by a router and may stay stale).
+ */
+static __always_inline void ip_checksum(__u16 *ip)
+{
+	__u32 sum = 0;
+
+	ip[5] = 0;
+	for (int k = 0; k < 10; k++)
+		sum += ip[k];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	ip[5] = (__u16)~sum;
+}
+
 SEC("xdp")
 int bench_wrap(struct xdp_md *ctx)
 {
@@ -73,6 +90,7 @@ int bench_wrap(struct xdp_md *ctx)
 		*(__be32 *)(data + IP_OFF_DADDR) = bpf_htonl(bt_remote(i));
 		*(__be16 *)(data + L4_OFF) = bpf_htons(bt_sport(i));
 	}
+	ip_checksum(data + ETH_OFF_IP);
 run:
 	bpf_tail_call(ctx, &bench_target, 0);
 	return XDP_ABORTED;

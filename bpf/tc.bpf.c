@@ -32,13 +32,6 @@ static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
 	return parse_packet(ctx_data(skb), ctx_data_end(skb), len, p);
 }
 
-static __always_inline int dst_kernel_bound(__be32 daddr)
-{
-	struct dst_policy *dp = dst_policy_of(daddr);
-
-	return dp && (dp->action == DST_ACTION_LOCAL || dp->action == DST_ACTION_BYPASS);
-}
-
 SEC("tc")
 int tc_lan_ingress(struct __sk_buff *skb)
 {

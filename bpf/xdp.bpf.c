@@ -82,13 +82,6 @@ static __always_inline int mac_unknown(const __u8 *mac)
 	return !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
 }
 
-static __always_inline int dst_kernel_bound(__be32 daddr)
-{
-	struct dst_policy *dp = dst_policy_of(daddr);
-
-	return dp && (dp->action == DST_ACTION_LOCAL || dp->action == DST_ACTION_BYPASS);
-}
-
 SEC("xdp")
 int xdp_lan(struct xdp_md *ctx)
 {

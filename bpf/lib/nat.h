@@ -26,6 +26,14 @@ static __always_inline int dst_is_local(__be32 daddr)
 	return dp && dp->action == DST_ACTION_LOCAL;
 }
 
+/* The host itself or the LAN side: the kernel's, never NATed. */
+static __always_inline int dst_kernel_bound(__be32 daddr)
+{
+	struct dst_policy *dp = dst_policy_of(daddr);
+
+	return dp && (dp->action == DST_ACTION_LOCAL || dp->action == DST_ACTION_BYPASS);
+}
+
 /*
  * Only a flow's opening packet may create it; replies and errors never do.
  * A TCP segment other than a SYN opens a flow only with `asymmetric: allow`:

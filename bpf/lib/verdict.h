@@ -10,9 +10,4 @@ static __always_inline int verdict_is_drop(__u32 v)
 	return v >= V_DROP_MALFORMED;
 }
 
-static __always_inline int verdict_is_pass(__u32 v)
-{
-	return v >= V_PASS_NOT_IPV4 && v < V_DROP_MALFORMED;
-}
-
 #endif /* XWAN_VERDICT_H */
