@@ -270,10 +270,10 @@ def part_failover(d, fo, summary):
                         f"median {fmt(med(vals), ' s', 2)}, worst {fmt(max(vals) if vals else None, ' s', 2)}",
                         "measured" if vals and not never else "see section 4"))
     d.table(["profile", "runs", "median", "worst", "never settled", "failed attempts (median)"], out)
-    ages = [r[5] for r in rows if len(r) > 5 and r[1] == "default"]
+    ages = [r[6] for r in rows if len(r) > 6 and r[1] == "default"]
     d("The default profile decides on loss over a 60 s window (20% lost: down). A fresh "
       "agent's window holds only the probes sent since it started"
-      + (f" (here about {ages[0]} s)" if ages else "") + ", so a few lost probes reach 20%; "
+      + (f" (here about {float(ages[0]):.0f} s)" if ages else "") + ", so a few lost probes reach 20%; "
       "an agent whose window is full needs 24 of its 120 probes lost, plus the 2 s loss "
       "interval: about 13.5 s (tests/unit/test_health.c derives it from the rules). The same "
       "holds right after a recovery, which clears the outage from the window. For fast "
