@@ -274,7 +274,19 @@ int nl_neigh_resolve(int ifindex, uint32_t addr)
 
 /* ---- policy routing ---- */
 
-int nl_route_default(uint32_t table, uint32_t gateway, int ifindex, bool add)
+/*
+ * One IPv4 route of a table: a default via a gateway (onlink), or a
+ * connected prefix on a device. Deleting matches any scope.
+ */
+struct route_spec {
+	uint32_t table;
+	uint32_t dst;           /* network order; 0 with dst_len 0: default */
+	uint8_t dst_len;
+	uint32_t gateway;       /* 0: on-link (scope link) */
+	uint32_t oif;
+};
+
+static int route_op(const struct route_spec *r, bool add)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -284,40 +296,98 @@ int nl_route_default(uint32_t table, uint32_t gateway, int ifindex, bool add)
 	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_INET;
-	rtm->rtm_dst_len = 0;
-	rtm->rtm_table = table < 256 ? table : RT_TABLE_UNSPEC;
-	rtm->rtm_protocol = RTPROT_STATIC;
-	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-	rtm->rtm_type = RTN_UNICAST;
-	rtm->rtm_flags = RTNH_F_ONLINK;
-	mnl_attr_put_u32(nlh, RTA_TABLE, table);
-	mnl_attr_put_u32(nlh, RTA_GATEWAY, gateway);
-	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	rtm->rtm_dst_len = r->dst_len;
+	rtm->rtm_table = RT_TABLE_UNSPEC;       /* RTA_TABLE carries ids >= 256 too */
+	if (add) {
+		rtm->rtm_protocol = RTPROT_STATIC;
+		rtm->rtm_scope = r->gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+		rtm->rtm_type = RTN_UNICAST;
+		rtm->rtm_flags = r->gateway ? RTNH_F_ONLINK : 0;
+	} else {
+		rtm->rtm_scope = RT_SCOPE_NOWHERE;
+	}
+	mnl_attr_put_u32(nlh, RTA_TABLE, r->table);
+	if (r->dst_len)
+		mnl_attr_put_u32(nlh, RTA_DST, r->dst & prefix_mask(r->dst_len));
+	if (r->gateway)
+		mnl_attr_put_u32(nlh, RTA_GATEWAY, r->gateway);
+	if (r->oif)
+		mnl_attr_put_u32(nlh, RTA_OIF, r->oif);
 	return nl_talk(nlh, NULL, NULL);
+}
+
+int nl_route_default(uint32_t table, uint32_t gateway, int ifindex, bool add)
+{
+	struct route_spec r = { .table = table, .gateway = gateway, .oif = (uint32_t)ifindex };
+
+	return route_op(&r, add);
 }
 
 int nl_route_connected(uint32_t table, uint32_t addr, uint8_t plen, int ifindex, bool add)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct rtmsg *rtm;
+	struct route_spec r = { .table = table, .dst = addr, .dst_len = plen,
+				.oif = (uint32_t)ifindex };
 
-	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	rtm->rtm_dst_len = plen;
-	rtm->rtm_table = table < 256 ? table : RT_TABLE_UNSPEC;
-	rtm->rtm_protocol = RTPROT_STATIC;
-	rtm->rtm_scope = RT_SCOPE_LINK;
-	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put_u32(nlh, RTA_TABLE, table);
-	mnl_attr_put_u32(nlh, RTA_DST, addr & prefix_mask(plen));
-	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
-	return nl_talk(nlh, NULL, NULL);
+	return route_op(&r, add);
 }
 
-int nl_rule_src(uint32_t prio, uint32_t addr, uint32_t table, bool add)
+struct route_list {
+	uint32_t table;
+	struct route_spec r[64];
+	int n;
+};
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[RTA_MAX + 1] = {};
+	struct route_list *l = data;
+	struct route_spec *r;
+	uint32_t table;
+
+	nl_attrs_parse(nlh, sizeof(*rtm), tb, RTA_MAX);
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (table != l->table || l->n >= 64)
+		return MNL_CB_OK;
+	r = &l->r[l->n++];
+	r->table = table;
+	r->dst_len = rtm->rtm_dst_len;
+	r->dst = tb[RTA_DST] ? mnl_attr_get_u32(tb[RTA_DST]) : 0;
+	r->gateway = tb[RTA_GATEWAY] ? mnl_attr_get_u32(tb[RTA_GATEWAY]) : 0;
+	r->oif = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
+	return MNL_CB_OK;
+}
+
+int nl_route_flush_table(uint32_t table)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct route_list l = { .table = table };
+	struct rtmsg *rtm;
+	int err;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	err = nl_talk(nlh, route_cb, &l);
+	if (err)
+		return err;
+	for (int i = 0; i < l.n; i++) {
+		err = route_op(&l.r[i], false);
+		if (err && err != -ESRCH)
+			return err;
+	}
+	return 0;
+}
+
+/* One IPv4 rule: fwmark/mask (mask 0: none) or from src (src_len 0: none). */
+struct rule_spec {
+	uint32_t prio, table, mark, mask, src;
+	uint8_t src_len;
+};
+
+static int rule_op(const struct rule_spec *r, bool add)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -328,80 +398,36 @@ int nl_rule_src(uint32_t prio, uint32_t addr, uint32_t table, bool add)
 	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
 	frh->family = AF_INET;
 	frh->action = FR_ACT_TO_TBL;
-	frh->src_len = 32;
-	frh->table = table < 256 ? table : RT_TABLE_UNSPEC;
-	mnl_attr_put_u32(nlh, FRA_PRIORITY, prio);
-	mnl_attr_put_u32(nlh, FRA_SRC, addr);
-	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	frh->src_len = r->src_len;
+	frh->table = RT_TABLE_UNSPEC;           /* FRA_TABLE carries ids >= 256 too */
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, r->prio);
+	mnl_attr_put_u32(nlh, FRA_TABLE, r->table);
+	if (r->mask) {
+		mnl_attr_put_u32(nlh, FRA_FWMARK, r->mark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, r->mask);
+	}
+	if (r->src_len)
+		mnl_attr_put_u32(nlh, FRA_SRC, r->src);
 	return nl_talk(nlh, NULL, NULL);
 }
 
-struct route_list {
-	uint32_t table;
-	struct { uint8_t dst_len; uint32_t dst; uint32_t gw; uint32_t oif; } r[64];
-	int n;
-};
-
-static int route_cb(const struct nlmsghdr *nlh, void *data)
+int nl_rule(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add)
 {
-	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	struct nlattr *tb[RTA_MAX + 1] = {};
-	struct route_list *l = data;
-	uint32_t table;
+	struct rule_spec r = { .prio = prio, .table = table, .mark = mark, .mask = mask };
 
-	nl_attrs_parse(nlh, sizeof(*rtm), tb, RTA_MAX);
-	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
-	if (table != l->table || l->n >= 64)
-		return MNL_CB_OK;
-	l->r[l->n].dst_len = rtm->rtm_dst_len;
-	l->r[l->n].dst = tb[RTA_DST] ? mnl_attr_get_u32(tb[RTA_DST]) : 0;
-	l->r[l->n].gw = tb[RTA_GATEWAY] ? mnl_attr_get_u32(tb[RTA_GATEWAY]) : 0;
-	l->r[l->n].oif = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
-	l->n++;
-	return MNL_CB_OK;
+	return rule_op(&r, add);
 }
 
-int nl_route_flush_table(uint32_t table)
+int nl_rule_src(uint32_t prio, uint32_t addr, uint32_t table, bool add)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct route_list l = { .table = table };
-	struct rtmsg *rtm;
-	int err, i;
+	struct rule_spec r = { .prio = prio, .table = table, .src = addr, .src_len = 32 };
 
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	err = nl_talk(nlh, route_cb, &l);
-	if (err)
-		return err;
-	for (i = 0; i < l.n; i++) {
-		nlh = mnl_nlmsg_put_header(buf);
-		nlh->nlmsg_type = RTM_DELROUTE;
-		nlh->nlmsg_flags = NLM_F_REQUEST;
-		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-		rtm->rtm_family = AF_INET;
-		rtm->rtm_dst_len = l.r[i].dst_len;
-		rtm->rtm_table = RT_TABLE_UNSPEC;
-		rtm->rtm_scope = RT_SCOPE_NOWHERE;      /* match whatever scope it has */
-		mnl_attr_put_u32(nlh, RTA_TABLE, table);
-		if (l.r[i].dst_len)
-			mnl_attr_put_u32(nlh, RTA_DST, l.r[i].dst);
-		if (l.r[i].gw)
-			mnl_attr_put_u32(nlh, RTA_GATEWAY, l.r[i].gw);
-		if (l.r[i].oif)
-			mnl_attr_put_u32(nlh, RTA_OIF, l.r[i].oif);
-		err = nl_talk(nlh, NULL, NULL);
-		if (err && err != -ESRCH)
-			return err;
-	}
-	return 0;
+	return rule_op(&r, add);
 }
 
 struct rule_list {
 	uint32_t prio_lo, prio_hi, table_lo, table_hi;
-	struct { uint32_t prio, table, mark, mask, src; uint8_t src_len; } r[128];
+	struct rule_spec r[128];
 	int n;
 };
 
@@ -410,6 +436,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *tb[FRA_MAX + 1] = {};
 	struct rule_list *l = data;
+	struct rule_spec *r;
 	uint32_t prio, table;
 
 	nl_attrs_parse(nlh, sizeof(*frh), tb, FRA_MAX);
@@ -418,13 +445,13 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	if (prio < l->prio_lo || prio > l->prio_hi || table < l->table_lo || table > l->table_hi ||
 	    l->n >= 128)
 		return MNL_CB_OK;
-	l->r[l->n].prio = prio;
-	l->r[l->n].table = table;
-	l->r[l->n].mark = tb[FRA_FWMARK] ? mnl_attr_get_u32(tb[FRA_FWMARK]) : 0;
-	l->r[l->n].mask = tb[FRA_FWMASK] ? mnl_attr_get_u32(tb[FRA_FWMASK]) : 0;
-	l->r[l->n].src = tb[FRA_SRC] ? mnl_attr_get_u32(tb[FRA_SRC]) : 0;
-	l->r[l->n].src_len = frh->src_len;
-	l->n++;
+	r = &l->r[l->n++];
+	r->prio = prio;
+	r->table = table;
+	r->mark = tb[FRA_FWMARK] ? mnl_attr_get_u32(tb[FRA_FWMARK]) : 0;
+	r->mask = tb[FRA_FWMASK] ? mnl_attr_get_u32(tb[FRA_FWMASK]) : 0;
+	r->src = tb[FRA_SRC] ? mnl_attr_get_u32(tb[FRA_SRC]) : 0;
+	r->src_len = frh->src_len;
 	return MNL_CB_OK;
 }
 
@@ -444,43 +471,7 @@ int nl_rules_flush(uint32_t prio_lo, uint32_t prio_hi, uint32_t table_lo, uint32
 	err = nl_talk(nlh, rule_cb, &l);
 	if (err)
 		return err;
-	for (int i = 0; i < l.n; i++) {
-		nlh = mnl_nlmsg_put_header(buf);
-		nlh->nlmsg_type = RTM_DELRULE;
-		nlh->nlmsg_flags = NLM_F_REQUEST;
-		frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-		frh->family = AF_INET;
-		frh->action = FR_ACT_TO_TBL;
-		frh->src_len = l.r[i].src_len;
-		mnl_attr_put_u32(nlh, FRA_PRIORITY, l.r[i].prio);
-		mnl_attr_put_u32(nlh, FRA_TABLE, l.r[i].table);
-		if (l.r[i].mask) {
-			mnl_attr_put_u32(nlh, FRA_FWMARK, l.r[i].mark);
-			mnl_attr_put_u32(nlh, FRA_FWMASK, l.r[i].mask);
-		}
-		if (l.r[i].src_len)
-			mnl_attr_put_u32(nlh, FRA_SRC, l.r[i].src);
-		if (nl_talk(nlh, NULL, NULL) == 0)
-			done++;
-	}
+	for (int i = 0; i < l.n; i++)
+		done += rule_op(&l.r[i], false) == 0;
 	return done;
-}
-
-int nl_rule(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct fib_rule_hdr *frh;
-
-	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
-	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	frh->family = AF_INET;
-	frh->action = FR_ACT_TO_TBL;
-	frh->table = table < 256 ? table : RT_TABLE_UNSPEC;
-	mnl_attr_put_u32(nlh, FRA_PRIORITY, prio);
-	mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
-	mnl_attr_put_u32(nlh, FRA_FWMASK, mask);
-	mnl_attr_put_u32(nlh, FRA_TABLE, table);
-	return nl_talk(nlh, NULL, NULL);
 }
