@@ -42,50 +42,17 @@
 #include "loader/dataplane.h"
 #include "loader/host.h"
 #include "loader/sync.h"
+#include "tests/bpf/env.h"
 #include "tests/bpf/pkt.h"
 
 #define NGW 2
 
-static const char FX_CONFIG[] =
-	"lan:\n"
-	"  - interface: lan0\n"
-	"    networks: [10.1.0.0/24]\n"
-	"wan:\n"
-	"  - name: isp1\n"
-	"    interface: wan1\n"
-	"    gateway: 203.0.113.1\n"
-	"    weight: 3\n"
-	"    nat_ports: 1024-65535\n"
-	"    monitor: false\n"
-	"  - name: isp2\n"
-	"    interface: wan2\n"
-	"    gateway: 198.51.100.1\n"
-	"    weight: 1\n"
-	"    monitor: false\n"
-	"groups:\n"
-	"  - name: balance\n"
-	"    members: [{wan: isp1}, {wan: isp2}]\n"
-	"    method: hash\n"
-	"    hash_fields: [src, dst, proto, sport, dport]\n"
-	"default_group: balance\n"
-	"timeouts: {tcp_established: 7440, tcp_transitory: 120, udp: 60, icmp: 30}\n"
+static const char FX_CONFIG[] = XWAN_TEST_CONFIG
 	"flow_table_size: 65536\n";
 
 /* The namespace; MACs are fixed so expected frames can be written down. */
-static const char FX_NETNS_SETUP[] =
-	"set -e\n"
-	"ip link set lo up\n"
-	"ip link add lan0 address 02:00:00:00:00:01 type veth peer name lan0p\n"
-	"ip link add wan1 address 02:00:00:00:01:02 type veth peer name wan1p\n"
-	"ip link add wan2 address 02:00:00:00:02:02 type veth peer name wan2p\n"
-	"for i in lan0 lan0p wan1 wan1p wan2 wan2p; do ip link set $i up; done\n"
-	"ip addr add 10.1.0.1/24 brd + dev lan0\n"
-	"ip addr add 203.0.113.2/24 brd + dev wan1\n"
-	"ip addr add 198.51.100.2/24 brd + dev wan2\n"
-	"ip neigh replace 203.0.113.1 lladdr 02:00:00:00:01:01 dev wan1 nud permanent\n"
-	"ip neigh replace 198.51.100.1 lladdr 02:00:00:00:02:01 dev wan2 nud permanent\n"
-	"ip neigh replace 198.51.100.77 lladdr 02:00:00:00:02:77 dev wan2 nud permanent\n"
-	"echo 1 > /proc/sys/net/ipv4/ip_forward\n";
+static const char FX_NETNS_SETUP[] = XWAN_TEST_NETNS
+	"ip neigh replace 198.51.100.77 lladdr 02:00:00:00:02:77 dev wan2 nud permanent\n";
 
 /* Another host on isp2's subnet (not the gateway), and its MAC. */
 #define WAN2_NEIGHBOUR "198.51.100.77"
