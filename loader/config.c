@@ -799,7 +799,7 @@ static const struct keyword probe_methods[] = {
 	{ "dns", XWAN_PROBE_DNS }, { "http", XWAN_PROBE_HTTP }, { NULL, 0 },
 };
 
-static void monitor_defaults(struct xwan_monitor_cfg *m, uint32_t gateway)
+void xwan_monitor_defaults(struct xwan_monitor_cfg *m, uint32_t gateway)
 {
 	memset(m, 0, sizeof(*m));
 	m->targets[0] = gateway;
@@ -989,7 +989,7 @@ static int parse_monitor_map(struct parser *p, const yaml_node_t *n,
 static int parse_monitor(struct parser *p, const yaml_node_t *n,
 			 const char *path, struct xwan_wan *w)
 {
-	monitor_defaults(&w->monitor, w->gateway);
+	xwan_monitor_defaults(&w->monitor, w->gateway);
 	if (!n || is_null(n))
 		return 0;
 	if (n->type == YAML_SCALAR_NODE)

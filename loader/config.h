@@ -203,6 +203,9 @@ int xwan_config_parse(const char *buf, size_t len, const char *name,
 int xwan_config_check_system(const struct xwan_config *cfg,
 			     char *err, size_t errlen);
 
+/* A WAN's probing as when the config says nothing (dpinger's defaults). */
+void xwan_monitor_defaults(struct xwan_monitor_cfg *m, uint32_t gateway);
+
 /* Helpers shared by the views. */
 const char *xwan_method_name(enum group_method m);
 const char *xwan_probe_method_name(enum xwan_probe_method m);

@@ -43,21 +43,10 @@ struct sim {
 	int nlog;
 };
 
+/* The config's own defaults, so the simulated profile is the shipped one. */
 static void default_cfg(struct xwan_monitor_cfg *m)
 {
-	memset(m, 0, sizeof(*m));
-	m->n_targets = 1;
-	m->reliability = 1;
-	m->interval_ms = 500;
-	m->loss_interval_ms = 2000;
-	m->window_ms = 60000;
-	m->latency_warning_ms = 200;
-	m->latency_down_ms = 500;
-	m->loss_warning_pct = 10;
-	m->loss_down_pct = 20;
-	m->down_after = 0;
-	m->up_after = 3;
-	m->enabled = true;
+	xwan_monitor_defaults(m, 0);
 }
 
 static void sim_init(struct sim *s, const struct xwan_monitor_cfg *cfg)
