@@ -1,8 +1,9 @@
 # xwan: multi-WAN gateway with an eBPF dataplane.
 #
 #   make            build build/xwan (and the BPF objects it embeds)
-#   make test       build, then run the whole test suite (tests/run.sh)
-#   make demo       build, then run the demo lab (tests/e2e/demo.sh)
+#   make deps       install the missing Debian packages (dist/debian-packages.txt)
+#   make test       deps, build, then run the whole test suite (tests/run.sh)
+#   make demo       deps, build, then run the demo lab (tests/e2e/demo.sh)
 #   make bench      benchmarks, writes docs/benchmarks.md
 #   make fuzz       bounded fuzzing of the config loader
 
@@ -31,7 +32,7 @@ LIB_SRCS   := $(filter-out loader/xwan.c,$(wildcard loader/*.c monitor/*.c))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 USER_HDRS  := $(wildcard loader/*.h monitor/*.h) bpf/xwan_types.h
 
-.PHONY: all test demo bench fuzz clean
+.PHONY: all deps test demo bench fuzz clean
 # Generated BPF objects and skeletons are inputs of several rules: keep them.
 .SECONDARY:
 all: $(BUILD)/xwan
@@ -64,10 +65,17 @@ $(BUILD):
 
 include tests/tests.mk
 
-test: all tests
+deps:
+	dist/deps.sh
+
+# Dependencies first, then the build (a sub-make, so -j cannot start
+# compiling before the compilers are installed).
+test: deps
+	$(MAKE) all tests
 	tests/run.sh
 
-demo: all
+demo: deps
+	$(MAKE) all
 	tests/e2e/demo.sh
 
 bench: all
