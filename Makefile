@@ -26,11 +26,14 @@ BPF_PROGS  := xdp tc
 BPF_OBJS   := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
 SKELS      := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 
-# Every userspace module but the CLI entry point goes into a library that
-# the unit tests link against.
-LIB_SRCS   := $(filter-out loader/xwan.c,$(wildcard loader/*.c monitor/*.c))
+# Folders form a DAG: bpf <- loader <- monitor <- cli. loader and monitor go
+# into libxwan, the CLI's modules (but main) into libxwancli; the unit tests
+# link against both.
+LIB_SRCS   := $(wildcard loader/*.c monitor/*.c)
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
-USER_HDRS  := $(wildcard loader/*.h monitor/*.h) bpf/xwan_types.h
+CLI_SRCS   := $(filter-out cli/main.c,$(wildcard cli/*.c))
+CLI_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
+USER_HDRS  := $(wildcard loader/*.h monitor/*.h cli/*.h) bpf/xwan_types.h
 
 .PHONY: all deps test demo bench fuzz clean
 # Generated BPF objects and skeletons are inputs of several rules: keep them.
@@ -48,7 +51,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name xwan_$* > $@.tmp
 	mv $@.tmp $@
 
-$(BUILD)/loader/%.o $(BUILD)/monitor/%.o: | $(BUILD)
+$(BUILD)/loader/%.o $(BUILD)/monitor/%.o $(BUILD)/cli/%.o: | $(BUILD)
 $(BUILD)/%.o: %.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -57,7 +60,11 @@ $(BUILD)/libxwan.a: $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/xwan: $(BUILD)/loader/xwan.o $(BUILD)/libxwan.a
+$(BUILD)/libxwancli.a: $(CLI_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/xwan: $(BUILD)/cli/main.o $(BUILD)/libxwancli.a $(BUILD)/libxwan.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD):

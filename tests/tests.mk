@@ -11,9 +11,9 @@ TEST_HDRS  := $(wildcard tests/unit/*.h tests/bpf/*.h)
 .PHONY: tests
 tests: $(TEST_BINS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_HDRS) $(BUILD)/libxwan.a
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HDRS) $(BUILD)/libxwancli.a $(BUILD)/libxwan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libxwan.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libxwancli.a $(BUILD)/libxwan.a $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: tests/bpf/%.c $(TEST_HDRS) $(BUILD)/libxwan.a $(SKELS)
 	@mkdir -p $(dir $@)

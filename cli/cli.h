@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The xwan command line: its program table and what the commands share. */
+#ifndef XWAN_CLI_H
+#define XWAN_CLI_H
+
+#include <stdbool.h>
+
+#include "cli/cmdline.h"
+
+struct xwan_maps;
+struct xwan_config;
+
+/* Options accepted before or after any command. */
+struct cli_global {
+	const char *pin_dir;        /* as given; resolved with xwan_pin_dir() */
+	bool verbose;
+	bool help;
+};
+
+/* The program: its commands (cli/commands.c) and global options. */
+extern const struct cl_program xwan_cli;
+
+/* Parse, then run the command; the process exit code (2: usage error). */
+int cli_main(int argc, char **argv);
+
+/* Shared by the commands. */
+const char *cli_pin_dir(const void *global);
+struct xwan_config *cli_load_config(const char *path, bool system_checks);
+int cli_open_maps(const char *pin_dir, struct xwan_maps *m);
+
+extern const struct cl_command cli_cmd_check, cli_cmd_up, cli_cmd_down, cli_cmd_run,
+	cli_cmd_reload, cli_cmd_status, cli_cmd_flows, cli_cmd_stats, cli_cmd_explain,
+	cli_cmd_gc, cli_cmd_version, cli_cmd_help;
+
+#endif /* XWAN_CLI_H */

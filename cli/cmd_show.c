@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Commands that read the running dataplane: status, flows, stats, explain, gc. */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "loader/explain.h"
+#include "loader/flows.h"
+#include "loader/maps.h"
+#include "loader/stats.h"
+#include "loader/status.h"
+
+/* status */
+struct status_cfg { int unused; };
+static const struct status_cfg status_defaults;
+static const struct cl_option status_options[] = { END_OPTIONS };
+
+static int do_status(const void *cfg, const void *global)
+{
+	struct xwan_maps m;
+	int rc;
+
+	if (cli_open_maps(cli_pin_dir(global), &m))
+		return 1;
+	rc = xwan_status_print(&m, stdout);
+	xwan_maps_close(&m);
+	if (rc) {
+		fprintf(stderr, "xwan: cannot read the gateways: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+const struct cl_command cli_cmd_status = DEFINE_COMMAND(status, struct status_cfg,
+	"one row per gateway: status, rtt, loss, tier, weight, flows",
+	"One row per gateway: status, rtt, rtt deviation, loss, tier, weight,\n"
+	"usable, flows, since, reason.");
+
+/* flows */
+struct flows_cfg { struct in_addr client; const char *wan; bool all, json; };
+static const struct flows_cfg flows_defaults;
+static const struct cl_option flows_options[] = {
+	DEFINE_OPTION("client", 0, CL_IPV4, struct flows_cfg, client, .metavar = "IP",
+		      .help = "only the flows of this LAN client"),
+	DEFINE_OPTION("wan", 0, CL_STRING, struct flows_cfg, wan, .metavar = "NAME",
+		      .help = "only the flows through this WAN"),
+	DEFINE_OPTION("all", 0, CL_BOOL, struct flows_cfg, all,
+		      .help = "include expired flows not yet collected"),
+	DEFINE_OPTION("json", 0, CL_BOOL, struct flows_cfg, json,
+		      .help = "one JSON object per flow"),
+	END_OPTIONS
+};
+
+static int do_flows(const void *cfg, const void *global)
+{
+	const struct flows_cfg *c = cfg;
+	struct xwan_flows_filter f = { .client = c->client.s_addr, .gw = -1, .all = c->all,
+				       .json = c->json };
+	struct xwan_runtime rt;
+	struct xwan_maps m;
+	int rc;
+
+	if (cli_open_maps(cli_pin_dir(global), &m))
+		return 1;
+	if (c->wan) {
+		if (xwan_runtime_read(&m, &rt) == 0)
+			for (__u32 i = 0; i < rt.n_gateways; i++)
+				if (!strcmp(rt.gw_name[i], c->wan))
+					f.gw = (int)i;
+		if (f.gw < 0) {
+			fprintf(stderr, "xwan: no WAN named \"%s\"\n", c->wan);
+			xwan_maps_close(&m);
+			return 1;
+		}
+	}
+	rc = xwan_flows_print(&m, &f, stdout);
+	xwan_maps_close(&m);
+	if (rc) {
+		fprintf(stderr, "xwan: cannot read the flow table: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+const struct cl_command cli_cmd_flows = DEFINE_COMMAND(flows, struct flows_cfg,
+	"the flow table, like a firewall's state table",
+	"The flow table, like a firewall's state table: kind (nat, forward, bypass,\n"
+	"drop, host), client, NAT address, remote, WAN, TCP state, age, idle,\n"
+	"packets and bytes each way, rule.");
+
+/* stats */
+struct stats_cfg { int unused; };
+static const struct stats_cfg stats_defaults;
+static const struct cl_option stats_options[] = { END_OPTIONS };
+
+static int do_stats(const void *cfg, const void *global)
+{
+	struct xwan_maps m;
+	int rc;
+
+	if (cli_open_maps(cli_pin_dir(global), &m))
+		return 1;
+	rc = xwan_stats_write(&m, stdout, NULL, NULL);
+	xwan_maps_close(&m);
+	if (rc) {
+		fprintf(stderr, "xwan: cannot read the counters: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+const struct cl_command cli_cmd_stats = DEFINE_COMMAND(stats, struct stats_cfg,
+	"every counter, in Prometheus text format", NULL);
+
+/* explain */
+struct explain_cfg {
+	struct in_addr src, dst;
+	int proto, dport, sport;
+	const char *lan;
+};
+static const struct explain_cfg explain_defaults = { .proto = IPPROTO_TCP, .dport = 0,
+						     .sport = -1 };
+static const struct cl_enum protos[] = {
+	{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP }, { NULL, 0 },
+};
+static const struct cl_option explain_options[] = {
+	DEFINE_OPTION("src", 0, CL_IPV4, struct explain_cfg, src, .flags = CL_REQUIRED,
+		      .metavar = "IP", .help = "the LAN client"),
+	DEFINE_OPTION("dst", 0, CL_IPV4, struct explain_cfg, dst, .flags = CL_REQUIRED,
+		      .metavar = "IP", .help = "the destination"),
+	DEFINE_OPTION("proto", 0, CL_ENUM, struct explain_cfg, proto, .values = protos,
+		      .help = "the protocol (default tcp)"),
+	DEFINE_OPTION("dport", 0, CL_PORT, struct explain_cfg, dport,
+		      .help = "the destination port"),
+	DEFINE_OPTION("sport", 0, CL_PORT, struct explain_cfg, sport,
+		      .help = "the source port (default: any)"),
+	DEFINE_OPTION("lan", 0, CL_STRING, struct explain_cfg, lan, .metavar = "IF",
+		      .help = "the LAN interface the flow arrives on"),
+	END_OPTIONS
+};
+
+static int do_explain(const void *cfg, const void *global)
+{
+	const struct explain_cfg *c = cfg;
+	struct xwan_explain_query q = {
+		.src = c->src.s_addr, .dst = c->dst.s_addr, .proto = (uint8_t)c->proto,
+		.dport = (uint16_t)c->dport, .sport = (uint16_t)(c->sport < 0 ? 0 : c->sport),
+		.has_sport = c->sport >= 0,
+	};
+	struct xwan_maps m;
+	int rc;
+
+	if (c->lan && !(q.lan_ifindex = if_nametoindex(c->lan))) {
+		fprintf(stderr, "xwan: no interface \"%s\"\n", c->lan);
+		return 1;
+	}
+	if (cli_open_maps(cli_pin_dir(global), &m))
+		return 1;
+	rc = xwan_explain(&m, &q, stdout);
+	xwan_maps_close(&m);
+	if (rc) {
+		fprintf(stderr, "xwan: cannot read the dataplane: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+const struct cl_command cli_cmd_explain = DEFINE_COMMAND(explain, struct explain_cfg,
+	"the rule, group and gateway a new flow would get now",
+	"The rule, group and gateway a new flow would get now, and any live flow\n"
+	"that already pins it.");
+
+/* gc */
+struct gc_cfg { int unused; };
+static const struct gc_cfg gc_defaults;
+static const struct cl_option gc_options[] = { END_OPTIONS };
+
+static int do_gc(const void *cfg, const void *global)
+{
+	struct xwan_maps m;
+	int n;
+
+	if (cli_open_maps(cli_pin_dir(global), &m))
+		return 1;
+	n = xwan_flows_gc(&m);
+	xwan_maps_close(&m);
+	if (n < 0) {
+		fprintf(stderr, "xwan: gc failed: %s\n", strerror(-n));
+		return 1;
+	}
+	printf("xwan: removed %d expired flows\n", n);
+	return 0;
+}
+
+const struct cl_command cli_cmd_gc = DEFINE_COMMAND(gc, struct gc_cfg,
+	"delete expired flows now (the agent does it every 10 s)", NULL);
