@@ -6,6 +6,8 @@
 #   make demo       deps, build, then run the demo lab (tests/e2e/demo.sh)
 #   make bench      benchmarks, writes docs/benchmarks.md
 #   make fuzz       bounded fuzzing of the config loader
+#   make install    binary, systemd unit, man page, example config
+#                   (PREFIX=/usr/local, DESTDIR, SYSCONFDIR=/etc, UNITDIR)
 
 BUILD      ?= build
 BPF_CLANG  ?= $(shell command -v clang-19 || command -v clang)
@@ -35,7 +37,7 @@ CLI_SRCS   := $(filter-out cli/main.c,$(wildcard cli/*.c))
 CLI_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 USER_HDRS  := $(wildcard loader/*.h monitor/*.h cli/*.h) bpf/xwan_types.h
 
-.PHONY: all deps test demo bench fuzz clean
+.PHONY: all deps test demo bench fuzz clean install uninstall
 # Generated BPF objects and skeletons are inputs of several rules: keep them.
 .SECONDARY:
 all: $(BUILD)/xwan
@@ -98,6 +100,39 @@ fuzz:
 		tests/fuzz/config_fuzz.c loader/config.c -lyaml -o $(BUILD)/config_fuzz
 	$(BUILD)/config_fuzz -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/config.dict \
 		$(BUILD)/fuzz-corpus tests/fuzz/corpus/config
+
+# The unit names the binary by its installed path; an operator's config is
+# never overwritten (the example also goes to the doc directory).
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SBINDIR    := $(PREFIX)/sbin
+MANDIR     := $(PREFIX)/share/man
+DOCDIR     := $(PREFIX)/share/doc/xwan
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/xwan
+	install -m 755 $(BUILD)/xwan $(DESTDIR)$(SBINDIR)/xwan
+	sed -e 's|/usr/local/sbin/xwan|$(SBINDIR)/xwan|g' \
+	    -e 's|/etc/xwan/|$(SYSCONFDIR)/xwan/|g' \
+	    -e 's|/usr/local/share/doc/xwan/|$(DOCDIR)/|g' \
+		dist/xwan.service > $(DESTDIR)$(UNITDIR)/xwan.service.tmp
+	chmod 644 $(DESTDIR)$(UNITDIR)/xwan.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/xwan.service.tmp $(DESTDIR)$(UNITDIR)/xwan.service
+	gzip -9nc docs/xwan.8 > $(DESTDIR)$(MANDIR)/man8/xwan.8.gz
+	install -m 644 README.md docs/config.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 examples/xwan.yaml $(DESTDIR)$(DOCDIR)/examples/xwan.yaml
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/xwan/xwan.yaml ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/xwan/xwan.yaml (example in $(DOCDIR)/examples)"; \
+	else \
+		install -m 640 examples/xwan.yaml $(DESTDIR)$(SYSCONFDIR)/xwan/xwan.yaml; \
+	fi
+
+# Leaves the config in place, as a package removal does.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/xwan $(DESTDIR)$(UNITDIR)/xwan.service \
+		$(DESTDIR)$(MANDIR)/man8/xwan.8.gz
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf $(BUILD) vmlinux/vmlinux.h
