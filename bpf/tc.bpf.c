@@ -76,7 +76,7 @@ int tc_lan_ingress(struct __sk_buff *skb)
 			v = flow_admit(skb, &p, now);
 			if (v != V_FWD_OUT)
 				return tc_verdict(HOOK_TC_LAN_IN, v);
-			fe = bpf_map_lookup_elem(&flows, &p.key);
+			fe = flow_get(&p.key);
 			if (!fe)
 				return tc_verdict(HOOK_TC_LAN_IN, V_DROP_FLOW_ALLOC);
 		}
@@ -84,8 +84,10 @@ int tc_lan_ingress(struct __sk_buff *skb)
 		if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
 			return tc_verdict(HOOK_TC_LAN_IN, (fe->flags & FLOW_F_DROP)
 							  ? V_DROP_POLICY : V_PASS_BYPASS);
+		v = flow_track(s, fe, &p, now);
+		if (v)
+			return tc_verdict(HOOK_TC_LAN_IN, v);
 		frag_remember(&p, &p.key, now);
-		flow_track(fe, &p, now);
 	}
 	gw = fe->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
@@ -205,8 +207,13 @@ int tc_wan_ingress(struct __sk_buff *skb)
 			fe = frag_follow(&p);
 		else
 			fe = flow_lookup(s, &p.key, now);
-		if (!fe && dst_is_local(p.key.daddr) && forward_admit(skb, &p, s, now) == 0)
-			fe = bpf_map_lookup_elem(&flows, &p.key);
+		if (!fe && dst_is_local(p.key.daddr)) {
+			rc = forward_admit(skb, &p, s, now);
+			if (rc == -2)
+				return tc_verdict(HOOK_TC_WAN_IN, V_DROP_SRC_LIMIT);
+			if (rc == 0)
+				fe = flow_get(&p.key);
+		}
 	}
 	if (fe && fe->dir == FLOW_DIR_LOCAL) {
 		if (!p.icmp_err)
@@ -229,7 +236,9 @@ int tc_wan_ingress(struct __sk_buff *skb)
 	} else {
 		if (p.frag == FRAG_FIRST)
 			frag_remember(&p, &p.key, now);
-		flow_track(fe, &p, now);
+		rc = flow_track(s, fe, &p, now);
+		if (rc)
+			return tc_verdict(HOOK_TC_WAN_IN, rc);
 		rc = nat_rewrite(skb, &p, 0, fe->xlate_addr, fe->xlate_port);
 	}
 	if (rc)

@@ -130,7 +130,7 @@ int xdp_lan(struct xdp_md *ctx)
 			v = flow_admit(ctx, &p, now);
 			if (v != V_FWD_OUT)
 				return xdp_verdict(HOOK_XDP_LAN, v);
-			fe = bpf_map_lookup_elem(&flows, &p.key);
+			fe = flow_get(&p.key);
 			if (!fe)
 				return xdp_verdict(HOOK_XDP_LAN, V_DROP_FLOW_ALLOC);
 			new_flow = 1;
@@ -170,7 +170,9 @@ int xdp_lan(struct xdp_md *ctx)
 			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
 		v = V_FWD_ICMP_ERROR;
 	} else {
-		flow_track(fe, &p, now);
+		v = flow_track(s, fe, &p, now);
+		if (v)
+			return xdp_verdict(HOOK_XDP_LAN, v);
 		if (nat_rewrite(ctx, &p, 1, fe->xlate_addr, fe->xlate_port))
 			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
 		v = V_FWD_OUT;
@@ -232,9 +234,14 @@ int xdp_wan(struct xdp_md *ctx)
 	/* The host's session: tc_wan_ingress, which sees it next, accounts it. */
 	if (fe && fe->dir == FLOW_DIR_LOCAL)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
-	if (!fe && dst_is_local(p.key.daddr) && forward_admit(ctx, &p, s, now) == 0) {
-		fe = bpf_map_lookup_elem(&flows, &p.key);
-		v = V_FWD_PORT_FORWARD;
+	if (!fe && dst_is_local(p.key.daddr)) {
+		rc = forward_admit(ctx, &p, s, now);
+		if (rc == -2)
+			return xdp_verdict(HOOK_XDP_WAN, V_DROP_SRC_LIMIT);
+		if (rc == 0) {
+			fe = flow_get(&p.key);
+			v = V_FWD_PORT_FORWARD;
+		}
 	}
 	if (!fe || fe->dir != FLOW_DIR_IN)
 		return xdp_wan_unmatched(ctx, &p);
@@ -260,7 +267,9 @@ int xdp_wan(struct xdp_md *ctx)
 			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
 		v = V_FWD_ICMP_ERROR;
 	} else {
-		flow_track(fe, &p, now);
+		rc = flow_track(s, fe, &p, now);
+		if (rc)
+			return xdp_verdict(HOOK_XDP_WAN, rc);
 		if (nat_rewrite(ctx, &p, 0, fe->xlate_addr, fe->xlate_port))
 			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
 		if (v != V_FWD_PORT_FORWARD)

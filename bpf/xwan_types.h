@@ -29,12 +29,19 @@
 /* ---------------------------------------------------------------- flows */
 
 /*
- * A flow has two entries in the `flows` table, one per direction, each
- * keyed by the tuple its packets carry when they reach us:
+ * A flow has two entries, one per direction, each keyed by the tuple its
+ * packets carry when they reach us:
  *   OUT (LAN -> WAN): {client, remote, client port, remote port}
  *   IN  (WAN -> LAN): {remote, nat addr, remote port, nat port}
  * For ICMP echo the identifier is the "source port" of a request and the
  * "destination port" of a reply; the other port is 0.
+ */
+/*
+ * The two entries live together in one of two tables, as conntrack keeps
+ * unassured entries apart from assured ones:
+ *   flows_new  (LRU)  flows nobody answered yet: a flood churns only this;
+ *   flows      (hash, never evicts) flows that were answered, promoted
+ *              there on the answer; nothing new can push them out.
  */
 struct flow_key {
 	__be32 saddr;
@@ -72,6 +79,13 @@ enum flow_state {
 #define FLOW_F_ONLINK     0x80  /* OUT: the destination is on the WAN's own subnet;
 				   l2_dst holds its MAC (zero: unresolved) */
 
+/* flow_entry.ct: connection tracking bits of this entry */
+#define FLOW_CT_REPLIED   0x01  /* lives in `flows` (the answered table) */
+#define FLOW_CT_SEQ       0x02  /* TCP: tcp_seq_next holds this direction's sequence end */
+#define FLOW_CT_WSCALE    0x04  /* TCP: this direction scales its window (both SYNs agreed) */
+#define FLOW_CT_CHARGED   0x08  /* counted against a source's unreplied budget */
+#define FLOW_CT_WS_SHIFT  4     /* TCP: bits 4-7: this direction's window scale */
+
 #define XWAN_RULE_NONE    0xffff
 
 struct flow_entry {
@@ -90,18 +104,59 @@ struct flow_entry {
 	__u8   gw;              /* gateway index */
 	__u8   group;           /* group that chose the gateway, XWAN_GROUP_NONE if pinned */
 	__u8   flags;           /* FLOW_F_* */
-	__u8   pad0;
+	__u8   ct;              /* FLOW_CT_*, per entry */
 	__u8   l2_dst[6];       /* IN: the LAN host's MAC (source MAC of its first
 				   packet); OUT with FLOW_F_ONLINK: the destination's */
 	__u8   l2_src[6];       /* IN: our LAN interface MAC */
 	__u16  rule;            /* policy rule that matched, XWAN_RULE_NONE: default group */
 	union {
-		__u32 tcp_seq_next;     /* IN: next sequence number the client expects
-					   (lets the agent reset the client's connection) */
+		__u32 tcp_seq_next;     /* TCP: the end of the sequence space this
+					   direction's sender used (FLOW_CT_SEQ); for IN
+					   the next number the client expects, which lets
+					   the agent reset the client's connection */
 		__u32 host_packets;     /* LOCAL: the host's packets out (packets and
 					   bytes above count the replies coming in) */
 	};
-	__u32  host_kbytes;     /* LOCAL: the host's kilobytes out */
+	union {
+		__u32 tcp_own_win;      /* TCP: the largest window this direction's sender
+					   advertised (scaled), copied to the peer's
+					   tcp_peer_win when it grows */
+		__u32 host_kbytes;      /* LOCAL: the host's kilobytes out */
+	};
+	__u32  tcp_peer_win;    /* TCP: the largest window the other direction's
+				   sender advertised (scaled): how far ahead of
+				   tcp_seq_next this direction may send */
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct flow_entry) == 96, "flow_entry is 96 bytes: hot paths and the benchmark figures assume it");
+#endif
+
+/* The unreplied table holds a quarter of the flows the answered one does. */
+static inline __u32 xwan_unreplied_capacity(__u32 flow_capacity)
+{
+	__u32 n = flow_capacity / 4;
+
+	return n < 1024 ? 1024 : n;
+}
+
+/* Per-source budget of unreplied flows (src_budget map). */
+enum src_side {
+	SRC_LAN = 0,            /* a LAN host opening flows */
+	SRC_WAN = 1,            /* an internet host opening port-forwarded or host sessions */
+};
+
+struct src_key {
+	__be32 addr;
+	__u8   side;            /* enum src_side */
+	__u8   pad[3];
+};
+
+struct src_budget {
+	__u64 stamp_ns;         /* last time `level` was drained */
+	__u32 level;            /* unreplied flows charged, drained over the
+				   transitory timeout, refunded on an answer */
+	__u32 pad;
 };
 
 /* Later IPv4 fragments carry no ports: they follow the first one's flow. */
@@ -346,12 +401,17 @@ struct xwan_settings {
 	__u32 rules_sel;
 	__u8  default_group;
 	__u8  asymmetric;       /* enum asymmetric_policy */
-	__u8  pad[2];
+	__u8  tcp_liberal;      /* 1: no TCP window checks */
+	__u8  pad;
+	__u32 src_limit[2];     /* unreplied flows per source, by enum src_side; 0: none */
+	__u32 unreplied_capacity; /* flows (pairs) in flows_new */
+	__u32 pad2;
 };
 
 /* Shared gauges, updated atomically from every CPU. */
 struct flow_gauge {
 	__u64 active;           /* flows believed live (created - removed) */
+	__u64 unreplied;        /* of them in flows_new */
 };
 
 /* --------------------------------------------------------------- health */
@@ -477,7 +537,9 @@ enum xwan_hook {
 	X(DROP_REDIRECT,    "drop",    "redirect_failed")             \
 	X(DROP_NO_FLOW,     "drop",    "marked_without_flow")         \
 	X(DROP_POLICY,      "drop",    "policy_rule")                 \
-	X(DROP_ASYMMETRIC,  "drop",    "asymmetric_route")
+	X(DROP_ASYMMETRIC,  "drop",    "asymmetric_route")            \
+	X(DROP_SRC_LIMIT,   "drop",    "source_unreplied_limit")      \
+	X(DROP_TCP_WINDOW,  "drop",    "tcp_out_of_window")
 
 enum xwan_verdict {
 #define XWAN_VERDICT_ENUM(name, verdict, reason) V_##name,
@@ -497,7 +559,14 @@ enum xwan_verdict {
 	X(NEIGH_REFRESHED,  "gateway_mac_refreshed")       \
 	X(HOST_PORT_CONFLICT, "host_port_conflict")        \
 	X(ASYMMETRIC_ALLOWED, "asymmetric_route_allowed")  \
-	X(STICKY_HIT,       "sticky_binding_used")
+	X(STICKY_HIT,       "sticky_binding_used")         \
+	X(HALF_REMOVED,     "evicted_half_removed")        \
+	X(FLOW_PROMOTED,    "flow_answered")               \
+	X(REPLIED_FULL,     "answered_table_full")         \
+	X(SRC_LIMITED,      "source_unreplied_limit")      \
+	X(TCP_RST_IGNORED,  "tcp_rst_out_of_window")       \
+	X(TCP_FIN_IGNORED,  "tcp_fin_out_of_window")       \
+	X(TCP_DATA_IGNORED, "tcp_data_out_of_window")
 
 enum xwan_event {
 #define XWAN_EVENT_ENUM(name, label) EV_##name,

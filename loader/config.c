@@ -1658,6 +1658,23 @@ static int parse_metrics(struct parser *p, const yaml_node_t *root)
 	return 0;
 }
 
+/* Flood limits: how many unanswered flows one source may hold. */
+static int parse_limits(struct parser *p, const yaml_node_t *root)
+{
+	static const char *const keys[] = { "unreplied_per_lan_host", "unreplied_per_wan_host",
+					    NULL };
+	char kp[PATH_LEN];
+	const yaml_node_t *n = section(p, root, "", "limits", kp);
+
+	if (!n)
+		return 0;
+	TRY(check_keys(p, n, kp, keys));
+	TRY(opt_u32(p, n, kp, "unreplied_per_lan_host", 0, 1000000,
+		    &p->cfg->unreplied_per_lan_host));
+	return opt_u32(p, n, kp, "unreplied_per_wan_host", 0, 1000000,
+		       &p->cfg->unreplied_per_wan_host);
+}
+
 static const struct keyword asym_modes[] = {
 	{ "drop", XWAN_ASYM_DROP }, { "allow", XWAN_ASYM_ALLOW }, { NULL, 0 },
 };
@@ -1673,7 +1690,9 @@ static int parse_agent_settings(struct parser *p, const yaml_node_t *root)
 		TRY(get_bool(p, v, kp, &p->cfg->manage_default_route));
 	TRY(opt_keyword(p, root, "", "asymmetric", asym_modes, &asym));
 	p->cfg->asymmetric = (enum xwan_asymmetric)asym;
-	return 0;
+	if ((v = field(p, root, "", "tcp_liberal", kp)))
+		TRY(get_bool(p, v, kp, &p->cfg->tcp_liberal));
+	return parse_limits(p, root);
 }
 
 /* ------------------------------------------------------------ document */
@@ -1694,6 +1713,9 @@ static void config_defaults(struct xwan_config *cfg, const char *name)
 		 "127.0.0.1:9469");
 	cfg->manage_default_route = false;
 	cfg->asymmetric = XWAN_ASYM_DROP;
+	cfg->tcp_liberal = false;
+	cfg->unreplied_per_lan_host = 4096;
+	cfg->unreplied_per_wan_host = 256;
 }
 
 static int parse_root(struct parser *p, const yaml_node_t *root)
@@ -1702,7 +1724,7 @@ static int parse_root(struct parser *p, const yaml_node_t *root)
 		"lan", "wan", "groups", "default_group", "rules",
 		"port_forwards", "timeouts", "flow_table_size", "fwmark_mask",
 		"route_table_base", "rule_priority", "metrics",
-		"manage_default_route", "asymmetric", NULL,
+		"manage_default_route", "asymmetric", "tcp_liberal", "limits", NULL,
 	};
 
 	if (!root || is_null(root))

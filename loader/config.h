@@ -180,6 +180,9 @@ struct xwan_config {
 	char metrics_listen[64];    /* "addr:port", default "127.0.0.1:9469", "" = off */
 	bool manage_default_route;  /* default false */
 	enum xwan_asymmetric asymmetric;
+	bool tcp_liberal;           /* no TCP window checks, default false */
+	uint32_t unreplied_per_lan_host;  /* 0: no limit, default 4096 */
+	uint32_t unreplied_per_wan_host;  /* 0: no limit, default 256 */
 };
 
 /*

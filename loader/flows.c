@@ -39,61 +39,92 @@ static bool entry_live(const struct xwan_settings *s, const struct flow_entry *e
 	       now - e->last_seen_ns <= timeout_of(s, e->peer.proto, e->state);
 }
 
+/* The other half of e (keyed k), if it points back: 0. */
+static int peer_of(int fd, const struct flow_key *k, const struct flow_entry *e,
+		   struct flow_entry *peer)
+{
+	if (bpf_map_lookup_elem(fd, &e->peer, peer))
+		return -1;
+	return memcmp(&peer->peer, k, sizeof(*k)) ? -1 : 0;
+}
+
+static bool has_peer(const struct flow_entry *e)
+{
+	return e->dir != FLOW_DIR_LOCAL && !(e->flags & (FLOW_F_BYPASS | FLOW_F_DROP));
+}
+
+/* One entry of a table as a flow: 0 skip (an IN whose OUT reports it), 1 report. */
+static int entry_flow(const struct xwan_settings *s, int fd, int table, const struct flow_key *k,
+		      const struct flow_entry *e, uint64_t now, struct xwan_flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->table = table;
+	f->map_key = *k;
+	f->out = *e;
+	if (e->dir == FLOW_DIR_IN) {
+		struct flow_entry peer;
+
+		if (peer_of(fd, k, e, &peer) == 0)
+			return 0;
+		/* Half a flow: its LAN side was evicted. Only the sweep wants it. */
+		f->orphan = true;
+		f->key = e->peer;
+		return 1;
+	}
+	f->local = e->dir == FLOW_DIR_LOCAL;
+	f->key = f->local ? e->peer : *k;
+	f->has_in = has_peer(e) && peer_of(fd, k, e, &f->in) == 0;
+	/* An OUT whose reply half went (LRU) is a leftover too, once made. */
+	if (has_peer(e) && !f->has_in && now - e->created_ns > 1000000000ULL)
+		f->orphan = true;
+	f->live = !f->orphan &&
+		  (entry_live(s, &f->out, now) || (f->has_in && entry_live(s, &f->in, now)));
+	return 1;
+}
+
+static int scan_table(const struct xwan_maps *m, int table, const struct xwan_settings *s,
+		      struct flow_key *keys, struct flow_entry *vals, xwan_flow_cb cb, void *ctx)
+{
+	struct flow_key batch_out;
+	void *in_batch = NULL;
+	uint64_t now = xwan_now_ns();
+	int fd = m->fd[table], rc = 0;
+
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = SCAN_BATCH;
+		int err = bpf_map_lookup_batch(fd, in_batch, &batch_out, keys, vals, &count, &opts);
+
+		if (err && errno != ENOENT)
+			return -errno;
+		for (__u32 i = 0; i < count && rc >= 0; i++) {
+			struct xwan_flow f;
+
+			if (entry_flow(s, fd, table, &keys[i], &vals[i], now, &f))
+				rc = cb(&f, ctx);
+		}
+		if (err || rc < 0)
+			return rc;
+		in_batch = &batch_out;
+	}
+}
+
 int xwan_flow_scan(const struct xwan_maps *m, xwan_flow_cb cb, void *ctx)
 {
 	struct flow_key *keys = calloc(SCAN_BATCH, sizeof(*keys));
 	struct flow_entry *vals = calloc(SCAN_BATCH, sizeof(*vals));
 	struct xwan_settings s;
-	struct flow_key batch_out;
-	void *in_batch = NULL;
-	uint64_t now = xwan_now_ns();
-	int fd = m->fd[XM_FLOWS], rc = 0;
+	int rc;
 
 	if (!keys || !vals) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	rc = xwan_settings_read(m, &s);
-	if (rc)
-		goto out;
-	for (;;) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		__u32 count = SCAN_BATCH;
-		int err = bpf_map_lookup_batch(fd, in_batch, &batch_out, keys, vals, &count, &opts);
-
-		if (err && errno != ENOENT) {
-			rc = -errno;
-			break;
-		}
-		for (__u32 i = 0; i < count && rc >= 0; i++) {
-			struct xwan_flow f = {};
-
-			if (vals[i].dir == FLOW_DIR_IN) {
-				struct flow_entry peer;
-
-				/* Half a flow: its LAN side was evicted. Only the sweep wants it. */
-				if (bpf_map_lookup_elem(fd, &vals[i].peer, &peer) == 0)
-					continue;
-				f.orphan = true;
-				f.key = vals[i].peer;
-				f.map_key = keys[i];
-				f.out = vals[i];
-				rc = cb(&f, ctx);
-				continue;
-			}
-			f.local = vals[i].dir == FLOW_DIR_LOCAL;
-			f.key = f.local ? vals[i].peer : keys[i];
-			f.map_key = keys[i];
-			f.out = vals[i];
-			f.has_in = !f.local &&
-				   bpf_map_lookup_elem(fd, &vals[i].peer, &f.in) == 0;
-			f.live = entry_live(&s, &f.out, now) || (f.has_in && entry_live(&s, &f.in, now));
-			rc = cb(&f, ctx);
-		}
-		if (err || rc < 0)
-			break;
-		in_batch = &batch_out;
-	}
+	if (!rc)
+		rc = scan_table(m, XM_FLOWS, &s, keys, vals, cb, ctx);
+	if (rc >= 0)
+		rc = scan_table(m, XM_FLOWS_NEW, &s, keys, vals, cb, ctx);
 out:
 	free(keys);
 	free(vals);
@@ -280,8 +311,13 @@ struct sticky_group {
 	uint8_t key;            /* enum sticky_key */
 };
 
+struct doomed_pair {
+	struct flow_key a, b;   /* out key, in key (the same for a lone entry) */
+	int table;
+};
+
 struct doomed {
-	struct flow_key *keys;  /* pairs: out key, in key */
+	struct doomed_pair *keys;
 	int n, cap;
 	const struct xwan_maps *m;
 	struct sticky_group sticky[XWAN_MAX_GROUPS];
@@ -343,49 +379,60 @@ static int collect(const struct xwan_flow *f, void *data)
 		sticky_refresh(d, f);
 		return 0;
 	}
-	if (d->n + 2 > d->cap) {
+	if (d->n + 1 > d->cap) {
 		int cap = d->cap ? d->cap * 2 : 1024;
-		struct flow_key *k = realloc(d->keys, (size_t)cap * sizeof(*k));
+		struct doomed_pair *k = realloc(d->keys, (size_t)cap * sizeof(*k));
 
 		if (!k)
 			return -ENOMEM;
 		d->keys = k;
 		d->cap = cap;
 	}
-	d->keys[d->n++] = f->map_key;
-	d->keys[d->n++] = f->local || f->orphan ? f->map_key : f->out.peer;
+	d->keys[d->n].a = f->map_key;
+	d->keys[d->n].b = f->local || f->orphan || !f->has_in ? f->map_key : f->out.peer;
+	d->keys[d->n++].table = f->table;
 	return 0;
 }
 
-void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n)
+/* Never below zero: LRU evictions already made room uncounted. */
+static void gauge_sub(__u64 *v, uint64_t n)
+{
+	for (__u64 cur = __atomic_load_n(v, __ATOMIC_RELAXED);;) {
+		__u64 next = cur > n ? cur - n : 0;
+
+		if (__atomic_compare_exchange_n(v, &cur, next, false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			break;
+	}
+}
+
+void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n, uint64_t unreplied)
 {
 	struct flow_gauge *g = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED,
 				    m->fd[XM_FLOW_GAUGE], 0);
 
 	if (g == MAP_FAILED)
 		return;
-	/* Never below zero: LRU evictions already made room uncounted. */
-	for (uint64_t cur = __atomic_load_n(&g->active, __ATOMIC_RELAXED);;) {
-		uint64_t next = cur > n ? cur - n : 0;
-
-		if (__atomic_compare_exchange_n(&g->active, &cur, next, false, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
-			break;
-	}
+	gauge_sub(&g->active, n);
+	gauge_sub(&g->unreplied, unreplied);
 	munmap(g, sizeof(*g));
 }
 
 static int remove_collected(const struct xwan_maps *m, struct doomed *d)
 {
-	int removed = 0;
+	int removed = 0, unreplied = 0;
 
-	for (int i = 0; i + 1 < d->n; i += 2) {
-		if (bpf_map_delete_elem(m->fd[XM_FLOWS], &d->keys[i]) == 0)
+	for (int i = 0; i < d->n; i++) {
+		int fd = m->fd[d->keys[i].table];
+
+		if (bpf_map_delete_elem(fd, &d->keys[i].a) == 0) {
 			removed++;
-		bpf_map_delete_elem(m->fd[XM_FLOWS], &d->keys[i + 1]);
+			unreplied += d->keys[i].table == XM_FLOWS_NEW;
+		}
+		bpf_map_delete_elem(fd, &d->keys[i].b);
 	}
 	free(d->keys);
-	xwan_flow_gauge_sub(m, (uint64_t)removed);
+	xwan_flow_gauge_sub(m, (uint64_t)removed, (uint64_t)unreplied);
 	return removed;
 }
 
@@ -442,7 +489,7 @@ int xwan_flows_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, boo
 		   bool rst, int *resets)
 {
 	struct flush_ctx c = { .gw = gw, .group_mask = group_mask, .pinned = pinned };
-	int rc, removed = 0;
+	int rc, removed = 0, unreplied = 0;
 
 	*resets = 0;
 	rc = xwan_flow_scan(m, pick, &c);
@@ -454,9 +501,12 @@ int xwan_flows_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, boo
 		const struct xwan_flow *f = &c.doomed[i];
 
 		/* Gone from the table first: the next packet opens a fresh flow. */
-		if (bpf_map_delete_elem(m->fd[XM_FLOWS], &f->map_key) == 0)
+		if (bpf_map_delete_elem(m->fd[f->table], &f->map_key) == 0) {
 			removed++;
-		bpf_map_delete_elem(m->fd[XM_FLOWS], &f->out.peer);
+			unreplied += f->table == XM_FLOWS_NEW;
+		}
+		if (f->has_in)
+			bpf_map_delete_elem(m->fd[f->table], &f->out.peer);
 		/* A client still in SYN_SENT retries on its own; others need a RST. */
 		if (rst && f->key.proto == IPPROTO_TCP && f->has_in &&
 		    f->out.state == FLOW_STATE_ESTABLISHED &&
@@ -464,6 +514,6 @@ int xwan_flows_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, boo
 			(*resets)++;
 	}
 	free(c.doomed);
-	xwan_flow_gauge_sub(m, (uint64_t)removed);
+	xwan_flow_gauge_sub(m, (uint64_t)removed, (uint64_t)unreplied);
 	return removed;
 }

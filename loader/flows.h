@@ -20,15 +20,17 @@ struct xwan_flow {
 	struct flow_key map_key;
 	struct flow_entry out;
 	struct flow_entry in;
+	int table;              /* XM_FLOWS (answered) or XM_FLOWS_NEW (not yet) */
 	bool has_in;
 	bool local;
-	bool orphan;
+	bool orphan;            /* half a flow: the LRU evicted the other half */
 	bool live;              /* within its timeout in at least one direction */
 };
 
 typedef int (*xwan_flow_cb)(const struct xwan_flow *f, void *ctx);
 
-/* Call cb for every flow (OUT entry) in the table; cb returning <0 stops. */
+/* Call cb for every flow (OUT entry) in both tables, and for every leftover
+ * half; cb returning <0 stops. */
 int xwan_flow_scan(const struct xwan_maps *m, xwan_flow_cb cb, void *ctx);
 
 uint64_t xwan_now_ns(void);     /* the dataplane's clock (CLOCK_MONOTONIC) */
@@ -58,7 +60,7 @@ int xwan_flows_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, boo
 		     bool rst, int *resets);
 
 /* Tell the dataplane n flows were deleted from userspace. */
-void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n);
+void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n, uint64_t unreplied);
 
 /* nat, forward, bypass, drop, routed or host. */
 const char *xwan_flow_kind(const struct xwan_flow *f);

@@ -15,6 +15,8 @@
 
 #define XWAN_MAPS(X)                    \
 	X(FLOWS,      "flows")          \
+	X(FLOWS_NEW,  "flows_new")      \
+	X(SRC_BUDGET, "src_budget")     \
 	X(FRAGS,      "frags")          \
 	X(GATEWAYS,   "gateways")       \
 	X(GW_NEIGH,   "gw_neigh")       \

@@ -119,6 +119,12 @@ static int sync_settings(const struct xwan_config *cfg, const struct xwan_maps *
 		.rules_sel = bank << 16 | (uint32_t)cfg->n_rules,
 		.default_group = (uint8_t)cfg->default_group,
 		.asymmetric = cfg->asymmetric == XWAN_ASYM_ALLOW ? ASYM_ALLOW : ASYM_DROP,
+		.tcp_liberal = cfg->tcp_liberal,
+		.src_limit = {
+			[SRC_LAN] = cfg->unreplied_per_lan_host,
+			[SRC_WAN] = cfg->unreplied_per_wan_host,
+		},
+		.unreplied_capacity = xwan_unreplied_capacity(cfg->flow_table_size),
 	};
 	uint32_t zero = 0;
 

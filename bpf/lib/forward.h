@@ -21,14 +21,16 @@ static __always_inline int pkt_opens_forward(const struct pkt *p)
 	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN;
 }
 
-/* Create the flow of a forwarded session; 0 when the packet now has one. */
+/*
+ * Create the flow of a forwarded session; 0 when the packet now has one,
+ * -2 when its source is over its budget of unanswered flows.
+ */
 static __always_inline int forward_admit(xwan_ctx *ctx, const struct pkt *p,
 					 const struct xwan_settings *s, __u64 now)
 {
 	struct port_fwd_key k = { .addr = p->key.daddr, .port = p->key.dport,
 				  .proto = p->key.proto };
 	struct admit_scratch *sc;
-	struct flow_entry *old;
 	struct bpf_fib_lookup fib = {};
 	struct flow_key out_key = {};
 	struct iface_info *lan;
@@ -59,9 +61,11 @@ static __always_inline int forward_admit(xwan_ctx *ctx, const struct pkt *p,
 	if (!lan || lan->role != IFACE_LAN)
 		return -1;
 
+	if (src_charge(s, p->key.saddr, SRC_WAN, now))
+		return -2;
 	sc = scratch_get();
 	if (!sc)
-		return -1;
+		goto refund;
 #define in (sc->in)
 #define out (sc->out)
 	out_key.saddr = pf->to_addr;
@@ -76,6 +80,7 @@ static __always_inline int forward_admit(xwan_ctx *ctx, const struct pkt *p,
 	in.group = out.group = XWAN_GROUP_NONE;
 	in.rule = out.rule = XWAN_RULE_NONE;
 	in.flags = out.flags = FLOW_F_FORWARD | FLOW_F_NAT;
+	in.ct = out.ct = FLOW_CT_CHARGED;
 
 	in.peer = out_key;
 	in.xlate_addr = pf->to_addr;
@@ -96,22 +101,23 @@ static __always_inline int forward_admit(xwan_ctx *ctx, const struct pkt *p,
 	out.out_ifindex = gi->ifindex;
 	out.out_mtu = gi->mtu;
 
-	old = bpf_map_lookup_elem(&flows, &out_key);
-	if (old) {
-		if (!flow_dead(s, old, now))
-			return -1;
-		flow_unlink_peer(&out_key, old);
-	}
-	if (bpf_map_update_elem(&flows, &out_key, &out, BPF_ANY))
-		return -1;
-	if (bpf_map_update_elem(&flows, &p->key, &in, BPF_NOEXIST)) {
-		bpf_map_delete_elem(&flows, &out_key);
-		return -1;
-	}
+	/*
+	 * The public tuple is what two CPUs seeing the same SYN contend for:
+	 * claim it first (a dead flow or a leftover half gives it up), then
+	 * the server's tuple, which an older live flow of the server may hold.
+	 */
+	if (nat_claim(s, &p->key, &in, now))
+		goto refund;
+	flow_clear_dead(s, &out_key, now);
+	if (flow_install(&out_key, &out, &p->key) <= 0)
+		goto refund;
 #undef in
 #undef out
 	flow_created(gw, s);
 	return 0;
+refund:
+	src_refund(p->key.saddr, SRC_WAN);
+	return -1;
 }
 
 #endif /* XWAN_FORWARD_H */

@@ -11,13 +11,36 @@
 #include "compiler.h"
 #include "../xwan_types.h"
 
-/* Both directions of every flow (loader: 2 x flow_table_size). */
+/*
+ * Both directions of every answered flow (loader: 2 x flow_table_size). A
+ * plain hash: it never evicts, so a flood cannot take an answered flow.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 2 * 262144);
 	__type(key, struct flow_key);
 	__type(value, struct flow_entry);
 } flows SEC(".maps");
+
+/*
+ * Both directions of every flow not answered yet (loader: 2 x
+ * xwan_unreplied_capacity()). When full the LRU evicts the coldest entry;
+ * the half it leaves behind is never used (flow.h: flow_half_intact).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 2 * 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_entry);
+} flows_new SEC(".maps");
+
+/* Unreplied flows charged to each source (struct src_budget). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct src_key);
+	__type(value, struct src_budget);
+} src_budget SEC(".maps");
 
 /* First fragment's flow, for the fragments that follow it. */
 struct {

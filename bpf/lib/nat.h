@@ -57,37 +57,6 @@ static __always_inline int pkt_opens_flow(const struct pkt *p, const struct xwan
 	return 0;
 }
 
-static __always_inline int flow_key_eq(const struct flow_key *a, const struct flow_key *b)
-{
-	return a->saddr == b->saddr && a->daddr == b->daddr && a->sport == b->sport &&
-	       a->dport == b->dport && a->proto == b->proto;
-}
-
-static __always_inline void flow_gauge_add(long n)
-{
-	__u32 zero = 0;
-	struct flow_gauge *g = bpf_map_lookup_elem(&flow_gauge, &zero);
-
-	if (g)
-		__sync_fetch_and_add(&g->active, n);
-}
-
-/*
- * Remove the other entry of a flow whose entry at `key` is being replaced,
- * if it still points back to `key` (it may already belong to a newer flow).
- */
-static __always_inline void flow_unlink_peer(const struct flow_key *key,
-					     const struct flow_entry *old)
-{
-	struct flow_entry *peer = bpf_map_lookup_elem(&flows, &old->peer);
-
-	if (peer && flow_key_eq(&peer->peer, key)) {
-		bpf_map_delete_elem(&flows, &old->peer);
-		flow_gauge_add(-1);
-		count_event(EV_FLOW_REPLACED);
-	}
-}
-
 /* ---- NAT port allocation ---- */
 
 struct nat_try {
@@ -102,35 +71,48 @@ struct nat_try {
 };
 
 /*
- * Working memory of flow creation: two flow entries and the port search
- * state do not fit the 512-byte BPF stack beside the parsed packet. Per
- * CPU, and no program nests on a CPU while it creates a flow.
+ * No answered flow holds this reply key (a dead one is removed): the
+ * unanswered table's BPF_NOEXIST claim alone does not see the other table.
  */
-struct admit_scratch {
-	struct flow_entry out;
-	struct flow_entry in;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct admit_scratch);
-} admit_scratch SEC(".maps");
-
-static __always_inline struct admit_scratch *scratch_get(void)
+static __always_inline int nat_port_free_answered(const struct xwan_settings *s,
+						  const struct flow_key *k, __u64 now)
 {
-	__u32 zero = 0;
-	struct admit_scratch *sc = bpf_map_lookup_elem(&admit_scratch, &zero);
+	struct flow_entry *held = bpf_map_lookup_elem(&flows, k);
 
-	if (sc)
-		__builtin_memset(sc, 0, sizeof(*sc));
-	return sc;
+	if (!held)
+		return 1;
+	if (!flow_dead(s, held, now))
+		return 0;
+	flow_remove(k, held);
+	return 1;
+}
+
+/* Claim the reply key in flows_new (BPF_NOEXIST): 0 when it is ours. */
+static __always_inline int nat_claim(const struct xwan_settings *s, const struct flow_key *k,
+				     const struct flow_entry *in, __u64 now)
+{
+	struct flow_entry *held;
+
+	if (bpf_map_update_elem(&flows_new, k, in, BPF_NOEXIST)) {
+		/*
+		 * Taken. A dead flow or a leftover half gives its key up; a
+		 * half another CPU is making right now does not.
+		 */
+		held = bpf_map_lookup_elem(&flows_new, k);
+		if (!held || !flow_reclaimable(s, held, k, now))
+			return -1;
+		flow_remove(k, held);
+		if (bpf_map_update_elem(&flows_new, k, in, BPF_NOEXIST))
+			return -1;
+	}
+	if (nat_port_free_answered(s, k, now))
+		return 0;
+	bpf_map_delete_elem(&flows_new, k);
+	return -1;
 }
 
 /*
- * Claim a candidate port atomically (BPF_NOEXIST). A port held by a dead
- * flow is taken over. Ports are unique per remote endpoint, like Linux
+ * Claim a candidate port. Ports are unique per remote endpoint, like Linux
  * masquerade: one WAN address serves far more than 64k flows.
  */
 static long nat_try_port(__u32 i, void *data)
@@ -138,7 +120,6 @@ static long nat_try_port(__u32 i, void *data)
 	struct nat_try *t = data;
 	struct admit_scratch *sc;
 	struct xwan_settings *s;
-	struct flow_entry *held;
 	__u32 port, zero = 0;
 
 	/*
@@ -153,26 +134,16 @@ static long nat_try_port(__u32 i, void *data)
 	t->rev.dport = bpf_htons((__u16)port);
 	/* The reply entry to install waits in the scratch area. */
 	sc = bpf_map_lookup_elem(&admit_scratch, &zero);
-	if (!sc)
-		return 1;
-
-	if (bpf_map_update_elem(&flows, &t->rev, &sc->in, BPF_NOEXIST) == 0)
-		goto claimed;
-
-	held = bpf_map_lookup_elem(&flows, &t->rev);
 	s = get_settings();
-	if (held && s && flow_reclaimable(s, held, t->now)) {
-		flow_unlink_peer(&t->rev, held);
-		if (bpf_map_update_elem(&flows, &t->rev, &sc->in, BPF_ANY) == 0)
-			goto claimed;
+	if (!sc || !s)
+		return 1;
+	if (nat_claim(s, &t->rev, &sc->in, t->now) == 0) {
+		t->port = port;
+		t->found = 1;
+		return 1;
 	}
 	count_event(EV_NAT_COLLISION);
 	return 0;
-
-claimed:
-	t->port = port;
-	t->found = 1;
-	return 1;
 }
 
 /* ---- new flows ---- */
@@ -244,31 +215,84 @@ static __always_inline int onlink_neigh(xwan_ctx *ctx, __be32 daddr, __u32 ifind
 	return fib_neigh(ctx, daddr, ifindex, mac) == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
 }
 
-static __always_inline void flow_created(__u32 gw, const struct xwan_settings *s)
+/* A flow entered flows_new. When full, the LRU made room by evicting: count
+ * that, the gauges stay. */
+static __always_inline void flow_gauge_new(const struct xwan_settings *s)
 {
 	__u32 zero = 0;
 	struct flow_gauge *g = bpf_map_lookup_elem(&flow_gauge, &zero);
-	struct gw_counters *gc = gw_counters(gw);
+
+	if (g && g->unreplied >= s->unreplied_capacity)
+		count_event(EV_FLOW_EVICTED);
+	else
+		flow_gauge_add(1, 1);
+}
+
+static __always_inline void flow_created(__u32 gw, const struct xwan_settings *s)
+{
+	struct gw_counters *gc = gw < XWAN_MAX_GATEWAYS ? gw_counters(gw) : NULL;
 
 	count_event(EV_FLOW_CREATED);
 	if (gc)
 		gc->flows_created += 1;
-	/* A full LRU table makes room by evicting: count it, the gauge stays. */
-	if (g && g->active >= s->flow_capacity)
-		count_event(EV_FLOW_EVICTED);
-	else if (g)
-		__sync_fetch_and_add(&g->active, 1);
+	flow_gauge_new(s);
+}
+
+/*
+ * Insert the OUT half of a new flow whose IN half (if any) is in place:
+ * BPF_NOEXIST, so of two CPUs creating the same flow one wins and the
+ * other backs out, removing its IN half. The one place a flow is born.
+ * 1: made; 0: another CPU made it first; -1: no room.
+ */
+static __always_inline int flow_install(const struct flow_key *out_key,
+					const struct flow_entry *out,
+					const struct flow_key *in_key)
+{
+	if (bpf_map_update_elem(&flows_new, out_key, out, BPF_NOEXIST) == 0)
+		return 1;
+	if (in_key)
+		bpf_map_delete_elem(&flows_new, in_key);
+	return flow_get(out_key) ? 0 : -1;
+}
+
+/* A dead flow (or a leftover half) at a key a new flow needs. */
+static __always_inline void flow_clear_dead(const struct xwan_settings *s,
+					    const struct flow_key *k, __u64 now)
+{
+	struct flow_entry *old = flow_get(k);
+
+	if (old && flow_reclaimable(s, old, k, now)) {
+		flow_remove(k, old);
+		count_event(EV_FLOW_REPLACED);
+	}
+}
+
+/*
+ * The old flow at a new LAN flow's key: dead, a leftover half, or a closed
+ * TCP connection whose tuple a SYN reopens. Never a flow another CPU is
+ * making from the same packet: that one wins the insert instead.
+ */
+static __attribute__((noinline)) void flow_clear_old(const struct xwan_settings *s, const struct pkt *p,
+					   __u64 now)
+{
+	struct flow_entry *old = flow_get(&p->key);
+
+	if (old && (flow_reopened(old, p) || old->dir != FLOW_DIR_OUT ||
+		    flow_reclaimable(s, old, &p->key, now))) {
+		flow_remove(&p->key, old);
+		count_event(EV_FLOW_REPLACED);
+	}
 }
 
 /*
  * A rule bypassed or dropped the flow: remember the decision as a one-sided
  * entry, so the flow's later packets cost one lookup instead of the rules.
  */
-static __always_inline int flow_admit_marker(const struct pkt *p, __u32 ifindex, __u32 rule,
-					     __u8 action, __u64 now)
+static __always_inline int flow_admit_marker(const struct xwan_settings *s, const struct pkt *p,
+					     __u32 ifindex, __u32 rule, __u8 action, __u64 now)
 {
 	struct admit_scratch *sc = scratch_get();
-	struct flow_entry *old, *mp;
+	struct flow_entry *mp;
 
 	if (!sc)
 		return V_DROP_FLOW_ALLOC;
@@ -285,15 +309,20 @@ static __always_inline int flow_admit_marker(const struct pkt *p, __u32 ifindex,
 	m.rule = (__u16)rule;
 	m.flags = action == RULE_ACTION_DROP ? FLOW_F_DROP : FLOW_F_BYPASS;
 	m.peer.proto = p->key.proto;
-	old = bpf_map_lookup_elem(&flows, &p->key);
-	if (old)
-		flow_unlink_peer(&p->key, old);
-	if (bpf_map_update_elem(&flows, &p->key, mp, BPF_ANY) == 0 && !old) {
-		count_event(EV_FLOW_CREATED);
-		flow_gauge_add(1);
-	}
+	flow_clear_old(s, p, now);
+	if (flow_install(&p->key, mp, NULL) > 0)
+		flow_created(XWAN_GW_NONE, s);
 #undef m
 	return action == RULE_ACTION_DROP ? V_DROP_POLICY : V_PASS_BYPASS;
+}
+
+/* Anti-spoofing: may this LAN interface send from addr? Kept off
+ * flow_admit's stack frame. */
+static __attribute__((noinline)) int lan_src_ok(__u32 ifindex, __be32 addr)
+{
+	struct lan_src_key lk = { .prefixlen = 64, .ifindex = ifindex, .addr = addr };
+
+	return bpf_map_lookup_elem(&lan_nets, &lk) != NULL;
 }
 
 /*
@@ -305,7 +334,6 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 {
 	struct xwan_settings *s = get_settings();
 	__u32 ifindex = ctx_ifindex(ctx);
-	struct lan_src_key lk = { .prefixlen = 64, .ifindex = ifindex };
 	struct gw_slot_table *t = NULL;
 	struct rule_scan rs = { .found = XWAN_RULE_NONE };
 	struct admit_scratch *sc;
@@ -314,14 +342,12 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 	struct dst_policy *dp;
 	struct gw_info *gi = NULL;
 	struct gw_counters *gc;
-	struct flow_entry *old;
 	__u32 pinned = XWAN_GW_NONE, gw = XWAN_GW_NONE, tried = 0, first;
 	__u32 pos = 0, group, exhausted = 0, sport;
-	int attempt;
+	int attempt, rc;
 
 	if (!p || !s)
 		return V_PASS_NOT_XWAN;
-	lk.addr = p->key.saddr;
 	group = s->default_group;
 	dp = dst_policy_of(p->key.daddr);
 	if (dp) {
@@ -332,7 +358,7 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 		if (dp->action == DST_ACTION_WAN)
 			pinned = dp->gw;
 	}
-	if (!bpf_map_lookup_elem(&lan_nets, &lk))
+	if (!lan_src_ok(ifindex, p->key.saddr))
 		return V_DROP_SPOOFED;
 	if (!pkt_opens_flow(p, s))
 		return V_DROP_NOT_NEW;
@@ -344,15 +370,18 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 		rules_match(p, ifindex, s, &rs);
 		if (rs.found != XWAN_RULE_NONE) {
 			if (rs.action != RULE_ACTION_GROUP)
-				return flow_admit_marker(p, ifindex, rs.found, rs.action, now);
+				return flow_admit_marker(s, p, ifindex, rs.found, rs.action, now);
 			group = rs.group;
 		}
 	}
 
+	if (src_charge(s, p->key.saddr, SRC_LAN, now))
+		return V_DROP_SRC_LIMIT;
 	sc = scratch_get();
 	if (!sc)
 		return V_DROP_FLOW_ALLOC;
 	/* The reply entry: everything but the NAT port is known now. */
+	sc->in.ct = FLOW_CT_CHARGED;
 	sc->in.created_ns = now;
 	sc->in.last_seen_ns = now;
 	sc->in.peer = p->key;
@@ -423,6 +452,7 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 		gi = NULL;
 	}
 	if (!gi) {
+		src_refund(p->key.saddr, SRC_LAN);
 		if (exhausted)
 			return V_DROP_NAT_EXHAUSTED;
 		if (t && t->when_all_down == ALL_DOWN_DROP)
@@ -432,6 +462,7 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 
 	sc->out.created_ns = now;
 	sc->out.last_seen_ns = now;
+	sc->out.ct = FLOW_CT_CHARGED;
 	sc->out.peer = nt.rev;
 	sc->out.xlate_addr = nt.rev.daddr;
 	sc->out.xlate_port = nt.rev.dport;
@@ -451,14 +482,14 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 		onlink_neigh(ctx, p->key.daddr, gi->ifindex, sc->out.l2_dst);
 	}
 
-	old = bpf_map_lookup_elem(&flows, &p->key);
-	if (old)
-		flow_unlink_peer(&p->key, old);
-	if (bpf_map_update_elem(&flows, &p->key, &sc->out, BPF_ANY)) {
-		bpf_map_delete_elem(&flows, &nt.rev);
-		return V_DROP_FLOW_ALLOC;
+	/* After the port: a reopened tuple gets a new one, as the old flow had. */
+	flow_clear_old(s, p, now);
+	rc = flow_install(&p->key, &sc->out, &nt.rev);
+	if (rc <= 0) {
+		/* Lost the race to another CPU: its flow carries the packet. */
+		src_refund(p->key.saddr, SRC_LAN);
+		return rc == 0 ? V_FWD_OUT : V_DROP_FLOW_ALLOC;
 	}
-
 	if (t)
 		sticky_bind(t, p, group, sc->out.gw, now);
 	flow_created(sc->out.gw, s);
@@ -489,18 +520,24 @@ static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifin
 	    (p->key.proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_RST)) ||
 	    (p->key.proto == IPPROTO_ICMP && !p->sport_off))
 		return;
-	fe = bpf_map_lookup_elem(&flows, &rk);
+	fe = flow_get(&rk);
 	if (fe) {
 		if (fe->dir == FLOW_DIR_LOCAL) {
 			local_track(fe, p, now, 0);
 			return;
 		}
 		/* A LAN flow already holds this tuple: the host picked its NAT port. */
-		if (!flow_dead(s, fe, now)) {
+		if (!flow_reclaimable(s, fe, &rk, now)) {
 			count_event(EV_HOST_PORT_CONFLICT);
 			return;
 		}
-		flow_unlink_peer(&rk, fe);
+		flow_remove(&rk, fe);
+	}
+	/* The host answering an internet host's SYN: that host's budget. */
+	if (p->key.proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_ACK)) {
+		if (src_charge(s, p->key.daddr, SRC_WAN, now))
+			return;
+		le.ct = FLOW_CT_CHARGED;
 	}
 	wan = bpf_map_lookup_elem(&ifaces, &ifindex);
 	le.created_ns = now;
@@ -516,8 +553,10 @@ static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifin
 	le.gw = wan ? wan->gw : XWAN_GW_NONE;
 	le.group = XWAN_GROUP_NONE;
 	le.rule = 0xff;
-	if (bpf_map_update_elem(&flows, &rk, &le, fe ? BPF_ANY : BPF_NOEXIST) == 0 && !fe)
-		flow_gauge_add(1);
+	if (flow_install(&rk, &le, NULL) > 0)
+		flow_gauge_new(s);
+	else if (le.ct & FLOW_CT_CHARGED)
+		src_refund(p->key.daddr, SRC_WAN);
 }
 
 /* ---- header rewrites ---- */

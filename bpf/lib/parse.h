@@ -41,6 +41,9 @@ struct pkt {
 	__u16 in_l4_check;      /* quoted L4 checksum, when in_csum_off */
 	__u32 tcp_seq;          /* host order */
 	__u32 tcp_seq_len;      /* sequence space the segment uses (payload, SYN, FIN) */
+	__u32 tcp_ack;          /* host order */
+	__u16 tcp_win;          /* host order, unscaled */
+	__u8  tcp_wscale;       /* SYN: its window scale option, TCP_NO_WSCALE: none */
 	__u8  ttl;
 	__u8  tcp_flags;
 	__u8  frag;             /* enum frag_kind */
@@ -130,6 +133,36 @@ static __always_inline int l4_fits(const struct pkt *p, __u32 need)
 	return p->l4_off + need <= L3_OFF + p->len;
 }
 
+#define TCP_NO_WSCALE 0xff
+#define TCP_OPT_WINDOW 3
+#define TCP_MAX_WSCALE 14
+
+/* A SYN's window scale option (RFC 7323), TCP_NO_WSCALE when it has none. */
+static __always_inline __u8 tcp_parse_wscale(void *data, void *data_end, __u32 l4, __u32 hlen)
+{
+	__u32 off = 20;
+
+	for (int i = 0; i < 8; i++) {
+		__u8 *o = data + l4 + (off & 63);
+
+		if (off + 1 > hlen || (void *)(o + 1) > data_end || o[0] == 0)
+			break;
+		if (o[0] == 1) {                /* NOP */
+			off++;
+			continue;
+		}
+		if (off + 2 > hlen || (void *)(o + 2) > data_end || o[1] < 2)
+			break;
+		if (o[0] == TCP_OPT_WINDOW && o[1] == 3) {
+			if (off + 3 > hlen || (void *)(o + 3) > data_end)
+				break;
+			return o[2] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : o[2];
+		}
+		off += o[1];
+	}
+	return TCP_NO_WSCALE;
+}
+
 static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 {
 	__u32 l4 = p->l4_off;
@@ -145,6 +178,11 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 		p->key.dport = *(__be16 *)(l4p + 2);
 		p->tcp_flags = l4p[13];
 		p->tcp_seq = bpf_ntohl(*(__be32 *)(l4p + 4));
+		p->tcp_ack = bpf_ntohl(*(__be32 *)(l4p + 8));
+		p->tcp_win = bpf_ntohs(*(__be16 *)(l4p + 14));
+		p->tcp_wscale = TCP_NO_WSCALE;
+		if (p->tcp_flags & TCP_FLAG_SYN)
+			p->tcp_wscale = tcp_parse_wscale(data, data_end, l4, (l4p[12] >> 4) * 4);
 		p->tcp_seq_len = p->len - (l4 - L3_OFF) - (l4p[12] >> 4) * 4 +
 				 !!(p->tcp_flags & TCP_FLAG_SYN) + !!(p->tcp_flags & TCP_FLAG_FIN);
 		p->sport_off = l4;

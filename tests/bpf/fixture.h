@@ -161,6 +161,10 @@ static inline int fx_reset(void)
 	}
 	rc = fx_clear_hash(m->fd[XM_FLOWS]);
 	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_FLOWS_NEW]);
+	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_SRC_BUDGET]);
+	if (!rc)
 		rc = fx_clear_hash(m->fd[XM_FRAGS]);
 	if (!rc)
 		rc = fx_zero_percpu(m->fd[XM_VERDICTS], HOOK_MAX * V_MAX, sizeof(__u64));
@@ -392,23 +396,31 @@ static inline struct flow_key fkey(uint32_t saddr, uint32_t daddr, uint16_t spor
 	return k;
 }
 
+/* The entry at k in either table (answered first, as the dataplane looks). */
 static inline bool fx_flow(const struct flow_key *k, struct flow_entry *e)
 {
-	return bpf_map_lookup_elem(FX.m->fd[XM_FLOWS], k, e) == 0;
+	return bpf_map_lookup_elem(FX.m->fd[XM_FLOWS], k, e) == 0 ||
+	       bpf_map_lookup_elem(FX.m->fd[XM_FLOWS_NEW], k, e) == 0;
 }
 
-static inline int fx_flow_count(void)
+static inline int fx_table_count(int table)
 {
 	struct flow_key k, prev;
 	int n = 0;
 
-	if (bpf_map_get_next_key(FX.m->fd[XM_FLOWS], NULL, &k))
+	if (bpf_map_get_next_key(FX.m->fd[table], NULL, &k))
 		return 0;
 	do {
 		n++;
 		prev = k;
-	} while (bpf_map_get_next_key(FX.m->fd[XM_FLOWS], &prev, &k) == 0);
+	} while (bpf_map_get_next_key(FX.m->fd[table], &prev, &k) == 0);
 	return n;
+}
+
+/* Entries in both tables. */
+static inline int fx_flow_count(void)
+{
+	return fx_table_count(XM_FLOWS) + fx_table_count(XM_FLOWS_NEW);
 }
 
 /* Which gateway's NAT address a translated source is, or -1. */

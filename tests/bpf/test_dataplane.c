@@ -338,11 +338,16 @@ static void snap_flows(struct flow_snap *s)
 	struct flow_key k, *prev = NULL;
 
 	memset(s, 0, sizeof(*s));
-	while (bpf_map_get_next_key(FX.m->fd[XM_FLOWS], prev, &k) == 0) {
-		assert_true(s->n < 16);
-		s->k[s->n] = k;
-		assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_FLOWS], &k, &s->e[s->n]), 0);
-		prev = &s->k[s->n++];
+	for (int t = 0; t < 2; t++) {
+		int fd = FX.m->fd[t ? XM_FLOWS_NEW : XM_FLOWS];
+
+		prev = NULL;
+		while (bpf_map_get_next_key(fd, prev, &k) == 0) {
+			assert_true(s->n < 16);
+			s->k[s->n] = k;
+			assert_int_equal(bpf_map_lookup_elem(fd, &k, &s->e[s->n]), 0);
+			prev = &s->k[s->n++];
+		}
 	}
 }
 

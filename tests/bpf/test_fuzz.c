@@ -593,21 +593,24 @@ static int key_cmp(const void *a, const void *b)
 static void read_flows(struct fsnap *s)
 {
 	__u32 out_batch = 0, count;
-	void *in = NULL;
+	void *in;
 	int rc, n = 0;
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 
-	do {
-		count = (__u32)(FZ_MAXF - n);
-		if (!count)
-			fail_msg("more than %d flow entries", FZ_MAXF);
-		rc = bpf_map_lookup_batch(FX.m->fd[XM_FLOWS], in, &out_batch, BKEYS + n,
-					  BVALS + n, &count, &o);
-		if (rc && rc != -ENOENT)
-			fail_msg("flows: lookup_batch: %s", strerror(-rc));
-		n += (int)count;
-		in = &out_batch;
-	} while (rc == 0);
+	for (int t = 0; t < 2; t++) {
+		in = NULL;
+		do {
+			count = (__u32)(FZ_MAXF - n);
+			if (!count)
+				fail_msg("more than %d flow entries", FZ_MAXF);
+			rc = bpf_map_lookup_batch(FX.m->fd[t ? XM_FLOWS_NEW : XM_FLOWS], in,
+						  &out_batch, BKEYS + n, BVALS + n, &count, &o);
+			if (rc && rc != -ENOENT)
+				fail_msg("flows: lookup_batch: %s", strerror(-rc));
+			n += (int)count;
+			in = &out_batch;
+		} while (rc == 0);
+	}
 	for (int i = 0; i < n; i++) {
 		s->f[i].k = BKEYS[i];
 		s->f[i].e = BVALS[i];
@@ -905,6 +908,8 @@ static void fz_seed(void)
 	uint32_t zero = 0;
 
 	assert_int_equal(fx_clear_hash(FX.m->fd[XM_FLOWS]), 0);
+	assert_int_equal(fx_clear_hash(FX.m->fd[XM_FLOWS_NEW]), 0);
+	assert_int_equal(fx_clear_hash(FX.m->fd[XM_SRC_BUDGET]), 0);
 	assert_int_equal(fx_clear_hash(FX.m->fd[XM_FRAGS]), 0);
 	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_FLOW_GAUGE], &zero, &zg, BPF_ANY), 0);
 	G.nlive = 0;

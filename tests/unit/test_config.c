@@ -130,6 +130,9 @@ static void test_minimal_defaults(void **state)
 	assert_string_equal(cfg.metrics_listen, "127.0.0.1:9469");
 	assert_false(cfg.manage_default_route);
 	assert_int_equal(cfg.asymmetric, XWAN_ASYM_DROP);
+	assert_false(cfg.tcp_liberal);
+	assert_int_equal(cfg.unreplied_per_lan_host, 4096);
+	assert_int_equal(cfg.unreplied_per_wan_host, 256);
 }
 
 static void test_synthesized_default_group(void **state)
@@ -296,6 +299,9 @@ static void test_failover_file(void **state)
 	assert_string_equal(cfg.metrics_listen, "");
 	assert_true(cfg.manage_default_route);
 	assert_int_equal(cfg.asymmetric, XWAN_ASYM_ALLOW);
+	assert_true(cfg.tcp_liberal);
+	assert_int_equal(cfg.unreplied_per_lan_host, 0);
+	assert_int_equal(cfg.unreplied_per_wan_host, 32);
 }
 
 static void test_anchors_resolved(void **state)
@@ -696,12 +702,12 @@ static void test_aliases_and_cycles(void **state)
 		    "xwan.yaml:11: x: unknown key (expected one of: lan, wan, "
 		    "groups, default_group, rules, port_forwards, timeouts, "
 		    "flow_table_size, fwmark_mask, route_table_base, "
-		    "rule_priority, metrics, manage_default_route, asymmetric)");
+		    "rule_priority, metrics, manage_default_route, asymmetric, tcp_liberal, limits)");
 	parse_fails(BASE "<<: {x: 1}\n",
 		    "xwan.yaml:11: <<: unknown key (expected one of: lan, wan, "
 		    "groups, default_group, rules, port_forwards, timeouts, "
 		    "flow_table_size, fwmark_mask, route_table_base, "
-		    "rule_priority, metrics, manage_default_route, asymmetric)");
+		    "rule_priority, metrics, manage_default_route, asymmetric, tcp_liberal, limits)");
 }
 
 /* The parser must honour len: nothing past it counts. */
