@@ -181,7 +181,7 @@ static __always_inline int flow_half_intact(const struct flow_entry *fe,
 static __always_inline int flow_half_left(const struct flow_entry *fe,
 					  const struct flow_key *k, __u64 now)
 {
-	return now - fe->created_ns > FLOW_HALF_GRACE_NS && !flow_half_intact(fe, k);
+	return (__s64)(now - fe->created_ns) > (__s64)FLOW_HALF_GRACE_NS && !flow_half_intact(fe, k);
 }
 
 /* May a new flow take over this entry's key (a NAT port)? */
@@ -206,7 +206,7 @@ flow_lookup(const struct xwan_settings *s, const struct flow_key *k, __u64 now)
 	if (!fe)
 		return NULL;
 	if (!flow_half_intact(fe, k)) {
-		if (now - fe->created_ns > FLOW_HALF_GRACE_NS) {
+		if ((__s64)(now - fe->created_ns) > (__s64)FLOW_HALF_GRACE_NS) {
 			count_event(EV_HALF_REMOVED);
 			bpf_map_delete_elem(&flows_new, k);
 			flow_gauge_add(-1, -1);
@@ -242,7 +242,10 @@ static __attribute__((noinline)) int src_charge(const struct xwan_settings *s, _
 		return 0;
 	}
 	step = s->timeout_ns[TIMEOUT_TCP_TRANSITORY] / limit;
-	drained = step && now > b->stamp_ns ? (now - b->stamp_ns) / step : limit;
+	if (!step)
+		drained = limit;
+	else
+		drained = now > b->stamp_ns ? (now - b->stamp_ns) / step : 0;
 	if (drained >= b->level) {
 		b->level = 0;
 		b->stamp_ns = now;

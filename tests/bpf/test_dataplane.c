@@ -54,6 +54,8 @@ struct pk {
 	uint16_t sp, dp;
 	uint8_t flags;          /* TCP */
 	uint32_t seq;           /* TCP */
+	uint32_t ack;           /* TCP, 0: 5000 when F_ACK */
+	uint16_t win;           /* TCP, 0: 64240 */
 	uint8_t type, code;     /* ICMP */
 	uint32_t rest;          /* ICMP error: the word after the checksum */
 	bool no_csum;           /* UDP: checksum 0 */
@@ -88,7 +90,12 @@ static void mk(struct frame *f, const struct pk *p)
 	switch (p->proto) {
 	case PROTO_TCP:
 		n = l4_tcp(l4, p->sa, p->da, p->sp, p->dp, p->flags, p->seq ? p->seq : 1000,
-			   (p->flags & F_ACK) ? 5000 : 0, p->pl, p->n);
+			   p->ack ? p->ack : (p->flags & F_ACK) ? 5000 : 0, p->pl, p->n);
+		if (p->win) {
+			wr16(l4 + 14, p->win);
+			wr16(l4 + 16, 0);
+			wr16(l4 + 16, csum_l4(p->sa, p->da, PROTO_TCP, l4, n));
+		}
 		break;
 	case PROTO_UDP:
 		n = l4_udp(l4, p->sa, p->da, p->sp, p->dp, p->pl, p->n, p->no_csum);
@@ -2316,6 +2323,407 @@ static void test_verdict_accounting_tc(void **state)
 	expect_batch_accounted(FX.tc_wan_in, HOOK_TC_WAN_IN, true, b, n);
 }
 
+/* ======================================== flow state under floods (issue 9) */
+
+/*
+ * Every test here fails on the dataplane before the answered/unanswered
+ * split (commit 0beaffe): findings 1-4 of issue 9.
+ */
+
+static void settings_edit(void (*edit)(struct xwan_settings *))
+{
+	struct xwan_settings st;
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_SETTINGS], &zero, &st), 0);
+	edit(&st);
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_SETTINGS], &zero, &st, BPF_ANY), 0);
+}
+
+/* The sequence number a packet carries (0 in struct pk means 1000). */
+static uint32_t seq_of(const struct pk *p)
+{
+	return p->seq ? p->seq : 1000;
+}
+
+static bool in_table(int table, const struct flow_key *k)
+{
+	struct flow_entry e;
+
+	return bpf_map_lookup_elem(FX.m->fd[table], k, &e) == 0;
+}
+
+/* SYN, SYN-ACK, ACK: the flow is established and both halves answered. */
+static void establish(const struct pk *syn, struct opened *o)
+{
+	struct pk r, a = *syn;
+	struct flow_key kout = key_of(syn);
+	struct frame in;
+
+	open_flow(syn, o);
+	r = reply_to(syn, o->gw, o->port, F_SYN | F_ACK);
+	r.ack = seq_of(syn) + 1;
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o->gw], &in, NULL), XDP_REDIRECT);
+	a.flags = F_ACK;
+	a.seq = seq_of(syn) + 1;
+	a.ack = 1001;
+	mk(&in, &a);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, NULL), XDP_REDIRECT);
+	assert_true(fx_flow(&kout, &o->out_e));
+	assert_int_equal(o->out_e.state, FLOW_STATE_ESTABLISHED);
+}
+
+/* A packet of an established flow from the client, and the remote's answer. */
+static void expect_flow_alive(const struct pk *syn, const struct opened *o)
+{
+	struct pk d = *syn, r;
+	struct frame in, out;
+
+	d.flags = F_ACK | F_PSH;
+	d.seq = seq_of(syn) + 1;
+	d.ack = 1001;
+	d.pl = "ping";
+	d.n = 4;
+	mk(&in, &d);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	{
+		struct pk exp = snat(d, o->gw, o->port);
+
+		expect_pk(&out, &exp);
+	}
+	r = reply_to(syn, o->gw, o->port, F_ACK);
+	r.seq = 1001;
+	r.ack = seq_of(syn) + 5;
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o->gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+}
+
+/* F1. Answered flows move to the table nothing evicts; a SYN-ACK alone does not. */
+static void test_answered_flow_promoted(void **state)
+{
+	struct pk syn = client_syn(40000), u = client_syn(5353), r;
+	struct flow_key kout = key_of(&syn);
+	struct opened o, ou;
+	struct frame in;
+
+	(void)state;
+	open_flow(&syn, &o);
+	assert_true(in_table(XM_FLOWS_NEW, &kout));
+	r = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	r.ack = 1001;
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, NULL), XDP_REDIRECT);
+	/* SYN_RECV: what a spoofed SYN to a port forward reaches. Not answered yet. */
+	assert_true(in_table(XM_FLOWS_NEW, &kout));
+	assert_false(in_table(XM_FLOWS, &kout));
+	fx_reset();
+	establish(&syn, &o);
+	assert_true(in_table(XM_FLOWS, &kout));
+	assert_true(in_table(XM_FLOWS, &o.out_e.peer));
+	assert_false(in_table(XM_FLOWS_NEW, &kout));
+	assert_false(in_table(XM_FLOWS_NEW, &o.out_e.peer));
+	assert_int_equal(fx_event(EV_FLOW_PROMOTED), 1);
+
+	/* UDP: answered once seen both ways. */
+	u.proto = PROTO_UDP;
+	u.flags = 0;
+	open_flow(&u, &ou);
+	assert_true(in_table(XM_FLOWS_NEW, &ou.out_e.peer));
+	r = reply_to(&u, ou.gw, ou.port, 0);
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[ou.gw], &in, NULL), XDP_REDIRECT);
+	assert_true(in_table(XM_FLOWS, &ou.out_e.peer));
+	assert_int_equal(fx_event(EV_FLOW_PROMOTED), 2);
+}
+
+/*
+ * F1 (finding 1). A flood of unanswered flows, more than the whole table
+ * holds (LAN SYNs, and the host's SYN-ACKs to spoofed internet sources),
+ * evicts no established flow: its next segments still pass both ways.
+ */
+static void test_flood_keeps_established_flow(void **state)
+{
+	struct pk syn = client_syn(40000), f = client_syn(1), h;
+	struct opened o;
+	struct frame in;
+	int n = 2 * (int)FX.cfg.flow_table_size + 4096, lan = 0, host = 0;
+
+	(void)state;
+	establish(&syn, &o);
+	f.dp = 80;
+	for (int i = 0; i < n; i++) {
+		if (i & 1) {
+			/* the host answering a spoofed SYN on its WAN address */
+			h = (struct pk){ .l2 = to_gw(0), .sa = FX.nat_addr[0],
+					 .da = htonl(0xc6120000u | (uint32_t)i), .proto = PROTO_TCP,
+					 .sp = 22, .dp = (uint16_t)(1024 + i % 60000),
+					 .flags = F_SYN | F_ACK };
+			mk(&in, &h);
+			run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, NULL, NULL);
+			host++;
+		} else {
+			f.sa = htonl(0x0a010002u + (uint32_t)(i % 250));
+			f.sp = (uint16_t)(1024 + (i / 250) % 60000);
+			mk(&in, &f);
+			lan += run_xdp(FX.xdp_lan, FX.lan_if, &in, NULL) == XDP_REDIRECT;
+		}
+	}
+	print_message("  %d LAN SYNs forwarded, %d host SYN-ACKs; evictions %llu\n", lan, host,
+		      (unsigned long long)fx_event(EV_FLOW_EVICTED));
+	assert_true(lan > n / 2 - 64);
+	assert_true(fx_event(EV_FLOW_EVICTED) > 0);
+	expect_flow_alive(&syn, &o);
+	/* And a new flow still opens. */
+	{
+		struct pk nw = client_syn(41000);
+		struct opened on;
+
+		open_flow(&nw, &on);
+	}
+}
+
+/* The gateway and port of a new SYN from (saddr, sport) to REMOTE:443. */
+static struct opened try_open(uint32_t saddr, uint16_t sport)
+{
+	struct pk p = client_syn(sport);
+	struct opened o;
+
+	p.sa = saddr;
+	open_flow(&p, &o);
+	return o;
+}
+
+/*
+ * F2 (finding 2). The reply half of an unanswered flow is evicted; a
+ * second client gets its port. The first client's next packet must not
+ * leave on that port (its replies would reach the second client): it
+ * opens a new flow on another port, and replies to the port reach the
+ * second client only.
+ */
+static void test_evicted_reply_half_frees_no_port_in_use(void **state)
+{
+	struct pk a = client_syn(40000), b, r;
+	struct opened oa, ob;
+	struct flow_entry e;
+	struct frame in, out;
+	uint32_t b_addr = 0;
+
+	(void)state;
+	open_flow(&a, &oa);
+	/* The LRU evicts A's reply half. */
+	assert_int_equal(bpf_map_delete_elem(FX.m->fd[XM_FLOWS_NEW], &oa.out_e.peer), 0);
+	/* A client whose flow lands on A's gateway, asking for A's port. */
+	for (uint32_t h = 3; h < 250 && !b_addr; h++) {
+		struct flow_key k = fkey(htonl(0x0a010000u + h), REMOTE, oa.port, 443, PROTO_TCP);
+
+		ob = try_open(k.saddr, oa.port);
+		if (ob.gw == oa.gw && ob.port == oa.port)
+			b_addr = k.saddr;
+	}
+	assert_int_not_equal(b_addr, 0);
+
+	/* A retransmits its SYN (after the grace for flows being made). */
+	usleep(60 * 1000);
+	mk(&in, &a);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &out), XDP_REDIRECT);
+	{
+		struct view v;
+
+		assert_true(frame_view(&out, &v));
+		if (v.sport == oa.port && v.saddr == FX.nat_addr[oa.gw])
+			fail_msg("client A still leaves on port %u, now client B's", oa.port);
+	}
+	assert_true(fx_flow(&oa.out_e.peer, &e));
+	assert_int_equal(e.xlate_addr, b_addr);
+	/* The remote's answer to the port goes to B. */
+	b = client_syn(oa.port);
+	b.sa = b_addr;
+	r = reply_to(&b, oa.gw, oa.port, F_SYN | F_ACK);
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[oa.gw], &in, &out), XDP_REDIRECT);
+	{
+		struct view v;
+
+		assert_true(frame_view(&out, &v));
+		assert_int_equal(v.daddr, b_addr);
+	}
+}
+
+/*
+ * F3 (finding 3). Another CPU is making a flow: its reply half (the NAT
+ * port) is in, its OUT half not yet. A new flow asking for the same port
+ * must not take it over.
+ */
+static void test_half_made_flow_not_taken_over(void **state)
+{
+	struct opened o, ob;
+	struct flow_entry half = {}, e;
+	struct flow_key in_key;
+	struct timespec ts;
+	uint32_t b_addr = 0;
+
+	(void)state;
+	/* Where a flow from CLIENT:40000 lands: its gateway and port. */
+	o = try_open(CLIENT, 40000);
+	in_key = o.out_e.peer;
+	fx_reset();
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	half.created_ns = half.last_seen_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
+					      (uint64_t)ts.tv_nsec;
+	half.peer = fkey(CLIENT, REMOTE, 40000, 443, PROTO_TCP);
+	half.xlate_addr = CLIENT;
+	half.xlate_port = htons(40000);
+	half.dir = FLOW_DIR_IN;
+	half.gw = (uint8_t)o.gw;
+	half.ct = FLOW_CT_CHARGED;
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_FLOWS_NEW], &in_key, &half, BPF_NOEXIST),
+			 0);
+	for (uint32_t h = 3; h < 250 && !b_addr; h++) {
+		ob = try_open(htonl(0x0a010000u + h), 40000);
+		if (ob.gw == o.gw)
+			b_addr = htonl(0x0a010000u + h);
+	}
+	assert_int_not_equal(b_addr, 0);
+	assert_int_not_equal(ob.port, o.port);
+	assert_true(fx_flow(&in_key, &e));
+	assert_memory_equal(&e, &half, sizeof(e));
+	assert_true(fx_event(EV_NAT_COLLISION) >= 1);
+}
+
+static void liberal_on(struct xwan_settings *st) { st->tcp_liberal = 1; }
+
+/* A segment from the remote on an established flow; returns the XDP action. */
+static uint32_t remote_sends(const struct pk *syn, const struct opened *o, uint8_t flags,
+			     uint32_t seq, size_t len)
+{
+	static const char data[64];
+	struct pk r = reply_to(syn, o->gw, o->port, flags);
+	struct frame in;
+
+	r.seq = seq;
+	r.ack = seq_of(syn) + 1;
+	r.pl = len ? data : NULL;
+	r.n = len;
+	mk(&in, &r);
+	return run_xdp(FX.xdp_wan, FX.wan_if[o->gw], &in, NULL);
+}
+
+/*
+ * F4 (finding 4). A RST with a sequence number outside the client's window
+ * (RFC 5961) is dropped and leaves the flow established; FIN and data far
+ * outside it likewise; a RST in the window closes the flow.
+ */
+static void test_tcp_rst_outside_window_ignored(void **state)
+{
+	struct pk syn = client_syn(40000);
+	struct flow_key kout = key_of(&syn);
+	struct flow_entry e;
+	struct opened o;
+
+	(void)state;
+	establish(&syn, &o);
+	/* the remote sent up to 1001; the client offers 64240 */
+	assert_int_equal(remote_sends(&syn, &o, F_RST | F_ACK, 1001 + 200000, 0), XDP_DROP);
+	assert_int_equal(remote_sends(&syn, &o, F_RST, 1001 - 1, 0), XDP_DROP);
+	assert_int_equal(remote_sends(&syn, &o, F_FIN | F_ACK, 1001 + 1000000, 0), XDP_DROP);
+	assert_int_equal(remote_sends(&syn, &o, F_ACK, 1001 + 3000000, 10), XDP_DROP);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.state, FLOW_STATE_ESTABLISHED);
+	assert_int_equal(e.flags & (FLOW_F_FIN_IN | FLOW_F_FIN_OUT), 0);
+	assert_true(fx_flow(&e.peer, &e));
+	assert_int_equal(e.tcp_seq_next, 1001);
+	assert_int_equal(fx_verdict(HOOK_XDP_WAN, V_DROP_TCP_WINDOW), 4);
+	assert_int_equal(fx_event(EV_TCP_RST_IGNORED), 2);
+	assert_int_equal(fx_event(EV_TCP_FIN_IGNORED), 1);
+	assert_int_equal(fx_event(EV_TCP_DATA_IGNORED), 1);
+	expect_flow_alive(&syn, &o);
+
+	/* Data inside the window moves it; a RST inside the window closes. */
+	assert_int_equal(remote_sends(&syn, &o, F_ACK, 1001, 10), XDP_REDIRECT);
+	assert_int_equal(remote_sends(&syn, &o, F_RST | F_ACK, 1011 + 100, 0), XDP_REDIRECT);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.state, FLOW_STATE_CLOSED);
+}
+
+/* Control: `tcp_liberal: true` checks no window. */
+static void test_tcp_liberal_accepts_any_rst(void **state)
+{
+	struct pk syn = client_syn(40000);
+	struct flow_key kout = key_of(&syn);
+	struct flow_entry e;
+	struct opened o;
+
+	(void)state;
+	settings_edit(liberal_on);
+	establish(&syn, &o);
+	assert_int_equal(remote_sends(&syn, &o, F_RST | F_ACK, 1001 + 200000, 0), XDP_REDIRECT);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.state, FLOW_STATE_CLOSED);
+	assert_int_equal(fx_verdict(HOOK_XDP_WAN, V_DROP_TCP_WINDOW), 0);
+}
+
+/* A RST answering a SYN counts only when it acknowledges the SYN. */
+static void test_tcp_rst_to_syn_must_ack_it(void **state)
+{
+	struct pk syn = client_syn(40000), r;
+	struct flow_key kout = key_of(&syn);
+	struct flow_entry e;
+	struct opened o;
+	struct frame in;
+
+	(void)state;
+	open_flow(&syn, &o);
+	r = reply_to(&syn, o.gw, o.port, F_RST | F_ACK);
+	r.seq = 77;
+	r.ack = 123456;
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, NULL), XDP_DROP);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.state, FLOW_STATE_NEW);
+	r.ack = 1001;
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, NULL), XDP_REDIRECT);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.state, FLOW_STATE_CLOSED);
+}
+
+static void lan_limit_4(struct xwan_settings *st) { st->src_limit[SRC_LAN] = 4; }
+
+/* A LAN host may hold 4 unanswered flows; an answer refunds one; others are not limited. */
+static void test_source_budget_of_unanswered_flows(void **state)
+{
+	struct opened o[4];
+	struct pk p = client_syn(50000);
+	struct frame in;
+
+	(void)state;
+	settings_edit(lan_limit_4);
+	for (int i = 0; i < 4; i++)
+		o[i] = try_open(CLIENT, (uint16_t)(50001 + i));
+	p.sa = CLIENT;
+	mk(&in, &p);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_SRC_LIMIT);
+	assert_int_equal(fx_event(EV_SRC_LIMITED), 1);
+	try_open(CLIENT2, 50000);               /* another host: its own budget */
+	{
+		struct pk s1 = client_syn(50001), r, a;
+
+		/* answer the first one */
+		r = reply_to(&s1, o[0].gw, o[0].port, F_SYN | F_ACK);
+		r.ack = 1001;
+		mk(&in, &r);
+		assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o[0].gw], &in, NULL), XDP_REDIRECT);
+		a = s1;
+		a.flags = F_ACK;
+		a.seq = 1001;
+		mk(&in, &a);
+		assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, NULL), XDP_REDIRECT);
+	}
+	mk(&in, &p);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+}
+
 /* ============================================================== main */
 
 int main(int argc, char **argv)
@@ -2323,6 +2731,14 @@ int main(int argc, char **argv)
 #define T(f) cmocka_unit_test_setup(f, fx_setup)
 	const struct CMUnitTest tests[] = {
 		T(test_new_tcp_flow_translated_and_recorded),
+		T(test_answered_flow_promoted),
+		T(test_flood_keeps_established_flow),
+		T(test_evicted_reply_half_frees_no_port_in_use),
+		T(test_half_made_flow_not_taken_over),
+		T(test_tcp_rst_outside_window_ignored),
+		T(test_tcp_liberal_accepts_any_rst),
+		T(test_tcp_rst_to_syn_must_ack_it),
+		T(test_source_budget_of_unanswered_flows),
 		T(test_tcp_reply_translated_back_and_established),
 		T(test_flow_keeps_gateway_and_port),
 		T(test_udp_translated_both_ways),
