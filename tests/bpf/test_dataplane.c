@@ -2439,7 +2439,8 @@ static void test_answered_flow_promoted(void **state)
 
 /*
  * F1 (finding 1). A flood of unanswered flows, more than the whole table
- * holds (LAN SYNs, and the host's SYN-ACKs to spoofed internet sources),
+ * holds (LAN SYNs answered by SYN-ACKs, as a port forward's server answers
+ * spoofed SYNs, and the host's SYN-ACKs to spoofed internet sources),
  * evicts no established flow: its next segments still pass both ways.
  */
 static void test_flood_keeps_established_flow(void **state)
@@ -2463,10 +2464,22 @@ static void test_flood_keeps_established_flow(void **state)
 			run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, NULL, NULL);
 			host++;
 		} else {
+			struct frame out;
+			struct view v;
+			struct pk r;
+
+			/* a LAN host's SYN, answered by a SYN-ACK the host never ACKs */
 			f.sa = htonl(0x0a010002u + (uint32_t)(i % 250));
 			f.sp = (uint16_t)(1024 + (i / 250) % 60000);
 			mk(&in, &f);
-			lan += run_xdp(FX.xdp_lan, FX.lan_if, &in, NULL) == XDP_REDIRECT;
+			if (run_xdp(FX.xdp_lan, FX.lan_if, &in, &out) != XDP_REDIRECT ||
+			    !frame_view(&out, &v))
+				continue;
+			lan++;
+			r = reply_to(&f, fx_gw_of_addr(v.saddr), v.sport, F_SYN | F_ACK);
+			r.ack = 1001;
+			mk(&in, &r);
+			run_xdp(FX.xdp_wan, FX.wan_if[fx_gw_of_addr(v.saddr)], &in, NULL);
 		}
 	}
 	print_message("  %d LAN SYNs forwarded, %d host SYN-ACKs; evictions %llu\n", lan, host,
