@@ -258,12 +258,14 @@ static int print_one(const struct xwan_flow *fl, void *data)
 		fprintf(c->out,
 			"%s{\"proto\":\"%s\",\"kind\":\"%s\",\"rule\":\"%s\",\"client\":\"%s\","
 			"\"nat\":\"%s\",\"remote\":\"%s\","
-			"\"wan\":\"%s\",\"state\":\"%s\",\"live\":%s,\"age_s\":%.1f,\"idle_s\":%.1f,"
+			"\"wan\":\"%s\",\"state\":\"%s\",\"answered\":%s,\"live\":%s,"
+			"\"age_s\":%.1f,\"idle_s\":%.1f,"
 			"\"packets_out\":%llu,\"bytes_out\":%llu,\"packets_in\":%llu,"
 			"\"bytes_in\":%llu}",
 			c->shown > 1 ? ",\n" : "", proto_name(fl->key.proto), xwan_flow_kind(fl), rule,
 			cli, nat, rem, wan,
-			xwan_flow_state_name(fl->key.proto, o->state), fl->live ? "true" : "false",
+			xwan_flow_state_name(fl->key.proto, o->state),
+			fl->table == XM_FLOWS ? "true" : "false", fl->live ? "true" : "false",
 			(double)(c->now - o->created_ns) / 1e9, (double)(c->now - last) / 1e9,
 			(unsigned long long)pkts_out, (unsigned long long)bytes_out,
 			(unsigned long long)pkts_in, (unsigned long long)bytes_in);

@@ -36,6 +36,7 @@ static const char *const status_label[GW_STATUS_MAX] = {
 
 struct active_count {
 	uint64_t total;
+	uint64_t unreplied;
 	uint64_t per_gw[XWAN_MAX_GATEWAYS];
 	uint64_t nat_per_gw[XWAN_MAX_GATEWAYS];
 };
@@ -47,6 +48,7 @@ static int count_active(const struct xwan_flow *f, void *data)
 	if (!f->live || f->out.gw >= XWAN_MAX_GATEWAYS)
 		return 0;
 	a->total++;
+	a->unreplied += f->table == XM_FLOWS_NEW;
 	a->per_gw[f->out.gw]++;
 	if (f->out.flags & FLOW_F_NAT)
 		a->nat_per_gw[f->out.gw]++;
@@ -211,8 +213,15 @@ int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra ex
 
 	help(out, "xwan_flows_active", "gauge", "Live flows in the flow table.");
 	fprintf(out, "xwan_flows_active %llu\n", (unsigned long long)act->total);
-	help(out, "xwan_flow_table_capacity", "gauge", "Flows the table holds before evicting.");
+	help(out, "xwan_flows_unreplied", "gauge",
+	     "Live flows nobody answered yet (the table a flood fills).");
+	fprintf(out, "xwan_flows_unreplied %llu\n", (unsigned long long)act->unreplied);
+	help(out, "xwan_flow_table_capacity", "gauge",
+	     "Answered flows the table holds; it never evicts them.");
 	fprintf(out, "xwan_flow_table_capacity %u\n", s.flow_capacity);
+	help(out, "xwan_unreplied_table_capacity", "gauge",
+	     "Unanswered flows held before the coldest is evicted.");
+	fprintf(out, "xwan_unreplied_table_capacity %u\n", s.unreplied_capacity);
 	help(out, "xwan_up_since_seconds", "gauge", "Unix time the dataplane was brought up.");
 	fprintf(out, "xwan_up_since_seconds %llu\n", (unsigned long long)rt->started_unix);
 	help(out, "xwan_build_info", "gauge", "Build information; the value is always 1.");

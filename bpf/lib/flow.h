@@ -406,10 +406,11 @@ static __always_inline int tcp_first_rst_ok(const struct flow_entry *fe, const s
 
 /*
  * Is this segment inside the window the receiver offered (conntrack's
- * tcp_in_window, simplified)? Data and FIN: it ends no earlier than one
- * window before what the sender has sent, and starts no later than one
- * window past it. RST (RFC 5961 3.2): it starts inside the receiver's
- * window, [sent, sent + window]; a blind attacker must hit that.
+ * tcp_in_window, simplified)? It ends no earlier than one window before
+ * what the sender has sent, and starts no later than one window past it.
+ * For a RST (RFC 5961 3.2) the receiver's window [RCV.NXT, RCV.NXT +
+ * RCV.WND) lies inside [sent - window, sent + window] whatever is in
+ * flight: a blind attacker must hit that, not any of 2^32.
  */
 static __always_inline int tcp_in_window(const struct xwan_settings *s,
 					 const struct flow_entry *fe, const struct pkt *p)
@@ -424,7 +425,7 @@ static __always_inline int tcp_in_window(const struct xwan_settings *s,
 	if (!win)
 		return 1;       /* the receiver has not spoken yet */
 	if (p->tcp_flags & TCP_FLAG_RST)
-		return seq_after_eq(p->tcp_seq, sent) && seq_after_eq(sent + win, p->tcp_seq);
+		end = p->tcp_seq;
 	return seq_after_eq(end, sent - win) && seq_after_eq(sent + win, p->tcp_seq);
 }
 
@@ -517,6 +518,21 @@ static __always_inline void flow_track_tcp(struct flow_entry *fe, __u8 tcp_flags
 }
 
 /*
+ * The responder's segment to a SYN that is neither SYN-ACK nor RST: a
+ * server whose TIME_WAIT or stale state still holds the tuple, answering
+ * with an ACK of the old connection. conntrack ignores it; so does xwan:
+ * learning its sequence numbers would make the client's RST to it look
+ * out of window.
+ */
+static __always_inline int tcp_answer_unsynced(const struct flow_entry *fe, const struct pkt *p,
+					       int from_originator)
+{
+	return fe->state == FLOW_STATE_NEW && !from_originator &&
+	       !(fe->flags & FLOW_F_MIDSTREAM) &&
+	       !(p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_RST));
+}
+
+/*
  * Account a packet that is about to be forwarded on this entry. Returns 0,
  * or the verdict of a TCP segment outside the window: it changes nothing.
  */
@@ -532,7 +548,10 @@ static __always_inline __u32 flow_track(const struct xwan_settings *s, struct fl
 	fe->packets += 1;
 	fe->bytes += p->len;
 
-	if (tcp) {
+	if (tcp && tcp_answer_unsynced(fe, p, from_originator)) {
+		/* Passed on untouched: the client's stack answers it with the RST
+		 * that clears the responder's old state, as RFC 793 says. */
+	} else if (tcp) {
 		tcp_learn(fe, p);
 		flow_track_tcp(fe, p->tcp_flags);
 	} else if (p->key.proto != IPPROTO_TCP && fe->state == FLOW_STATE_NEW &&
