@@ -11,6 +11,7 @@
  */
 #define XWAN_HOOK_TC
 #include "lib/forward.h"
+#include "lib/l2.h"
 #include "lib/verdict.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -29,7 +30,7 @@ static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
 	__u32 len = ctx_len(skb);
 
 	bpf_skb_pull_data(skb, len < TC_PULL_LEN ? len : TC_PULL_LEN);
-	return parse_packet(ctx_data(skb), ctx_data_end(skb), len, p);
+	return parse_packet(ctx_data(skb), ctx_data_end(skb), len, ctx_l3_off(skb), p);
 }
 
 SEC("tc")

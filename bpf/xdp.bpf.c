@@ -7,6 +7,7 @@
  */
 #define XWAN_HOOK_XDP
 #include "lib/forward.h"
+#include "lib/l2.h"
 #include "lib/verdict.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -95,7 +96,7 @@ int xdp_lan(struct xdp_md *ctx)
 	__u32 gw, v;
 	__u64 now;
 
-	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), &p);
+	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), ctx_l3_off(ctx), &p);
 	if (rc == PARSE_NOT_IPV4)
 		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_IPV4);
 	if (rc == PARSE_MALFORMED)
@@ -150,6 +151,9 @@ int xdp_lan(struct xdp_md *ctx)
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi)
 		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
+	/* A WAN XDP cannot transmit into: tc marks the flow, the kernel sends. */
+	if (!xdp_tx_redirects(ctx_ifindex(ctx), gi->ifindex))
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
 	if (fe->flags & FLOW_F_ONLINK) {
 		if (mac_unknown(fe->l2_dst) &&
 		    onlink_neigh(ctx, p.icmp_err ? p.key.daddr : fe->peer.saddr, gi->ifindex,
@@ -213,7 +217,7 @@ int xdp_wan(struct xdp_md *ctx)
 	__u64 now;
 	int rc;
 
-	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), &p);
+	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), ctx_l3_off(ctx), &p);
 	if (rc == PARSE_NOT_IPV4)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NOT_IPV4);
 	if (rc == PARSE_MALFORMED)
@@ -255,6 +259,9 @@ int xdp_wan(struct xdp_md *ctx)
 
 	if (p.ttl <= 1)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_TTL);
+	/* A LAN XDP cannot transmit into (a bridge...): tc_wan_ingress translates. */
+	if (!xdp_tx_redirects(ctx_ifindex(ctx), fe->out_ifindex))
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NO_XDP_TX);
 	if (p.len > fe->out_mtu)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_MTU);
 	/* A forwarded session's server whose MAC was unknown when it opened. */

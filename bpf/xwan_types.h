@@ -345,7 +345,32 @@ struct iface_info {
 	__u8  gw;               /* WAN: its gateway index */
 	__u16 mtu;
 	__u8  mac[6];
-	__u8  pad[2];
+	__u8  l2_len;           /* bytes before the IP header: ETH_HLEN (14), or 0 on
+				   L3 devices (ppp, raw-IP wwan, wg, tun) */
+	__u8  pad;
+};
+
+/*
+ * How a packet that an XDP program forwards from in_ifindex to out_ifindex
+ * reaches it, decided per pair at attach time (loader/devpath.c): a
+ * redirect only where the kernel transmits it (native XDP into a target
+ * with ndo_xdp_xmit, or a generic-XDP source, whose redirect is an skb
+ * transmit), else the kernel path. No entry: the kernel path.
+ */
+enum xdp_tx_path {
+	XDP_TX_KERNEL   = 0,    /* XDP_PASS: tc marks it with the flow, the kernel
+				   routes and transmits (bridge, bond, Wi-Fi, L3...) */
+	XDP_TX_REDIRECT = 1,    /* bpf_redirect_map from the XDP hook */
+};
+
+struct tx_path_key {
+	__u32 in_ifindex;
+	__u32 out_ifindex;
+};
+
+struct tx_path {
+	__u8  path;             /* enum xdp_tx_path */
+	__u8  pad[3];
 };
 
 /* Destination policy, longest prefix match on the destination address. */
@@ -454,6 +479,14 @@ enum xdp_attach_mode {
 	XDP_ATTACH_GENERIC = 2,
 };
 
+/* What XDP does with packets forwarded into an interface, for the views. */
+enum iface_tx {
+	IFACE_TX_NONE   = 0,    /* no XDP source forwards into it */
+	IFACE_TX_XDP    = 1,    /* every XDP source redirects into it */
+	IFACE_TX_KERNEL = 2,    /* every XDP source hands its packets to the kernel */
+	IFACE_TX_MIXED  = 3,    /* some of each (native and generic sources) */
+};
+
 struct xwan_attach {
 	__u32 ifindex;
 	__u32 xdp_prog_id;
@@ -462,6 +495,11 @@ struct xwan_attach {
 	__u8  rp_filter_saved;  /* previous rp_filter + 1; 0: left alone */
 	__u8  tc_attached;      /* bit 0: ingress, bit 1: egress */
 	char  ifname[16];
+	__u8  l2_len;           /* as in iface_info */
+	__u8  tx;               /* enum iface_tx */
+	__u8  pad[2];
+	char  kind[12];         /* ethernet, veth, bridge, bond, vlan, wifi, tun, ppp... */
+	char  why[32];          /* why XDP does not transmit into it, "" when it does */
 };
 
 /* The first eight words (magic ... generation) never move, so any build can
@@ -477,7 +515,8 @@ struct xwan_runtime {
 	__u32 generation;       /* bumped by every config install */
 	__u64 started_unix;     /* wall clock seconds, for the views */
 	__u32 agent_pid;        /* the running `xwan run`, 0: none */
-	__u32 pad;
+	__u8  no_generic;       /* `up --no-generic`: reloads and re-attaches obey it too */
+	__u8  pad[3];
 	char  config_path[256];
 	char  gw_name[XWAN_MAX_GATEWAYS][XWAN_NAME_LEN];
 	__be32 gw_src[XWAN_MAX_GATEWAYS];  /* the WAN address its source rule names */
@@ -523,6 +562,7 @@ enum xwan_hook {
 	X(PASS_TTL,         "pass",    "ttl_expiring")                \
 	X(PASS_MTU,         "pass",    "exceeds_mtu")                 \
 	X(PASS_NO_NEIGH,    "pass",    "neighbour_unknown")           \
+	X(PASS_NO_XDP_TX,   "pass",    "no_xdp_transmit")             \
 	X(PASS_ALL_DOWN,    "pass",    "no_usable_gateway")           \
 	X(PASS_NOT_XWAN,    "pass",    "not_xwan_traffic")            \
 	X(PASS_FROM_HOST,   "pass",    "from_host")                   \
@@ -574,6 +614,11 @@ enum xwan_event {
 #undef XWAN_EVENT_ENUM
 	EV_MAX
 };
+
+/* Layouts the BPF side and userspace share byte for byte. */
+_Static_assert(sizeof(struct iface_info) == 12, "iface_info layout");
+_Static_assert(sizeof(struct tx_path_key) == 8, "tx_path_key layout");
+_Static_assert(sizeof(struct xwan_attach) == 76, "xwan_attach layout");
 
 /* Index of a verdict counter in the `verdicts` per-CPU array. */
 #define XWAN_VERDICT_IDX(hook, v) ((hook) * V_MAX + (v))

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dataplane.h"
+#include "devpath.h"
 #include "flows.h"
 #include "host.h"
 #include "netlink.h"
@@ -49,6 +50,16 @@ static int sysctl_write(const char *path, int value)
 static void rp_filter_path(const char *ifname, char *out, size_t len)
 {
 	snprintf(out, len, "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
+}
+
+/*
+ * A point-to-point or L3 WAN has no gateway MAC to learn: the device is the
+ * route (and XDP never forwards into it, devpath.h).
+ */
+static bool wan_resolves_gateway(const struct xwan_config *cfg, const struct xwan_host *h, int w)
+{
+	return cfg->wans[w].gateway && devpath_l2_len(&h->wan[w]) &&
+	       !(h->wan[w].flags & IFF_NOARP);
 }
 
 /* ---- undo, shared by a failed `up` and by `down` ---- */
@@ -196,40 +207,98 @@ static int setup_sysctls(struct xwan_runtime *rt, bool quiet)
 	return 0;
 }
 
-static int attach_all(const struct xwan_dp *dp, struct xwan_runtime *rt,
-		      const struct xwan_up_opts *o, char *err, size_t errlen)
+/* ---- the one attach path: up, reload, and an interface that came back ---- */
+
+struct xwan_progs {
+	int fd[XP_COUNT];
+};
+
+static void progs_of_dp(const struct xwan_dp *dp, struct xwan_progs *pr)
 {
-	int lan_tc = dp_prog_fd(dp, "tc_lan_ingress"), wan_in = dp_prog_fd(dp, "tc_wan_ingress");
-	int wan_out = dp_prog_fd(dp, "tc_wan_egress"), rc;
-	int xdp_lan = dp_prog_fd(dp, "xdp_lan"), xdp_wan = dp_prog_fd(dp, "xdp_wan");
+	for (int i = 0; i < XP_COUNT; i++)
+		pr->fd[i] = dp_prog_fd(dp, xwan_prog_names[i]);
+}
 
-	/* tc first: whatever XDP passes to the kernel must find it in place. */
-	for (__u32 i = 0; i < rt->n_attach; i++) {
-		struct xwan_attach *a = &rt->attach[i];
-		bool wan = a->role == IFACE_WAN;
+static int progs_from_pins(const char *pin_dir, struct xwan_progs *pr, char *err, size_t errlen)
+{
+	char path[512];
 
-		rc = tc_attach((int)a->ifindex, false, wan ? wan_in : lan_tc, err, errlen);
-		if (rc)
-			return rc;
-		a->tc_attached |= 1;
-		if (wan) {
-			rc = tc_attach((int)a->ifindex, true, wan_out, err, errlen);
-			if (rc)
-				return rc;
-			a->tc_attached |= 2;
+	for (int i = 0; i < XP_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/progs/%s", pin_dir, xwan_prog_names[i]);
+		pr->fd[i] = bpf_obj_get(path);
+		if (pr->fd[i] < 0) {
+			snprintf(err, errlen, "attaching needs xwan's programs pinned in %s/progs; "
+				 "%s is not there (xwan down and up instead)", pin_dir,
+				 xwan_prog_names[i]);
+			for (int j = 0; j < i; j++)
+				close(pr->fd[j]);
+			return -ENOENT;
 		}
 	}
-	for (__u32 i = 0; i < rt->n_attach; i++) {
-		struct xwan_attach *a = &rt->attach[i];
-		int fd = a->role == IFACE_WAN ? xdp_wan : xdp_lan;
+	return 0;
+}
 
-		rc = xdp_attach((int)a->ifindex, fd, o->allow_generic, &a->xdp_mode, err, errlen);
+static void progs_close(struct xwan_progs *pr)
+{
+	for (int i = 0; i < XP_COUNT; i++)
+		if (pr->fd[i] >= 0)
+			close(pr->fd[i]);
+}
+
+/*
+ * tc first: whatever XDP passes to the kernel must find it in place. L3
+ * devices get tc only (devpath.h). a records what is attached, so a failure
+ * halfway is undone by undo_attachments like any other.
+ */
+static int attach_iface(const struct xwan_progs *pr, struct xwan_attach *a, bool allow_generic,
+			bool quiet, char *err, size_t errlen)
+{
+	bool wan = a->role == IFACE_WAN;
+	struct dev_caps caps;
+	struct nl_link l;
+	int fd, rc;
+
+	rc = nl_link_get_index((int)a->ifindex, &l);
+	if (rc) {
+		snprintf(err, errlen, "cannot read interface %s: %s", a->ifname, strerror(-rc));
+		return rc;
+	}
+	rc = devpath_caps(&l, &caps, err, errlen);
+	if (rc)
+		return rc;
+	rc = tc_attach((int)a->ifindex, false, pr->fd[wan ? XP_TC_WAN_IN : XP_TC_LAN_IN], err,
+		       errlen);
+	if (rc)
+		return rc;
+	a->tc_attached |= 1;
+	if (wan) {
+		rc = tc_attach((int)a->ifindex, true, pr->fd[XP_TC_WAN_OUT], err, errlen);
 		if (rc)
 			return rc;
-		a->xdp_prog_id = prog_id_of(fd);
-		if (a->xdp_mode == XDP_ATTACH_GENERIC)
-			fprintf(stderr, "xwan: warning: %s has no native XDP support; using generic "
-				"XDP, which is much slower\n", a->ifname);
+		a->tc_attached |= 2;
+	}
+	if (!devpath_wants_xdp(&caps))
+		return 0;
+	fd = pr->fd[wan ? XP_XDP_WAN : XP_XDP_LAN];
+	rc = xdp_attach((int)a->ifindex, fd, allow_generic, &a->xdp_mode, err, errlen);
+	if (rc)
+		return rc;
+	a->xdp_prog_id = prog_id_of(fd);
+	if (a->xdp_mode == XDP_ATTACH_GENERIC && !quiet)
+		fprintf(stderr, "xwan: warning: %s (%s) has no native XDP support; using generic "
+			"XDP, which is much slower\n", a->ifname, caps.kind);
+	return 0;
+}
+
+static int attach_all(const struct xwan_progs *pr, struct xwan_runtime *rt,
+		      const struct xwan_up_opts *o, char *err, size_t errlen)
+{
+	int rc;
+
+	for (__u32 i = 0; i < rt->n_attach; i++) {
+		rc = attach_iface(pr, &rt->attach[i], o->allow_generic, o->quiet, err, errlen);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -239,15 +308,19 @@ static void print_summary(const struct xwan_config *cfg, const struct xwan_host 
 {
 	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
 
-	for (__u32 i = 0; i < rt->n_attach; i++)
-		printf("xwan: %-4s %-12s xdp %s, tc\n", rt->attach[i].role == IFACE_WAN ? "wan" : "lan",
-		       rt->attach[i].ifname,
-		       rt->attach[i].xdp_mode == XDP_ATTACH_NATIVE ? "native" : "generic");
+	for (__u32 i = 0; i < rt->n_attach; i++) {
+		const struct xwan_attach *at = &rt->attach[i];
+
+		printf("xwan: %-4s %-12s %-9s in: %s, tc; out: %s%s%s%s\n",
+		       at->role == IFACE_WAN ? "wan" : "lan", at->ifname, at->kind,
+		       devpath_rx_name(at->xdp_mode), devpath_tx_name(at->tx),
+		       at->why[0] ? " (" : "", at->why, at->why[0] ? ")" : "");
+	}
 	for (int i = 0; i < cfg->n_wans; i++) {
 		inet_ntop(AF_INET, &h->wan_addr[i].addr, a, sizeof(a));
 		inet_ntop(AF_INET, &cfg->wans[i].gateway, g, sizeof(g));
-		printf("xwan: gateway %s via %s on %s, %s %s, weight %u\n", cfg->wans[i].name, g,
-		       cfg->wans[i].interface,
+		printf("xwan: gateway %s via %s on %s, %s %s, weight %u\n", cfg->wans[i].name,
+		       cfg->wans[i].gateway ? g : "the device", cfg->wans[i].interface,
 		       cfg->wans[i].nat == XWAN_NAT_MASQUERADE ? "masquerade to" : "routed",
 		       cfg->wans[i].nat == XWAN_NAT_MASQUERADE ? a : "", cfg->wans[i].weight);
 	}
@@ -269,8 +342,7 @@ bool xwan_is_running(const char *pin_dir, char *where, size_t len)
 	}
 	ifs = if_nameindex();
 	for (it = ifs; it && it->if_index && !found; it++) {
-		if (xdp_query((int)it->if_index, &id, name) == 0 &&
-		    (!strcmp(name, "xdp_lan") || !strcmp(name, "xdp_wan"))) {
+		if (xdp_query((int)it->if_index, &id, name) == 0 && xwan_is_xdp_prog_name(name)) {
 			snprintf(where, len, "%s has xwan's XDP program (id %u) attached",
 				 it->if_name, id);
 			found = true;
@@ -288,6 +360,7 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 	static bool usable[XWAN_MAX_GATEWAYS];
 	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
 	struct xwan_host *h = calloc(1, sizeof(*h));
+	struct xwan_progs progs;
 	struct xwan_dp dp = {};
 	char where[128];
 	bool pinned = false, loaded = false;
@@ -324,8 +397,9 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 	if (rc)
 		goto fail;
 	for (i = 0; i < cfg->n_wans; i++)
-		xwan_sync_neigh(&dp.maps, cfg->wans[i].gw, h->wan[i].ifindex, cfg->wans[i].gateway,
-				NEIGH_WAIT_MS);
+		if (wan_resolves_gateway(cfg, h, i))
+			xwan_sync_neigh(&dp.maps, cfg->wans[i].gw, h->wan[i].ifindex,
+					cfg->wans[i].gateway, NEIGH_WAIT_MS);
 
 	rt->magic = XWAN_RUNTIME_MAGIC;
 	rt->n_groups = (uint32_t)cfg->n_groups;
@@ -355,9 +429,16 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 		snprintf(err, errlen, "cannot enable IPv4 forwarding: %s", strerror(-rc));
 		goto fail;
 	}
-	rc = attach_all(&dp, rt, o, err, errlen);
+	progs_of_dp(&dp, &progs);
+	rt->no_generic = !o->allow_generic;
+	rc = attach_all(&progs, rt, o, err, errlen);
 	if (rc)
 		goto fail;
+	rc = devpath_sync(&dp.maps, rt);
+	if (rc) {
+		snprintf(err, errlen, "cannot write the XDP transmit paths: %s", strerror(-rc));
+		goto fail;
+	}
 	rc = xwan_runtime_write(&dp.maps, rt);
 	if (rc) {
 		snprintf(err, errlen, "cannot write the runtime record: %s", strerror(-rc));
@@ -439,19 +520,27 @@ int xwan_assign_gateways(struct xwan_config *cfg, const struct xwan_runtime *rt,
 
 /* ---- reload ---- */
 
-static int prog_from_pins(const char *pin_dir, const char *name)
+/* The name the runtime record attached ifindex under ("" if none). */
+static const char *attached_name(const struct xwan_runtime *rt, uint32_t ifindex)
 {
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/progs/%s", pin_dir, name);
-	return bpf_obj_get(path);
+	for (__u32 i = 0; i < rt->n_attach && i < XWAN_MAX_IFACES; i++)
+		if (rt->attach[i].ifindex == ifindex)
+			return rt->attach[i].ifname;
+	return "";
 }
 
-/* A WAN still named but on another interface is a new WAN under an old name. */
-static void reassign_moved(struct xwan_config *cfg, const struct xwan_maps *m, uint32_t *gone)
+/*
+ * A WAN still named but on another interface is a new WAN under an old
+ * name. One whose interface was deleted and re-created under its name (a
+ * PPPoE reconnect, a replugged modem) is the same WAN: it keeps its index,
+ * but its flows name the dead ifindex and go (*relinked).
+ */
+static void reassign_moved(struct xwan_config *cfg, const struct xwan_maps *m,
+			   const struct xwan_runtime *rt, uint32_t *gone, uint32_t *relinked)
 {
 	uint32_t used = 0;
 
+	*relinked = 0;
 	for (int w = 0; w < cfg->n_wans; w++)
 		used |= 1U << cfg->wans[w].gw;
 	for (int w = 0; w < cfg->n_wans; w++) {
@@ -462,6 +551,10 @@ static void reassign_moved(struct xwan_config *cfg, const struct xwan_maps *m, u
 		if (bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &key, &gi) || !gi.ifindex ||
 		    gi.ifindex == if_nametoindex(cfg->wans[w].interface))
 			continue;
+		if (!strcmp(attached_name(rt, gi.ifindex), cfg->wans[w].interface)) {
+			*relinked |= 1U << key;
+			continue;
+		}
 		*gone |= 1U << key;
 		while (i < XWAN_MAX_GATEWAYS && ((used | *gone) & (1U << i)))
 			i++;
@@ -513,13 +606,17 @@ static bool wanted(const struct xwan_config *cfg, const struct xwan_host *h, uin
 	return false;
 }
 
-/* Detach interfaces the config dropped (or whose role changed), attach new ones. */
+/*
+ * Detach interfaces the config dropped (or whose role changed, or that were
+ * deleted), attach new ones and ones that came back under a new ifindex,
+ * through the same attach path as `up`, with the options `up` had.
+ */
 static int reattach(const struct xwan_config *cfg, const struct xwan_host *h,
 		    struct xwan_runtime *rt, const char *pin_dir, char *err, size_t errlen)
 {
 	struct xwan_runtime *want = calloc(1, sizeof(*want));
-	struct xwan_dp_progs { int lan_tc, wan_in, wan_out, xdp_lan, xdp_wan; } pr;
-	struct xwan_up_opts o = { .allow_generic = true };
+	struct xwan_progs pr = { .fd = { -1, -1, -1, -1, -1 } };
+	bool have_progs = false;
 	uint8_t role;
 	int rc = 0;
 
@@ -536,48 +633,25 @@ static int reattach(const struct xwan_config *cfg, const struct xwan_host *h,
 		one.attach[0] = rt->attach[i];
 		undo_attachments(&one);
 	}
-	pr.lan_tc = prog_from_pins(pin_dir, "tc_lan_ingress");
-	pr.wan_in = prog_from_pins(pin_dir, "tc_wan_ingress");
-	pr.wan_out = prog_from_pins(pin_dir, "tc_wan_egress");
-	pr.xdp_lan = prog_from_pins(pin_dir, "xdp_lan");
-	pr.xdp_wan = prog_from_pins(pin_dir, "xdp_wan");
 	for (int i = 0; i < cfg->n_lans + cfg->n_wans && !rc; i++) {
 		const struct nl_link *l = i < cfg->n_lans ? &h->lan[i] : &h->wan[i - cfg->n_lans];
 		uint8_t r = i < cfg->n_lans ? IFACE_LAN : IFACE_WAN;
-		struct xwan_attach *a;
 		bool have = false;
-		int fd;
 
 		for (__u32 j = 0; j < want->n_attach; j++)
 			have |= want->attach[j].ifindex == (uint32_t)l->ifindex;
-		if (have)
+		if (have || !l->ifindex)
 			continue;
-		if (pr.lan_tc < 0 || pr.wan_in < 0 || pr.wan_out < 0 || pr.xdp_lan < 0 ||
-		    pr.xdp_wan < 0) {
-			snprintf(err, errlen, "attaching %s needs xwan's programs pinned in %s/progs; "
-				 "they are not there (xwan down and up instead)", l->name, pin_dir);
-			rc = -ENOENT;
-			break;
+		if (!have_progs) {
+			rc = progs_from_pins(pin_dir, &pr, err, errlen);
+			if (rc)
+				break;
+			have_progs = true;
 		}
-		a = add_attach(want, l, r);
-		rc = tc_attach(l->ifindex, false, r == IFACE_WAN ? pr.wan_in : pr.lan_tc, err, errlen);
-		if (!rc) {
-			a->tc_attached |= 1;
-			if (r == IFACE_WAN) {
-				rc = tc_attach(l->ifindex, true, pr.wan_out, err, errlen);
-				if (!rc)
-					a->tc_attached |= 2;
-			}
-		}
-		fd = r == IFACE_WAN ? pr.xdp_wan : pr.xdp_lan;
-		if (!rc)
-			rc = xdp_attach(l->ifindex, fd, o.allow_generic, &a->xdp_mode, err, errlen);
-		if (!rc)
-			a->xdp_prog_id = prog_id_of(fd);
+		rc = attach_iface(&pr, add_attach(want, l, r), !rt->no_generic, false, err, errlen);
 	}
-	for (int *fd = &pr.lan_tc; fd <= &pr.xdp_wan; fd++)
-		if (*fd >= 0)
-			close(*fd);
+	if (have_progs)
+		progs_close(&pr);
 	rt->n_attach = want->n_attach;
 	memcpy(rt->attach, want->attach, sizeof(rt->attach));
 	free(want);
@@ -593,6 +667,7 @@ int xwan_reload(struct xwan_config *cfg, const char *pin_dir, const uint8_t *sta
 	bool us[XWAN_MAX_GATEWAYS];
 	struct xwan_settings old;
 	struct xwan_maps m;
+	uint32_t relinked = 0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -616,17 +691,29 @@ int xwan_reload(struct xwan_config *cfg, const char *pin_dir, const uint8_t *sta
 	if (rc)
 		goto out;
 	res->added = xwan_assign_gateways(cfg, rt, &res->gone);
-	reassign_moved(cfg, &m, &res->gone);
+	reassign_moved(cfg, &m, rt, &res->gone, &relinked);
 	if (cfg->flow_table_size != old.flow_capacity) {
 		fprintf(stderr, "xwan: flow_table_size stays %u until xwan down and up: the table "
 			"cannot be resized under live flows\n", old.flow_capacity);
 		cfg->flow_table_size = old.flow_capacity;
 	}
 
-	for (int gw = 0; gw < XWAN_MAX_GATEWAYS; gw++)
+	for (int gw = 0; gw < XWAN_MAX_GATEWAYS; gw++) {
+		int resets = 0, n;
+
 		if (res->gone & (1U << gw))
 			retire_gateway(&m, rt, gw, res);
+		if (!(relinked & (1U << gw)))
+			continue;
+		n = xwan_flows_flush(&m, gw, ~0U, true, true, &resets);
+		if (n > 0) {
+			res->flushed += n;
+			res->resets += resets;
+		}
+	}
 	rc = reattach(cfg, h, rt, pin_dir, err, errlen);
+	if (!rc)
+		rc = devpath_sync(&m, rt);
 	if (rc)
 		goto out;
 	rt->route_table_base = cfg->route_table_base;
@@ -651,8 +738,9 @@ int xwan_reload(struct xwan_config *cfg, const char *pin_dir, const uint8_t *sta
 		goto out;
 	/* A gateway may have a new address, a new WAN none known yet. */
 	for (int w = 0; w < cfg->n_wans; w++)
-		xwan_sync_neigh(&m, cfg->wans[w].gw, h->wan[w].ifindex, cfg->wans[w].gateway,
-				NEIGH_WAIT_MS);
+		if (wan_resolves_gateway(cfg, h, w))
+			xwan_sync_neigh(&m, cfg->wans[w].gw, h->wan[w].ifindex,
+					cfg->wans[w].gateway, NEIGH_WAIT_MS);
 
 	for (int w = 0; w < cfg->n_wans; w++) {
 		snprintf(rt->gw_name[cfg->wans[w].gw], XWAN_NAME_LEN, "%s", cfg->wans[w].name);
@@ -699,8 +787,7 @@ static int down_other_build(const struct xwan_maps *m, struct xwan_runtime *hdr,
 		return rc;
 	}
 	for (it = ifs; it && it->if_index; it++) {
-		if (xdp_query((int)it->if_index, &id, name) == 0 &&
-		    (!strcmp(name, "xdp_lan") || !strcmp(name, "xdp_wan"))) {
+		if (xdp_query((int)it->if_index, &id, name) == 0 && xwan_is_xdp_prog_name(name)) {
 			xdp_detach((int)it->if_index, id, XDP_ATTACH_NATIVE);
 			xdp_detach((int)it->if_index, id, XDP_ATTACH_GENERIC);
 			if (!quiet)

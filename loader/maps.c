@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "maps.h"
+#include "pindir.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -85,7 +86,7 @@ static int maps_of_prog(__u32 prog_id, struct xwan_maps *m)
 	if (fd < 0)
 		return -errno;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-	    (strcmp(info.name, "xdp_lan") && strcmp(info.name, "xdp_wan"))) {
+	    !xwan_is_xdp_prog_name(info.name)) {
 		close(fd);
 		return 0;
 	}

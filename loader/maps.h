@@ -32,6 +32,7 @@
 	X(EVENTS,     "events")         \
 	X(GW_STATS,   "gw_stats")       \
 	X(TX_PORTS,   "tx_ports")       \
+	X(TX_PATHS,   "tx_paths")       \
 	X(RULES,      "rules")          \
 	X(STICKY,     "sticky")         \
 	X(PORT_FWDS,  "port_fwds")      \

@@ -93,6 +93,18 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 
 	nl_attrs_parse(nlh, sizeof(*ifm), tb, IFLA_MAX);
 	out->ifindex = ifm->ifi_index;
+	out->type = ifm->ifi_type;
+	out->flags = ifm->ifi_flags;
+	out->has_master = tb[IFLA_MASTER] != NULL;
+	if (tb[IFLA_LINKINFO]) {
+		struct nlattr *li[IFLA_INFO_MAX + 1] = {};
+		struct attr_table t = { (const struct nlattr **)li, IFLA_INFO_MAX };
+
+		mnl_attr_parse_nested(tb[IFLA_LINKINFO], attr_cb, &t);
+		if (li[IFLA_INFO_KIND])
+			snprintf(out->kind, sizeof(out->kind), "%s",
+				 mnl_attr_get_str(li[IFLA_INFO_KIND]));
+	}
 	out->up = ifm->ifi_flags & IFF_UP;
 	out->carrier = ifm->ifi_flags & IFF_LOWER_UP;
 	if (tb[IFLA_IFNAME])

@@ -30,6 +30,10 @@ struct nl_link {
 	uint32_t mtu;
 	bool up;            /* administratively up */
 	bool carrier;       /* IFF_LOWER_UP */
+	uint16_t type;      /* ARPHRD_* */
+	uint32_t flags;     /* IFF_* (IFF_NOARP, IFF_POINTOPOINT...) */
+	char kind[16];      /* rtnl link kind: veth, bridge, bond, vlan, tun... ("" for a NIC) */
+	bool has_master;    /* a port of a bridge or bond */
 };
 
 struct nl_addr {

@@ -137,6 +137,17 @@ void xwan_pin_dir_remove(const char *pin_dir)
 	rmdir(pin_dir);
 }
 
-const char *const xwan_prog_names[] = {
-	"xdp_lan", "xdp_wan", "tc_lan_ingress", "tc_wan_ingress", "tc_wan_egress", NULL,
+const char *const xwan_prog_names[XP_COUNT + 1] = {
+	[XP_XDP_LAN] = "xdp_lan",
+	[XP_XDP_WAN] = "xdp_wan",
+	[XP_TC_LAN_IN] = "tc_lan_ingress",
+	[XP_TC_WAN_IN] = "tc_wan_ingress",
+	[XP_TC_WAN_OUT] = "tc_wan_egress",
+	[XP_COUNT] = NULL,
 };
+
+bool xwan_is_xdp_prog_name(const char *name)
+{
+	return !strcmp(name, xwan_prog_names[XP_XDP_LAN]) ||
+	       !strcmp(name, xwan_prog_names[XP_XDP_WAN]);
+}

@@ -2,6 +2,7 @@
 #ifndef XWAN_PINDIR_H
 #define XWAN_PINDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define XWAN_PIN_DIR_DEFAULT "/sys/fs/bpf/xwan"
@@ -17,8 +18,21 @@ const char *xwan_pin_dir(const char *flag);
  */
 int xwan_pin_dir_prepare(const char *pin_dir, char *err, size_t errlen);
 
-/* Names of the programs pinned under <pin dir>/progs, NULL-terminated. */
+/* The programs, pinned under <pin dir>/progs by these names. */
+enum xwan_prog {
+	XP_XDP_LAN,
+	XP_XDP_WAN,
+	XP_TC_LAN_IN,
+	XP_TC_WAN_IN,
+	XP_TC_WAN_OUT,
+	XP_COUNT
+};
+
+/* Indexed by enum xwan_prog, NULL-terminated. */
 extern const char *const xwan_prog_names[];
+
+/* Is this (a program's name) one of xwan's XDP programs? */
+bool xwan_is_xdp_prog_name(const char *name);
 
 /* Remove xwan's pins and the directory (not the bpffs mount). */
 void xwan_pin_dir_remove(const char *pin_dir);

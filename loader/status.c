@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "devpath.h"
 #include "flows.h"
 
 /* An agent refreshes gw_health every second; older than this, it is gone. */
@@ -79,6 +80,16 @@ int xwan_status_print(const struct xwan_maps *m, FILE *out)
 			gi.status < GW_STATUS_MAX ? status_name[gi.status] : "?", rtt, sd, loss,
 			tier, weight, (gi.flags & GW_F_USABLE) ? "yes" : "no", fc.per_gw[g], when,
 			hl.reason);
+	}
+	fprintf(out, "\n%-4s %-15s %-10s %-11s %-20s %s\n", "ROLE", "INTERFACE", "KIND", "IN",
+		"OUT (XDP FORWARDS BY)", "WHY");
+	for (__u32 i = 0; i < rt->n_attach && i < XWAN_MAX_IFACES; i++) {
+		const struct xwan_attach *a = &rt->attach[i];
+
+		fprintf(out, "%-4s %-15s %-10s %-11s %-20s %s\n",
+			a->role == IFACE_WAN ? "wan" : "lan", a->ifname, a->kind[0] ? a->kind : "-",
+			devpath_rx_name(a->xdp_mode), devpath_tx_name(a->tx),
+			a->why[0] ? a->why : "-");
 	}
 	if (!newest)
 		fprintf(out, "no agent has run: gateways are not monitored (start `xwan run -c FILE`)\n");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "sync.h"
+#include "devpath.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -171,6 +172,7 @@ static int sync_ifaces(const struct xwan_config *cfg, const struct xwan_host *h,
 		vals[n].role = IFACE_LAN;
 		vals[n].gw = XWAN_GW_NONE;
 		vals[n].mtu = (uint16_t)h->lan[i].mtu;
+		vals[n].l2_len = devpath_l2_len(&h->lan[i]);
 		memcpy(vals[n].mac, h->lan[i].mac, 6);
 	}
 	for (i = 0; i < cfg->n_wans; i++, n++) {
@@ -178,6 +180,7 @@ static int sync_ifaces(const struct xwan_config *cfg, const struct xwan_host *h,
 		vals[n].role = IFACE_WAN;
 		vals[n].gw = (uint8_t)cfg->wans[i].gw;
 		vals[n].mtu = (uint16_t)h->wan[i].mtu;
+		vals[n].l2_len = devpath_l2_len(&h->wan[i]);
 		memcpy(vals[n].mac, h->wan[i].mac, 6);
 	}
 	rc = map_replace_all(m->fd[XM_IFACES], sizeof(uint32_t), sizeof(struct iface_info),

@@ -176,6 +176,14 @@ struct {
 	__type(value, __u32);
 } tx_ports SEC(".maps");
 
+/* Per (in, out) interface pair: may XDP redirect (struct tx_path). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XWAN_MAX_IFACES * XWAN_MAX_IFACES);
+	__type(key, struct tx_path_key);
+	__type(value, struct tx_path);
+} tx_paths SEC(".maps");
+
 /* The agent's view of each gateway; declared here for its BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -568,7 +568,7 @@ static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifin
 static __always_inline int nat_rewrite(xwan_ctx *ctx, const struct pkt *p, int src,
 				       __be32 addr, __be16 port)
 {
-	__u32 addr_off = L3_OFF + (src ? 12 : 16);
+	__u32 addr_off = p->l3_off + (src ? 12 : 16);
 	__u32 port_off = src ? p->sport_off : p->dport_off;
 	__be32 old_addr = src ? p->key.saddr : p->key.daddr;
 	__be16 old_port = src ? p->key.sport : p->key.dport;
@@ -587,7 +587,7 @@ static __always_inline int nat_rewrite(xwan_ctx *ctx, const struct pkt *p, int s
 			return -1;
 	}
 	if (old_addr != addr) {
-		if (ctx_l3_csum_replace(ctx, L3_OFF + 10, old_addr, addr, 4))
+		if (ctx_l3_csum_replace(ctx, p->l3_off + 10, old_addr, addr, 4))
 			return -1;
 		if (ctx_store32(ctx, addr_off, addr))
 			return -1;
@@ -660,8 +660,8 @@ static __always_inline int nat_rewrite_icmp_error(xwan_ctx *ctx, const struct pk
 	}
 
 	/* Outer header: ICMP has no pseudo header, only the IP checksum moves. */
-	if (ctx_l3_csum_replace(ctx, L3_OFF + 10, old_outer, addr, 4) ||
-	    ctx_store32(ctx, L3_OFF + (out ? 12 : 16), addr))
+	if (ctx_l3_csum_replace(ctx, p->l3_off + 10, old_outer, addr, 4) ||
+	    ctx_store32(ctx, p->l3_off + (out ? 12 : 16), addr))
 		return -1;
 	count_event(EV_ICMP_ERR_XLATED);
 	return 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Ethernet/IPv4 parsing into struct pkt: the flow tuple and the offsets of
- * every field NAT rewrites. Nothing here writes to the packet.
+ * IPv4 parsing into struct pkt, behind an Ethernet header or none (L3
+ * devices, l2.h): the flow tuple and the offsets of every field NAT
+ * rewrites. Nothing here writes to the packet.
  */
 #ifndef XWAN_PARSE_H
 #define XWAN_PARSE_H
@@ -22,12 +23,11 @@ enum frag_kind {
 	FRAG_LATER = 2,     /* no L4 header */
 };
 
-#define L3_OFF ETH_HLEN
-
 struct pkt {
 	struct flow_key key;    /* ICMP echo: id is sport of a request, dport of a reply */
 	struct flow_key inner;  /* ICMP error: the quoted packet, as it was sent */
 	__u32 len;              /* IP total length */
+	__u16 l3_off;           /* the IP header: ETH_HLEN, or 0 on an L3 device */
 	__u16 l4_off;
 	__u16 sport_off;        /* 0: absent */
 	__u16 dport_off;
@@ -52,7 +52,8 @@ struct pkt {
 	__u8  udp;              /* UDP: a zero checksum means none */
 	__u8  in_pseudo;
 	__u8  in_udp;
-	__u8  eth_src[6];       /* the frame's MACs: a new flow's reply goes back to them */
+	__u8  eth_src[6];       /* the frame's MACs (zero on L3 devices): a new
+				   flow's reply goes back to them */
 	__u8  eth_dst[6];
 };
 
@@ -77,7 +78,7 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 		return PARSE_UNSUPPORTED;       /* no ports to match */
 	l4 = l3 + ip->ihl * 4;
 	l4p = data + l4;
-	if ((void *)(l4p + 8) > data_end || l4 + 8 > L3_OFF + p->len)
+	if ((void *)(l4p + 8) > data_end || l4 + 8 > p->l3_off + p->len)
 		return PARSE_MALFORMED;
 
 	p->in_l3_off = l3;
@@ -92,7 +93,7 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 		p->inner.dport = *(__be16 *)(l4p + 2);
 		p->in_sport_off = l4;
 		p->in_dport_off = l4 + 2;
-		if ((void *)(l4p + 18) <= data_end && l4 + 18 <= L3_OFF + p->len) {
+		if ((void *)(l4p + 18) <= data_end && l4 + 18 <= p->l3_off + p->len) {
 			p->in_csum_off = l4 + 16;
 			p->in_l4_check = *(__u16 *)(l4p + 16);
 		}
@@ -130,7 +131,7 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
  * (tot_len), not merely inside the frame, whose padding is not ours. */
 static __always_inline int l4_fits(const struct pkt *p, __u32 need)
 {
-	return p->l4_off + need <= L3_OFF + p->len;
+	return p->l4_off + need <= p->l3_off + p->len;
 }
 
 #define TCP_NO_WSCALE 0xff
@@ -183,7 +184,7 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 		p->tcp_wscale = TCP_NO_WSCALE;
 		if (p->tcp_flags & TCP_FLAG_SYN)
 			p->tcp_wscale = tcp_parse_wscale(data, data_end, l4, (l4p[12] >> 4) * 4);
-		p->tcp_seq_len = p->len - (l4 - L3_OFF) - (l4p[12] >> 4) * 4 +
+		p->tcp_seq_len = p->len - (l4 - p->l3_off) - (l4p[12] >> 4) * 4 +
 				 !!(p->tcp_flags & TCP_FLAG_SYN) + !!(p->tcp_flags & TCP_FLAG_FIN);
 		p->sport_off = l4;
 		p->dport_off = l4 + 2;
@@ -247,31 +248,61 @@ static __always_inline int ip_header_csum_ok(struct iphdr *ip, __u32 hl, void *d
 }
 
 /*
- * frame_len is the whole packet's length (in tc, including paged data),
- * used to reject IP headers that claim more than arrived.
+ * The link-layer part: Ethernet (l3_off ETH_HLEN) or nothing (0, an L3
+ * device, where the first nibble tells IPv4 from IPv6). Returns the IP
+ * header or NULL with *rc set.
  */
-static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_len,
-					struct pkt *p)
+static __always_inline struct iphdr *parse_l2(void *data, void *data_end, __u32 l3_off,
+					      struct pkt *p, int *rc)
 {
 	struct ethhdr *eth = data;
+	struct iphdr *ip = data;
+
+	*rc = PARSE_MALFORMED;
+	if (l3_off) {
+		if ((void *)(eth + 1) > data_end)
+			return NULL;
+		if (eth->h_proto != bpf_htons(ETH_P_IP)) {
+			*rc = PARSE_NOT_IPV4;
+			return NULL;
+		}
+		__builtin_memcpy(p->eth_src, eth->h_source, 6);
+		__builtin_memcpy(p->eth_dst, eth->h_dest, 6);
+		ip = (void *)(eth + 1);
+	}
+	p->l3_off = l3_off;
+	if ((void *)(ip + 1) > data_end)
+		return NULL;
+	if (!l3_off && ip->version != 4) {
+		*rc = PARSE_NOT_IPV4;
+		return NULL;
+	}
+	return ip;
+}
+
+/*
+ * frame_len is the whole packet's length (in tc, including paged data),
+ * used to reject IP headers that claim more than arrived. l3_off is the
+ * device's link header length (ctx_l3_off()): ETH_HLEN or 0.
+ */
+static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_len,
+					__u32 l3_off, struct pkt *p)
+{
+	/* Two known values keep every later packet offset bounded for the verifier. */
+	__u32 l3 = l3_off ? ETH_HLEN : 0;
 	struct iphdr *ip;
 	__u16 frag_off;
 	__u32 hl;
+	int rc;
 
-	if ((void *)(eth + 1) > data_end)
-		return PARSE_MALFORMED;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return PARSE_NOT_IPV4;
-	__builtin_memcpy(p->eth_src, eth->h_source, 6);
-	__builtin_memcpy(p->eth_dst, eth->h_dest, 6);
-	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
-		return PARSE_MALFORMED;
+	ip = parse_l2(data, data_end, l3, p, &rc);
+	if (!ip)
+		return rc;
 	if (ip->version != 4 || ip->ihl < 5)
 		return PARSE_MALFORMED;
 	hl = ip->ihl * 4;
 	p->len = bpf_ntohs(ip->tot_len);
-	if (p->len < hl || frame_len < L3_OFF + p->len)
+	if (p->len < hl || frame_len < l3 + p->len)
 		return PARSE_MALFORMED;
 	if ((void *)ip + hl > data_end)
 		return PARSE_MALFORMED;
@@ -283,7 +314,7 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 	p->key.proto = ip->protocol;
 	p->ttl = ip->ttl;
 	p->ip_id = ip->id;
-	p->l4_off = L3_OFF + hl;
+	p->l4_off = l3 + hl;
 
 	frag_off = bpf_ntohs(ip->frag_off);
 	if (frag_off & IP_OFFSET) {

@@ -132,6 +132,29 @@ static inline int fx_zero_percpu(int fd, uint32_t n, size_t vsz)
 	return rc;
 }
 
+/*
+ * The XDP transmit path of every LAN <-> WAN pair, as devpath_sync() would
+ * write it for devices that all take redirects (or none).
+ */
+static inline int fx_tx_paths(uint8_t path)
+{
+	struct tx_path t = { .path = path };
+	struct tx_path_key k;
+
+	for (int l = 0; l < FX.cfg.n_lans; l++)
+		for (int w = 0; w < FX.cfg.n_wans; w++) {
+			k.in_ifindex = (uint32_t)FX.host.lan[l].ifindex;
+			k.out_ifindex = (uint32_t)FX.host.wan[w].ifindex;
+			if (bpf_map_update_elem(FX.dp.maps.fd[XM_TX_PATHS], &k, &t, BPF_ANY))
+				return -errno;
+			k.in_ifindex = (uint32_t)FX.host.wan[w].ifindex;
+			k.out_ifindex = (uint32_t)FX.host.lan[l].ifindex;
+			if (bpf_map_update_elem(FX.dp.maps.fd[XM_TX_PATHS], &k, &t, BPF_ANY))
+				return -errno;
+		}
+	return 0;
+}
+
 /* Every test starts here: config maps as `xwan up` writes them, no state. */
 static inline int fx_reset(void)
 {
@@ -166,6 +189,8 @@ static inline int fx_reset(void)
 		rc = fx_clear_hash(m->fd[XM_SRC_BUDGET]);
 	if (!rc)
 		rc = fx_clear_hash(m->fd[XM_FRAGS]);
+	if (!rc)
+		rc = fx_tx_paths(XDP_TX_REDIRECT);
 	if (!rc)
 		rc = fx_zero_percpu(m->fd[XM_VERDICTS], HOOK_MAX * V_MAX, sizeof(__u64));
 	if (!rc)

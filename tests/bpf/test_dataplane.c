@@ -2767,6 +2767,177 @@ static void test_source_budget_of_unanswered_flows(void **state)
 
 /* ============================================================== main */
 
+/* ================================= L3 devices and XDP transmit paths */
+
+/*
+ * An L3 device (ppp, raw-IP wwan, wg, tun) hands tc the IP header first.
+ * The lab kernel has none of them but tun, and BPF_PROG_TEST_RUN always
+ * starts a tc packet at its "Ethernet" header: the packet here is the IP
+ * datagram alone, on an interface the ifaces map says has no link header,
+ * exactly as the loader records a tun or ppp device.
+ */
+static void set_l2_len(int ifindex, uint8_t l2_len)
+{
+	struct iface_info i;
+	uint32_t k = (uint32_t)ifindex;
+
+	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_IFACES], &k, &i), 0);
+	i.l2_len = l2_len;
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_IFACES], &k, &i, BPF_ANY), 0);
+}
+
+/* The packet as an L3 device carries it: no Ethernet header. */
+static void mk_l3(struct frame *f, const struct pk *p)
+{
+	mk(f, p);
+	memmove(f->d, f->d + ETH_LEN, f->len - ETH_LEN);
+	f->len -= ETH_LEN;
+}
+
+static void expect_bytes(const struct frame *got, const struct frame *want)
+{
+	if (got->len != want->len || memcmp(got->d, want->d, want->len)) {
+		dump_frames(got, want);
+		fail_msg("the packet differs from the one built from scratch");
+	}
+}
+
+/* 17a. Marked LAN packets leave an L3 WAN source-translated (tc egress). */
+static void test_l3_wan_egress_snat(void **state)
+{
+	struct pk syn = client_syn(801), p, exp;
+	struct frame in, out, want;
+	struct opened o;
+
+	(void)state;
+	open_flow(&syn, &o);
+	set_l2_len(FX.wan_if[o.gw], 0);
+	p = routed(syn, o.gw);
+	p.flags = F_ACK | F_PSH;
+	p.pl = "through a point-to-point WAN";
+	p.n = 28;
+	mk_l3(&in, &p);
+	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], xwan_gw_fwmark(FX.fwmark_mask, o.gw), &in, &out,
+		  NULL, TC_ACT_OK, HOOK_TC_WAN_OUT, V_FWD_OUT);
+	exp = p;
+	exp.sa = FX.nat_addr[o.gw];
+	exp.sp = o.port;
+	mk_l3(&want, &exp);
+	expect_bytes(&out, &want);
+}
+
+/* 17b. Replies arriving on an L3 WAN are destination-translated (tc ingress). */
+static void test_l3_wan_ingress_dnat(void **state)
+{
+	struct pk syn = client_syn(802), r, exp;
+	struct frame in, out, want;
+	struct opened o;
+
+	(void)state;
+	open_flow(&syn, &o);
+	set_l2_len(FX.wan_if[o.gw], 0);
+	r = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	mk_l3(&in, &r);
+	expect_tc(FX.tc_wan_in, FX.wan_if[o.gw], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_IN,
+		  V_FWD_VIA_KERNEL);
+	exp = r;
+	exp.da = CLIENT;
+	exp.dp = 802;
+	mk_l3(&want, &exp);
+	expect_bytes(&out, &want);
+}
+
+/* 17c. Without an Ethernet type, the IP version tells IPv6 from IPv4. */
+static void test_l3_ipv6_left_to_kernel(void **state)
+{
+	struct frame in = { .len = 60 }, out;
+
+	(void)state;
+	set_l2_len(FX.wan_if[0], 0);
+	in.d[0] = 0x60;             /* version 6 */
+	in.d[5] = 20;               /* payload length */
+	in.d[6] = 6;                /* next header: TCP */
+	in.d[7] = 64;
+	expect_tc(FX.tc_wan_in, FX.wan_if[0], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_IN,
+		  V_PASS_NOT_IPV4);
+	expect_untouched(&out, &in);
+	/* The same bytes on an Ethernet WAN are a runt Ethernet frame of no IPv4 type. */
+	set_l2_len(FX.wan_if[0], ETH_LEN);
+	expect_tc(FX.tc_wan_in, FX.wan_if[0], 0, &in, NULL, NULL, TC_ACT_OK, HOOK_TC_WAN_IN,
+		  V_PASS_NOT_IPV4);
+}
+
+/* 17d. An L3 LAN (wg0 as LAN): tc opens the flow and marks it; its reply
+ * entry has no MAC to rewrite toward. */
+static void test_l3_lan_ingress_opens_and_marks(void **state)
+{
+	struct pk syn = client_syn(803);
+	struct flow_key k = key_of(&syn);
+	struct flow_entry e, ei;
+	struct frame in, out;
+	uint32_t mark = 0;
+	static const uint8_t zero[6];
+
+	(void)state;
+	set_l2_len(FX.lan_if, 0);
+	mk_l3(&in, &syn);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, &out, &mark, TC_ACT_OK, HOOK_TC_LAN_IN,
+		  V_FWD_VIA_KERNEL);
+	expect_untouched(&out, &in);
+	assert_true(fx_flow(&k, &e));
+	assert_int_equal(mark & FX.fwmark_mask, xwan_gw_fwmark(FX.fwmark_mask, e.gw));
+	assert_true(fx_flow(&e.peer, &ei));
+	assert_memory_equal(ei.l2_dst, zero, 6);
+}
+
+/* 17e. The same datagram read as Ethernet (wrong l2_len) is not translated:
+ * the property of the interface is what decides, not a guess. */
+static void test_l3_length_is_the_interfaces(void **state)
+{
+	struct pk syn = client_syn(804), p;
+	struct opened o;
+	struct frame in;
+
+	(void)state;
+	open_flow(&syn, &o);
+	p = routed(syn, o.gw);
+	p.flags = F_ACK;
+	mk_l3(&in, &p);
+	/* Left at 14: bytes 12-13 (the IP source) are no IPv4 ethertype. */
+	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], xwan_gw_fwmark(FX.fwmark_mask, o.gw), &in, NULL,
+		  NULL, TC_ACT_OK, HOOK_TC_WAN_OUT, V_PASS_NOT_IPV4);
+}
+
+/* 17f. Into a device XDP cannot transmit into (a bridge, Wi-Fi...), XDP
+ * hands the packet over untouched and tc marks it with its flow. */
+static void test_xdp_kernel_path_without_xdp_transmit(void **state)
+{
+	struct pk syn = client_syn(805), r;
+	struct flow_key k = key_of(&syn);
+	struct frame in, out;
+	struct flow_entry e;
+	uint32_t mark = 0;
+
+	(void)state;
+	assert_int_equal(fx_tx_paths(XDP_TX_KERNEL), 0);
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_PASS, HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
+	expect_untouched(&out, &in);
+	assert_true(fx_flow(&k, &e));       /* the flow is XDP's; the kernel sends it */
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, NULL, &mark, TC_ACT_OK, HOOK_TC_LAN_IN,
+		  V_FWD_VIA_KERNEL);
+	assert_int_equal(mark & FX.fwmark_mask, xwan_gw_fwmark(FX.fwmark_mask, e.gw));
+
+	r = reply_to(&syn, e.gw, ntohs(e.xlate_port), F_SYN | F_ACK);
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[e.gw], &in, &out, XDP_PASS, HOOK_XDP_WAN,
+		   V_PASS_NO_XDP_TX);
+	expect_untouched(&out, &in);
+	/* Control: with the redirect allowed, the same reply is forwarded by XDP. */
+	assert_int_equal(fx_tx_paths(XDP_TX_REDIRECT), 0);
+	expect_xdp(FX.xdp_wan, FX.wan_if[e.gw], &in, NULL, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+}
+
 int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup(f, fx_setup)
@@ -2834,6 +3005,12 @@ int main(int argc, char **argv)
 		T(test_verdict_accounting_xdp_lan),
 		T(test_verdict_accounting_xdp_wan),
 		T(test_verdict_accounting_tc),
+		T(test_l3_wan_egress_snat),
+		T(test_l3_wan_ingress_dnat),
+		T(test_l3_ipv6_left_to_kernel),
+		T(test_l3_lan_ingress_opens_and_marks),
+		T(test_l3_length_is_the_interfaces),
+		T(test_xdp_kernel_path_without_xdp_transmit),
 	};
 #undef T
 
