@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +73,8 @@ struct agent {
 	uint64_t next_gc, next_textfile, next_publish;
 	int default_gw;
 	bool stop, reload, resync, dirty;
+	bool relink;            /* a configured interface came (back): re-attach */
+	uint64_t next_relink;
 };
 
 static uint64_t now_ns(void)
@@ -438,12 +441,46 @@ static int wan_of_ifindex(const struct agent *a, int ifindex)
 	return -1;
 }
 
+/* Is ifindex, or the interface now under a configured name, one we attached? */
+static bool configured_name(const struct agent *a, int ifindex)
+{
+	char name[IF_NAMESIZE];
+
+	if (!if_indextoname((unsigned int)ifindex, name))
+		return false;
+	for (int i = 0; i < a->cfg->n_lans; i++)
+		if (!strcmp(a->cfg->lans[i].interface, name))
+			return a->host.lan[i].ifindex != ifindex;
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		if (!strcmp(a->cfg->wans[w].interface, name))
+			return a->host.wan[w].ifindex != ifindex;
+	return false;
+}
+
+/*
+ * Interfaces that come and go: one re-created under a configured name (new
+ * ifindex) is attached again; a WAN back up gets its routes back (the kernel
+ * removed them with the link). Both through the reload path. A LAN set down
+ * and up keeps its programs and the kernel restores its connected routes.
+ */
+static void relink_on_link(struct agent *a, int ifindex, int w, bool carrier)
+{
+	if (!carrier)
+		return;
+	if ((w >= 0 && !a->gw[w].link_up) || configured_name(a, ifindex)) {
+		if (!a->relink)
+			a->next_relink = 0;
+		a->relink = true;
+	}
+}
+
 static void ev_link(void *ctx, int ifindex, bool carrier)
 {
 	struct agent *a = ctx;
 	int w = wan_of_ifindex(a, ifindex);
 	uint64_t now = now_ns();
 
+	relink_on_link(a, ifindex, w, carrier);
 	if (w < 0 || a->gw[w].link_up == carrier)
 		return;
 	a->gw[w].link_up = carrier;
@@ -469,6 +506,8 @@ static void ev_addr(void *ctx, int ifindex, uint32_t addr, bool added)
 	}
 	/* Any address change moves the host's own addresses: re-read them all. */
 	a->resync = true;
+	/* A re-created WAN waiting for its address can be attached now. */
+	a->next_relink = 0;
 }
 
 static void ev_neigh(void *ctx, int ifindex, uint32_t addr, const uint8_t *mac, bool usable)
@@ -667,26 +706,21 @@ static int wan_by_name(const struct xwan_config *cfg, const char *name, const ch
 }
 
 /*
- * SIGHUP: the new config applies to new flows; gateways it keeps keep their
- * status (until fresh probes decide) and their flows; gone ones are flushed.
+ * Install cfg on the running dataplane (it becomes a->cfg, or is freed):
+ * gateways it keeps keep their status (until fresh probes decide) and their
+ * flows; gone ones are flushed. what names the cause in the log; a quiet
+ * failure (an interface back without its address yet) is retried later.
  */
-static void reload(struct agent *a)
+static int apply_config(struct agent *a, struct xwan_config *cfg, const char *what, bool quiet)
 {
 	static struct agent_gw next[XWAN_MAX_GATEWAYS];
 	struct xwan_reload_result res;
 	struct gw_verdict v[XWAN_MAX_GATEWAYS];
 	uint8_t status[XWAN_MAX_GATEWAYS];
 	bool usable[XWAN_MAX_GATEWAYS];
-	struct xwan_config *cfg;
 	char err[1024] = "";
 	int w, old;
 
-	a->reload = false;
-	cfg = read_config(a->o->config_path, err, sizeof(err));
-	if (!cfg) {
-		logf_("reload rejected, running config kept: %s", err);
-		return;
-	}
 	memset(next, 0, sizeof(next));
 	for (w = 0; w < cfg->n_wans; w++) {
 		old = wan_by_name(a->cfg, cfg->wans[w].name, cfg->wans[w].interface);
@@ -708,31 +742,81 @@ static void reload(struct agent *a)
 	for (w = 0; w < a->cfg->n_wans; w++)
 		targets_close(a, w);
 	if (xwan_reload(cfg, a->o->pin_dir, status, usable, &res, err, sizeof(err))) {
-		logf_("reload failed halfway (%s); restart the agent to be sure of the state", err);
+		if (!quiet)
+			logf_("%s failed halfway (%s); restart the agent to be sure of the state",
+			      what, err);
 		free(cfg);
 		for (w = 0; w < a->cfg->n_wans; w++)
 			targets_open(a, w);
-		return;
+		return -1;
 	}
 	free(a->cfg);
 	a->cfg = cfg;
 	memcpy(a->gw, next, sizeof(next));
 	if (xwan_host_gather(cfg, &a->host, err, sizeof(err)))
-		logf_("reload: %s", err);
+		logf_("%s: %s", what, err);
 	for (w = 0; w < cfg->n_wans; w++) {
-		if (!a->gw[w].adopted)
-			a->gw[w].link_up = a->host.wan[w].carrier;
+		/* The kernel's word on the link, not what it was before a re-attach. */
+		a->gw[w].link_up = a->host.wan[w].carrier;
 		targets_open(a, w);
 		v[w] = a->gw[w].v;
 	}
 	failover_usable(cfg, v, a->usable, a->any);
 	if (failover_install(cfg, &a->host, &a->maps, v, a->usable, a->any))
-		logf_("reload: cannot install the gateway choice");
+		logf_("%s: cannot install the gateway choice", what);
 	a->default_gw = -1;
 	manage_default_route(a);
 	publish_health(a);
-	logf_("reloaded %s: %d WAN(s) added, %d removed (%d flows flushed, %d TCP clients reset)",
-	      a->o->config_path, res.added, __builtin_popcount(res.gone), res.flushed, res.resets);
+	logf_("%s %s: %d WAN(s) added, %d removed (%d flows flushed, %d TCP clients reset)",
+	      what, a->o->config_path, res.added, __builtin_popcount(res.gone), res.flushed,
+	      res.resets);
+	return 0;
+}
+
+/* SIGHUP: the file's new config. */
+static void reload(struct agent *a)
+{
+	struct xwan_config *cfg;
+	char err[1024] = "";
+
+	a->reload = false;
+	cfg = read_config(a->o->config_path, err, sizeof(err));
+	if (!cfg) {
+		logf_("reload rejected, running config kept: %s", err);
+		return;
+	}
+	apply_config(a, cfg, "reloaded", false);
+}
+
+/*
+ * An interface came back: the running config again, so it is attached,
+ * routed and probed like at start; retried every RELINK_RETRY_NS (and on
+ * every address event) until it applies.
+ */
+#define RELINK_RETRY_NS (250 * MS)
+static void relink(struct agent *a, uint64_t now)
+{
+	struct xwan_config *cfg = malloc(sizeof(*cfg));
+	struct xwan_host *h = malloc(sizeof(*h));
+	char err[512];
+	bool ready;
+
+	a->relink = false;
+	if (!cfg || !h) {
+		free(cfg);
+		free(h);
+		return;
+	}
+	/* Not every interface usable yet: touch nothing (probes keep their windows). */
+	ready = xwan_host_gather(a->cfg, h, err, sizeof(err)) == 0;
+	free(h);
+	memcpy(cfg, a->cfg, sizeof(*cfg));
+	if (!ready)
+		free(cfg);
+	if (!ready || apply_config(a, cfg, "re-attached interfaces of", true)) {
+		a->relink = true;
+		a->next_relink = now + RELINK_RETRY_NS;
+	}
 }
 
 /* Tell `xwan reload` which process owns the maps now (0: nobody). */
@@ -791,7 +875,11 @@ static void loop(struct agent *a)
 			resync(a);
 		if (a->reload)
 			reload(a);
+		if (a->relink && now_ns() >= a->next_relink)
+			relink(a, now_ns());
 		now = now_ns();
+		if (a->relink && a->next_relink < next)
+			next = a->next_relink;
 		timeout = next > now ? (int)((next - now + MS - 1) / MS) : 0;
 		n = epoll_wait(a->epfd, ev, 32, timeout);
 		for (int i = 0; i < n; i++) {
