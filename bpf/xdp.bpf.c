@@ -6,6 +6,8 @@
  * where the tc programs finish the job on the same flow.
  */
 #define XWAN_HOOK_XDP
+#include "lib/compiler.h"
+#include <bpf/bpf_tracing.h>
 #include "lib/forward.h"
 #include "lib/l2.h"
 #include "lib/verdict.h"
@@ -184,8 +186,7 @@ int xdp_lan(struct xdp_md *ctx)
 	count_gw_packet(gw, p.len, 1);
 	if (xdp_forward(ctx, gi->ifindex, dmac, gi->mac_wan) != XDP_REDIRECT)
 		return xdp_verdict(HOOK_XDP_LAN, V_DROP_REDIRECT);
-	count_verdict(HOOK_XDP_LAN, v);
-	return XDP_REDIRECT;
+	return xdp_redirected(HOOK_XDP_LAN, v);
 }
 
 static __always_inline int xdp_wan_unmatched(struct xdp_md *ctx, const struct pkt *p)
@@ -285,6 +286,40 @@ int xdp_wan(struct xdp_md *ctx)
 	count_gw_packet(fe->gw, p.len, 0);
 	if (xdp_forward(ctx, fe->out_ifindex, fe->l2_dst, fe->l2_src) != XDP_REDIRECT)
 		return xdp_verdict(HOOK_XDP_WAN, V_DROP_REDIRECT);
-	count_verdict(HOOK_XDP_WAN, v);
-	return XDP_REDIRECT;
+	return xdp_redirected(HOOK_XDP_WAN, v);
+}
+
+/*
+ * A redirect the kernel did not transmit (the target has no XDP transmit,
+ * is down, the frame is too big): one of ours was counted forwarded by the
+ * program that ran just before on this CPU; it becomes a redirect_failed
+ * drop, and counts against the target interface.
+ */
+SEC("tp_btf/xdp_redirect_err")
+int BPF_PROG(xdp_redirect_failed, const struct net_device *dev, const struct bpf_prog *xdp,
+	     const void *tgt, int err, enum bpf_map_type map_type, __u32 map_id, __u32 index)
+{
+	__u32 id = xdp->aux->id, k0 = 0, k1 = 1, hook, idx, *last, *lan, *wan;
+	__u64 one = 1, *n, *fwd;
+
+	lan = bpf_map_lookup_elem(&xdp_prog_ids, &k0);
+	wan = bpf_map_lookup_elem(&xdp_prog_ids, &k1);
+	if (!lan || !wan || (id != *lan && id != *wan))
+		return 0;
+	hook = id == *lan ? HOOK_XDP_LAN : HOOK_XDP_WAN;
+	n = bpf_map_lookup_elem(&redirect_errs, &index);
+	if (n)
+		*n += 1;
+	else
+		bpf_map_update_elem(&redirect_errs, &index, &one, BPF_NOEXIST);
+	last = bpf_map_lookup_elem(&xdp_last_fwd, &k0);
+	if (last && *last / V_MAX == hook) {
+		idx = *last;
+		fwd = bpf_map_lookup_elem(&verdicts, &idx);
+		if (fwd && *fwd)
+			*fwd -= 1;
+		*last = XWAN_VERDICT_IDX(HOOK_MAX, 0);      /* used up */
+	}
+	count_verdict(hook, V_DROP_REDIRECT);
+	return 0;
 }

@@ -76,6 +76,17 @@ int dp_load(struct xwan_dp *dp, uint32_t flow_capacity, char *err, size_t errlen
 		}
 		dp->maps.fd[i] = bpf_map__fd(map);
 	}
+	/* Whose redirect failures xdp_redirect_failed counts: ours only. */
+	for (__u32 k = 0; k < 2; k++) {
+		__u32 id = prog_id_of(dp_prog_fd(dp, xwan_prog_names[k ? XP_XDP_WAN : XP_XDP_LAN]));
+
+		rc = bpf_map_update_elem(bpf_map__fd(dp->xdp->maps.xdp_prog_ids), &k, &id, BPF_ANY);
+		if (rc) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot record the XDP program ids: %s", strerror(errno));
+			goto fail;
+		}
+	}
 	/*
 	 * Bind the maps no program reads to the XDP programs, so that a later
 	 * command can find every map from an attached program alone.
@@ -138,6 +149,39 @@ int dp_pin(const struct xwan_dp *dp, const char *pin_dir, char *err, size_t errl
 		}
 	}
 	return 0;
+}
+
+int dp_watch_redirects(const struct xwan_dp *dp, const char *pin_dir, char *err, size_t errlen)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(dp->xdp->obj,
+								 XWAN_REDIRECT_WATCH);
+	char path[PATH_MAX];
+	struct bpf_link *l;
+	int rc;
+
+	if (!p) {
+		snprintf(err, errlen, "the XDP object has no %s program", XWAN_REDIRECT_WATCH);
+		return -ENOENT;
+	}
+	l = bpf_program__attach(p);
+	if (!l) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot attach to the xdp:xdp_redirect_err tracepoint: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/links", pin_dir);
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		rc = -errno;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/links/%s", pin_dir, XWAN_REDIRECT_WATCH);
+	rc = bpf_link__pin(l, path);
+out:
+	if (rc)
+		snprintf(err, errlen, "cannot pin %s: %s", path, strerror(-rc));
+	bpf_link__destroy(l);       /* the pin holds it */
+	return rc;
 }
 
 uint32_t prog_id_of(int prog_fd)

@@ -45,4 +45,12 @@ int tc_detach(int ifindex, bool egress);
 
 uint32_t prog_id_of(int prog_fd);
 
+/*
+ * Count redirects the kernel fails to transmit (xdp:xdp_redirect_err) as
+ * drops: a tracing link pinned at <pin dir>/links/<name>, so it lasts as
+ * long as the pins (a pin dir private to `ip netns exec` loses it at exit).
+ */
+#define XWAN_REDIRECT_WATCH "xdp_redirect_failed"
+int dp_watch_redirects(const struct xwan_dp *dp, const char *pin_dir, char *err, size_t errlen);
+
 #endif /* XWAN_DATAPLANE_H */

@@ -439,6 +439,10 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 		snprintf(err, errlen, "cannot write the XDP transmit paths: %s", strerror(-rc));
 		goto fail;
 	}
+	if (dp_watch_redirects(&dp, pin_dir, err, errlen)) {
+		fprintf(stderr, "xwan: warning: %s; failed XDP redirects are not counted\n", err);
+		err[0] = 0;
+	}
 	rc = xwan_runtime_write(&dp.maps, rt);
 	if (rc) {
 		snprintf(err, errlen, "cannot write the runtime record: %s", strerror(-rc));

@@ -33,6 +33,7 @@
 	X(GW_STATS,   "gw_stats")       \
 	X(TX_PORTS,   "tx_ports")       \
 	X(TX_PATHS,   "tx_paths")       \
+	X(REDIRECT_ERRS, "redirect_errs") \
 	X(RULES,      "rules")          \
 	X(STICKY,     "sticky")         \
 	X(PORT_FWDS,  "port_fwds")      \

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "pindir.h"
+#include "dataplane.h"
 #include "maps.h"
 
 #include <errno.h>
@@ -133,6 +134,11 @@ void xwan_pin_dir_remove(const char *pin_dir)
 		unlink(path);
 	}
 	snprintf(path, sizeof(path), "%s/progs", pin_dir);
+	rmdir(path);
+	/* Unpinning the tracing link detaches it. */
+	snprintf(path, sizeof(path), "%s/links/%s", pin_dir, XWAN_REDIRECT_WATCH);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/links", pin_dir);
 	rmdir(path);
 	rmdir(pin_dir);
 }

@@ -211,6 +211,17 @@ int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra ex
 
 	write_health(out, m, rt);
 
+	help(out, "xwan_xdp_redirect_errors_total", "counter",
+	     "XDP redirects into an interface that the kernel failed to transmit (counted as drops, reason redirect_failed, never as forwarded).");
+	for (i = 0; i < (int)rt->n_attach && i < XWAN_MAX_IFACES; i++) {
+		__u32 key = rt->attach[i].ifindex;
+
+		if (xwan_percpu_sum(m->fd[XM_REDIRECT_ERRS], key, &v, sizeof(v)))
+			v = 0;          /* no entry: none failed */
+		fprintf(out, "xwan_xdp_redirect_errors_total{interface=\"%s\"} %llu\n",
+			rt->attach[i].ifname, (unsigned long long)v);
+	}
+
 	help(out, "xwan_flows_active", "gauge", "Live flows in the flow table.");
 	fprintf(out, "xwan_flows_active %llu\n", (unsigned long long)act->total);
 	help(out, "xwan_flows_unreplied", "gauge",

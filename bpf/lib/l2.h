@@ -10,6 +10,7 @@
 
 #include "ctx.h"
 #include "maps.h"
+#include "stats.h"
 
 #if defined(XWAN_HOOK_XDP)
 /*
@@ -30,6 +31,21 @@ static __always_inline int xdp_tx_redirects(__u32 in_ifindex, __u32 out_ifindex)
 	struct tx_path *t = bpf_map_lookup_elem(&tx_paths, &k);
 
 	return t && t->path == XDP_TX_REDIRECT;
+}
+
+/*
+ * Count a redirect as forwarded, remembering which counter it was: should
+ * the kernel fail to transmit it, xdp_redirect_failed moves it to a drop.
+ * Not inlined: its stack must not add to that of the new-flow path.
+ */
+static __attribute__((noinline)) int xdp_redirected(__u32 hook, __u32 v)
+{
+	__u32 zero = 0, *last = bpf_map_lookup_elem(&xdp_last_fwd, &zero);
+
+	count_verdict(hook, v);
+	if (last)
+		*last = XWAN_VERDICT_IDX(hook, v);
+	return XDP_REDIRECT;
 }
 #else
 /* In tc the packet starts at the device's link header, which may be none. */

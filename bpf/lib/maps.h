@@ -184,6 +184,35 @@ struct {
 	__type(value, struct tx_path);
 } tx_paths SEC(".maps");
 
+/*
+ * Redirects the kernel failed to transmit (xdp:xdp_redirect_err), per
+ * target ifindex; the ids of our XDP programs (xdp_lan, xdp_wan) tell our
+ * failures from other programs' (written by the loader); the verdict counter
+ * each CPU's XDP program bumped last for a redirect, moved to a drop when
+ * the redirect fails (redirect errors fire right after the program, on its
+ * CPU).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, XWAN_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u64);
+} redirect_errs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdp_prog_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdp_last_fwd SEC(".maps");
+
 /* The agent's view of each gateway; declared here for its BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

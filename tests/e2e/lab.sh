@@ -31,6 +31,16 @@
 #   xwan    main-table default via 203.0.113.1 dev wan1, then
 #           `build/xwan --pin-dir $LAB_PIN_DIR up -c tests/e2e/lab.yaml`.
 #
+# Variants (options; the default lab above is unchanged without them):
+#   XWAN_LAB_LAN=bridge  the gw's LAN is a Linux bridge br-lan (10.1.0.1/24)
+#           with two ports: lan0 (to client) and lan1 (to a second client
+#           namespace PREFIX-client2, eth0 10.1.0.5/24), as on OpenWrt.
+#   XWAN_LAB_WAN2=tun    wan2 is a point-to-point L3 device without Ethernet
+#           header: two TUN ends (gw wan2 198.51.100.2 peer 198.51.100.1,
+#           isp2 cust 198.51.100.1 peer .2) joined by socat over UDP on an
+#           underlay veth (gw ul2 192.0.2.9/30 -- isp2 ul 192.0.2.10/30). A
+#           stand-in for ppp0 or a raw-IP wwan0: the lab kernel has no PPP.
+#
 # Use as a library:
 #   source tests/e2e/lab.sh
 #   lab_init_names "xw$$"; trap lab_destroy EXIT   (see test_forwarding.sh
@@ -78,6 +88,9 @@ LAB_ISP2_GW=198.51.100.1
 LAB_INET_I1=192.0.2.2
 LAB_INET_I2=192.0.2.6
 LAB_BLOB_SIZE=$((8 * 1024 * 1024))
+LAB_CLIENT2_IP=10.1.0.5
+: "${XWAN_LAB_LAN:=}"
+: "${XWAN_LAB_WAN2:=}"
 
 # lab_init_names PREFIX: set every LAB_* name derived from the prefix.
 # The prefix is 1..12 characters [A-Za-z0-9_] (it becomes namespace names
@@ -96,6 +109,9 @@ lab_init_names() {
 	LAB_NS_ISP2=$LAB_PREFIX-isp2
 	LAB_NS_INET=$LAB_PREFIX-inet
 	LAB_ALL_NS="$LAB_NS_CLIENT $LAB_NS_GW $LAB_NS_ISP1 $LAB_NS_ISP2 $LAB_NS_INET"
+	# only with XWAN_LAB_LAN=bridge; always removed
+	LAB_NS_CLIENT2=$LAB_PREFIX-client2
+	LAB_EXTRA_NS=$LAB_NS_CLIENT2
 	LAB_STATE=$LAB_RUN_BASE/$LAB_PREFIX
 	LAB_BPFFS=$LAB_STATE/bpf
 	LAB_PIN_DIR=$LAB_BPFFS/xwan
@@ -111,6 +127,7 @@ lab_log() { echo "# lab: $*" >&2; }
 # --- running things in the namespaces ---------------------------------------
 lab_ns()     { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 lab_client() { ip netns exec "$LAB_NS_CLIENT" "$@"; }
+lab_client2() { ip netns exec "$LAB_NS_CLIENT2" "$@"; }
 lab_gw()     { ip netns exec "$LAB_NS_GW" "$@"; }
 lab_isp1()   { ip netns exec "$LAB_NS_ISP1" "$@"; }
 lab_isp2()   { ip netns exec "$LAB_NS_ISP2" "$@"; }
@@ -325,6 +342,17 @@ _lab_create_body() {
 	lab_capture_start "$LAB_NS_ISP2" nflog:5 "$LAB_LOG/isp2-spoofed.pcap"
 	lab_capture_start "$LAB_NS_INET" nflog:5 "$LAB_LOG/inet-lan_leak.pcap"
 
+	case $XWAN_LAB_LAN in
+	"") ;;
+	bridge) _lab_lan_bridge ;;
+	*) lab_log "unknown XWAN_LAB_LAN '$XWAN_LAB_LAN' (bridge)"; return 1 ;;
+	esac
+	case $XWAN_LAB_WAN2 in
+	"") ;;
+	tun) _lab_wan2_tun ;;
+	*) lab_log "unknown XWAN_LAB_WAN2 '$XWAN_LAB_WAN2' (tun)"; return 1 ;;
+	esac
+
 	# bpffs for xwan's pins, outside /sys.
 	mkdir -p "$LAB_BPFFS"
 	mount -t bpf bpf "$LAB_BPFFS"
@@ -345,6 +373,50 @@ _lab_create_body() {
 		echo "ready=0" >>"$LAB_STATE/state"
 		lab_log "WARNING: client cannot reach $LAB_SERVER after gw setup ($mode)"
 	fi
+}
+
+# XWAN_LAB_LAN=bridge: lan0 and a second client's port lan1 in br-lan.
+_lab_lan_bridge() {
+	local ns=$LAB_NS_CLIENT2
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	ip -n "$ns" link add name eth0 type veth peer name lan1 netns "$LAB_NS_GW"
+	ip -n "$ns" addr add "$LAB_CLIENT2_IP/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$LAB_GW_LAN"
+	lab_client2 ethtool -K eth0 gro on tx off >/dev/null
+	lab_gw ip link add br-lan type bridge stp_state 0 forward_delay 0
+	lab_gw ip addr del 10.1.0.1/24 dev lan0
+	lab_gw ip link set lan0 master br-lan
+	lab_gw ip link set lan1 master br-lan
+	lab_gw ip addr add 10.1.0.1/24 dev br-lan
+	lab_gw ip link set lan1 up
+	lab_gw ip link set br-lan up
+	_lab_sysctl "$LAB_NS_GW" net.ipv6.conf.br-lan.disable_ipv6=1
+}
+
+# XWAN_LAB_WAN2=tun: wan2 becomes a TUN device carried over UDP to isp2.
+_lab_wan2_tun() {
+	lab_gw ip link del wan2     # the veth pair, cust in isp2 with it
+	ip -n "$LAB_NS_GW" link add name ul2 type veth peer name ul netns "$LAB_NS_ISP2"
+	lab_gw ip addr add 192.0.2.9/30 dev ul2
+	lab_isp2 ip addr add 192.0.2.10/30 dev ul
+	lab_gw ip link set ul2 up
+	lab_isp2 ip link set ul up
+	lab_gw socat -lf "$LAB_LOG/socat-gw.log" \
+		UDP-DATAGRAM:192.0.2.10:4789,bind=192.0.2.9:4789 \
+		TUN,tun-name=wan2,tun-type=tun,iff-no-pi,iff-up </dev/null >/dev/null 2>&1 &
+	lab_isp2 socat -lf "$LAB_LOG/socat-isp2.log" \
+		UDP-DATAGRAM:192.0.2.9:4789,bind=192.0.2.10:4789 \
+		TUN,tun-name=cust,tun-type=tun,iff-no-pi,iff-up </dev/null >/dev/null 2>&1 &
+	lab_poll 10 ip -n "$LAB_NS_GW" link show wan2 || { lab_log "no tun wan2: $(cat "$LAB_LOG/socat-gw.log")"; return 1; }
+	lab_poll 10 ip -n "$LAB_NS_ISP2" link show cust || { lab_log "no tun cust in isp2"; return 1; }
+	lab_gw ip addr add "$LAB_WAN2_IP" peer "$LAB_ISP2_GW" dev wan2
+	lab_isp2 ip addr add "$LAB_ISP2_GW" peer "$LAB_WAN2_IP" dev cust
+	lab_gw ip link set wan2 up
+	lab_isp2 ip link set cust up
 }
 
 _lab_start_services() {
@@ -453,7 +525,8 @@ lab_create() {
 		return 1
 	fi
 	LAB_OWNER_PID=${LAB_OWNER_PID:-$$} XWAN="$XWAN" XWAN_LAB_CONFIG="$XWAN_LAB_CONFIG" \
-		XWAN_LAB_BREAK="$XWAN_LAB_BREAK" "$BASH" "$LAB_SELF" __create "$mode"
+		XWAN_LAB_BREAK="$XWAN_LAB_BREAK" XWAN_LAB_LAN="$XWAN_LAB_LAN" \
+		XWAN_LAB_WAN2="$XWAN_LAB_WAN2" "$BASH" "$LAB_SELF" __create "$mode"
 }
 
 # --- destruction -------------------------------------------------------------
@@ -491,8 +564,8 @@ lab_destroy() {
 			"$XWAN" --pin-dir "$LAB_PIN_DIR" down </dev/null \
 			>>"$LAB_LOG/xwan-down.log" 2>&1 || true
 	fi
-	_lab_kill_ns_procs $LAB_ALL_NS
-	for ns in $LAB_ALL_NS; do
+	_lab_kill_ns_procs $LAB_ALL_NS $LAB_EXTRA_NS
+	for ns in $LAB_ALL_NS $LAB_EXTRA_NS; do
 		_lab_ns_exists "$ns" && ip netns del "$ns" 2>/dev/null
 	done
 	if mountpoint -q "$LAB_BPFFS" 2>/dev/null; then
@@ -571,7 +644,7 @@ _lab_list_prefixes() {
 	{
 		ls "$LAB_RUN_BASE" 2>/dev/null
 		ip netns list 2>/dev/null | awk '{print $1}' |
-			sed -n 's/^\(xw[A-Za-z0-9_]*\)-\(client\|gw\|isp1\|isp2\|inet\)$/\1/p'
+			sed -n 's/^\(xw[A-Za-z0-9_]*\)-\(client\|client2\|gw\|isp1\|isp2\|inet\)$/\1/p'
 	} | sort -u
 }
 
