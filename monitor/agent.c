@@ -75,6 +75,9 @@ struct agent {
 	bool stop, reload, resync, dirty;
 	bool relink;            /* a configured interface came (back): re-attach */
 	uint64_t next_relink;
+	/* The ifindexes the dataplane is attached to (a->host follows the
+	 * kernel on every address change, before any re-attach). */
+	int att_lan[XWAN_MAX_LANS], att_wan[XWAN_MAX_GATEWAYS];
 };
 
 static uint64_t now_ns(void)
@@ -450,11 +453,19 @@ static bool configured_name(const struct agent *a, int ifindex)
 		return false;
 	for (int i = 0; i < a->cfg->n_lans; i++)
 		if (!strcmp(a->cfg->lans[i].interface, name))
-			return a->host.lan[i].ifindex != ifindex;
+			return a->att_lan[i] != ifindex;
 	for (int w = 0; w < a->cfg->n_wans; w++)
 		if (!strcmp(a->cfg->wans[w].interface, name))
-			return a->host.wan[w].ifindex != ifindex;
+			return a->att_wan[w] != ifindex;
 	return false;
+}
+
+static void note_attached(struct agent *a)
+{
+	for (int i = 0; i < a->cfg->n_lans; i++)
+		a->att_lan[i] = a->host.lan[i].ifindex;
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		a->att_wan[w] = a->host.wan[w].ifindex;
 }
 
 /*
@@ -661,6 +672,7 @@ static int start(struct agent *a, char *err, size_t len)
 	rc = xwan_host_gather(a->cfg, &a->host, err, len);
 	if (rc)
 		return rc;
+	note_attached(a);
 	for (int w = 0; w < a->cfg->n_wans; w++) {
 		a->gw[w].link_up = a->host.wan[w].carrier;
 		if (!a->gw[w].adopted)
@@ -742,9 +754,14 @@ static int apply_config(struct agent *a, struct xwan_config *cfg, const char *wh
 	for (w = 0; w < a->cfg->n_wans; w++)
 		targets_close(a, w);
 	if (xwan_reload(cfg, a->o->pin_dir, status, usable, &res, err, sizeof(err))) {
+		static char last[sizeof(err)];
+
 		if (!quiet)
 			logf_("%s failed halfway (%s); restart the agent to be sure of the state",
 			      what, err);
+		else if (strcmp(last, err))
+			logf_("%s: not yet (%s); retrying", what, err);
+		snprintf(last, sizeof(last), "%s", err);
 		free(cfg);
 		for (w = 0; w < a->cfg->n_wans; w++)
 			targets_open(a, w);
@@ -755,6 +772,7 @@ static int apply_config(struct agent *a, struct xwan_config *cfg, const char *wh
 	memcpy(a->gw, next, sizeof(next));
 	if (xwan_host_gather(cfg, &a->host, err, sizeof(err)))
 		logf_("%s: %s", what, err);
+	note_attached(a);
 	for (w = 0; w < cfg->n_wans; w++) {
 		/* The kernel's word on the link, not what it was before a re-attach. */
 		a->gw[w].link_up = a->host.wan[w].carrier;
@@ -798,6 +816,7 @@ static void relink(struct agent *a, uint64_t now)
 {
 	struct xwan_config *cfg = malloc(sizeof(*cfg));
 	struct xwan_host *h = malloc(sizeof(*h));
+	static char waiting[512];
 	char err[512];
 	bool ready;
 
@@ -810,6 +829,9 @@ static void relink(struct agent *a, uint64_t now)
 	/* Not every interface usable yet: touch nothing (probes keep their windows). */
 	ready = xwan_host_gather(a->cfg, h, err, sizeof(err)) == 0;
 	free(h);
+	if (!ready && strcmp(waiting, err))
+		logf_("re-attach waits: %s", err);
+	snprintf(waiting, sizeof(waiting), "%s", ready ? "" : err);
 	memcpy(cfg, a->cfg, sizeof(*cfg));
 	if (!ready)
 		free(cfg);
