@@ -25,7 +25,13 @@ int cli_main(int argc, char **argv);
 
 /* Shared by the commands. */
 const char *cli_pin_dir(const void *global);
-struct xwan_config *cli_load_config(const char *path, bool system_checks);
+/* How much of the host a config is checked against. */
+enum cli_checks {
+	CLI_OFFLINE,    /* check --offline: the file alone, for another machine */
+	CLI_CHECK,      /* check: interfaces exist (ppp*, wwan*, wg*, tun* may not) */
+	CLI_START,      /* up, reload: a missing WAN interface only warns (it starts down) */
+};
+struct xwan_config *cli_load_config(const char *path, enum cli_checks checks);
 int cli_open_maps(const char *pin_dir, struct xwan_maps *m);
 
 extern const struct cl_command cli_cmd_check, cli_cmd_up, cli_cmd_down, cli_cmd_run,

@@ -22,14 +22,20 @@
 		      .help = "fail rather than fall back to generic (skb) XDP")
 
 /* check */
-struct check_cfg { const char *config; };
+struct check_cfg { const char *config; bool offline; };
 static const struct check_cfg check_defaults;
-static const struct cl_option check_options[] = { CONFIG_OPTION(struct check_cfg), END_OPTIONS };
+static const struct cl_option check_options[] = {
+	CONFIG_OPTION(struct check_cfg),
+	DEFINE_OPTION("offline", 0, CL_BOOL, struct check_cfg, offline,
+		      .help = "syntax and semantics only: no look-ups of this host (for a file "
+			      "meant for another machine)"),
+	END_OPTIONS
+};
 
 static int do_check(const void *cfg, const void *global)
 {
 	const struct check_cfg *c = cfg;
-	struct xwan_config *x = cli_load_config(c->config, true);
+	struct xwan_config *x = cli_load_config(c->config, c->offline ? CLI_OFFLINE : CLI_CHECK);
 
 	if (!x)
 		return 1;
@@ -42,7 +48,9 @@ static int do_check(const void *cfg, const void *global)
 const struct cl_command cli_cmd_check = DEFINE_COMMAND(check, struct check_cfg,
 	"validate a config (errors name file:line and key)",
 	"Validate a config: syntax, keys, values, cross references, and that its\n"
-	"interfaces exist. Errors are file:line: key: problem; exit 1 on any.");
+	"interfaces exist (a missing ppp*, wwan*, wg* or tun* WAN is a warning: such\n"
+	"interfaces come and go). --offline skips the host entirely. Errors are\n"
+	"file:line: key: problem; exit 1 on any.");
 
 /* up */
 struct up_cfg { const char *config; bool no_generic; };
@@ -55,7 +63,7 @@ static int do_up(const void *cfg, const void *global)
 {
 	const struct up_cfg *c = cfg;
 	struct xwan_up_opts o = { .allow_generic = !c->no_generic };
-	struct xwan_config *x = cli_load_config(c->config, true);
+	struct xwan_config *x = cli_load_config(c->config, CLI_START);
 	struct xwan_maps m;
 	char err[1024];
 	int rc;
@@ -213,7 +221,7 @@ static int do_reload(const void *cfg, const void *global)
 	char err[1024] = "";
 	int rc = 1;
 
-	x = cli_load_config(path, true);
+	x = cli_load_config(path, CLI_START);
 	if (!x)
 		return 1;       /* rejected whole: nothing was touched */
 	rt = calloc(1, sizeof(*rt));

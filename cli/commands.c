@@ -58,7 +58,13 @@ const char *cli_pin_dir(const void *global)
 	return xwan_pin_dir(((const struct cli_global *)global)->pin_dir);
 }
 
-struct xwan_config *cli_load_config(const char *path, bool system_checks)
+static void warn_stderr(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "warning: %s\n", msg);
+}
+
+struct xwan_config *cli_load_config(const char *path, enum cli_checks checks)
 {
 	struct xwan_config *cfg = calloc(1, sizeof(*cfg));
 	char err[XWAN_ERR_MAX];
@@ -68,7 +74,10 @@ struct xwan_config *cli_load_config(const char *path, bool system_checks)
 		return NULL;
 	}
 	if (xwan_config_load(path, cfg, err, sizeof(err)) ||
-	    (system_checks && xwan_config_check_system(cfg, err, sizeof(err)))) {
+	    (checks != CLI_OFFLINE &&
+	     xwan_config_check_system(cfg, checks == CLI_CHECK ? XWAN_SYSCHECK_CHECK :
+				      XWAN_SYSCHECK_START, warn_stderr, NULL, err,
+				      sizeof(err)) < 0)) {
 		fprintf(stderr, "%s\n", err);
 		free(cfg);
 		return NULL;

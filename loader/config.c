@@ -901,7 +901,7 @@ static int parse_probe_url(struct parser *p, const yaml_node_t *map,
 	struct text t;
 
 	m->url[0] = '\0';
-	if (m->method == XWAN_PROBE_HTTP) {
+	if (m->method == XWAN_PROBE_HTTP && m->targets[0]) {
 		inet_ntop(AF_INET, &a, addr, sizeof(addr));
 		snprintf(m->url, sizeof(m->url), "http://%s/", addr);
 	}
@@ -1031,21 +1031,53 @@ static int parse_wan_name(struct parser *p, const yaml_node_t *map,
 	return 0;
 }
 
+/* An IPv4 address, or "auto": learned from the host's routes (DHCP, PPP). */
 static int parse_gateway(struct parser *p, const yaml_node_t *map,
 			 const char *path, struct xwan_wan *w)
 {
 	char kp[PATH_LEN], s[INET_ADDRSTRLEN];
 	const yaml_node_t *v;
+	struct text t;
 
 	if (!(v = require(p, map, path, "gateway", kp)))
 		return -1;
-	TRY(get_ipv4(p, v, kp, &w->gateway));
+	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+		TRY(read_text(p, v, kp, "an IPv4 address or auto", &t));
+		if (!strcmp(t.s, "auto")) {
+			w->gateway_auto = true;
+			w->gateway = 0;
+			return 0;
+		}
+		if (!strcmp(t.s, "dhcp") || !strcmp(t.s, "dynamic"))
+			return fail(p, v, kp, "\"%s\": write \"auto\" (the next hop is "
+				    "learned from the default route the host's DHCP or "
+				    "PPP client installs; xwan runs no DHCP client)", t.q);
+		if (!parse_ipv4(t.s, &w->gateway))
+			return fail(p, v, kp, "\"%s\" is not an IPv4 address or auto",
+				    t.q);
+	} else {
+		TRY(get_ipv4(p, v, kp, &w->gateway));
+	}
 	if (usable_gateway(w->gateway))
 		return 0;
 	inet_ntop(AF_INET, &(struct in_addr){ .s_addr = w->gateway }, s,
 		  sizeof(s));
 	return fail(p, v, kp, "%s cannot be a gateway (unspecified, loopback, "
 		    "multicast or broadcast)", s);
+}
+
+/* The learned gateway is unknown here: an HTTP probe needs its URL spelt out. */
+static int check_auto_monitor(struct parser *p, const yaml_node_t *n, const char *path,
+			      const struct xwan_wan *w)
+{
+	char kp[PATH_LEN];
+	const yaml_node_t *v = field(p, n, path, "monitor", kp);
+
+	if (!w->gateway_auto || !w->monitor.enabled || w->monitor.method != XWAN_PROBE_HTTP ||
+	    w->monitor.url[0])
+		return 0;
+	return fail(p, v ? v : n, kp, "method http with gateway: auto needs url (or "
+		    "targets): the gateway is only known once the interface has a lease");
 }
 
 static int parse_wan(struct parser *p, const yaml_node_t *n, const char *path,
@@ -1078,7 +1110,8 @@ static int parse_wan(struct parser *p, const yaml_node_t *n, const char *path,
 	if ((v = field(p, n, path, "nat_ports", kp)))
 		TRY(get_port_range(p, v, kp, false, &w->port_min, &w->port_max));
 	v = field(p, n, path, "monitor", kp);
-	return parse_monitor(p, v, kp, w);
+	TRY(parse_monitor(p, v, kp, w));
+	return check_auto_monitor(p, n, path, w);
 }
 
 static int parse_wans(struct parser *p, const yaml_node_t *root)
@@ -1930,33 +1963,59 @@ static int list_interfaces(const struct xwan_config *cfg,
 	return n;
 }
 
-int xwan_config_check_system(const struct xwan_config *cfg,
-			     char *err, size_t errlen)
+bool xwan_iface_is_dynamic(const char *ifname)
+{
+	static const char *const prefixes[] = { "ppp", "wwan", "wg", "tun", NULL };
+
+	for (int i = 0; prefixes[i]; i++)
+		if (!strncmp(ifname, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck mode,
+			     xwan_warn_fn warn, void *ctx, char *err, size_t errlen)
 {
 	struct iface_ref refs[MAX_CLAIMS];
-	char msg[XWAN_ERR_MAX], key[PATH_LEN];
-	int n = list_interfaces(cfg, refs);
+	char msg[XWAN_ERR_MAX], key[PATH_LEN], line[XWAN_ERR_MAX + 64];
+	int n = list_interfaces(cfg, refs), warnings = 0;
 
 	for (int i = 0; i < n; i++) {
+		bool wan = i >= cfg->n_lans, soft;
 		int j = 0;
 
 		while (j < i && strcmp(refs[i].name, refs[j].name))
 			j++;
-		if (j < i)
+		key_path(key, refs[i].owner, "interface");
+		if (j < i) {
 			snprintf(msg, sizeof(msg), "interface \"%s\" is already "
 				 "used by %s (line %d)", refs[i].name,
 				 refs[j].owner, refs[j].line);
-		else if (if_nametoindex(refs[i].name) == 0)
+		} else if (if_nametoindex(refs[i].name) == 0) {
+			soft = wan && (mode == XWAN_SYSCHECK_START ||
+				       xwan_iface_is_dynamic(refs[i].name));
 			snprintf(msg, sizeof(msg), "no interface \"%s\" in this "
 				 "network namespace", refs[i].name);
-		else
+			if (!soft) {
+				report(err, errlen, cfg->path, (unsigned long)refs[i].line,
+				       key, msg);
+				return -1;
+			}
+			report(line, sizeof(line), cfg->path, (unsigned long)refs[i].line,
+			       key, msg);
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+				 " (the WAN is down until it appears)");
+			if (warn)
+				warn(ctx, line);
+			warnings++;
 			continue;
-		key_path(key, refs[i].owner, "interface");
-		report(err, errlen, cfg->path, (unsigned long)refs[i].line, key,
-		       msg);
+		} else {
+			continue;
+		}
+		report(err, errlen, cfg->path, (unsigned long)refs[i].line, key, msg);
 		return -1;
 	}
-	return 0;
+	return warnings;
 }
 
 /* ------------------------------------------------------------- helpers */

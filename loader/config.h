@@ -48,7 +48,8 @@ enum xwan_probe_method {
 };
 
 struct xwan_monitor_cfg {
-	uint32_t targets[XWAN_MAX_TARGETS]; /* network order; default: the gateway */
+	uint32_t targets[XWAN_MAX_TARGETS]; /* network order; default: the gateway
+					       (0: the learned one, gateway: auto) */
 	int n_targets;
 	int reliability;            /* default 1, 1..n_targets */
 	enum xwan_probe_method method;
@@ -69,7 +70,10 @@ struct xwan_monitor_cfg {
 struct xwan_wan {
 	char name[XWAN_NAME_MAX];
 	char interface[IFNAMSIZ];
-	uint32_t gateway;           /* network order, required */
+	uint32_t gateway;           /* network order; 0 with gateway_auto */
+	bool gateway_auto;          /* "gateway: auto": the next hop is the default
+				       route the host's DHCP client (or PPP) installs
+				       through the interface, followed live */
 	uint8_t weight;             /* 1..255, default 1 */
 	enum xwan_nat_mode nat;
 	uint16_t port_min;          /* default 1024 */
@@ -200,11 +204,28 @@ int xwan_config_parse(const char *buf, size_t len, const char *name,
 
 /*
  * Checks that need the running host, in the current network namespace:
- * every interface exists and no interface is both LAN and WAN. Same error
- * format as xwan_config_load.
+ * every LAN interface exists, and every WAN interface unless its name is one
+ * that comes and goes (xwan_iface_is_dynamic). Same error format as
+ * xwan_config_load. Missing interfaces that are no error are reported, one
+ * line each, through warn (may be NULL); returns how many on success.
  */
-int xwan_config_check_system(const struct xwan_config *cfg,
-			     char *err, size_t errlen);
+enum xwan_syscheck {
+	XWAN_SYSCHECK_CHECK = 0,    /* `xwan check`: a missing WAN interface is an
+				       error unless its name comes and goes */
+	XWAN_SYSCHECK_START = 1,    /* up/run/reload: every missing WAN interface is
+				       a warning; the WAN starts down, joins later */
+};
+typedef void (*xwan_warn_fn)(void *ctx, const char *msg);
+int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck mode,
+			     xwan_warn_fn warn, void *ctx, char *err, size_t errlen);
+
+/*
+ * A WAN whose interface exists only while its link does: ppp*, wwan*, wg*,
+ * tun* (PPPoE sessions, LTE modems, tunnels). Its absence is a warning, and
+ * at start the WAN is down with "no interface" until it appears; xwan also
+ * starts degraded on any other missing WAN interface, but `check` says so.
+ */
+bool xwan_iface_is_dynamic(const char *ifname);
 
 /* A WAN's probing as when the config says nothing (dpinger's defaults). */
 void xwan_monitor_defaults(struct xwan_monitor_cfg *m, uint32_t gateway);

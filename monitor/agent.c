@@ -702,7 +702,8 @@ static struct xwan_config *read_config(const char *path, char *err, size_t len)
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	if (xwan_config_load(path, cfg, err, len) || xwan_config_check_system(cfg, err, len)) {
+	if (xwan_config_load(path, cfg, err, len) ||
+	    xwan_config_check_system(cfg, XWAN_SYSCHECK_START, NULL, NULL, err, len) < 0) {
 		free(cfg);
 		return NULL;
 	}

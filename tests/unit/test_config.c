@@ -437,7 +437,7 @@ static void test_error_messages(void **state)
 	parse_fails(LAN0 "wan:\n  - name: isp1\n    interface: wan1\n"
 		    "    gateway: 203.0.113.999\n",
 		    "xwan.yaml:7: wan[0].gateway: \"203.0.113.999\" is not an "
-		    "IPv4 address");
+		    "IPv4 address or auto");
 	parse_fails("lan:\n  - interface: lan0\n    networks: [10.1.0.0/33]\n",
 		    "xwan.yaml:3: lan[0].networks[0]: \"10.1.0.0/33\" is not a "
 		    "CIDR prefix (a.b.c.d/0-32)");
@@ -749,24 +749,127 @@ static void test_control_characters_quoted_safely(void **state)
 
 /* ---------------------------------------------------------------- system */
 
+struct warnings {
+	int n;
+	char last[XWAN_ERR_MAX + 64];
+};
+
+static void collect_warning(void *ctx, const char *msg)
+{
+	struct warnings *w = ctx;
+
+	w->n++;
+	snprintf(w->last, sizeof(w->last), "%s", msg);
+}
+
 static void test_check_system(void **state)
 {
+	struct warnings w = { 0 };
+
 	(void)state;
 	parse_ok("lan:\n  - interface: lo\n    networks: [127.0.0.0/8]\n"
 		 "wan:\n  - name: isp1\n    interface: xwan-nonexist0\n"
 		 "    gateway: 192.0.2.1\n");
-	assert_int_equal(xwan_config_check_system(&cfg, err, sizeof(err)), -1);
+	assert_int_equal(xwan_config_check_system(&cfg, XWAN_SYSCHECK_CHECK, collect_warning,
+						  &w, err, sizeof(err)), -1);
 	assert_string_equal(err, "xwan.yaml:5: wan[0].interface: no interface "
 			    "\"xwan-nonexist0\" in this network namespace");
+	assert_int_equal(w.n, 0);
 
-	/* Hand-built configs get the role check too. */
+	/* Starting, a missing WAN is a warning: the WAN starts down. */
+	assert_int_equal(xwan_config_check_system(&cfg, XWAN_SYSCHECK_START, collect_warning,
+						  &w, err, sizeof(err)), 1);
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.last, "xwan.yaml:5: wan[0].interface: no interface "
+			    "\"xwan-nonexist0\" in this network namespace (the WAN is down "
+			    "until it appears)");
+
+	/* Hand-built configs get the role check too, in either mode. */
 	strcpy(cfg.wans[0].interface, "lo");
-	assert_int_equal(xwan_config_check_system(&cfg, err, sizeof(err)), -1);
+	assert_int_equal(xwan_config_check_system(&cfg, XWAN_SYSCHECK_START, NULL, NULL, err,
+						  sizeof(err)), -1);
 	assert_string_equal(err, "xwan.yaml:5: wan[0].interface: interface "
 			    "\"lo\" is already used by lan[0] (line 2)");
 
 	cfg.n_wans = 0;
-	assert_int_equal(xwan_config_check_system(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(xwan_config_check_system(&cfg, XWAN_SYSCHECK_CHECK, NULL, NULL, err,
+						  sizeof(err)), 0);
+}
+
+/* ppp0, wwan0, wg0, tun0 come and go: missing is a warning even for check. */
+static void test_check_system_dynamic(void **state)
+{
+	static const char *const names[] = { "ppp7", "wwan3", "wg9", "tun42" };
+	struct warnings w = { 0 };
+	char yaml[512];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		snprintf(yaml, sizeof(yaml), "lan:\n  - interface: lo\n    networks: "
+			 "[127.0.0.0/8]\nwan:\n  - {name: isp1, interface: %s, gateway: "
+			 "auto}\n", names[i]);
+		if (if_nametoindex(names[i]))
+			skip();         /* the host really has one */
+		parse_ok(yaml);
+		assert_int_equal(xwan_config_check_system(&cfg, XWAN_SYSCHECK_CHECK,
+							  collect_warning, &w, err,
+							  sizeof(err)), 1);
+		assert_int_equal(w.n, i + 1);
+		assert_non_null(strstr(w.last, names[i]));
+	}
+	assert_true(xwan_iface_is_dynamic("ppp0"));
+	assert_false(xwan_iface_is_dynamic("eth0"));
+	assert_false(xwan_iface_is_dynamic("wan1"));
+	assert_false(xwan_iface_is_dynamic("pp0"));
+
+	/* A LAN interface must exist whatever its name. */
+	parse_ok("lan:\n  - interface: tun77\n    networks: [10.9.0.0/24]\nwan:\n"
+		 "  - {name: isp1, interface: lo, gateway: 192.0.2.1}\n");
+	assert_int_equal(xwan_config_check_system(&cfg, XWAN_SYSCHECK_START, NULL, NULL, err,
+						  sizeof(err)), -1);
+	assert_string_equal(err, "xwan.yaml:2: lan[0].interface: no interface \"tun77\" "
+			    "in this network namespace");
+}
+
+/* gateway: auto, and what it cannot be combined with. */
+static void test_gateway_auto(void **state)
+{
+	(void)state;
+	parse_ok(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: auto}\n" WAN2);
+	assert_true(cfg.wans[0].gateway_auto);
+	assert_int_equal(cfg.wans[0].gateway, 0);
+	/* The default probe target is the gateway, whatever it is learned to be. */
+	assert_int_equal(cfg.wans[0].monitor.n_targets, 1);
+	assert_int_equal(cfg.wans[0].monitor.targets[0], 0);
+	assert_false(cfg.wans[1].gateway_auto);
+	assert_int_equal(cfg.wans[1].gateway, ip("198.51.100.1"));
+
+	/* Explicit targets are probed as given. */
+	parse_ok(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: auto, "
+		 "monitor: {targets: [192.0.2.53]}}\n");
+	assert_int_equal(cfg.wans[0].monitor.targets[0], ip("192.0.2.53"));
+
+	parse_fails(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: dhcp}\n",
+		    "xwan.yaml:5: wan[0].gateway: \"dhcp\": write \"auto\" (the next hop is "
+		    "learned from the default route the host's DHCP or PPP client installs; "
+		    "xwan runs no DHCP client)");
+	parse_fails(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: Auto}\n",
+		    "xwan.yaml:5: wan[0].gateway: \"Auto\" is not an IPv4 address or auto");
+	parse_fails(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: }\n",
+		    "xwan.yaml:5: wan[0].gateway: has no value (expected an IPv4 address)");
+	parse_fails(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: [auto]}\n",
+		    "xwan.yaml:5: wan[0].gateway: expected an IPv4 address, got a list");
+	parse_fails(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: auto,\n"
+		    "     monitor: {method: http}}\n",
+		    "xwan.yaml:6: wan[0].monitor: method http with gateway: auto needs url "
+		    "(or targets): the gateway is only known once the interface has a lease");
+	parse_ok(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: auto,\n"
+		 "     monitor: {method: http, url: \"http://192.0.2.80/\"}}\n");
+	parse_ok(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: auto,\n"
+		 "     monitor: {method: http, targets: [192.0.2.80]}}\n");
+	assert_string_equal(cfg.wans[0].monitor.url, "http://192.0.2.80/");
+	parse_ok(LAN0 "wan:\n  - {name: cable, interface: wan1, gateway: auto,\n"
+		 "     monitor: false}\n");
 }
 
 static void test_helpers(void **state)
@@ -794,6 +897,8 @@ int main(void)
 		cmocka_unit_test(test_failover_file),
 		cmocka_unit_test(test_anchors_resolved),
 		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_check_system_dynamic),
+		cmocka_unit_test(test_gateway_auto),
 		cmocka_unit_test(test_good_configs),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_error_messages),
