@@ -187,6 +187,7 @@ enum gw_status {
 #define GW_F_CONFIGURED   0x01
 #define GW_F_NAT          0x02  /* masquerade to nat_addr */
 #define GW_F_USABLE       0x04  /* may take new flows (the slot tables agree) */
+#define GW_F_AUTO         0x08  /* nexthop learned from the host (gateway: auto) */
 
 /* Written by userspace only. */
 struct gw_info {
@@ -451,10 +452,12 @@ struct gw_health {
 	__u8  link_up;
 	__u8  tier;             /* in the default group, 0: not a member */
 	__u8  weight;
-	__u8  pad[3];
+	__u8  addr_plen;        /* prefix length of wan_addr */
+	__u8  pad[2];
 	__u32 rtt_us;
 	__u32 rttsd_us;
 	__u32 loss_ppm;         /* loss over the window, parts per million */
+	__be32 wan_addr;        /* the WAN's address as the agent last read it */
 	__u64 since_unix;       /* when the status last changed */
 	__u64 updated_unix;
 	__u64 probes_sent;
@@ -588,7 +591,10 @@ enum xwan_verdict {
 	V_MAX
 };
 
-/* Things that happen besides a packet's verdict. X(name, label) */
+/*
+ * Things that happen besides a packet's verdict. X(name, label). The last
+ * ones are the agent's (it adds them from userspace, xwan_percpu_add).
+ */
 #define XWAN_EVENTS(X)                                     \
 	X(FLOW_CREATED,     "flow_created")                \
 	X(FLOW_REPLACED,    "expired_flow_replaced")       \
@@ -606,7 +612,9 @@ enum xwan_verdict {
 	X(SRC_LIMITED,      "source_unreplied_limit")      \
 	X(TCP_RST_IGNORED,  "tcp_rst_out_of_window")       \
 	X(TCP_FIN_IGNORED,  "tcp_fin_out_of_window")       \
-	X(TCP_DATA_IGNORED, "tcp_data_out_of_window")
+	X(TCP_DATA_IGNORED, "tcp_data_out_of_window")      \
+	X(NETLINK_RESYNC,   "netlink_overflow_resync")     \
+	X(WAN_RELEARNED,    "wan_address_or_gateway_changed")
 
 enum xwan_event {
 #define XWAN_EVENT_ENUM(name, label) EV_##name,

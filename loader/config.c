@@ -1977,7 +1977,7 @@ int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck m
 			     xwan_warn_fn warn, void *ctx, char *err, size_t errlen)
 {
 	struct iface_ref refs[MAX_CLAIMS];
-	char msg[XWAN_ERR_MAX], key[PATH_LEN], line[XWAN_ERR_MAX + 64];
+	char msg[XWAN_ERR_MAX], key[PATH_LEN], line[2 * XWAN_ERR_MAX + 320];
 	int n = list_interfaces(cfg, refs), warnings = 0;
 
 	for (int i = 0; i < n; i++) {

@@ -6,6 +6,54 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *xwan_wan_state_reason(uint8_t state)
+{
+	switch (state) {
+	case XWAN_WAN_NO_IFACE:
+		return "no interface";
+	case XWAN_WAN_LINK_DOWN:
+		return "link down";
+	case XWAN_WAN_NO_ADDR:
+		return "no address";
+	case XWAN_WAN_NO_GW:
+		return "no gateway";
+	}
+	return "";
+}
+
+/*
+ * The next hop of gateway: auto is whatever default route the host's own
+ * client keeps through the interface, in any table but xwan's (whose routes
+ * carry XWAN_RTPROT besides). A point-to-point device needs none: the
+ * device itself is the route.
+ */
+static void wan_learn(const struct xwan_config *cfg, struct xwan_host *h, int i)
+{
+	const struct xwan_wan *w = &cfg->wans[i];
+	const struct nl_link *l = &h->wan[i];
+	uint32_t gw = w->gateway;
+	int rc = 0;
+
+	if (w->gateway_auto) {
+		gw = 0;
+		rc = nl_default_gateway(l->ifindex, cfg->route_table_base,
+					cfg->route_table_base + XWAN_MAX_GATEWAYS - 1, &gw);
+		if (l->p2p)
+			gw = 0;
+	}
+	h->wan_gw[i] = gw;
+	if (nl_addr_for_gateway(l->ifindex, gw, &h->wan_addr[i]))
+		memset(&h->wan_addr[i], 0, sizeof(h->wan_addr[i]));
+	if (!l->up || !l->carrier)
+		h->wan_state[i] = XWAN_WAN_LINK_DOWN;
+	else if (!h->wan_addr[i].addr && w->nat == XWAN_NAT_MASQUERADE)
+		h->wan_state[i] = XWAN_WAN_NO_ADDR;
+	else if (w->gateway_auto && rc && !l->p2p)
+		h->wan_state[i] = XWAN_WAN_NO_GW;
+	else
+		h->wan_state[i] = XWAN_WAN_OK;
+}
+
 int xwan_host_gather(const struct xwan_config *cfg, struct xwan_host *h,
 		     char *err, size_t errlen)
 {
@@ -22,22 +70,14 @@ int xwan_host_gather(const struct xwan_config *cfg, struct xwan_host *h,
 		}
 	}
 	for (i = 0; i < cfg->n_wans; i++) {
-		const struct xwan_wan *w = &cfg->wans[i];
-
-		rc = nl_link_get(w->interface, &h->wan[i]);
+		rc = nl_link_get(cfg->wans[i].interface, &h->wan[i]);
 		if (rc) {
-			snprintf(err, errlen, "%s:%d: wan[%d].interface: cannot read \"%s\": %s",
-				 cfg->path, w->line, i, w->interface, strerror(-rc));
-			return rc;
+			memset(&h->wan[i], 0, sizeof(h->wan[i]));
+			h->wan_gw[i] = cfg->wans[i].gateway;
+			h->wan_state[i] = XWAN_WAN_NO_IFACE;
+			continue;
 		}
-		rc = nl_addr_for_gateway(h->wan[i].ifindex, w->gateway, &h->wan_addr[i]);
-		if (rc && w->nat == XWAN_NAT_MASQUERADE) {
-			snprintf(err, errlen,
-				 "%s:%d: wan[%d] (%s): interface %s has no IPv4 address to "
-				 "masquerade to; assign one, or set nat: none for routed space",
-				 cfg->path, w->line, i, w->name, w->interface);
-			return rc;
-		}
+		wan_learn(cfg, h, i);
 	}
 	rc = nl_addr_dump(h->addrs, XWAN_MAX_HOST_ADDRS);
 	if (rc < 0) {
@@ -46,4 +86,25 @@ int xwan_host_gather(const struct xwan_config *cfg, struct xwan_host *h,
 	}
 	h->n_addrs = rc;
 	return 0;
+}
+
+void xwan_host_keep_learned(const struct xwan_config *cfg, struct xwan_host *h,
+			    const struct xwan_host *prev)
+{
+	for (int i = 0; i < cfg->n_wans; i++) {
+		if (!cfg->wans[i].gateway_auto || h->wan_state[i] != XWAN_WAN_NO_GW ||
+		    !prev->wan_gw[i] || prev->wan[i].ifindex != h->wan[i].ifindex ||
+		    prev->wan_addr[i].addr != h->wan_addr[i].addr)
+			continue;
+		h->wan_gw[i] = prev->wan_gw[i];
+		h->wan_state[i] = XWAN_WAN_OK;
+	}
+}
+
+bool xwan_host_wan_changed(const struct xwan_host *a, const struct xwan_host *b, int w)
+{
+	return a->wan[w].ifindex != b->wan[w].ifindex || a->wan_gw[w] != b->wan_gw[w] ||
+	       a->wan_addr[w].addr != b->wan_addr[w].addr ||
+	       a->wan_addr[w].plen != b->wan_addr[w].plen || a->wan_state[w] != b->wan_state[w] ||
+	       a->wan[w].mtu != b->wan[w].mtu || memcmp(a->wan[w].mac, b->wan[w].mac, 6);
 }

@@ -8,15 +8,47 @@
 
 #define XWAN_MAX_HOST_ADDRS 256
 
+/* Whether a WAN can carry traffic as far as the host is concerned. */
+enum xwan_wan_state {
+	XWAN_WAN_OK = 0,
+	XWAN_WAN_NO_IFACE,      /* "no interface" */
+	XWAN_WAN_LINK_DOWN,     /* "link down": administratively down or no carrier */
+	XWAN_WAN_NO_ADDR,       /* "no address": a NAT WAN without IPv4 address */
+	XWAN_WAN_NO_GW,         /* "no gateway": gateway: auto, no default route yet */
+};
+
 struct xwan_host {
 	struct nl_link lan[XWAN_MAX_LANS];
-	struct nl_link wan[XWAN_MAX_GATEWAYS];
+	struct nl_link wan[XWAN_MAX_GATEWAYS];          /* ifindex 0: missing */
 	struct nl_addr wan_addr[XWAN_MAX_GATEWAYS];     /* NAT address; addr 0 if none */
+	uint32_t wan_gw[XWAN_MAX_GATEWAYS];     /* next hop: configured or learned;
+						   0 on a point-to-point device */
+	uint8_t wan_state[XWAN_MAX_GATEWAYS];   /* enum xwan_wan_state */
 	struct nl_addr addrs[XWAN_MAX_HOST_ADDRS];      /* every IPv4 address */
 	int n_addrs;
 };
 
+/*
+ * Read the host's facts for cfg. A WAN that is missing, down, or has no
+ * address or gateway is recorded with its state, never an error; a missing
+ * LAN interface or a failed netlink dump is (-errno, err set).
+ */
 int xwan_host_gather(const struct xwan_config *cfg, struct xwan_host *h,
 		     char *err, size_t errlen);
+
+/*
+ * gateway: auto whose default route went away while the interface kept its
+ * address (xwan's own main-table route replaced the DHCP client's, or the
+ * client is between deleting and re-adding it): keep the gateway learned
+ * before, from prev, for the same interface and address.
+ */
+void xwan_host_keep_learned(const struct xwan_config *cfg, struct xwan_host *h,
+			    const struct xwan_host *prev);
+
+/* "no interface", "link down", ... ("" for XWAN_WAN_OK). */
+const char *xwan_wan_state_reason(uint8_t state);
+
+/* Do two gatherings differ for WAN w in what the dataplane or routes use? */
+bool xwan_host_wan_changed(const struct xwan_host *a, const struct xwan_host *b, int w);
 
 #endif /* XWAN_HOST_H */

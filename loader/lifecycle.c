@@ -56,10 +56,10 @@ static void rp_filter_path(const char *ifname, char *out, size_t len)
  * A point-to-point or L3 WAN has no gateway MAC to learn: the device is the
  * route (and XDP never forwards into it, devpath.h).
  */
-static bool wan_resolves_gateway(const struct xwan_config *cfg, const struct xwan_host *h, int w)
+static bool wan_resolves_gateway(const struct xwan_host *h, int w)
 {
-	return cfg->wans[w].gateway && devpath_l2_len(&h->wan[w]) &&
-	       !(h->wan[w].flags & IFF_NOARP);
+	return h->wan_gw[w] && h->wan[w].ifindex && !h->wan[w].p2p &&
+	       devpath_l2_len(&h->wan[w]) && !(h->wan[w].flags & IFF_NOARP);
 }
 
 /* ---- undo, shared by a failed `up` and by `down` ---- */
@@ -131,6 +131,33 @@ int wan_source_routing(const struct xwan_config *cfg, const struct xwan_host *h,
 	return 0;
 }
 
+/*
+ * WAN w's routes in its table as the host is now: the default route via its
+ * (configured or learned) next hop, or the device itself when point-to-point,
+ * plus the source routing of its address. A WAN without interface, link or
+ * next hop gets no default route until it has them (an onlink route needs
+ * the device up, and the kernel drops it when the device goes down: the
+ * agent calls this again whenever the WAN changes).
+ */
+int xwan_wan_routes(const struct xwan_config *cfg, const struct xwan_host *h, int w,
+		    struct xwan_runtime *rt)
+{
+	uint32_t table = cfg->route_table_base + (uint32_t)cfg->wans[w].gw;
+	uint8_t st = h->wan_state[w];
+	int rc;
+
+	if (st == XWAN_WAN_NO_IFACE)
+		return 0;
+	if (st == XWAN_WAN_OK || st == XWAN_WAN_NO_ADDR) {
+		rc = nl_route_default(table, h->wan_gw[w], h->wan[w].ifindex, true);
+		if (rc)
+			return rc;
+	} else if (st == XWAN_WAN_NO_GW) {
+		nl_route_default(table, 0, 0, false);
+	}
+	return st == XWAN_WAN_LINK_DOWN ? 0 : wan_source_routing(cfg, h, w, rt);
+}
+
 static int setup_routing(const struct xwan_config *cfg, const struct xwan_host *h,
 			 struct xwan_runtime *rt, char *err, size_t errlen)
 {
@@ -143,12 +170,6 @@ static int setup_routing(const struct xwan_config *cfg, const struct xwan_host *
 		int gw = cfg->wans[i].gw;
 		uint32_t table = cfg->route_table_base + (uint32_t)gw;
 
-		rc = nl_route_default(table, cfg->wans[i].gateway, h->wan[i].ifindex, true);
-		if (rc) {
-			snprintf(err, errlen, "cannot add the default route of table %u (wan %s): %s",
-				 table, cfg->wans[i].name, strerror(-rc));
-			return rc;
-		}
 		rc = nl_rule(cfg->rule_priority, xwan_gw_fwmark(cfg->fwmark_mask, gw),
 			     cfg->fwmark_mask, table, true);
 		if (rc && rc != -EEXIST) {
@@ -156,10 +177,10 @@ static int setup_routing(const struct xwan_config *cfg, const struct xwan_host *
 				 strerror(-rc));
 			return rc;
 		}
-		rc = wan_source_routing(cfg, h, i, rt);
+		rc = xwan_wan_routes(cfg, h, i, rt);
 		if (rc) {
-			snprintf(err, errlen, "cannot add the source routing of wan %s: %s",
-				 cfg->wans[i].name, strerror(-rc));
+			snprintf(err, errlen, "cannot add the routes of table %u (wan %s): %s",
+				 table, cfg->wans[i].name, strerror(-rc));
 			return rc;
 		}
 	}
@@ -317,14 +338,32 @@ static void print_summary(const struct xwan_config *cfg, const struct xwan_host 
 		       at->why[0] ? " (" : "", at->why, at->why[0] ? ")" : "");
 	}
 	for (int i = 0; i < cfg->n_wans; i++) {
+		const struct xwan_wan *w = &cfg->wans[i];
+
 		inet_ntop(AF_INET, &h->wan_addr[i].addr, a, sizeof(a));
-		inet_ntop(AF_INET, &cfg->wans[i].gateway, g, sizeof(g));
-		printf("xwan: gateway %s via %s on %s, %s %s, weight %u\n", cfg->wans[i].name,
-		       cfg->wans[i].gateway ? g : "the device", cfg->wans[i].interface,
-		       cfg->wans[i].nat == XWAN_NAT_MASQUERADE ? "masquerade to" : "routed",
-		       cfg->wans[i].nat == XWAN_NAT_MASQUERADE ? a : "", cfg->wans[i].weight);
+		if (h->wan_gw[i])
+			inet_ntop(AF_INET, &h->wan_gw[i], g, sizeof(g));
+		else
+			snprintf(g, sizeof(g), "%s", h->wan[i].p2p ? "the device" : "-");
+		printf("xwan: gateway %s via %s%s on %s, %s %s, weight %u%s%s\n", w->name, g,
+		       w->gateway_auto ? " (auto)" : "", w->interface,
+		       w->nat == XWAN_NAT_MASQUERADE ? "masquerade to" : "routed",
+		       w->nat == XWAN_NAT_MASQUERADE ? (h->wan_addr[i].addr ? a : "-") : "",
+		       w->weight, h->wan_state[i] ? "; down: " : "",
+		       xwan_wan_state_reason(h->wan_state[i]));
 	}
 	printf("xwan: up; state pinned in %s\n", pin_dir);
+}
+
+int xwan_wan_neigh(const struct xwan_maps *m, const struct xwan_config *cfg,
+		   const struct xwan_host *h, int w, int wait_ms)
+{
+	struct gw_neigh none = {};
+	__u32 key = (__u32)cfg->wans[w].gw;
+
+	if (!wan_resolves_gateway(h, w))
+		return bpf_map_update_elem(m->fd[XM_GW_NEIGH], &key, &none, BPF_ANY) ? -errno : 0;
+	return xwan_sync_neigh(m, cfg->wans[w].gw, h->wan[w].ifindex, h->wan_gw[w], wait_ms);
 }
 
 bool xwan_is_running(const char *pin_dir, char *where, size_t len)
@@ -388,18 +427,19 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 		goto out;
 	loaded = true;
 
-	/* Until a monitor says otherwise, every gateway takes flows. */
+	/*
+	 * Until a monitor says otherwise, every gateway the host can use takes
+	 * flows; the others are down with their reason and join when usable.
+	 */
 	for (i = 0; i < cfg->n_wans; i++) {
-		status[i] = GW_STATUS_PENDING;
-		usable[i] = true;
+		status[i] = h->wan_state[i] ? GW_STATUS_DOWN : GW_STATUS_PENDING;
+		usable[i] = !h->wan_state[i];
 	}
 	rc = xwan_sync_all(cfg, h, &dp.maps, status, usable, err, errlen);
 	if (rc)
 		goto fail;
 	for (i = 0; i < cfg->n_wans; i++)
-		if (wan_resolves_gateway(cfg, h, i))
-			xwan_sync_neigh(&dp.maps, cfg->wans[i].gw, h->wan[i].ifindex,
-					cfg->wans[i].gateway, NEIGH_WAIT_MS);
+		xwan_wan_neigh(&dp.maps, cfg, h, i, NEIGH_WAIT_MS);
 
 	rt->magic = XWAN_RUNTIME_MAGIC;
 	rt->n_groups = (uint32_t)cfg->n_groups;
@@ -415,7 +455,8 @@ int xwan_up(const struct xwan_config *cfg, const char *pin_dir,
 	for (i = 0; i < cfg->n_lans; i++)
 		add_attach(rt, &h->lan[i], IFACE_LAN);
 	for (i = 0; i < cfg->n_wans; i++)
-		add_attach(rt, &h->wan[i], IFACE_WAN);
+		if (h->wan[i].ifindex)
+			add_attach(rt, &h->wan[i], IFACE_WAN);
 
 	rc = dp_pin(&dp, pin_dir, err, errlen);
 	pinned = true;
@@ -736,15 +777,17 @@ int xwan_reload(struct xwan_config *cfg, const char *pin_dir, const uint8_t *sta
 
 		st[w] = status ? status[w] : kept ? gi.status : GW_STATUS_PENDING;
 		us[w] = usable ? usable[w] : kept ? !!(gi.flags & GW_F_USABLE) : true;
+		if (h->wan_state[w]) {
+			st[w] = GW_STATUS_DOWN;
+			us[w] = false;
+		}
 	}
 	rc = xwan_sync_all(cfg, h, &m, st, us, err, errlen);
 	if (rc)
 		goto out;
 	/* A gateway may have a new address, a new WAN none known yet. */
 	for (int w = 0; w < cfg->n_wans; w++)
-		if (wan_resolves_gateway(cfg, h, w))
-			xwan_sync_neigh(&m, cfg->wans[w].gw, h->wan[w].ifindex,
-					cfg->wans[w].gateway, NEIGH_WAIT_MS);
+		xwan_wan_neigh(&m, cfg, h, w, NEIGH_WAIT_MS);
 
 	for (int w = 0; w < cfg->n_wans; w++) {
 		snprintf(rt->gw_name[cfg->wans[w].gw], XWAN_NAME_LEN, "%s", cfg->wans[w].name);

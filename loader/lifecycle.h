@@ -39,6 +39,16 @@ struct xwan_host;
 int wan_source_routing(const struct xwan_config *cfg, const struct xwan_host *h, int w,
 		       struct xwan_runtime *rt);
 
+/*
+ * Re-evaluating one WAN when the host changes (address, next hop, link):
+ * its routes in its table (default via the next hop or the device, source
+ * rule) and its gateway's MAC. Each is safe to call again and again.
+ */
+int xwan_wan_routes(const struct xwan_config *cfg, const struct xwan_host *h, int w,
+		    struct xwan_runtime *rt);
+int xwan_wan_neigh(const struct xwan_maps *m, const struct xwan_config *cfg,
+		   const struct xwan_host *h, int w, int wait_ms);
+
 struct xwan_reload_result {
 	uint32_t gone;          /* gateway indices whose WAN left the config */
 	int added;              /* WANs new to the dataplane */

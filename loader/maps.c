@@ -251,6 +251,27 @@ int xwan_settings_read(const struct xwan_maps *m, struct xwan_settings *s)
 	return bpf_map_lookup_elem(m->fd[XM_SETTINGS], &zero, s) ? -errno : 0;
 }
 
+int xwan_percpu_add(int fd, __u32 key, __u64 n)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u64 *buf;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	buf = calloc((size_t)ncpu, sizeof(*buf));
+	if (!buf)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, buf) == 0) {
+		buf[0] += n;
+		if (bpf_map_update_elem(fd, &key, buf, BPF_EXIST))
+			err = -errno;
+	} else {
+		err = -errno;
+	}
+	free(buf);
+	return err;
+}
+
 int xwan_percpu_sum(int fd, __u32 key, __u64 *out, size_t size)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -77,5 +77,7 @@ int xwan_settings_read(const struct xwan_maps *m, struct xwan_settings *s);
 
 /* Sum a per-CPU array element of `size` bytes made of __u64 counters. */
 int xwan_percpu_sum(int fd, __u32 key, __u64 *out, size_t size);
+/* Add n to CPU 0's copy of a per-CPU __u64 counter only userspace writes. */
+int xwan_percpu_add(int fd, __u32 key, __u64 n);
 
 #endif /* XWAN_MAPS_H */

@@ -107,6 +107,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	out->up = ifm->ifi_flags & IFF_UP;
 	out->carrier = ifm->ifi_flags & IFF_LOWER_UP;
+	out->p2p = (ifm->ifi_flags & IFF_POINTOPOINT) || !tb[IFLA_ADDRESS] || mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) != 6;
 	if (tb[IFLA_IFNAME])
 		snprintf(out->name, sizeof(out->name), "%s", mnl_attr_get_str(tb[IFLA_IFNAME]));
 	if (tb[IFLA_MTU])
@@ -311,7 +312,7 @@ static int route_op(const struct route_spec *r, bool add)
 	rtm->rtm_dst_len = r->dst_len;
 	rtm->rtm_table = RT_TABLE_UNSPEC;       /* RTA_TABLE carries ids >= 256 too */
 	if (add) {
-		rtm->rtm_protocol = RTPROT_STATIC;
+		rtm->rtm_protocol = XWAN_RTPROT;
 		rtm->rtm_scope = r->gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
 		rtm->rtm_type = RTN_UNICAST;
 		rtm->rtm_flags = r->gateway ? RTNH_F_ONLINK : 0;
@@ -341,6 +342,110 @@ int nl_route_connected(uint32_t table, uint32_t addr, uint8_t plen, int ifindex,
 				.oif = (uint32_t)ifindex };
 
 	return route_op(&r, add);
+}
+
+struct default_query {
+	int ifindex;
+	uint32_t skip_lo, skip_hi;
+	bool found, ours, cand_ours;
+	uint32_t gateway, table, metric;
+};
+
+/*
+ * Does this candidate beat the one found so far? Someone else's route before
+ * xwan's own (manage_default_route's copy in main of what was learned), then
+ * main first, then table id, then metric.
+ */
+static bool default_better(const struct default_query *q, uint32_t table, uint32_t metric)
+{
+	if (!q->found)
+		return true;
+	if (q->ours != q->cand_ours)
+		return q->ours;
+	if ((table == RT_TABLE_MAIN) != (q->table == RT_TABLE_MAIN))
+		return table == RT_TABLE_MAIN;
+	if (table != q->table)
+		return table < q->table;
+	return metric < q->metric;
+}
+
+static void default_offer(struct default_query *q, uint32_t table, uint32_t metric,
+			  uint32_t gateway)
+{
+	if (!default_better(q, table, metric))
+		return;
+	q->found = true;
+	q->ours = q->cand_ours;
+	q->table = table;
+	q->metric = metric;
+	q->gateway = gateway;
+}
+
+static void default_multipath(struct default_query *q, const struct nlattr *mp,
+			      uint32_t table, uint32_t metric)
+{
+	const struct rtnexthop *nh = mnl_attr_get_payload(mp);
+	int left = (int)mnl_attr_get_payload_len(mp);
+
+	while (left >= (int)sizeof(*nh) && nh->rtnh_len >= sizeof(*nh) && nh->rtnh_len <= left) {
+		const struct rtattr *a = RTNH_DATA(nh);
+		int alen = nh->rtnh_len - (int)RTNH_LENGTH(0);
+		uint32_t gw = 0;
+
+		for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+			if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == 4)
+				memcpy(&gw, RTA_DATA(a), 4);
+		if (nh->rtnh_ifindex == q->ifindex)
+			default_offer(q, table, metric, gw);
+		left -= RTNH_ALIGN(nh->rtnh_len);
+		nh = RTNH_NEXT(nh);
+	}
+}
+
+static int default_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[RTA_MAX + 1] = {};
+	struct default_query *q = data;
+	uint32_t table, metric;
+
+	if (rtm->rtm_family != AF_INET || rtm->rtm_dst_len != 0 || rtm->rtm_type != RTN_UNICAST)
+		return MNL_CB_OK;
+	q->cand_ours = rtm->rtm_protocol == XWAN_RTPROT;
+	nl_attrs_parse(nlh, sizeof(*rtm), tb, RTA_MAX);
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (table >= q->skip_lo && table <= q->skip_hi)
+		return MNL_CB_OK;
+	metric = tb[RTA_PRIORITY] ? mnl_attr_get_u32(tb[RTA_PRIORITY]) : 0;
+	if (tb[RTA_MULTIPATH]) {
+		default_multipath(q, tb[RTA_MULTIPATH], table, metric);
+		return MNL_CB_OK;
+	}
+	if (tb[RTA_OIF] && (int)mnl_attr_get_u32(tb[RTA_OIF]) == q->ifindex)
+		default_offer(q, table, metric,
+			      tb[RTA_GATEWAY] ? mnl_attr_get_u32(tb[RTA_GATEWAY]) : 0);
+	return MNL_CB_OK;
+}
+
+int nl_default_gateway(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint32_t *gateway)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct default_query q = { .ifindex = ifindex, .skip_lo = skip_lo, .skip_hi = skip_hi };
+	struct rtmsg *rtm;
+	int err;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	err = nl_talk(nlh, default_cb, &q);
+	if (err)
+		return err;
+	if (!q.found)
+		return -ENOENT;
+	*gateway = q.gateway;
+	return 0;
 }
 
 struct route_list {

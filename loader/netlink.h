@@ -34,6 +34,8 @@ struct nl_link {
 	uint32_t flags;     /* IFF_* (IFF_NOARP, IFF_POINTOPOINT...) */
 	char kind[16];      /* rtnl link kind: veth, bridge, bond, vlan, tun... ("" for a NIC) */
 	bool has_master;    /* a port of a bridge or bond */
+	bool p2p;           /* point-to-point or no link-layer address (ppp, tun,
+			       raw-ip wwan, wg): the device is the route */
 };
 
 struct nl_addr {
@@ -58,6 +60,22 @@ int nl_addr_for_gateway(int ifindex, uint32_t gateway, struct nl_addr *out);
 int nl_neigh_get(int ifindex, uint32_t addr, uint8_t mac[6]);
 /* Ask the kernel to resolve a neighbour (ARP) without sending data to it. */
 int nl_neigh_resolve(int ifindex, uint32_t addr);
+
+/*
+ * The routing protocol xwan marks its own routes with (`ip route` shows
+ * "proto 120"), so they are never mistaken for a DHCP client's.
+ */
+#define XWAN_RTPROT 120
+
+/*
+ * The default route someone else (a DHCP or PPP client, the admin) keeps
+ * through ifindex, in any table but [skip_lo, skip_hi] (xwan's per-WAN
+ * tables): others' routes before xwan's own, the main table's first, else the
+ * lowest table id; the lowest metric within a table; multipath next hops
+ * count. *gateway gets its next
+ * hop, 0 for a device route. Returns 0, -ENOENT if there is none, or -errno.
+ */
+int nl_default_gateway(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint32_t *gateway);
 
 /* "default via gw dev ifindex onlink" in table, add (replace) or delete. */
 int nl_route_default(uint32_t table, uint32_t gateway, int ifindex, bool add);

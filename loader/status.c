@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "status.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,6 +40,43 @@ static void since(char *out, size_t len, uint64_t unix_s)
 	}
 	localtime_r(&t, &tm);
 	strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/*
+ * Where each WAN is on the host: its interface, the address flows are NATed
+ * to, and the next hop, "(auto)" when learned from the host's routes.
+ */
+static void print_addresses(const struct xwan_maps *m, const struct xwan_runtime *rt, FILE *out)
+{
+	fprintf(out, "\n%-10s %-15s %-18s %s\n", "WAN", "INTERFACE", "ADDRESS", "GATEWAY");
+	for (__u32 g = 0; g < rt->n_gateways; g++) {
+		struct gw_health hl = {};
+		struct gw_info gi = {};
+		char ifname[IF_NAMESIZE] = "-", addr[INET_ADDRSTRLEN + 4] = "-",
+		     gw[INET_ADDRSTRLEN + 8] = "-", a[INET_ADDRSTRLEN];
+		uint32_t wan_addr;
+
+		if (!rt->gw_name[g][0])
+			continue;
+		bpf_map_lookup_elem(m->fd[XM_GW_HEALTH], &g, &hl);
+		bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &g, &gi);
+		if (gi.ifindex && !if_indextoname(gi.ifindex, ifname))
+			snprintf(ifname, sizeof(ifname), "#%u", gi.ifindex);
+		wan_addr = hl.updated_unix ? hl.wan_addr : gi.nat_addr;
+		if (wan_addr) {
+			inet_ntop(AF_INET, &wan_addr, a, sizeof(a));
+			if (hl.updated_unix && hl.addr_plen)
+				snprintf(addr, sizeof(addr), "%s/%u", a, hl.addr_plen);
+			else
+				snprintf(addr, sizeof(addr), "%s", a);
+		}
+		if (gi.nexthop)
+			inet_ntop(AF_INET, &gi.nexthop, a, sizeof(a));
+		else
+			snprintf(a, sizeof(a), "%s", gi.ifindex && gi.status != GW_STATUS_DOWN ? "the device" : "-");
+		snprintf(gw, sizeof(gw), "%s%s", a, (gi.flags & GW_F_AUTO) ? " (auto)" : "");
+		fprintf(out, "%-10s %-15s %-18s %s\n", rt->gw_name[g], ifname, addr, gw);
+	}
 }
 
 int xwan_status_print(const struct xwan_maps *m, FILE *out)
@@ -91,6 +130,7 @@ int xwan_status_print(const struct xwan_maps *m, FILE *out)
 			devpath_rx_name(a->xdp_mode), devpath_tx_name(a->tx),
 			a->why[0] ? a->why : "-");
 	}
+	print_addresses(m, rt, out);
 	if (!newest)
 		fprintf(out, "no agent has run: gateways are not monitored (start `xwan run -c FILE`)\n");
 	else if (now - newest > AGENT_STALE_S)

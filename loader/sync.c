@@ -301,12 +301,13 @@ int xwan_sync_gateways(const struct xwan_config *cfg, const struct xwan_host *h,
 		struct gw_info gi = {
 			.ifindex = (uint32_t)h->wan[i].ifindex,
 			.nat_addr = nat ? h->wan_addr[i].addr : 0,
-			.nexthop = w->gateway,
+			.nexthop = h->wan_gw[i],
 			.port_min = w->port_min,
 			.port_max = w->port_max,
 			.mtu = (uint16_t)h->wan[i].mtu,
 			.flags = GW_F_CONFIGURED | (nat ? GW_F_NAT : 0) |
-				 (usable[i] ? GW_F_USABLE : 0),
+				 (w->gateway_auto ? GW_F_AUTO : 0) |
+				 (usable[i] && h->wan_state[i] == XWAN_WAN_OK ? GW_F_USABLE : 0),
 			.status = status[i],
 			.fwmark = xwan_gw_fwmark(cfg->fwmark_mask, w->gw),
 		};

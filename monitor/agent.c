@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -22,6 +24,7 @@
 #include "../loader/flows.h"
 #include "../loader/host.h"
 #include "../loader/lifecycle.h"
+#include "../loader/pindir.h"
 #include "../loader/sync.h"
 #include "failover.h"
 #include "health.h"
@@ -53,6 +56,8 @@ struct agent_gw {
 	struct gw_verdict v;
 	bool adopted;           /* v came from the pinned state, kept until probes decide */
 	bool link_up;
+	uint32_t nat_addr;      /* the address its flows were NATed to, last seen */
+	uint32_t nexthop;       /* the next hop they went to, last seen */
 	uint64_t since_unix;
 	uint64_t transitions;
 	char reason[HEALTH_REASON_MAX];
@@ -78,7 +83,18 @@ struct agent {
 	/* The ifindexes the dataplane is attached to (a->host follows the
 	 * kernel on every address change, before any re-attach). */
 	int att_lan[XWAN_MAX_LANS], att_wan[XWAN_MAX_GATEWAYS];
+	bool full_resync;       /* notifications were lost: re-read neighbours too */
+	uint64_t resync_first, resync_at;
+	int lock_fd;            /* flock on the pin dir: one agent per dataplane */
 };
+
+/*
+ * A DHCP client's change is a few netlink messages in a row (address
+ * flushed, added, routes replaced): wait for them to settle, at most a
+ * little, before re-reading the host.
+ */
+#define RESYNC_QUIET_NS     (100 * MS)
+#define RESYNC_MAX_WAIT_NS  (400 * MS)
 
 static uint64_t now_ns(void)
 {
@@ -140,19 +156,23 @@ static int targets_open(struct agent *a, int w)
 	uint64_t now = now_ns();
 	char err[256];
 
-	if (!mc->enabled)
+	if (!mc->enabled || a->host.wan_state[w] != XWAN_WAN_OK)
 		return 0;
 	for (int i = 0; i < mc->n_targets; i++) {
-		struct agent_target *t = &g->t[i];
+		struct agent_target *t = &g->t[g->n_targets];
+		/* Target 0 is "the gateway" of gateway: auto, as learned now. */
+		uint32_t target = mc->targets[i] ? mc->targets[i] : a->host.wan_gw[w];
 		struct probe_spec spec = {
 			.method = mc->method,
-			.target = mc->targets[i],
+			.target = target,
 			.port = mc->port,
 			.src_addr = a->host.wan_addr[w].addr,
 			.fwmark = xwan_gw_fwmark(a->cfg->fwmark_mask, wan->gw),
 			.icmp_ident = (uint16_t)(ICMP_ID_BASE + w * XWAN_MAX_TARGETS + i),
 		};
 
+		if (!target)
+			continue;       /* point-to-point: no next hop to probe */
 		snprintf(spec.ifname, sizeof(spec.ifname), "%s", wan->interface);
 		snprintf(spec.url, sizeof(spec.url), "%s", mc->url);
 		t->a = a;
@@ -169,7 +189,7 @@ static int targets_open(struct agent *a, int w)
 		/* Spread the first probes of a gateway's targets over one interval. */
 		t->next_send = now + (uint64_t)mc->interval_ms * MS * (uint64_t)i /
 					     (uint64_t)mc->n_targets;
-		g->n_targets = i + 1;
+		g->n_targets++;
 	}
 	return 0;
 }
@@ -234,14 +254,16 @@ static struct gw_verdict evaluate_gw(struct agent *a, int w, uint64_t now, char 
 	struct gw_verdict v = {};
 	int loss_ok = 0, lat_ok = 0;
 
-	if (!g->link_up) {
+	if (a->host.wan_state[w] || !g->link_up) {
 		v.status = GW_STATUS_DOWN;
-		snprintf(reason, len, "link down");
+		snprintf(reason, len, "%s", a->host.wan_state[w] ?
+			 xwan_wan_state_reason(a->host.wan_state[w]) : "link down");
 		return v;
 	}
-	if (!mc->enabled) {
+	if (!mc->enabled || !g->n_targets) {
 		v.status = GW_STATUS_ONLINE;
-		snprintf(reason, len, "not monitored");
+		snprintf(reason, len, "%s", mc->enabled ? "not monitored (no next hop to probe: "
+			 "set monitor.targets)" : "not monitored");
 		return v;
 	}
 	for (int i = 0; i < g->n_targets; i++) {
@@ -312,6 +334,8 @@ static void publish_health(struct agent *a)
 			hl.loss_ppm = (uint32_t)(loss / n * 10000);
 		}
 		snprintf(hl.reason, sizeof(hl.reason), "%s", g->reason);
+		hl.wan_addr = a->host.wan_addr[w].addr;
+		hl.addr_plen = a->host.wan_addr[w].plen;
 		member_of_default(a->cfg, w, &hl.tier, &hl.weight);
 		bpf_map_update_elem(a->maps.fd[XM_GW_HEALTH], &key, &hl, BPF_ANY);
 	}
@@ -321,9 +345,10 @@ static void manage_default_route(struct agent *a)
 {
 	int w = failover_default_gateway(a->cfg, a->usable), rc;
 
-	if (!a->cfg->manage_default_route || w < 0 || w == a->default_gw)
+	if (!a->cfg->manage_default_route || w < 0 || w == a->default_gw ||
+	    (!a->host.wan_gw[w] && !a->host.wan[w].p2p))
 		return;
-	rc = nl_route_default(RT_TABLE_MAIN, a->cfg->wans[w].gateway, a->host.wan[w].ifindex, true);
+	rc = nl_route_default(RT_TABLE_MAIN, a->host.wan_gw[w], a->host.wan[w].ifindex, true);
 	if (rc) {
 		logf_("cannot move the default route to %s: %s", gw_name(a, w), strerror(-rc));
 		return;
@@ -485,6 +510,20 @@ static void relink_on_link(struct agent *a, int ifindex, int w, bool carrier)
 	}
 }
 
+/* Re-read the host once the burst of notifications this one belongs to is over. */
+static void schedule_resync(struct agent *a)
+{
+	uint64_t now = now_ns();
+
+	if (!a->resync)
+		a->resync_first = now;
+	a->resync = true;
+	a->resync_at = now + RESYNC_QUIET_NS;
+	if (a->resync_at > a->resync_first + RESYNC_MAX_WAIT_NS)
+		a->resync_at = a->resync_first + RESYNC_MAX_WAIT_NS;
+}
+
+/* Any link: a WAN's carrier, or an interface a WAN names appearing or going. */
 static void ev_link(void *ctx, int ifindex, bool carrier)
 {
 	struct agent *a = ctx;
@@ -492,6 +531,7 @@ static void ev_link(void *ctx, int ifindex, bool carrier)
 	uint64_t now = now_ns();
 
 	relink_on_link(a, ifindex, w, carrier);
+	schedule_resync(a);
 	if (w < 0 || a->gw[w].link_up == carrier)
 		return;
 	a->gw[w].link_up = carrier;
@@ -516,7 +556,7 @@ static void ev_addr(void *ctx, int ifindex, uint32_t addr, bool added)
 		a->dirty = true;
 	}
 	/* Any address change moves the host's own addresses: re-read them all. */
-	a->resync = true;
+	schedule_resync(a);
 	/* A re-created WAN waiting for its address can be attached now. */
 	a->next_relink = 0;
 }
@@ -528,7 +568,7 @@ static void ev_neigh(void *ctx, int ifindex, uint32_t addr, const uint8_t *mac, 
 	struct gw_neigh n = {};
 	__u32 key;
 
-	if (w < 0 || addr != a->cfg->wans[w].gateway)
+	if (w < 0 || !addr || addr != a->host.wan_gw[w])
 		return;
 	if (usable)
 		memcpy(n.mac, mac, 6);
@@ -538,38 +578,122 @@ static void ev_neigh(void *ctx, int ifindex, uint32_t addr, const uint8_t *mac, 
 	bpf_map_update_elem(a->maps.fd[XM_GW_NEIGH], &key, &n, BPF_ANY);
 }
 
+/* A default route changed somewhere: a gateway: auto WAN may have a new next hop. */
+static void ev_default_route(void *ctx)
+{
+	schedule_resync(ctx);
+}
+
+static void ev_overflow(void *ctx)
+{
+	struct agent *a = ctx;
+
+	logf_("netlink notifications overflowed: re-reading links, addresses, routes and "
+	      "neighbours");
+	xwan_percpu_add(a->maps.fd[XM_EVENTS], EV_NETLINK_RESYNC, 1);
+	a->full_resync = true;
+	schedule_resync(a);
+}
+
 static const struct netevents_ops net_ops = {
 	.link = ev_link,
 	.addr = ev_addr,
 	.neigh = ev_neigh,
+	.default_route = ev_default_route,
+	.overflow = ev_overflow,
 };
 
-/* Addresses changed: NAT addresses, the host's own addresses, probe sources. */
+static void addr_str(uint32_t addr, char *out, size_t len)
+{
+	if (addr)
+		inet_ntop(AF_INET, &addr, out, (socklen_t)len);
+	else
+		snprintf(out, len, "none");
+}
+
+/*
+ * WAN w's address or next hop moved (a lease renewed with new values): its
+ * flows were NATed to the old address or leave through the old next hop,
+ * so they are flushed and their TCP clients reset, as on gateway down.
+ */
+static void wan_relearned(struct agent *a, int w, const struct xwan_host *h)
+{
+	struct agent_gw *g = &a->gw[w];
+	uint32_t addr = h->wan_addr[w].addr, gw = h->wan_gw[w];
+	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], og[INET_ADDRSTRLEN], ng[INET_ADDRSTRLEN];
+	bool moved_addr = addr && g->nat_addr && addr != g->nat_addr;
+	bool moved_gw = gw && g->nexthop && gw != g->nexthop;
+
+	if (moved_addr || moved_gw) {
+		addr_str(g->nat_addr, o, sizeof(o));
+		addr_str(addr, n, sizeof(n));
+		addr_str(g->nexthop, og, sizeof(og));
+		addr_str(gw, ng, sizeof(ng));
+		logf_("gateway %s: address %s -> %s, next hop %s -> %s (%s)", gw_name(a, w), o, n,
+		      og, ng, a->cfg->wans[w].gateway_auto ? "learned" : "configured");
+		flush_gateway(a, w, ~0U, moved_addr ? "its address changed" :
+			      "its next hop changed");
+		xwan_percpu_add(a->maps.fd[XM_EVENTS], EV_WAN_RELEARNED, 1);
+	}
+	if (addr)
+		g->nat_addr = addr;
+	if (gw)
+		g->nexthop = gw;
+}
+
+/*
+ * The host changed: re-read it, and re-evaluate every WAN that differs
+ * (routes, MAC, probes, NAT address, usability). A WAN whose interface
+ * appeared or was re-created is attached by a reload of the running config.
+ */
 static void resync(struct agent *a)
 {
 	struct xwan_host *h = calloc(1, sizeof(*h));
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
 	struct gw_verdict v[XWAN_MAX_GATEWAYS];
 	uint8_t status[XWAN_MAX_GATEWAYS];
+	bool changed[XWAN_MAX_GATEWAYS] = {}, full = a->full_resync;
 	char err[512] = "";
+	int rc;
 
 	a->resync = false;
-	if (!h)
-		return;
-	if (xwan_host_gather(a->cfg, h, err, sizeof(err))) {
-		/* A WAN without its address stays down until it has one again. */
-		free(h);
-		return;
+	a->full_resync = false;
+	if (!h || !rt || xwan_runtime_read(&a->maps, rt)) {
+		logf_("cannot re-read the host: out of memory or no runtime record");
+		goto out;
 	}
+	if (xwan_host_gather(a->cfg, h, err, sizeof(err))) {
+		logf_("cannot re-read the host: %s", err);
+		goto out;
+	}
+	xwan_host_keep_learned(a->cfg, h, &a->host);
 	for (int w = 0; w < a->cfg->n_wans; w++) {
-		if (h->wan_addr[w].addr == a->host.wan_addr[w].addr)
+		changed[w] = full || xwan_host_wan_changed(&a->host, h, w);
+		if (!changed[w])
 			continue;
-		flush_gateway(a, w, ~0U, "its address changed");
+		if (h->wan[w].ifindex && h->wan[w].ifindex != a->att_wan[w]) {
+			a->relink = true;       /* attach it: an interface appeared */
+			a->next_relink = 0;
+		}
+		if (h->wan_state[w] != a->host.wan_state[w])
+			logf_("gateway %s: %s", gw_name(a, w), h->wan_state[w] ?
+			      xwan_wan_state_reason(h->wan_state[w]) : "usable on the host again");
+		wan_relearned(a, w, h);
 		targets_close(a, w);
-		a->host.wan_addr[w] = h->wan_addr[w];
-		targets_open(a, w);
 	}
 	a->host = *h;
-	free(h);
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		if (!changed[w])
+			continue;
+		a->gw[w].link_up = a->host.wan[w].up && a->host.wan[w].carrier;
+		rc = xwan_wan_routes(a->cfg, &a->host, w, rt);
+		if (rc)
+			logf_("gateway %s: cannot set its routes: %s", gw_name(a, w), strerror(-rc));
+		xwan_wan_neigh(&a->maps, a->cfg, &a->host, w, 0);
+		targets_open(a, w);
+		a->dirty = true;
+	}
+	xwan_runtime_write(&a->maps, rt);
 	for (int w = 0; w < a->cfg->n_wans; w++) {
 		status[w] = a->gw[w].v.status;
 		v[w] = a->gw[w].v;
@@ -577,6 +701,9 @@ static void resync(struct agent *a)
 	if (xwan_sync_all(a->cfg, &a->host, &a->maps, status, a->any, err, sizeof(err)) ||
 	    failover_install(a->cfg, &a->host, &a->maps, v, a->usable, a->any))
 		logf_("cannot re-sync the maps: %s", err);
+out:
+	free(h);
+	free(rt);
 }
 
 /* ---- signals, readiness ---- */
@@ -617,25 +744,20 @@ static void sd_notify(const char *msg)
 
 /* ---- start, adopt, reload ---- */
 
+/*
+ * A restarted agent takes over the running dataplane without touching a
+ * flow, and applies its config as a reload does (rules, forwards, timeouts,
+ * groups, policy, WANs added or gone): what changed while no agent ran
+ * takes effect now.
+ */
 static int adopt(struct agent *a, char *err, size_t len)
 {
-	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	struct xwan_reload_result res;
 	int rc;
 
-	if (!rt)
-		return -ENOMEM;
-	uint32_t gone;
-
-	rc = xwan_maps_open(a->o->pin_dir, &a->maps, err, len);
+	rc = xwan_reload(a->cfg, a->o->pin_dir, NULL, NULL, &res, err, len);
 	if (!rc)
-		rc = xwan_runtime_read(&a->maps, rt);
-	if (!rc && (xwan_assign_gateways(a->cfg, rt, &gone) || gone))
-		rc = -EINVAL;
-	if (rc == -EINVAL)
-		snprintf(err, len, "the running dataplane was started with other WANs than %s "
-			 "names; run `xwan down` first, or start with the same config",
-			 a->cfg->path);
-	free(rt);
+		rc = xwan_maps_open(a->o->pin_dir, &a->maps, err, len);
 	if (rc)
 		return rc;
 	/* Keep every gateway as the last agent left it until probes say otherwise. */
@@ -650,10 +772,57 @@ static int adopt(struct agent *a, char *err, size_t len)
 		a->gw[w].adopted = true;
 		a->gw[w].since_unix = hl.since_unix;
 		a->gw[w].transitions = hl.transitions;
+		a->gw[w].nat_addr = gi.nat_addr;
+		a->gw[w].nexthop = gi.nexthop;
 		snprintf(a->gw[w].reason, sizeof(a->gw[w].reason), "%s", hl.reason);
 	}
-	logf_("adopted the running dataplane (pinned in %s)", a->o->pin_dir);
+	logf_("adopted the running dataplane (pinned in %s) and applied %s: %d WAN(s) added, "
+	      "%d removed (%d flows flushed)", a->o->pin_dir, a->cfg->path, res.added,
+	      __builtin_popcount(res.gone), res.flushed);
 	return 0;
+}
+
+/*
+ * One agent per dataplane: an exclusive flock on the pin directory, held
+ * for the agent's life and released by the kernel when it dies.
+ */
+static int lock_pin_dir(struct agent *a, char *err, size_t len)
+{
+	struct xwan_runtime *rt;
+	struct xwan_maps m;
+	unsigned pid = 0;
+	int rc = xwan_pin_dir_prepare(a->o->pin_dir, err, len);
+
+	if (rc)
+		return rc;
+	a->lock_fd = open(a->o->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->lock_fd < 0) {
+		rc = -errno;
+		snprintf(err, len, "cannot open the pin directory %s: %s", a->o->pin_dir,
+			 strerror(errno));
+		return rc;
+	}
+	if (flock(a->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	rc = -errno;
+	rt = calloc(1, sizeof(*rt));
+	if (rt && xwan_maps_open_partial(a->o->pin_dir, &m) == 0) {
+		if (xwan_runtime_read(&m, rt) == 0)
+			pid = rt->agent_pid;
+		xwan_maps_close(&m);
+	}
+	free(rt);
+	if (rc == -EWOULDBLOCK && pid)
+		snprintf(err, len, "another xwan run (pid %u) already manages the dataplane "
+			 "pinned in %s; stop it first (systemctl stop xwan, or kill %u), or use "
+			 "xwan reload to change its config", pid, a->o->pin_dir, pid);
+	else if (rc == -EWOULDBLOCK)
+		snprintf(err, len, "another xwan run already manages the dataplane pinned in %s; "
+			 "stop it first, or use xwan reload to change its config", a->o->pin_dir);
+	else
+		snprintf(err, len, "cannot lock the pin directory %s: %s", a->o->pin_dir,
+			 strerror(-rc));
+	return rc;
 }
 
 static int start(struct agent *a, char *err, size_t len)
@@ -663,6 +832,9 @@ static int start(struct agent *a, char *err, size_t len)
 	char where[128];
 	int rc;
 
+	rc = lock_pin_dir(a, err, len);
+	if (rc)
+		return rc;
 	if (xwan_is_running(a->o->pin_dir, where, sizeof(where)))
 		rc = adopt(a, err, len);
 	else
@@ -674,9 +846,15 @@ static int start(struct agent *a, char *err, size_t len)
 		return rc;
 	note_attached(a);
 	for (int w = 0; w < a->cfg->n_wans; w++) {
-		a->gw[w].link_up = a->host.wan[w].carrier;
-		if (!a->gw[w].adopted)
+		a->gw[w].link_up = a->host.wan[w].up && a->host.wan[w].carrier;
+		if (!a->gw[w].adopted) {
 			a->gw[w].v.status = GW_STATUS_PENDING;
+			a->gw[w].nat_addr = a->host.wan_addr[w].addr;
+			a->gw[w].nexthop = a->host.wan_gw[w];
+		}
+		if (a->host.wan_state[w])
+			logf_("gateway %s: down (%s) until it is usable", gw_name(a, w),
+			      xwan_wan_state_reason(a->host.wan_state[w]));
 		v[w] = a->gw[w].v;
 		rc = targets_open(a, w);
 		if (rc) {
@@ -718,6 +896,22 @@ static int wan_by_name(const struct xwan_config *cfg, const char *name, const ch
 	return -1;
 }
 
+/* The host as it is now, keeping what was learned and is only hidden for a moment. */
+static void host_regather(struct agent *a)
+{
+	struct xwan_host *h = calloc(1, sizeof(*h));
+	char err[512] = "";
+
+	if (!h || xwan_host_gather(a->cfg, h, err, sizeof(err))) {
+		logf_("cannot re-read the host: %s", h ? err : "out of memory");
+		free(h);
+		return;
+	}
+	xwan_host_keep_learned(a->cfg, h, &a->host);
+	a->host = *h;
+	free(h);
+}
+
 /*
  * Install cfg on the running dataplane (it becomes a->cfg, or is freed):
  * gateways it keeps keep their status (until fresh probes decide) and their
@@ -743,6 +937,8 @@ static int apply_config(struct agent *a, struct xwan_config *cfg, const char *wh
 			next[w].link_up = a->gw[old].link_up;
 			next[w].since_unix = a->gw[old].since_unix;
 			next[w].transitions = a->gw[old].transitions;
+			next[w].nat_addr = a->gw[old].nat_addr;
+			next[w].nexthop = a->gw[old].nexthop;
 			memcpy(next[w].reason, a->gw[old].reason, sizeof(next[w].reason));
 			usable[w] = a->any[old];
 		} else {
@@ -771,12 +967,15 @@ static int apply_config(struct agent *a, struct xwan_config *cfg, const char *wh
 	free(a->cfg);
 	a->cfg = cfg;
 	memcpy(a->gw, next, sizeof(next));
-	if (xwan_host_gather(cfg, &a->host, err, sizeof(err)))
-		logf_("%s: %s", what, err);
+	host_regather(a);
 	note_attached(a);
 	for (w = 0; w < cfg->n_wans; w++) {
 		/* The kernel's word on the link, not what it was before a re-attach. */
-		a->gw[w].link_up = a->host.wan[w].carrier;
+		a->gw[w].link_up = a->host.wan[w].up && a->host.wan[w].carrier;
+		if (!a->gw[w].adopted) {
+			a->gw[w].nat_addr = a->host.wan_addr[w].addr;
+			a->gw[w].nexthop = a->host.wan_gw[w];
+		}
 		targets_open(a, w);
 		v[w] = a->gw[w].v;
 	}
@@ -894,12 +1093,14 @@ static void loop(struct agent *a)
 			evaluate_all(a, now);
 		}
 		housekeeping(a, now);
-		if (a->resync)
+		if (a->resync && now >= a->resync_at)
 			resync(a);
 		if (a->reload)
 			reload(a);
 		if (a->relink && now_ns() >= a->next_relink)
 			relink(a, now_ns());
+		if (a->resync && a->resync_at < next)
+			next = a->resync_at;
 		now = now_ns();
 		if (a->relink && a->next_relink < next)
 			next = a->next_relink;
@@ -927,6 +1128,7 @@ int agent_run(const struct agent_opts *o)
 	}
 	a->o = o;
 	a->default_gw = -1;
+	a->lock_fd = -1;
 	xwan_maps_init(&a->maps);
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
 	a->cfg = read_config(o->config_path, err, sizeof(err));
@@ -986,6 +1188,8 @@ out:
 	xwan_maps_close(&a->maps);
 	if (a->sigfd > 0)
 		close(a->sigfd);
+	if (a->lock_fd >= 0)
+		close(a->lock_fd);
 	if (a->epfd >= 0)
 		close(a->epfd);
 	free(a->cfg);

@@ -8,6 +8,7 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -56,6 +57,14 @@ static void on_neigh(struct netevents *ne, const struct nlmsghdr *nlh)
 		       nlh->nlmsg_type == RTM_NEWNEIGH && mac && (ndm->ndm_state & usable));
 }
 
+static void on_route(struct netevents *ne, const struct nlmsghdr *nlh)
+{
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+
+	if (rtm->rtm_family == AF_INET && rtm->rtm_dst_len == 0 && ne->ops->default_route)
+		ne->ops->default_route(ne->ctx);
+}
+
 static int msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct netevents *ne = data;
@@ -73,6 +82,10 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	case RTM_DELNEIGH:
 		on_neigh(ne, nlh);
 		break;
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+		on_route(ne, nlh);
+		break;
 	}
 	return MNL_CB_OK;
 }
@@ -87,9 +100,11 @@ static void netevents_ready(struct loop_handler *h, uint32_t events)
 	for (;;) {
 		n = mnl_socket_recvfrom(ne->nl, buf, sizeof(buf));
 		if (n < 0) {
-			/* ENOBUFS: notifications were lost; the probes still catch up. */
-			if (errno == ENOBUFS)
-				fprintf(stderr, "xwan: netlink notifications overflowed\n");
+			/* ENOBUFS: notifications were lost; only a full re-read catches up. */
+			if (errno == ENOBUFS && ne->ops->overflow) {
+				ne->ops->overflow(ne->ctx);
+				continue;
+			}
 			return;
 		}
 		mnl_cb_run(buf, (size_t)n, 0, 0, msg_cb, ne);
@@ -98,7 +113,7 @@ static void netevents_ready(struct loop_handler *h, uint32_t events)
 
 int netevents_open(struct netevents *ne, int epfd, const struct netevents_ops *ops, void *ctx)
 {
-	int err;
+	int err, rcvbuf;
 
 	memset(ne, 0, sizeof(*ne));
 	ne->h.fn = netevents_ready;
@@ -107,7 +122,16 @@ int netevents_open(struct netevents *ne, int epfd, const struct netevents_ops *o
 	ne->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!ne->nl)
 		return -errno;
-	if (mnl_socket_bind(ne->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_NEIGH,
+	/*
+	 * Room for a burst (a replugged modem, a routing daemon's full table):
+	 * an overflow costs a full resync. XWAN_NETLINK_RCVBUF (bytes) exists
+	 * for the tests that prove the resync.
+	 */
+	rcvbuf = getenv("XWAN_NETLINK_RCVBUF") ? atoi(getenv("XWAN_NETLINK_RCVBUF")) : 1 << 20;
+	if (rcvbuf > 0)
+		setsockopt(mnl_socket_get_fd(ne->nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+			   sizeof(rcvbuf));
+	if (mnl_socket_bind(ne->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE,
 			    MNL_SOCKET_AUTOPID) < 0 ||
 	    loop_add(epfd, mnl_socket_get_fd(ne->nl), EPOLLIN, &ne->h) < 0) {
 		err = -errno;

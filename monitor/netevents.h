@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * rtnetlink notifications the agent acts on without waiting for probes:
- * carrier changes, addresses added/removed, neighbour (gateway MAC) updates.
+ * carrier changes, addresses added/removed, neighbour (gateway MAC) updates,
+ * default routes (learned gateways), and lost notifications.
  */
 #ifndef XWAN_NETEVENTS_H
 #define XWAN_NETEVENTS_H
@@ -15,6 +16,10 @@ struct netevents_ops {
 	void (*link)(void *ctx, int ifindex, bool carrier);
 	void (*addr)(void *ctx, int ifindex, uint32_t addr, bool added);
 	void (*neigh)(void *ctx, int ifindex, uint32_t addr, const uint8_t *mac, bool usable);
+	/* An IPv4 default route (any table) was added, changed or removed. */
+	void (*default_route)(void *ctx);
+	/* The socket overflowed (ENOBUFS): notifications were lost, resync all. */
+	void (*overflow)(void *ctx);
 };
 
 struct netevents {
