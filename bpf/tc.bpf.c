@@ -17,6 +17,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Headers we may rewrite: outer IP, ICMP, quoted IP and 20 bytes of L4. */
+#define XWAN_PACKET_OTHERHOST 3  /* linux/if_packet.h PACKET_OTHERHOST */
 #define TC_PULL_LEN 256
 
 static __always_inline int tc_verdict(__u32 hook, __u32 v)
@@ -222,8 +223,12 @@ int tc_wan_ingress(struct __sk_buff *skb)
 		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
 	}
 	if (!fe || fe->dir != FLOW_DIR_IN) {
-		if (dst_is_local(p.key.daddr))
+		if (wan_host_bound(&p.key)) {
+			/* Packet sockets still see an "other host" packet; ip_rcv drops it. */
+			if (wan_dhcp_offer(&p.key))
+				bpf_skb_change_type(skb, XWAN_PACKET_OTHERHOST);
 			return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
+		}
 		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED);
 	}
 	if (fe->in_ifindex != ctx_ifindex(skb)) {

@@ -196,7 +196,7 @@ static __always_inline int xdp_wan_unmatched(struct xdp_md *ctx, const struct pk
 	struct iface_info *wan;
 	__u32 gw;
 
-	if (dst_is_local(p->key.daddr))
+	if (wan_host_bound(&p->key))
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
 	wan = bpf_map_lookup_elem(&ifaces, &ifindex);
 	if (wan) {

@@ -623,6 +623,7 @@ static void wan_relearned(struct agent *a, int w, const struct xwan_host *h)
 	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], og[INET_ADDRSTRLEN], ng[INET_ADDRSTRLEN];
 	bool moved_addr = addr && g->nat_addr && addr != g->nat_addr;
 	bool moved_gw = gw && g->nexthop && gw != g->nexthop;
+	int flushed, resets = 0;
 
 	if (moved_addr || moved_gw) {
 		addr_str(g->nat_addr, o, sizeof(o));
@@ -631,8 +632,11 @@ static void wan_relearned(struct agent *a, int w, const struct xwan_host *h)
 		addr_str(gw, ng, sizeof(ng));
 		logf_("gateway %s: address %s -> %s, next hop %s -> %s (%s)", gw_name(a, w), o, n,
 		      og, ng, a->cfg->wans[w].gateway_auto ? "learned" : "configured");
-		flush_gateway(a, w, ~0U, moved_addr ? "its address changed" :
-			      "its next hop changed");
+		/* Port forwards and the host's own sessions on the old address too. */
+		flushed = xwan_flows_flush(&a->maps, a->cfg->wans[w].gw, ~0U, true, true, &resets);
+		if (flushed > 0)
+			logf_("gateway %s: flushed %d flows (%d TCP clients reset): %s", gw_name(a, w),
+			      flushed, resets, moved_addr ? "its address changed" : "its next hop changed");
 		xwan_percpu_add(a->maps.fd[XM_EVENTS], EV_WAN_RELEARNED, 1);
 	}
 	if (addr)

@@ -33,8 +33,16 @@ void failover_usable(const struct xwan_config *cfg, const struct gw_verdict *v,
 		const struct xwan_group *grp = &cfg->groups[g];
 		bool decided = false;
 
-		for (int i = 0; i < grp->n_members; i++)
-			decided |= v[grp->members[i].wan].status != GW_STATUS_PENDING;
+		/*
+		 * Pending members take flows until another member is known good: a
+		 * member that is down (an ISP dead at boot, a WAN without its lease)
+		 * must not leave the group with nothing while the rest is probed.
+		 */
+		for (int i = 0; i < grp->n_members; i++) {
+			uint8_t st = v[grp->members[i].wan].status;
+
+			decided |= st != GW_STATUS_PENDING && st != GW_STATUS_DOWN;
+		}
 		for (int i = 0; i < grp->n_members; i++) {
 			int w = grp->members[i].wan;
 			const struct gw_verdict *gv = &v[w];

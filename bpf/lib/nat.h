@@ -26,6 +26,32 @@ static __always_inline int dst_is_local(__be32 daddr)
 	return dp && dp->action == DST_ACTION_LOCAL;
 }
 
+/*
+ * Unsolicited on a WAN but the host's to answer: its own addresses,
+ * broadcast and multicast, and a DHCP server's reply (67 -> 68), which goes
+ * to the address being offered before the interface has it: the host's DHCP
+ * client must get its lease through xwan.
+ */
+static __always_inline int wan_host_bound(const struct flow_key *k)
+{
+	__u32 d = bpf_ntohl(k->daddr);
+
+	if (dst_is_local(k->daddr) || d == 0xffffffff || (d >> 28) == 0xe)
+		return 1;
+	return k->proto == IPPROTO_UDP && k->sport == bpf_htons(67) && k->dport == bpf_htons(68);
+}
+
+/*
+ * A DHCP reply to an address the host does not have yet: its DHCP client
+ * reads it from a packet socket, but the IP stack must not forward it (out
+ * of another WAN, where that ISP would see a foreign source).
+ */
+static __always_inline int wan_dhcp_offer(const struct flow_key *k)
+{
+	return k->proto == IPPROTO_UDP && k->sport == bpf_htons(67) &&
+	       k->dport == bpf_htons(68) && k->daddr != 0xffffffff && !dst_is_local(k->daddr);
+}
+
 /* The host itself or the LAN side: the kernel's, never NATed. */
 static __always_inline int dst_kernel_bound(__be32 daddr)
 {

@@ -86,6 +86,25 @@ static void test_pending_not_used_once_others_decided(void **state)
 	assert_false(u[0][1]);
 }
 
+/* A WAN down at start (no lease, dead ISP) leaves the others usable while probed. */
+static void test_pending_used_while_others_only_down(void **state)
+{
+	struct gw_verdict v[XWAN_MAX_GATEWAYS];
+	static xwan_usable_t u;
+	bool any[XWAN_MAX_GATEWAYS];
+
+	(void)state;
+	verdicts(v, GW_STATUS_DOWN, GW_STATUS_PENDING, GW_STATUS_PENDING);
+	failover_usable(cfg, v, u, any);
+	assert_false(u[0][0]);
+	assert_true(u[0][1] && u[0][2]);
+	/* Once one is known good, the pending one waits for its probes again. */
+	verdicts(v, GW_STATUS_DOWN, GW_STATUS_ONLINE, GW_STATUS_PENDING);
+	failover_usable(cfg, v, u, any);
+	assert_true(u[0][1]);
+	assert_false(u[0][2]);
+}
+
 static void test_lower_tier_only_when_upper_all_down(void **state)
 {
 	struct gw_verdict v[XWAN_MAX_GATEWAYS];
@@ -136,6 +155,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_all_pending_at_start_are_used),
 		cmocka_unit_test(test_pending_not_used_once_others_decided),
+		cmocka_unit_test(test_pending_used_while_others_only_down),
 		cmocka_unit_test(test_lower_tier_only_when_upper_all_down),
 		cmocka_unit_test(test_triggers),
 	};
