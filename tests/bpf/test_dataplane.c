@@ -1039,6 +1039,44 @@ static void test_wan_unsolicited_to_lan_dropped(void **state)
 	expect_flows_unchanged(&before);
 }
 
+/*
+ * 7c. The host's DHCP client on a WAN: the server's reply goes to the address
+ * being offered (not the host's yet), or to broadcast; the kernel's packet
+ * sockets must get it, so both hooks pass it. A UDP packet from port 67 to
+ * any other port is no DHCP reply: unsolicited (the control).
+ */
+static void test_wan_dhcp_reply_reaches_host(void **state)
+{
+	struct pk offer = {
+		.l2 = from_gw(0), .sa = ip4("203.0.113.1"), .da = ip4("203.0.113.77"),
+		.proto = PROTO_UDP, .sp = 67, .dp = 68, .pl = "offer", .n = 5,
+	};
+	struct pk bcast = offer, mcast = offer, other = offer;
+	struct flow_snap before;
+	struct frame in, out;
+
+	(void)state;
+	snap_flows(&before);
+	bcast.da = ip4("255.255.255.255");
+	mcast.da = ip4("224.0.0.1");
+	mcast.sp = mcast.dp = 5353;
+	const struct pk *host[] = { &offer, &bcast, &mcast };
+	for (size_t i = 0; i < 3; i++) {
+		mk(&in, host[i]);
+		expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+		expect_untouched(&out, &in);
+		expect_tc(FX.tc_wan_in, FX.wan_if[0], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_IN,
+			  V_PASS_LOCAL);
+	}
+	assert_int_equal(fx_gw(0).unsolicited, 0);
+	other.dp = 69;
+	mk(&in, &other);
+	expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, NULL, XDP_DROP, HOOK_XDP_WAN, V_DROP_UNSOLICITED);
+	expect_tc(FX.tc_wan_in, FX.wan_if[0], 0, &in, &out, NULL, TC_ACT_SHOT, HOOK_TC_WAN_IN,
+		  V_DROP_UNSOLICITED);
+	expect_flows_unchanged(&before);
+}
+
 /* 8. A LAN packet from outside the LAN's networks. */
 static void test_spoofed_lan_source_dropped(void **state)
 {
@@ -2970,6 +3008,7 @@ int main(int argc, char **argv)
 		T(test_lan_icmp_error_about_reply_translated_out),
 		T(test_wan_to_host_address_passes_to_kernel),
 		T(test_wan_unsolicited_to_lan_dropped),
+		T(test_wan_dhcp_reply_reaches_host),
 		T(test_spoofed_lan_source_dropped),
 		T(test_ttl_expiring_passes_untouched),
 		T(test_short_frames_malformed),
