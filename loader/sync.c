@@ -175,13 +175,16 @@ static int sync_ifaces(const struct xwan_config *cfg, const struct xwan_host *h,
 		vals[n].l2_len = devpath_l2_len(&h->lan[i]);
 		memcpy(vals[n].mac, h->lan[i].mac, 6);
 	}
-	for (i = 0; i < cfg->n_wans; i++, n++) {
+	for (i = 0; i < cfg->n_wans; i++) {
+		if (!h->wan[i].ifindex)
+			continue;       /* no interface (yet): nothing arrives on it */
 		keys[n] = (uint32_t)h->wan[i].ifindex;
 		vals[n].role = IFACE_WAN;
 		vals[n].gw = (uint8_t)cfg->wans[i].gw;
 		vals[n].mtu = (uint16_t)h->wan[i].mtu;
 		vals[n].l2_len = devpath_l2_len(&h->wan[i]);
 		memcpy(vals[n].mac, h->wan[i].mac, 6);
+		n++;
 	}
 	rc = map_replace_all(m->fd[XM_IFACES], sizeof(uint32_t), sizeof(struct iface_info),
 			     keys, vals, n);
