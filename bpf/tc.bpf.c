@@ -64,7 +64,7 @@ int tc_lan_ingress(struct __sk_buff *skb)
 		if (!fe || fe->dir != FLOW_DIR_OUT)
 			return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
 	} else if (p.frag == FRAG_LATER) {
-		fe = frag_follow(&p);
+		fe = frag_follow(&p, now);
 		if (!fe || fe->dir != FLOW_DIR_OUT) {
 			if (dst_kernel_bound(p.key.daddr))
 				return tc_verdict(HOOK_TC_LAN_IN, V_PASS_BYPASS);
@@ -156,7 +156,7 @@ int tc_wan_egress(struct __sk_buff *skb)
 		if (p.icmp_err)
 			fe = icmp_error_flow(&p, s, now);
 		else if (p.frag == FRAG_LATER)
-			fe = frag_follow(&p);
+			fe = frag_follow(&p, now);
 		else
 			fe = flow_lookup(s, &p.key, now);
 		if (fe && (fe->dir != FLOW_DIR_OUT || fe->out_ifindex != ctx_ifindex(skb)))
@@ -206,7 +206,7 @@ int tc_wan_ingress(struct __sk_buff *skb)
 		if (p.icmp_err)
 			fe = icmp_error_flow(&p, s, now);
 		else if (p.frag == FRAG_LATER)
-			fe = frag_follow(&p);
+			fe = frag_follow(&p, now);
 		else
 			fe = flow_lookup(s, &p.key, now);
 		if (!fe && dst_is_local(p.key.daddr)) {

@@ -52,7 +52,7 @@ static __always_inline struct gw_neigh *gw_neigh_ready(struct xdp_md *ctx, __u32
 
 	if (!n)
 		return NULL;
-	if ((new_flow || !n->valid) && now - n->checked_ns > XWAN_NEIGH_RECHECK_NS) {
+	if ((new_flow || !n->valid) && age_exceeds(now, n->checked_ns, XWAN_NEIGH_RECHECK_NS)) {
 		n->checked_ns = now;
 		gw_neigh_refresh(ctx, n, gi->nexthop, gi->ifindex);
 	}
@@ -119,7 +119,7 @@ int xdp_lan(struct xdp_md *ctx)
 		if (!fe || fe->dir != FLOW_DIR_OUT)
 			return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
 	} else if (p.frag == FRAG_LATER) {
-		fe = frag_follow(&p);
+		fe = frag_follow(&p, now);
 		if (!fe || fe->dir != FLOW_DIR_OUT) {
 			if (dst_kernel_bound(p.key.daddr))
 				return xdp_verdict(HOOK_XDP_LAN, V_PASS_BYPASS);
@@ -233,7 +233,7 @@ int xdp_wan(struct xdp_md *ctx)
 	if (p.icmp_err)
 		fe = icmp_error_flow(&p, s, now);
 	else if (p.frag == FRAG_LATER)
-		fe = frag_follow(&p);
+		fe = frag_follow(&p, now);
 	else
 		fe = flow_lookup(s, &p.key, now);
 	/* The host's session: tc_wan_ingress, which sees it next, accounts it. */

@@ -118,14 +118,17 @@ struct flow_entry {
 					   bytes above count the replies coming in) */
 	};
 	union {
-		__u32 tcp_own_win;      /* TCP: the largest window this direction's sender
-					   advertised (scaled), copied to the peer's
-					   tcp_peer_win when it grows */
-		__u32 host_kbytes;      /* LOCAL: the host's kilobytes out */
+		struct {
+			__u32 tcp_own_win;      /* TCP: the largest window this direction's
+						   sender advertised (scaled), copied to the
+						   peer's tcp_peer_win when it grows */
+			__u32 tcp_peer_win;     /* TCP: the largest window the other
+						   direction's sender advertised (scaled): how
+						   far ahead of tcp_seq_next this direction
+						   may send */
+		};
+		__u64 host_bytes;       /* LOCAL: the host's bytes out */
 	};
-	__u32  tcp_peer_win;    /* TCP: the largest window the other direction's
-				   sender advertised (scaled): how far ahead of
-				   tcp_seq_next this direction may send */
 };
 
 #ifndef __bpf__

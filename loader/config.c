@@ -1735,9 +1735,11 @@ static void config_defaults(struct xwan_config *cfg, const char *name)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
 	cfg->timeouts.tcp_established = 7440;
-	cfg->timeouts.tcp_transitory = 120;
-	cfg->timeouts.udp = 60;
-	cfg->timeouts.icmp = 30;
+	/* The RFC minimums: RFC 5382 REQ-5 (transitory >= 240 s), RFC 4787
+	 * REQ-5 (UDP >= 120 s, 300 s recommended), RFC 5508 REQ-1 (ICMP >= 60 s). */
+	cfg->timeouts.tcp_transitory = 240;
+	cfg->timeouts.udp = 300;
+	cfg->timeouts.icmp = 60;
 	cfg->flow_table_size = 262144;
 	cfg->fwmark_mask = 0x00ff0000;
 	cfg->route_table_base = 0x7877;

@@ -244,7 +244,7 @@ static int print_one(const struct xwan_flow *fl, void *data)
 	/* A host session's one entry counts replies; the host's packets apart. */
 	if (fl->local) {
 		pkts_out = o->host_packets;
-		bytes_out = (uint64_t)o->host_kbytes << 10;
+		bytes_out = o->host_bytes;
 		pkts_in = o->packets;
 		bytes_in = o->bytes;
 	} else {

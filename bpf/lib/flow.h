@@ -16,6 +16,7 @@
 #ifndef XWAN_FLOW_H
 #define XWAN_FLOW_H
 
+#include "clock.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
@@ -141,7 +142,7 @@ static __always_inline void flow_remove(const struct flow_key *k, const struct f
 static __always_inline int flow_idle(const struct xwan_settings *s,
 				     const struct flow_entry *fe, __u64 now)
 {
-	return now - fe->last_seen_ns > flow_timeout(s, fe->peer.proto, fe->state);
+	return age_exceeds(now, fe->last_seen_ns, flow_timeout(s, fe->peer.proto, fe->state));
 }
 
 /*
@@ -589,7 +590,7 @@ static __always_inline void local_track(struct flow_entry *fe, const struct pkt 
 		fe->bytes += p->len;
 	} else {
 		fe->host_packets += 1;
-		fe->host_kbytes += p->len >> 10;
+		fe->host_bytes += p->len;
 	}
 	if (p->key.proto != IPPROTO_TCP) {
 		if (inbound)
@@ -603,46 +604,6 @@ static __always_inline void local_track(struct flow_entry *fe, const struct pkt 
 			state = FLOW_STATE_ESTABLISHED;
 	}
 	flow_set_state(fe, state, fe->flags);
-}
-
-/* ---- fragments ---- */
-
-static __always_inline void frag_key_of(const struct pkt *p, struct frag_key *fk)
-{
-	fk->saddr = p->key.saddr;
-	fk->daddr = p->key.daddr;
-	fk->id = p->ip_id;
-	fk->proto = p->key.proto;
-	fk->pad = 0;
-}
-
-static __always_inline void frag_remember(const struct pkt *p, const struct flow_key *flow,
-					  __u64 now)
-{
-	struct frag_entry fe = { .flow = *flow, .seen_ns = now };
-	struct frag_key fk;
-
-	if (p->frag != FRAG_FIRST)
-		return;
-	frag_key_of(p, &fk);
-	bpf_map_update_elem(&frags, &fk, &fe, BPF_ANY);
-}
-
-/* The flow entry a later fragment belongs to, or NULL. */
-static __always_inline struct flow_entry *frag_follow(const struct pkt *p)
-{
-	struct frag_entry *fr;
-	struct frag_key fk;
-	struct flow_entry *fe;
-
-	frag_key_of(p, &fk);
-	fr = bpf_map_lookup_elem(&frags, &fk);
-	if (!fr)
-		return NULL;
-	fe = flow_get(&fr->flow);
-	if (fe)
-		count_event(EV_FRAG_FOLLOWED);
-	return fe;
 }
 
 #endif /* XWAN_FLOW_H */

@@ -9,6 +9,7 @@
 
 #include "ctx.h"
 #include "flow.h"
+#include "frag.h"
 #include "gw_select.h"
 #include "policy.h"
 
@@ -569,7 +570,7 @@ static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifin
 	le.created_ns = now;
 	le.last_seen_ns = now;
 	le.host_packets = 1;
-	le.host_kbytes = p->len >> 10;
+	le.host_bytes = p->len;
 	le.peer = p->key;
 	le.xlate_addr = p->key.saddr;
 	le.xlate_port = p->key.sport;

@@ -7,6 +7,7 @@
 #ifndef XWAN_POLICY_H
 #define XWAN_POLICY_H
 
+#include "clock.h"
 #include "maps.h"
 #include "parse.h"
 #include "../xwan_rules.h"
@@ -83,7 +84,7 @@ static __always_inline __u32 sticky_gateway(const struct gw_slot_table *t, const
 	sticky_key_of(t, p, group, &k);
 	b = bpf_map_lookup_elem(&sticky, &k);
 	if (!b || b->gw >= XWAN_MAX_GATEWAYS ||
-	    now - b->last_ns > (__u64)t->sticky_expire_s * 1000000000ULL ||
+	    age_exceeds(now, b->last_ns, (__u64)t->sticky_expire_s * 1000000000ULL) ||
 	    !(t->usable_mask & (1U << b->gw)))
 		return XWAN_GW_NONE;
 	count_event(EV_STICKY_HIT);

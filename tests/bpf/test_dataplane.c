@@ -2803,6 +2803,192 @@ static void test_source_budget_of_unanswered_flows(void **state)
 	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
 }
 
+/* ============================================= issue 9: findings 9-11 */
+
+#define SEC_NS 1000000000ULL
+
+/* Rewrite a flow entry where it lives (the answered or the unanswered table). */
+static void put_flow(const struct flow_key *k, const struct flow_entry *e)
+{
+	struct flow_entry old;
+	int t = bpf_map_lookup_elem(FX.m->fd[XM_FLOWS], k, &old) == 0 ? XM_FLOWS : XM_FLOWS_NEW;
+
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[t], k, e, BPF_EXIST), 0);
+}
+
+/* Age both entries of a flow by `ns` on the dataplane's clock. */
+static void age_flow(const struct flow_key *kout, uint64_t ns)
+{
+	struct flow_entry e;
+	struct flow_key kin;
+
+	assert_true(fx_flow(kout, &e));
+	kin = e.peer;
+	e.last_seen_ns -= ns;
+	put_flow(kout, &e);
+	assert_true(fx_flow(&kin, &e));
+	e.last_seen_ns -= ns;
+	put_flow(&kin, &e);
+}
+
+/* The settings a config without a `timeouts` section gives. */
+static void use_default_timeouts(void)
+{
+	static const char cfg_text[] =
+		"lan:\n  - interface: lan0\n    networks: [10.1.0.0/24]\n"
+		"wan:\n  - {name: isp1, interface: wan1, gateway: 203.0.113.1, monitor: false}\n";
+	struct xwan_config *cfg = calloc(1, sizeof(*cfg));
+	char err[XWAN_ERR_MAX];
+
+	assert_non_null(cfg);
+	assert_int_equal(xwan_config_parse(cfg_text, sizeof(cfg_text) - 1, "t.yaml", cfg, err,
+					   sizeof(err)), 0);
+	set_timeout(TIMEOUT_TCP_ESTABLISHED, cfg->timeouts.tcp_established * SEC_NS);
+	set_timeout(TIMEOUT_TCP_TRANSITORY, cfg->timeouts.tcp_transitory * SEC_NS);
+	set_timeout(TIMEOUT_UDP, cfg->timeouts.udp * SEC_NS);
+	set_timeout(TIMEOUT_ICMP, cfg->timeouts.icmp * SEC_NS);
+	free(cfg);
+}
+
+/* The reply to a flow's first packet comes back translated. */
+static void expect_reply_translated(const struct pk *p, const struct opened *o, uint8_t flags)
+{
+	struct pk r = reply_to(p, o->gw, o->port, flags);
+	struct frame in, out;
+
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o->gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+}
+
+/*
+ * Finding 9: with the default timeouts a UDP flow idle 119 s (RFC 4787
+ * REQ-5: at least 120 s), a half-open TCP flow idle 239 s (RFC 5382 REQ-5)
+ * and an echo flow idle 59 s (RFC 5508 REQ-1) still translate their reply;
+ * past the recommended 300 s the UDP flow is gone (control).
+ */
+static void test_default_timeouts_meet_rfcs(void **state)
+{
+	struct pk dg = client_udp(150, "q", 1), syn = client_syn(150);
+	struct pk echo = client_echo(150, "e", 1), late = client_udp(151, "q", 1), r;
+	struct flow_key k;
+	struct opened ou, ot, oe, ol;
+	struct frame in;
+
+	(void)state;
+	use_default_timeouts();
+	open_flow(&dg, &ou);
+	open_flow(&syn, &ot);
+	open_flow(&echo, &oe);
+	open_flow(&late, &ol);
+	k = key_of(&dg);
+	age_flow(&k, 119 * SEC_NS);
+	k = key_of(&syn);
+	age_flow(&k, 239 * SEC_NS);
+	k = key_of(&echo);
+	age_flow(&k, 59 * SEC_NS);
+	k = key_of(&late);
+	age_flow(&k, 301 * SEC_NS);
+
+	expect_reply_translated(&dg, &ou, 0);
+	expect_reply_translated(&syn, &ot, F_SYN | F_ACK);
+	expect_reply_translated(&echo, &oe, 0);
+	r = reply_to(&late, ol.gw, ol.port, 0);
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[ol.gw], &in, NULL, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+}
+
+/*
+ * Finding 11: another CPU refreshed the flow after this CPU read its clock,
+ * so last_seen_ns is ahead of `now`. The flow is live: the next packet
+ * uses it (no new flow, no new port), even though the silent reply
+ * direction is long idle (a one-way stream).
+ */
+static void test_last_seen_ahead_of_now_is_live(void **state)
+{
+	struct pk dg = client_udp(152, "upload", 6);
+	struct flow_key kout = key_of(&dg);
+	struct flow_entry e, ei;
+	struct opened o;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&dg, &o);
+	assert_true(fx_flow(&kout, &e));
+	assert_true(fx_flow(&e.peer, &ei));
+	ei.last_seen_ns -= 120 * SEC_NS;                /* UDP timeout here: 60 s */
+	put_flow(&e.peer, &ei);
+	e.last_seen_ns += SEC_NS;                       /* "the other CPU's" newer tick */
+	put_flow(&kout, &e);
+
+	mk(&in, &dg);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(e.packets, 2);
+	assert_int_equal(ntohs(e.xlate_port), o.port);
+	assert_int_equal(fx_event(EV_FLOW_CREATED), 1);
+	assert_int_equal(fx_event(EV_FLOW_REPLACED), 0);
+
+	/* Control: the same flow with the tick in the past is dead and replaced. */
+	e.last_seen_ns -= 2 * 120 * SEC_NS;
+	put_flow(&kout, &e);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_int_equal(fx_event(EV_FLOW_CREATED), 2);
+}
+
+/* Finding 11: the host's own bytes out are counted to the byte, small packets too. */
+static void test_host_session_counts_bytes(void **state)
+{
+	struct pk host = {
+		.l2 = to_gw(0), .sa = WAN1_IP, .da = REMOTE, .proto = PROTO_UDP,
+		.sp = 50100, .dp = 53, .pl = "0123456789", .n = 10,
+	};
+	struct flow_key kl = fkey(REMOTE, WAN1_IP, 53, 50100, PROTO_UDP);
+	struct flow_entry e;
+	struct frame in;
+
+	(void)state;
+	mk(&in, &host);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, NULL, NULL),
+				 TC_ACT_OK);
+	assert_true(fx_flow(&kl, &e));
+	assert_int_equal(e.dir, FLOW_DIR_LOCAL);
+	assert_int_equal(e.host_packets, 3);
+	assert_int_equal(e.host_bytes, 3 * (20 + 8 + 10));
+}
+
+/* Finding 10: a fragment entry older than the reassembly time is not followed. */
+static void test_fragment_entry_expires(void **state)
+{
+	uint8_t payload[40], l4[64];
+	struct ip4_spec ip = {
+		.saddr = CLIENT, .daddr = REMOTE, .proto = PROTO_UDP, .ttl = 64, .id = 0x7778,
+	};
+	struct frag_key fk = { .saddr = CLIENT, .daddr = REMOTE, .id = htons(0x7778),
+			       .proto = PROTO_UDP };
+	struct frag_entry fr;
+	struct frame f1, f2;
+	size_t n;
+
+	(void)state;
+	memset(payload, 0x5a, sizeof(payload));
+	n = l4_udp(l4, CLIENT, REMOTE, 153, 5000, payload, sizeof(payload), false);
+	ip.frag = IPF_MF;
+	frame_ipv4(&f1, FX.lan_mac, MAC_CLIENT, &ip, l4, 16);
+	ip.frag = 2;
+	frame_ipv4(&f2, FX.lan_mac, MAC_CLIENT, &ip, l4 + 16, n - 16);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &f1, NULL, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	/* Control: in time, the later fragment follows. */
+	expect_xdp(FX.xdp_lan, FX.lan_if, &f2, NULL, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+
+	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_FRAGS], &fk, &fr), 0);
+	fr.seen_ns -= 31 * SEC_NS;
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_FRAGS], &fk, &fr, BPF_EXIST), 0);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &f2, NULL, XDP_DROP, HOOK_XDP_LAN,
+		   V_DROP_FRAG_UNKNOWN);
+	assert_int_not_equal(bpf_map_lookup_elem(FX.m->fd[XM_FRAGS], &fk, &fr), 0);
+}
+
 /* ============================================================== main */
 
 /* ================================= L3 devices and XDP transmit paths */
@@ -3050,6 +3236,10 @@ int main(int argc, char **argv)
 		T(test_l3_lan_ingress_opens_and_marks),
 		T(test_l3_length_is_the_interfaces),
 		T(test_xdp_kernel_path_without_xdp_transmit),
+		T(test_default_timeouts_meet_rfcs),
+		T(test_last_seen_ahead_of_now_is_live),
+		T(test_host_session_counts_bytes),
+		T(test_fragment_entry_expires),
 	};
 #undef T
 

@@ -120,9 +120,10 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(cfg.n_rules, 0);
 	assert_int_equal(cfg.n_forwards, 0);
 	assert_int_equal(cfg.timeouts.tcp_established, 7440);
-	assert_int_equal(cfg.timeouts.tcp_transitory, 120);
-	assert_int_equal(cfg.timeouts.udp, 60);
-	assert_int_equal(cfg.timeouts.icmp, 30);
+	/* RFC 5382 REQ-5, RFC 4787 REQ-5 (300 s recommended), RFC 5508 REQ-1. */
+	assert_int_equal(cfg.timeouts.tcp_transitory, 240);
+	assert_int_equal(cfg.timeouts.udp, 300);
+	assert_int_equal(cfg.timeouts.icmp, 60);
 	assert_int_equal(cfg.flow_table_size, 262144);
 	assert_int_equal(cfg.fwmark_mask, 0x00ff0000);
 	assert_int_equal(cfg.route_table_base, 30839);
@@ -175,7 +176,7 @@ static void test_empty_sections(void **state)
 	assert_int_equal(cfg.n_groups, 1);
 	assert_string_equal(cfg.groups[0].name, "default");
 	assert_int_equal(cfg.n_rules, 0);
-	assert_int_equal(cfg.timeouts.udp, 60);
+	assert_int_equal(cfg.timeouts.udp, 300);
 	assert_string_equal(cfg.metrics_listen, "127.0.0.1:9469");
 }
 
