@@ -13,7 +13,7 @@ BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinu
 B := $(BUILD)/bench
 
 .PHONY: all
-all: $(B)/bench_dp $(B)/harness.bpf.o $(B)/bare_fwd.bpf.o $(B)/xdpgen.bpf.o $(B)/xdpgen
+all: $(B)/bench_dp $(B)/flowfill $(B)/harness.bpf.o $(B)/bare_fwd.bpf.o $(B)/xdpgen.bpf.o $(B)/xdpgen
 
 $(B):
 	mkdir -p $@
@@ -22,6 +22,9 @@ $(B)/%.bpf.o: bench/%.bpf.c bench/bench_tuple.h vmlinux/vmlinux.h | $(B)
 	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(B)/bench_dp: bench/bench_dp.c bench/bench_tuple.h tests/bpf/pkt.h $(BUILD)/libxwan.a | $(B)
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libxwan.a $(LDLIBS)
+
+$(B)/flowfill: bench/flowfill.c $(BUILD)/libxwan.a | $(B)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libxwan.a $(LDLIBS)
 
 $(B)/xdpgen: bench/xdpgen.c | $(B)

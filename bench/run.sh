@@ -8,7 +8,8 @@
 # Parts: build/bench/bench_dp (BPF_PROG_TEST_RUN: per-packet cost, table
 # scale, new-flow rate), perf profiles of three cases, bench/lab_bench.sh
 # (namespace lab: gw CPU per packet, TCP throughput), bench/failover_bench.sh
-# (failover time). Raw results stay in build/bench/results/. A part that
+# (failover time), bench/agent_bench.sh (probe jitter and scrape time at
+# 1M flows). Raw results stay in build/bench/results/. A part that
 # fails is reported as not measured, and the script exits non-zero.
 # Root only (network namespaces, BPF).
 
@@ -57,6 +58,9 @@ bench/lab_bench.sh "$R/lab.tsv" || rc=1
 step "4. failover time"
 bench/failover_bench.sh "$R/failover.tsv" || rc=1
 
+step "5. the agent under a big flow table: probe jitter, scrape time"
+bench/agent_bench.sh "$R/agent.tsv" || rc=1
+
 {
 	echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "cores=$(nproc)"
@@ -74,7 +78,7 @@ bench/failover_bench.sh "$R/failover.tsv" || rc=1
 
 step "report"
 "$PY" bench/report.py --dp "$R/bench_dp.json" --lab "$R/lab.tsv" \
-	--failover "$R/failover.tsv" --profiles "$R" --meta "$R/meta.env" \
+	--failover "$R/failover.tsv" --agent "$R/agent.tsv" --profiles "$R" --meta "$R/meta.env" \
 	--out docs/benchmarks.md || rc=1
 echo "bench: $((SECONDS - t0)) s"
 exit $rc

@@ -323,6 +323,7 @@ struct doomed {
 	int n, cap;
 	const struct xwan_maps *m;
 	struct sticky_group sticky[XWAN_MAX_GROUPS];
+	struct xwan_flow_counts *counts;        /* NULL: do not count */
 };
 
 static void sticky_groups_read(const struct xwan_maps *m, struct sticky_group *sg)
@@ -373,10 +374,41 @@ static void sticky_refresh(const struct doomed *d, const struct xwan_flow *f)
 	bpf_map_update_elem(d->m->fd[XM_STICKY], &k, &b, BPF_EXIST);
 }
 
+void xwan_flow_count(struct xwan_flow_counts *c, const struct xwan_flow *f)
+{
+	if (!f->live || f->out.gw >= XWAN_MAX_GATEWAYS)
+		return;
+	c->total++;
+	c->unreplied += f->table == XM_FLOWS_NEW;
+	c->per_gw[f->out.gw]++;
+	if (f->out.flags & FLOW_F_NAT)
+		c->nat_per_gw[f->out.gw]++;
+}
+
+static int count_cb(const struct xwan_flow *f, void *data)
+{
+	xwan_flow_count(data, f);
+	return 0;
+}
+
+int xwan_flows_count(const struct xwan_maps *m, struct xwan_flow_counts *c)
+{
+	uint64_t t0 = xwan_now_ns();
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->at_unix = (uint64_t)time(NULL);
+	rc = xwan_flow_scan(m, count_cb, c);
+	c->took_ns = xwan_now_ns() - t0;
+	return rc;
+}
+
 static int collect(const struct xwan_flow *f, void *data)
 {
 	struct doomed *d = data;
 
+	if (d->counts)
+		xwan_flow_count(d->counts, f);
 	if (f->live) {
 		sticky_refresh(d, f);
 		return 0;
@@ -440,9 +472,19 @@ static int remove_collected(const struct xwan_maps *m, struct doomed *d)
 
 int xwan_flows_gc(const struct xwan_maps *m)
 {
-	struct doomed d = { .m = m };
+	return xwan_flows_gc_counted(m, NULL);
+}
+
+int xwan_flows_gc_counted(const struct xwan_maps *m, struct xwan_flow_counts *counts)
+{
+	struct doomed d = { .m = m, .counts = counts };
+	uint64_t t0 = xwan_now_ns();
 	int rc;
 
+	if (counts) {
+		memset(counts, 0, sizeof(*counts));
+		counts->at_unix = (uint64_t)time(NULL);
+	}
 	sticky_groups_read(m, d.sticky);
 	rc = xwan_flow_scan(m, collect, &d);
 
@@ -450,7 +492,10 @@ int xwan_flows_gc(const struct xwan_maps *m)
 		free(d.keys);
 		return rc;
 	}
-	return remove_collected(m, &d);
+	rc = remove_collected(m, &d);
+	if (counts)
+		counts->took_ns = xwan_now_ns() - t0;
+	return rc;
 }
 
 struct flush_ctx {

@@ -44,11 +44,30 @@ struct xwan_flows_filter {
 
 int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *f, FILE *out);
 
+/* Live flows, in total and per gateway index: what the metrics report. */
+struct xwan_flow_counts {
+	uint64_t total;
+	uint64_t unreplied;     /* in the table of flows not answered yet */
+	uint64_t per_gw[XWAN_MAX_GATEWAYS];
+	uint64_t nat_per_gw[XWAN_MAX_GATEWAYS];
+	uint64_t at_unix;       /* when counted (0: never) */
+	uint64_t took_ns;       /* how long the pass over the table took */
+};
+
+/* Count f into c (one rule for the scrape and the sweep). */
+void xwan_flow_count(struct xwan_flow_counts *c, const struct xwan_flow *f);
+
+/* Count every flow of the table (a full scan). */
+int xwan_flows_count(const struct xwan_maps *m, struct xwan_flow_counts *c);
+
 /*
  * Delete dead flows (both entries) and keep the sticky bindings of clients
- * with live flows fresh; returns the number of flows removed.
+ * with live flows fresh; returns the number of flows removed. With counts,
+ * the same pass also counts the live flows (the agent's metrics read those
+ * instead of scanning the table per scrape).
  */
 int xwan_flows_gc(const struct xwan_maps *m);
+int xwan_flows_gc_counted(const struct xwan_maps *m, struct xwan_flow_counts *counts);
 
 /*
  * Delete the flows on gateway index `gw` that belong to the groups in

@@ -34,27 +34,6 @@ static const char *const status_label[GW_STATUS_MAX] = {
 	"pending", "online", "warning", "down",
 };
 
-struct active_count {
-	uint64_t total;
-	uint64_t unreplied;
-	uint64_t per_gw[XWAN_MAX_GATEWAYS];
-	uint64_t nat_per_gw[XWAN_MAX_GATEWAYS];
-};
-
-static int count_active(const struct xwan_flow *f, void *data)
-{
-	struct active_count *a = data;
-
-	if (!f->live || f->out.gw >= XWAN_MAX_GATEWAYS)
-		return 0;
-	a->total++;
-	a->unreplied += f->table == XM_FLOWS_NEW;
-	a->per_gw[f->out.gw]++;
-	if (f->out.flags & FLOW_F_NAT)
-		a->nat_per_gw[f->out.gw]++;
-	return 0;
-}
-
 static void help(FILE *out, const char *name, const char *type, const char *text)
 {
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
@@ -105,8 +84,15 @@ static void write_health(FILE *out, const struct xwan_maps *m, const struct xwan
 
 int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra extra, void *ctx)
 {
+	return xwan_stats_write_counted(m, out, NULL, extra, ctx);
+}
+
+int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
+			     const struct xwan_flow_counts *counts, xwan_metrics_extra extra,
+			     void *ctx)
+{
 	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
-	struct active_count *act = calloc(1, sizeof(*act));
+	struct xwan_flow_counts *act = calloc(1, sizeof(*act));
 	struct gw_counters gc[XWAN_MAX_GATEWAYS] = {};
 	struct xwan_settings s;
 	__u64 v;
@@ -119,8 +105,10 @@ int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra ex
 	rc = xwan_runtime_read(m, rt);
 	if (!rc)
 		rc = xwan_settings_read(m, &s);
-	if (!rc)
-		rc = xwan_flow_scan(m, count_active, act);
+	if (!rc && counts)
+		*act = *counts;
+	else if (!rc)
+		rc = xwan_flows_count(m, act);
 	if (rc)
 		goto out;
 	for (g = 0; g < (int)rt->n_gateways; g++) {
@@ -227,6 +215,13 @@ int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra ex
 	help(out, "xwan_flows_unreplied", "gauge",
 	     "Live flows nobody answered yet (the table a flood fills).");
 	fprintf(out, "xwan_flows_unreplied %llu\n", (unsigned long long)act->unreplied);
+	help(out, "xwan_flows_counted_timestamp_seconds", "gauge",
+	     "Unix time the flow counts (xwan_flows_active, per gateway) were taken.");
+	fprintf(out, "xwan_flows_counted_timestamp_seconds %llu\n",
+		(unsigned long long)act->at_unix);
+	help(out, "xwan_flows_count_duration_seconds", "gauge",
+	     "How long the last pass over the flow table that counted them took (the agent's sweep).");
+	fprintf(out, "xwan_flows_count_duration_seconds %.6f\n", act->took_ns / 1e9);
 	help(out, "xwan_flow_table_capacity", "gauge",
 	     "Answered flows the table holds; it never evicts them.");
 	fprintf(out, "xwan_flow_table_capacity %u\n", s.flow_capacity);

@@ -28,10 +28,12 @@
 #include "../loader/sync.h"
 #include "failover.h"
 #include "health.h"
+#include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "netevents.h"
 #include "probe.h"
+#include "worker.h"
 
 #define NS                  1000000000ULL
 #define MS                  1000000ULL
@@ -75,6 +77,7 @@ struct agent {
 	xwan_usable_t usable;
 	bool any[XWAN_MAX_GATEWAYS];
 	struct metrics_server *metrics;
+	struct worker *worker;      /* sweeps, flushes, textfile, reloads: off the loop */
 	uint64_t next_gc, next_textfile, next_publish;
 	int default_gw;
 	bool stop, reload, resync, dirty;
@@ -86,6 +89,9 @@ struct agent {
 	bool full_resync;       /* notifications were lost: re-read neighbours too */
 	uint64_t resync_first, resync_at;
 	int lock_fd;            /* flock on the pin dir: one agent per dataplane */
+	bool gc_in_flight, textfile_in_flight;
+	bool reloading, reload_again;   /* a reload job is queued or running */
+	bool install_pending;           /* a gateway choice waits for the reload's maps lock */
 };
 
 /*
@@ -104,22 +110,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
 }
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-	char stamp[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	va_list ap;
-
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s xwan: ", stamp);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define logf_ agent_log
 
 static const char *gw_name(const struct agent *a, int w)
 {
@@ -367,11 +358,14 @@ static uint32_t group_mask_down_flush(const struct xwan_config *cfg)
 	return mask;
 }
 
+/* The flush walks the flow table: the worker does it, after the new choice is in. */
 static void flush_gateway(struct agent *a, int w, uint32_t mask, const char *why)
 {
 	int resets = 0, n;
 
 	if (!mask)
+		return;
+	if (worker_post_flush(a->worker, a->cfg->wans[w].gw, mask, gw_name(a, w), why))
 		return;
 	n = xwan_flows_flush(&a->maps, a->cfg->wans[w].gw, mask, false, true, &resets);
 	if (n < 0)
@@ -403,6 +397,26 @@ static void flush_left_tiers(struct agent *a, const xwan_usable_t nu)
 	}
 }
 
+/*
+ * Write the gateway choice unless a reload holds the maps: then it is
+ * installed (with the verdicts of that moment) as soon as the reload ends;
+ * the loop never waits for it.
+ */
+static int install_locked(struct agent *a, const struct gw_verdict *v, xwan_usable_t nu,
+			  const bool *any)
+{
+	int rc;
+
+	if (a->worker && !worker_maps_trylock(a->worker)) {
+		a->install_pending = true;
+		return 0;
+	}
+	rc = failover_install(a->cfg, &a->host, &a->maps, v, nu, any);
+	if (a->worker)
+		worker_maps_unlock(a->worker);
+	return rc;
+}
+
 static void apply(struct agent *a, const struct gw_verdict *old)
 {
 	struct gw_verdict v[XWAN_MAX_GATEWAYS];
@@ -413,7 +427,7 @@ static void apply(struct agent *a, const struct gw_verdict *old)
 	for (int w = 0; w < a->cfg->n_wans; w++)
 		v[w] = a->gw[w].v;
 	failover_usable(a->cfg, v, nu, any);
-	rc = failover_install(a->cfg, &a->host, &a->maps, v, nu, any);
+	rc = install_locked(a, v, nu, any);
 	if (rc)
 		logf_("cannot install the new gateway choice: %s", strerror(-rc));
 	for (int w = 0; w < a->cfg->n_wans; w++)
@@ -662,6 +676,11 @@ static void resync(struct agent *a)
 
 	a->resync = false;
 	a->full_resync = false;
+	if (a->reloading) {
+		a->resync = true;       /* again once the reload is in */
+		a->full_resync = full;
+		goto out;
+	}
 	if (!h || !rt || xwan_runtime_read(&a->maps, rt)) {
 		logf_("cannot re-read the host: out of memory or no runtime record");
 		goto out;
@@ -702,9 +721,15 @@ static void resync(struct agent *a)
 		status[w] = a->gw[w].v.status;
 		v[w] = a->gw[w].v;
 	}
+	if (a->worker && !worker_maps_trylock(a->worker)) {
+		a->resync = true;       /* a reload holds the maps: again next round */
+		goto out;
+	}
 	if (xwan_sync_all(a->cfg, &a->host, &a->maps, status, a->any, err, sizeof(err)) ||
 	    failover_install(a->cfg, &a->host, &a->maps, v, a->usable, a->any))
 		logf_("cannot re-sync the maps: %s", err);
+	if (a->worker)
+		worker_maps_unlock(a->worker);
 out:
 	free(h);
 	free(rt);
@@ -916,20 +941,28 @@ static void host_regather(struct agent *a)
 	free(h);
 }
 
+/* What the dataplane keeps of the running gateways (by name) for cfg. */
+static void carry_over(const struct xwan_config *cur, const uint8_t *cur_status,
+		       const bool *cur_any, const struct xwan_config *cfg, uint8_t *status,
+		       bool *usable)
+{
+	for (int w = 0; w < cfg->n_wans; w++) {
+		int old = wan_by_name(cur, cfg->wans[w].name, cfg->wans[w].interface);
+
+		status[w] = old >= 0 ? cur_status[old] : GW_STATUS_PENDING;
+		usable[w] = old >= 0 ? cur_any[old] : true;
+	}
+}
+
 /*
- * Install cfg on the running dataplane (it becomes a->cfg, or is freed):
- * gateways it keeps keep their status (until fresh probes decide) and their
- * flows; gone ones are flushed. what names the cause in the log; a quiet
- * failure (an interface back without its address yet) is retried later.
+ * The dataplane runs cfg now: the agent switches to it (cfg becomes a->cfg).
+ * Gateways it keeps keep their status (until fresh probes decide).
  */
-static int apply_config(struct agent *a, struct xwan_config *cfg, const char *what, bool quiet)
+static void switch_config(struct agent *a, struct xwan_config *cfg,
+			  const struct xwan_reload_result *res, const char *what)
 {
 	static struct agent_gw next[XWAN_MAX_GATEWAYS];
-	struct xwan_reload_result res;
 	struct gw_verdict v[XWAN_MAX_GATEWAYS];
-	uint8_t status[XWAN_MAX_GATEWAYS];
-	bool usable[XWAN_MAX_GATEWAYS];
-	char err[1024] = "";
 	int w, old;
 
 	memset(next, 0, sizeof(next));
@@ -944,30 +977,13 @@ static int apply_config(struct agent *a, struct xwan_config *cfg, const char *wh
 			next[w].nat_addr = a->gw[old].nat_addr;
 			next[w].nexthop = a->gw[old].nexthop;
 			memcpy(next[w].reason, a->gw[old].reason, sizeof(next[w].reason));
-			usable[w] = a->any[old];
 		} else {
 			next[w].v.status = GW_STATUS_PENDING;
 			next[w].link_up = true;
-			usable[w] = true;
 		}
-		status[w] = next[w].v.status;
 	}
 	for (w = 0; w < a->cfg->n_wans; w++)
 		targets_close(a, w);
-	if (xwan_reload(cfg, a->o->pin_dir, status, usable, &res, err, sizeof(err))) {
-		static char last[sizeof(err)];
-
-		if (!quiet)
-			logf_("%s failed halfway (%s); restart the agent to be sure of the state",
-			      what, err);
-		else if (strcmp(last, err))
-			logf_("%s: not yet (%s); retrying", what, err);
-		snprintf(last, sizeof(last), "%s", err);
-		free(cfg);
-		for (w = 0; w < a->cfg->n_wans; w++)
-			targets_open(a, w);
-		return -1;
-	}
 	free(a->cfg);
 	a->cfg = cfg;
 	memcpy(a->gw, next, sizeof(next));
@@ -984,30 +1000,152 @@ static int apply_config(struct agent *a, struct xwan_config *cfg, const char *wh
 		v[w] = a->gw[w].v;
 	}
 	failover_usable(cfg, v, a->usable, a->any);
-	if (failover_install(cfg, &a->host, &a->maps, v, a->usable, a->any))
+	a->install_pending = false;
+	if (install_locked(a, v, a->usable, a->any))
 		logf_("%s: cannot install the gateway choice", what);
 	a->default_gw = -1;
 	manage_default_route(a);
 	publish_health(a);
 	logf_("%s %s: %d WAN(s) added, %d removed (%d flows flushed, %d TCP clients reset)",
-	      what, a->o->config_path, res.added, __builtin_popcount(res.gone), res.flushed,
-	      res.resets);
+	      what, a->o->config_path, res->added, __builtin_popcount(res->gone), res->flushed,
+	      res->resets);
+}
+
+/*
+ * Install cfg on the running dataplane, here on the loop (it becomes a->cfg,
+ * or is freed): gateways it keeps keep their status and their flows; gone
+ * ones are flushed. what names the cause in the log; a quiet failure (an
+ * interface back without its address yet) is retried later.
+ */
+static int apply_config(struct agent *a, struct xwan_config *cfg, const char *what, bool quiet)
+{
+	struct xwan_reload_result res;
+	uint8_t cur[XWAN_MAX_GATEWAYS], status[XWAN_MAX_GATEWAYS];
+	bool usable[XWAN_MAX_GATEWAYS];
+	char err[1024] = "";
+	int rc;
+
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		cur[w] = a->gw[w].v.status;
+	carry_over(a->cfg, cur, a->any, cfg, status, usable);
+	if (a->worker && !worker_maps_trylock(a->worker)) {
+		free(cfg);
+		return -1;
+	}
+	rc = xwan_reload(cfg, a->o->pin_dir, status, usable, &res, err, sizeof(err));
+	if (a->worker)
+		worker_maps_unlock(a->worker);
+	if (rc) {
+		static char last[sizeof(err)];
+
+		if (!quiet)
+			logf_("%s failed halfway (%s); restart the agent to be sure of the state",
+			      what, err);
+		else if (strcmp(last, err))
+			logf_("%s: not yet (%s); retrying", what, err);
+		snprintf(last, sizeof(last), "%s", err);
+		free(cfg);
+		return -1;
+	}
+	switch_config(a, cfg, &res, what);
 	return 0;
 }
 
-/* SIGHUP: the file's new config. */
+/*
+ * SIGHUP: the file's new config. Reading it and changing the dataplane
+ * (which may flush a removed WAN's flows and wait for neighbours) run on the
+ * worker; the loop keeps probing with the old config meanwhile, then
+ * switches in reload_done().
+ */
+struct reload_job {
+	struct worker_job j;
+	struct agent *a;                /* read-only on the worker: a->cfg, a->o */
+	uint8_t old_status[XWAN_MAX_GATEWAYS];
+	bool old_any[XWAN_MAX_GATEWAYS];
+	struct xwan_config *cfg;        /* the new config, NULL: rejected */
+	struct xwan_reload_result res;
+	int rc;
+	char err[1024];
+};
+
+static void reload_run(struct worker_job *j, struct worker *wk)
+{
+	struct reload_job *r = (struct reload_job *)j;
+	uint8_t status[XWAN_MAX_GATEWAYS];
+	bool usable[XWAN_MAX_GATEWAYS];
+
+	r->cfg = read_config(r->a->o->config_path, r->err, sizeof(r->err));
+	if (!r->cfg)
+		return;
+	/* a->cfg is replaced only on the loop, by reload_done() and relink(),
+	 * neither of which runs while this job is in flight. */
+	carry_over(r->a->cfg, r->old_status, r->old_any, r->cfg, status, usable);
+	if (wk)
+		worker_maps_lock(wk);
+	r->rc = xwan_reload(r->cfg, r->a->o->pin_dir, status, usable, &r->res, r->err,
+			    sizeof(r->err));
+	if (wk)
+		worker_maps_unlock(wk);
+}
+
+static void reload_done(struct worker_job *j)
+{
+	struct reload_job *r = (struct reload_job *)j;
+	struct agent *a = r->a;
+
+	a->reloading = false;
+	if (!r->cfg) {
+		logf_("reload rejected, running config kept: %s", r->err);
+	} else if (r->rc) {
+		logf_("reload failed halfway (%s); restart the agent to be sure of the state",
+		      r->err);
+		free(r->cfg);
+	} else {
+		switch_config(a, r->cfg, &r->res, "reloaded");
+	}
+	if (a->install_pending) {
+		struct gw_verdict cur[XWAN_MAX_GATEWAYS];
+
+		/* Verdicts as they are now: no transition, so nothing more is flushed. */
+		for (int w = 0; w < a->cfg->n_wans; w++)
+			cur[w] = a->gw[w].v;
+		a->install_pending = false;
+		apply(a, cur);
+	}
+	if (a->reload_again) {
+		a->reload_again = false;
+		a->reload = true;
+	}
+	free(r);
+}
+
 static void reload(struct agent *a)
 {
-	struct xwan_config *cfg;
-	char err[1024] = "";
+	struct reload_job *r;
 
 	a->reload = false;
-	cfg = read_config(a->o->config_path, err, sizeof(err));
-	if (!cfg) {
-		logf_("reload rejected, running config kept: %s", err);
+	if (a->reloading) {
+		a->reload_again = true;         /* a SIGHUP during a reload: once more after */
 		return;
 	}
-	apply_config(a, cfg, "reloaded", false);
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		logf_("reload: out of memory");
+		return;
+	}
+	r->j.run = reload_run;
+	r->j.done = reload_done;
+	r->a = a;
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		r->old_status[w] = a->gw[w].v.status;
+		r->old_any[w] = a->any[w];
+	}
+	a->reloading = true;
+	if (!worker_post(a->worker, &r->j)) {
+		/* No worker (it failed to start): do it here, as before. */
+		reload_run(&r->j, NULL);
+		reload_done(&r->j);
+	}
 }
 
 /*
@@ -1025,6 +1163,14 @@ static void relink(struct agent *a, uint64_t now)
 	bool ready;
 
 	a->relink = false;
+	if (a->reloading) {
+		/* The reload re-attaches too; and two writers must not overlap. */
+		free(cfg);
+		free(h);
+		a->relink = true;
+		a->next_relink = now + RELINK_RETRY_NS;
+		return;
+	}
 	if (!cfg || !h) {
 		free(cfg);
 		free(h);
@@ -1061,20 +1207,30 @@ static void runtime_set_agent(struct agent *a, uint32_t pid)
 
 /* ---- the loop ---- */
 
+static bool metrics_counts(void *ctx, struct xwan_flow_counts *c)
+{
+	return worker_counts(ctx, c);
+}
+
+/* Sweeps and textfile writes go to the worker; one of each at a time. */
 static void housekeeping(struct agent *a, uint64_t now)
 {
 	int n, rc;
 
 	if (now >= a->next_gc) {
-		n = xwan_flows_gc(&a->maps);
-		if (n < 0)
-			logf_("flow table sweep failed: %s", strerror(-n));
+		if (!worker_post_gc(a->worker, &a->gc_in_flight)) {
+			n = xwan_flows_gc(&a->maps);
+			if (n < 0)
+				logf_("flow table sweep failed: %s", strerror(-n));
+		}
 		a->next_gc = now + GC_INTERVAL_NS;
 	}
 	if (a->o->textfile && now >= a->next_textfile) {
-		rc = metrics_write_textfile(a->o->textfile, &a->maps);
-		if (rc)
-			logf_("cannot write %s: %s", a->o->textfile, strerror(-rc));
+		if (!worker_post_textfile(a->worker, a->o->textfile, &a->textfile_in_flight)) {
+			rc = metrics_write_textfile(a->o->textfile, &a->maps, NULL);
+			if (rc)
+				logf_("cannot write %s: %s", a->o->textfile, strerror(-rc));
+		}
 		a->next_textfile = now + TEXTFILE_INTERVAL;
 	}
 	if (now >= a->next_publish) {
@@ -1158,11 +1314,15 @@ int agent_run(const struct agent_opts *o)
 		fprintf(stderr, "xwan: %s\n", err);
 		goto out;
 	}
+	a->worker = worker_start(&a->maps, a->epfd, err, sizeof(err));
+	if (!a->worker)
+		logf_("warning: %s; sweeps and reloads run on the probing loop", err);
 	if (netevents_open(&a->ne, a->epfd, &net_ops, a))
 		logf_("warning: no netlink notifications (%s); link changes wait for the probes",
 		      strerror(errno));
 	if (a->cfg->metrics_listen[0]) {
-		a->metrics = metrics_start(a->cfg->metrics_listen, &a->maps, err, sizeof(err));
+		a->metrics = metrics_start(a->cfg->metrics_listen, &a->maps, metrics_counts, a->worker,
+					   err, sizeof(err));
 		if (!a->metrics)
 			logf_("warning: %s; metrics are still in `xwan stats`", err);
 		else
@@ -1185,6 +1345,7 @@ int agent_run(const struct agent_opts *o)
 	}
 out:
 	metrics_stop(a->metrics);
+	worker_stop(a->worker);
 	netevents_close(&a->ne);
 	if (a->cfg)
 		for (int w = 0; w < a->cfg->n_wans; w++)

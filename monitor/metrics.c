@@ -15,6 +15,8 @@
 struct metrics_server {
 	struct MHD_Daemon *d;
 	struct xwan_maps maps;  /* our own dups: the loop may reopen its maps */
+	metrics_counts_fn counts;
+	void *counts_ctx;
 };
 
 static const char index_page[] =
@@ -40,6 +42,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			      size_t *data_len, void **state)
 {
 	struct metrics_server *s = cls;
+	struct xwan_flow_counts counts;
+	bool have_counts;
 	char *body = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -61,7 +65,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	f = open_memstream(&body, &len);
 	if (!f)
 		return MHD_NO;
-	rc = xwan_stats_write(&s->maps, f, NULL, NULL);
+	have_counts = s->counts && s->counts(s->counts_ctx, &counts);
+	rc = xwan_stats_write_counted(&s->maps, f, have_counts ? &counts : NULL, NULL, NULL);
 	fclose(f);
 	if (rc) {
 		free(body);
@@ -92,6 +97,7 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa)
 }
 
 struct metrics_server *metrics_start(const char *listen, const struct xwan_maps *m,
+				     metrics_counts_fn counts, void *counts_ctx,
 				     char *err, size_t errlen)
 {
 	struct metrics_server *s = calloc(1, sizeof(*s));
@@ -101,6 +107,8 @@ struct metrics_server *metrics_start(const char *listen, const struct xwan_maps 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	s->counts = counts;
+	s->counts_ctx = counts_ctx;
 	if (parse_listen(listen, &sa)) {
 		snprintf(err, errlen, "metrics.listen \"%s\" is not addr:port", listen);
 		free(s);
@@ -130,7 +138,8 @@ void metrics_stop(struct metrics_server *s)
 	free(s);
 }
 
-int metrics_write_textfile(const char *path, const struct xwan_maps *m)
+int metrics_write_textfile(const char *path, const struct xwan_maps *m,
+			   const struct xwan_flow_counts *counts)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -140,7 +149,7 @@ int metrics_write_textfile(const char *path, const struct xwan_maps *m)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	rc = xwan_stats_write(m, f, NULL, NULL);
+	rc = xwan_stats_write_counted(m, f, counts, NULL, NULL);
 	if (fclose(f) && !rc)
 		rc = -errno;
 	if (!rc && rename(tmp, path))

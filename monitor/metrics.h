@@ -9,16 +9,26 @@
 
 #include <stddef.h>
 
+#include "../loader/flows.h"
 #include "../loader/maps.h"
 
 struct metrics_server;
 
+/*
+ * The flow counts a scrape reports, from the agent's last sweep: a scrape
+ * then costs O(gateways), not a walk of the flow table. Called on the HTTP
+ * thread; false: no counts yet (the scrape then scans).
+ */
+typedef bool (*metrics_counts_fn)(void *ctx, struct xwan_flow_counts *c);
+
 /* listen: "addr:port" (IPv4). */
 struct metrics_server *metrics_start(const char *listen, const struct xwan_maps *m,
+				     metrics_counts_fn counts, void *counts_ctx,
 				     char *err, size_t errlen);
 void metrics_stop(struct metrics_server *s);
 
-/* Write the exposition to path atomically (temp file + rename). */
-int metrics_write_textfile(const char *path, const struct xwan_maps *m);
+/* Write the exposition to path atomically (temp file + rename); counts NULL: scan. */
+int metrics_write_textfile(const char *path, const struct xwan_maps *m,
+			   const struct xwan_flow_counts *counts);
 
 #endif /* XWAN_METRICS_H */
