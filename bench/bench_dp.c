@@ -61,7 +61,9 @@ static const char NETNS_SETUP[] = XWAN_TEST_NETNS
 	"ip route add default via 203.0.113.1 dev wan1\n";
 
 /* The tests' config, with the table size left open. */
+/* No per-source limits: the new-flow figures open millions from few clients. */
 static const char CONFIG_FMT[] = XWAN_TEST_CONFIG
+	"limits: {unreplied_per_lan_host: 0, unreplied_per_wan_host: 0}\n"
 	"flow_table_size: %u\n";
 
 static const uint8_t MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x02 };
@@ -435,10 +437,9 @@ static void gauge_set(const struct env *e, uint64_t n)
 		die("flow_gauge: %s", strerror(errno));
 }
 
-static void flows_clear(const struct env *e)
+static void table_clear(int fd)
 {
 	enum { B = 65536 };
-	int fd = e->m->fd[XM_FLOWS];
 	struct flow_key *keys = malloc(sizeof(*keys) * B);
 	struct flow_entry *vals = malloc(sizeof(*vals) * B);
 	struct flow_key k;
@@ -463,13 +464,19 @@ static void flows_clear(const struct env *e)
 		bpf_map_delete_elem(fd, &k);
 	free(keys);
 	free(vals);
+}
+
+/* Both flow tables: answered and not yet answered. */
+static void flows_clear(const struct env *e)
+{
+	table_clear(e->m->fd[XM_FLOWS]);
+	table_clear(e->m->fd[XM_FLOWS_NEW]);
 	gauge_set(e, 0);
 }
 
-static uint64_t flows_count(const struct env *e)
+static uint64_t table_count(int fd)
 {
 	enum { B = 65536 };
-	int fd = e->m->fd[XM_FLOWS];
 	struct flow_key *keys = malloc(sizeof(*keys) * B);
 	struct flow_entry *vals = malloc(sizeof(*vals) * B);
 	__u64 batch = 0;
@@ -491,6 +498,11 @@ static uint64_t flows_count(const struct env *e)
 	free(keys);
 	free(vals);
 	return n;
+}
+
+static uint64_t flows_count(const struct env *e)
+{
+	return table_count(e->m->fd[XM_FLOWS]) + table_count(e->m->fd[XM_FLOWS_NEW]);
 }
 
 /*
@@ -531,6 +543,7 @@ static void flows_fill(const struct env *e, uint32_t from, uint32_t to)
 			o->gw = in->gw = gw;
 			o->group = in->group = 0;
 			o->flags = in->flags = FLOW_F_NAT;
+			o->ct = in->ct = FLOW_CT_REPLIED;     /* answered: the table they live in */
 			o->rule = in->rule = XWAN_RULE_NONE;
 
 			o->peer = ki;
@@ -560,14 +573,14 @@ static void flows_fill(const struct env *e, uint32_t from, uint32_t to)
 	gauge_set(e, to);
 }
 
-/* The memory the kernel charges for the flow table (fdinfo memlock). */
-static uint64_t flows_memlock(const struct env *e)
+/* The memory the kernel charges for a map (fdinfo memlock). */
+static uint64_t map_memlock(int fd)
 {
 	char path[64], line[256];
 	uint64_t v = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", e->m->fd[XM_FLOWS]);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -576,6 +589,12 @@ static uint64_t flows_memlock(const struct env *e)
 			break;
 	fclose(f);
 	return v;
+}
+
+/* Both flow tables: what a flow of capacity costs includes the unanswered one. */
+static uint64_t flows_memlock(const struct env *e)
+{
+	return map_memlock(e->m->fd[XM_FLOWS]) + map_memlock(e->m->fd[XM_FLOWS_NEW]);
 }
 
 /*
@@ -593,7 +612,7 @@ static void flow_open(const struct env *e, uint32_t i, int *gw, uint16_t *port)
 
 	frame_lan(e, c.frame, i, F_SYN);
 	run_wrapped(e->xdp_lan, &c, e->lan_if, 1, &rv);
-	if (rv != XDP_REDIRECT || bpf_map_lookup_elem(e->m->fd[XM_FLOWS], &k, &fe))
+	if (rv != XDP_REDIRECT || bpf_map_lookup_elem(e->m->fd[XM_FLOWS_NEW], &k, &fe))
 		die("flow %u: the SYN did not open a flow (action %u)", i, rv);
 	*gw = fe.gw;
 	*port = ntohs(fe.xlate_port);

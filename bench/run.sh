@@ -7,7 +7,8 @@
 #
 # Parts: build/bench/bench_dp (BPF_PROG_TEST_RUN: per-packet cost, table
 # scale, new-flow rate), perf profiles of three cases, bench/lab_bench.sh
-# (namespace lab: gw CPU per packet, TCP throughput), bench/failover_bench.sh
+# (namespace lab: gw CPU per packet, TCP throughput), bench/flood_bench.sh
+# (TCP throughput during a spoofed SYN flood), bench/failover_bench.sh
 # (failover time), bench/agent_bench.sh (probe jitter and scrape time at
 # 1M flows). Raw results stay in build/bench/results/. A part that
 # fails is reported as not measured, and the script exits non-zero.
@@ -55,6 +56,9 @@ fi
 step "3. namespace lab: gw CPU per packet, TCP throughput"
 bench/lab_bench.sh "$R/lab.tsv" || rc=1
 
+step "3b. established TCP during a SYN flood"
+bench/flood_bench.sh "$R/flood.tsv" || rc=1
+
 step "4. failover time"
 bench/failover_bench.sh "$R/failover.tsv" || rc=1
 
@@ -78,7 +82,8 @@ bench/agent_bench.sh "$R/agent.tsv" || rc=1
 
 step "report"
 "$PY" bench/report.py --dp "$R/bench_dp.json" --lab "$R/lab.tsv" \
-	--failover "$R/failover.tsv" --agent "$R/agent.tsv" --profiles "$R" --meta "$R/meta.env" \
+	--failover "$R/failover.tsv" --agent "$R/agent.tsv" --flood "$R/flood.tsv" \
+	--profiles "$R" --meta "$R/meta.env" \
 	--out docs/benchmarks.md || rc=1
 echo "bench: $((SECONDS - t0)) s"
 exit $rc

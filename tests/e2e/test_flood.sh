@@ -311,7 +311,7 @@ lab_wait_listen "$LAB_NS_GW" tcp 2200
 
 # --- 1. the flood -----------------------------------------------------------------------
 t_flood() {
-	local e0 e1 c0 c1 p0 p1 f0 f1 s0 s1 u1 a0 a1 lan fwd idle dl sha ok1 ok2 n1 n2
+	local e0 e1 c0 c1 p0 p1 f0 f1 s0 s1 u1 a0 a1 lan fwd idle dl sha ok1 ok2 n1 n2 cap
 	hold_start busy "$LAB_NS_CLIENT" "$LAB_SERVER" 8081 10.1.0.2
 	hold_start fwd "$LAB_NS_INET" "$LAB_WAN1_IP" 2222
 	hold_start idle "$LAB_NS_CLIENT" "$LAB_SERVER" 8081 10.1.0.3 --idle
@@ -356,9 +356,11 @@ t_flood() {
 		"$idle" hold_ok "$idle"
 	check "1d flood: the download completes intact (sha256) without a stall >= 1 s" \
 		"$dl; want $sha" [ "$(jget "$dl" 'd.get("sha256") == "'"$sha"'" and d["max_gap_ms"] < 1000')" = True ]
-	check "1e flood: it filled only the unanswered table (evictions rise, answered table never full)" \
-		"created +$n2 evicted +$(delta "$e0" "$e1") answered_table_full +$(delta "$f0" "$f1")" \
-		[ "$(delta "$e0" "$e1")" -gt 0 -a "$(delta "$f0" "$f1")" = 0 ]
+	cap=$(metric xwan_unreplied_table_capacity)
+	check "1e flood: it filled only the unanswered table (evictions rise, $M_UNREPLIED within its capacity, answered table never full)" \
+		"created +$n2 evicted +$(delta "$e0" "$e1") answered_table_full +$(delta "$f0" "$f1") $M_UNREPLIED=${u1:-missing} capacity=${cap:-missing}" \
+		eval '[ "$(delta "$e0" "$e1")" -gt 0 ] && [ "$(delta "$f0" "$f1")" = 0 ] &&
+		      [ -n "$u1" ] && [ -n "$cap" ] && [ "$u1" -le "$cap" ]'
 	ok1=$(hp "$LAB_NS_CLIENT" connect --dst "$LAB_SERVER" --port 8081 --count 200 --bind 10.1.0.4)
 	ok2=$(hp "$LAB_NS_INET" connect --dst "$LAB_WAN1_IP" --port 2222 --count 50)
 	info "after: 200 LAN connections: $ok1; 50 through the port forward: $ok2"
