@@ -226,7 +226,8 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 	     "Answered flows the table holds; it never evicts them.");
 	fprintf(out, "xwan_flow_table_capacity %u\n", s.flow_capacity);
 	help(out, "xwan_unreplied_table_capacity", "gauge",
-	     "Unanswered flows held before the coldest is evicted.");
+	     "Unanswered flows held before the coldest is evicted (the router's own "
+	     "sessions count half: one entry instead of two).");
 	fprintf(out, "xwan_unreplied_table_capacity %u\n", s.unreplied_capacity);
 	help(out, "xwan_up_since_seconds", "gauge", "Unix time the dataplane was brought up.");
 	fprintf(out, "xwan_up_since_seconds %llu\n", (unsigned long long)rt->started_unix);
