@@ -56,6 +56,7 @@ int main(int argc, char **argv)
 			struct flow_entry e = {
 				.created_ns = now, .last_seen_ns = now, .state = FLOW_STATE_ESTABLISHED,
 				.gw = (uint8_t)(done % ngw), .group = 0, .flags = FLOW_F_NAT,
+				.ct = FLOW_CT_REPLIED,  /* established: the answered table */
 				.rule = XWAN_RULE_NONE,
 			};
 
