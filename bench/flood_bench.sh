@@ -11,7 +11,9 @@
 # whole stream. The flood fills the unanswered-flow table; the stream's flow
 # is answered and lives in the table the flood cannot touch, so what it loses
 # is CPU: the flood's sender and the gw's XDP share the machine's cores
-# with the stream's endpoints.
+# with the stream's endpoints. The sender is pinned to CPU 0, as in
+# tests/e2e/test_flood.sh (veth delivers on the sending CPU, so the gw's XDP
+# for the flood runs there too).
 #
 #   bench/flood_bench.sh OUT.tsv      (BENCH_QUICK=1: fewer, shorter rounds)
 #
@@ -54,7 +56,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		hp=""
 		e0=$(evictions)
 		if [ $mode = flood ]; then
-			timeout -s INT $((SECS + 1)) ip netns exec "$LAB_NS_INET" hping3 --flood \
+			timeout -s INT $((SECS + 1)) ip netns exec "$LAB_NS_INET" taskset -c 0 hping3 --flood \
 				--rand-source -S -p 2222 "$LAB_WAN1_IP" >"$TMPD/hping.log" 2>&1 &
 			hp=$!
 			sleep 0.5

@@ -257,8 +257,9 @@ def part_flood(d, fl):
     rtq = [int(r[4]) for r in rows if r[1] == "quiet"]
     rtf = [int(r[4]) for r in rows if r[1] == "flood"]
     d(f"One iperf3 stream client → server through the xwan lab gateway ({rows[0][6]} s per "
-      "run), alternating runs without and with `hping3 --flood --rand-source -S` from the "
-      "internet host to a port forward on the gw's WAN address (bench/flood_bench.sh).")
+      "run), alternating runs without and with `hping3 --flood --rand-source -S` (pinned to "
+      "CPU 0) from the internet host to a port forward on the gw's WAN address "
+      "(bench/flood_bench.sh).")
     d()
     d.table(["", "Gbit/s (median)", "min–max", "retransmits (median)", "SYNs/s offered (median)",
              "unanswered flows evicted per run (median)"], [
