@@ -8,7 +8,9 @@ request succeeded, 1 otherwise):
         each from a new ephemeral port (round-robin over --bind addresses);
         result: {"ok", "fail", "by_addr": {public-ip: n}, "errors": [...]}
   udp-whoami --count N [--bind IP ...]   N UDP requests to SERVER:5300, each
-        from a new socket; same result shape.
+        from a new socket; same result shape, plus "sports": how many distinct
+        source ports they used (the kernel may hand one port out twice, and
+        two queries from one port are one flow).
   udp-echo --size BYTES                  one datagram of BYTES random bytes to
         SERVER:5301; result {"sent", "received", "equal"}
   fetch --url URL --sha256 HEX [--parallel N] [--rate B/s]   download N
@@ -66,7 +68,7 @@ def cmd_tcp_whoami(a):
 
 
 def cmd_udp_whoami(a):
-    by, errors, ok = {}, [], 0
+    by, errors, ok, sports = {}, [], 0, set()
     binds = a.bind or [None]
     for i in range(a.count):
         token = f"q{os.getpid()}-{i}"
@@ -77,6 +79,7 @@ def cmd_udp_whoami(a):
                 if b:
                     s.bind((b, 0))
                 s.sendto(token.encode(), (a.server, a.port))
+                sports.add(s.getsockname()[:2])
                 data, src = s.recvfrom(2048)
             req, _, who = data.decode().strip().partition(" ")
             if req != token or src != (a.server, a.port):
@@ -87,8 +90,8 @@ def cmd_udp_whoami(a):
         except Exception as e:  # noqa: BLE001
             errors.append(f"#{i}: {e}")
     fail = a.count - ok
-    out({"ok": ok, "fail": fail, "by_addr": by, "errors": errors[:10]},
-        fail == 0)
+    out({"ok": ok, "fail": fail, "by_addr": by, "errors": errors[:10],
+         "sports": len(sports)}, fail == 0)
 
 
 def cmd_udp_echo(a):
