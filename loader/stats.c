@@ -34,6 +34,15 @@ static const char *const status_label[GW_STATUS_MAX] = {
 	"pending", "online", "warning", "down",
 };
 
+/*
+ * A gateway index a reload retired keeps its slot (flows record indexes) but
+ * loses its name: it has no series, rather than an empty gateway="" one.
+ */
+static bool gw_known(const struct xwan_runtime *rt, int g)
+{
+	return rt->gw_name[g][0] != 0;
+}
+
 static void help(FILE *out, const char *name, const char *type, const char *text)
 {
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
@@ -46,7 +55,7 @@ static void write_health(FILE *out, const struct xwan_maps *m, const struct xwan
 	bool any = false;
 	int g;
 
-	for (g = 0; g < (int)rt->n_gateways; g++) {
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g)) {
 		__u32 key = (__u32)g;
 
 		if (bpf_map_lookup_elem(m->fd[XM_GW_HEALTH], &key, &hl[g]) == 0 && hl[g].updated_unix)
@@ -57,7 +66,7 @@ static void write_health(FILE *out, const struct xwan_maps *m, const struct xwan
 #define HEALTH(metric, type, text, fmt, expr)                                             \
 	do {                                                                              \
 		help(out, metric, type, text);                                            \
-		for (g = 0; g < (int)rt->n_gateways; g++)                                 \
+		for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))                                 \
 			fprintf(out, "%s{gateway=\"%s\"} " fmt "\n", metric, rt->gw_name[g], expr); \
 	} while (0)
 	HEALTH("xwan_gateway_rtt_seconds", "gauge", "Mean probe round-trip time over the window.",
@@ -76,7 +85,7 @@ static void write_health(FILE *out, const struct xwan_maps *m, const struct xwan
 	       (unsigned long long)hl[g].transitions);
 	HEALTH("xwan_gateway_link_up", "gauge", "1 when the WAN interface has carrier.", "%u",
 	       (unsigned)hl[g].link_up);
-	HEALTH("xwan_gateway_status_since_seconds", "gauge",
+	HEALTH("xwan_gateway_status_change_timestamp_seconds", "gauge",
 	       "Unix time of the gateway's last status change.", "%llu",
 	       (unsigned long long)hl[g].since_unix);
 #undef HEALTH
@@ -111,7 +120,7 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 		rc = xwan_flows_count(m, act);
 	if (rc)
 		goto out;
-	for (g = 0; g < (int)rt->n_gateways; g++) {
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g)) {
 		rc = xwan_percpu_sum(m->fd[XM_GW_STATS], (__u32)g, (__u64 *)&gc[g], sizeof(gc[g]));
 		if (rc)
 			goto out;
@@ -141,14 +150,14 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 #define GW_COUNTER(metric, type, text, expr)                                              \
 	do {                                                                              \
 		help(out, metric, type, text);                                            \
-		for (g = 0; g < (int)rt->n_gateways; g++)                                 \
+		for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))                                 \
 			fprintf(out, "%s{gateway=\"%s\"} %llu\n", metric, rt->gw_name[g],  \
 				(unsigned long long)(expr));                              \
 	} while (0)
 
 	help(out, "xwan_gateway_packets_total", "counter",
 	     "Packets forwarded through a gateway, by direction (out: LAN to WAN).");
-	for (g = 0; g < (int)rt->n_gateways; g++) {
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g)) {
 		fprintf(out, "xwan_gateway_packets_total{gateway=\"%s\",direction=\"out\"} %llu\n",
 			rt->gw_name[g], (unsigned long long)gc[g].pkts_out);
 		fprintf(out, "xwan_gateway_packets_total{gateway=\"%s\",direction=\"in\"} %llu\n",
@@ -156,7 +165,7 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 	}
 	help(out, "xwan_gateway_bytes_total", "counter",
 	     "IP bytes forwarded through a gateway, by direction.");
-	for (g = 0; g < (int)rt->n_gateways; g++) {
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g)) {
 		fprintf(out, "xwan_gateway_bytes_total{gateway=\"%s\",direction=\"out\"} %llu\n",
 			rt->gw_name[g], (unsigned long long)gc[g].bytes_out);
 		fprintf(out, "xwan_gateway_bytes_total{gateway=\"%s\",direction=\"in\"} %llu\n",
@@ -177,7 +186,7 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 
 	help(out, "xwan_gateway_status", "gauge",
 	     "1 for a gateway's current status (pending, online, warning, down), 0 for the others.");
-	for (g = 0; g < (int)rt->n_gateways; g++) {
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g)) {
 		struct gw_info gi = {};
 		__u32 key = (__u32)g;
 
@@ -188,7 +197,7 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 	}
 	help(out, "xwan_gateway_usable", "gauge",
 	     "1 when a gateway may take new flows.");
-	for (g = 0; g < (int)rt->n_gateways; g++) {
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g)) {
 		struct gw_info gi = {};
 		__u32 key = (__u32)g;
 
@@ -229,8 +238,10 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 	     "Unanswered flows held before the coldest is evicted (the router's own "
 	     "sessions count half: one entry instead of two).");
 	fprintf(out, "xwan_unreplied_table_capacity %u\n", s.unreplied_capacity);
-	help(out, "xwan_up_since_seconds", "gauge", "Unix time the dataplane was brought up.");
-	fprintf(out, "xwan_up_since_seconds %llu\n", (unsigned long long)rt->started_unix);
+	help(out, "xwan_dataplane_start_timestamp_seconds", "gauge",
+	     "Unix time the dataplane was brought up.");
+	fprintf(out, "xwan_dataplane_start_timestamp_seconds %llu\n",
+		(unsigned long long)rt->started_unix);
 	help(out, "xwan_build_info", "gauge", "Build information; the value is always 1.");
 	fprintf(out, "xwan_build_info{version=\"%s\"} 1\n", XWAN_VERSION);
 	if (extra)

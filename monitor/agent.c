@@ -26,6 +26,7 @@
 #include "../loader/lifecycle.h"
 #include "../loader/pindir.h"
 #include "../loader/sync.h"
+#include "agent_metrics.h"
 #include "failover.h"
 #include "health.h"
 #include "log.h"
@@ -78,6 +79,13 @@ struct agent {
 	bool any[XWAN_MAX_GATEWAYS];
 	struct metrics_server *metrics;
 	struct worker *worker;      /* sweeps, flushes, textfile, reloads: off the loop */
+	struct agent_metrics *am;   /* what /metrics shows of the agent's own state */
+	uint64_t probe_errors[XWAN_MAX_GATEWAYS];       /* by gateway index */
+	uint64_t reloads_ok, reloads_failed, last_reload_unix, reload_posted_ns;
+	double last_reload_s;
+	bool last_reload_ok;
+	uint64_t netlink_overflows, start_unix;
+	uint64_t watchdog_ns, next_watchdog;    /* systemd WatchdogSec (0: none) */
 	uint64_t next_gc, next_textfile, next_publish;
 	int default_gw;
 	bool stop, reload, resync, dirty;
@@ -215,7 +223,9 @@ static uint64_t send_due_probes(struct agent *a, uint64_t now)
 				t->seq++;
 				health_sent(&t->h, t->seq, now);
 				/* A send error is a lost probe: the rules count it. */
-				probe_send(t->probe, t->seq, now);
+				if (probe_send(t->probe, t->seq, now) < 0 &&
+				    a->cfg->wans[w].gw < XWAN_MAX_GATEWAYS)
+					a->probe_errors[a->cfg->wans[w].gw]++;
 				t->next_send += iv;
 				if (t->next_send <= now)
 					t->next_send = now + iv;
@@ -291,8 +301,48 @@ static void member_of_default(const struct xwan_config *cfg, int w, uint8_t *tie
 	}
 }
 
+/* The snapshot the HTTP and worker threads render (agent_metrics.c). */
+static void publish_snapshot(struct agent *a)
+{
+	static struct agent_snapshot s;
+
+	memset(&s, 0, sizeof(s));
+	s.n_gw = a->cfg->n_wans;
+	for (int w = 0; w < a->cfg->n_wans; w++) {
+		const struct xwan_wan *wan = &a->cfg->wans[w];
+		struct am_gateway *g = &s.gw[w];
+
+		snprintf(g->name, sizeof(g->name), "%s", wan->name);
+		snprintf(g->interface, sizeof(g->interface), "%s", wan->interface);
+		inet_ntop(AF_INET, &a->host.wan_gw[w], g->nexthop, sizeof(g->nexthop));
+		if (wan->gw < XWAN_MAX_GATEWAYS)
+			g->probe_errors = a->probe_errors[wan->gw];
+		g->n_targets = a->gw[w].n_targets;
+		for (int i = 0; i < g->n_targets; i++) {
+			const struct health_target *h = &a->gw[w].t[i].h;
+
+			inet_ntop(AF_INET, &wan->monitor.targets[i], g->t[i].addr,
+				  sizeof(g->t[i].addr));
+			g->t[i].rtt_s = h->stats.rtt_ms / 1e3;
+			g->t[i].rttsd_s = h->stats.rttsd_ms / 1e3;
+			g->t[i].loss_ratio = h->stats.loss_pct / 100;
+			g->t[i].sent = h->sent_total;
+			g->t[i].lost = h->lost_total;
+		}
+	}
+	s.reloads_ok = a->reloads_ok;
+	s.reloads_failed = a->reloads_failed;
+	s.last_reload_unix = a->last_reload_unix;
+	s.last_reload_ok = a->last_reload_ok;
+	s.last_reload_s = a->last_reload_s;
+	s.netlink_overflows = a->netlink_overflows;
+	s.start_unix = a->start_unix;
+	agent_metrics_publish(a->am, &s);
+}
+
 static void publish_health(struct agent *a)
 {
+	publish_snapshot(a);
 	for (int w = 0; w < a->cfg->n_wans; w++) {
 		struct agent_gw *g = &a->gw[w];
 		struct gw_health hl = {
@@ -600,6 +650,7 @@ static void ev_default_route(void *ctx)
 
 static void ev_overflow(void *ctx)
 {
+	((struct agent *)ctx)->netlink_overflows++;
 	struct agent *a = ctx;
 
 	logf_("netlink notifications overflowed: re-reading links, addresses, routes and "
@@ -1088,12 +1139,21 @@ static void reload_run(struct worker_job *j, struct worker *wk)
 		worker_maps_unlock(wk);
 }
 
+static void sd_notify(const char *msg);
+
 static void reload_done(struct worker_job *j)
 {
 	struct reload_job *r = (struct reload_job *)j;
 	struct agent *a = r->a;
 
 	a->reloading = false;
+	a->last_reload_unix = (uint64_t)time(NULL);
+	a->last_reload_s = (double)(now_ns() - a->reload_posted_ns) / NS;
+	a->last_reload_ok = r->cfg && !r->rc;
+	if (a->last_reload_ok)
+		a->reloads_ok++;
+	else
+		a->reloads_failed++;
 	if (!r->cfg) {
 		logf_("reload rejected, running config kept: %s", r->err);
 	} else if (r->rc) {
@@ -1115,6 +1175,8 @@ static void reload_done(struct worker_job *j)
 	if (a->reload_again) {
 		a->reload_again = false;
 		a->reload = true;
+	} else {
+		sd_notify("READY=1\n");      /* `systemctl reload` returns now */
 	}
 	free(r);
 }
@@ -1141,6 +1203,15 @@ static void reload(struct agent *a)
 		r->old_any[w] = a->any[w];
 	}
 	a->reloading = true;
+	a->reload_posted_ns = now_ns();
+	{
+		char msg[64];
+
+		/* systemd holds `systemctl reload` until READY=1 (reload_done). */
+		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
+			 (unsigned long long)(a->reload_posted_ns / 1000));
+		sd_notify(msg);
+	}
 	if (!worker_post(a->worker, &r->j)) {
 		/* No worker (it failed to start): do it here, as before. */
 		reload_run(&r->j, NULL);
@@ -1207,6 +1278,19 @@ static void runtime_set_agent(struct agent *a, uint32_t pid)
 
 /* ---- the loop ---- */
 
+/* systemd's WatchdogSec: WATCHDOG_USEC (and WATCHDOG_PID, if set, is us). */
+static void watchdog_setup(struct agent *a)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long v = usec ? strtoull(usec, NULL, 10) : 0;
+
+	if (!v || (pid && strtol(pid, NULL, 10) != (long)getpid()))
+		return;
+	a->watchdog_ns = v * 1000;
+	a->next_watchdog = 0;
+	logf_("systemd watchdog: fed every %.1f s from the probing loop", v / 2e6);
+}
+
 static bool metrics_counts(void *ctx, struct xwan_flow_counts *c)
 {
 	return worker_counts(ctx, c);
@@ -1227,7 +1311,8 @@ static void housekeeping(struct agent *a, uint64_t now)
 	}
 	if (a->o->textfile && now >= a->next_textfile) {
 		if (!worker_post_textfile(a->worker, a->o->textfile, &a->textfile_in_flight)) {
-			rc = metrics_write_textfile(a->o->textfile, &a->maps, NULL);
+			rc = metrics_write_textfile(a->o->textfile, &a->maps, NULL,
+						    agent_metrics_write, a->am);
 			if (rc)
 				logf_("cannot write %s: %s", a->o->textfile, strerror(-rc));
 		}
@@ -1264,6 +1349,13 @@ static void loop(struct agent *a)
 		now = now_ns();
 		if (a->relink && a->next_relink < next)
 			next = a->next_relink;
+		/* The watchdog is fed by the loop itself: it stops if the loop does. */
+		if (a->watchdog_ns && now >= a->next_watchdog) {
+			sd_notify("WATCHDOG=1\n");
+			a->next_watchdog = now + a->watchdog_ns / 2;
+		}
+		if (a->watchdog_ns && a->next_watchdog < next)
+			next = a->next_watchdog;
 		timeout = next > now ? (int)((next - now + MS - 1) / MS) : 0;
 		n = epoll_wait(a->epfd, ev, 32, timeout);
 		for (int i = 0; i < n; i++) {
@@ -1287,6 +1379,8 @@ int agent_run(const struct agent_opts *o)
 		return 1;
 	}
 	a->o = o;
+	a->am = agent_metrics_new();
+	a->start_unix = (uint64_t)time(NULL);
 	a->default_gw = -1;
 	a->lock_fd = -1;
 	xwan_maps_init(&a->maps);
@@ -1315,6 +1409,7 @@ int agent_run(const struct agent_opts *o)
 		goto out;
 	}
 	a->worker = worker_start(&a->maps, a->epfd, err, sizeof(err));
+	worker_set_extra(a->worker, agent_metrics_write, a->am);
 	if (!a->worker)
 		logf_("warning: %s; sweeps and reloads run on the probing loop", err);
 	if (netevents_open(&a->ne, a->epfd, &net_ops, a))
@@ -1322,13 +1417,14 @@ int agent_run(const struct agent_opts *o)
 		      strerror(errno));
 	if (a->cfg->metrics_listen[0]) {
 		a->metrics = metrics_start(a->cfg->metrics_listen, &a->maps, metrics_counts, a->worker,
-					   err, sizeof(err));
+					   agent_metrics_write, a->am, err, sizeof(err));
 		if (!a->metrics)
 			logf_("warning: %s; metrics are still in `xwan stats`", err);
 		else
 			logf_("metrics on http://%s/metrics", a->cfg->metrics_listen);
 	}
 	runtime_set_agent(a, (uint32_t)getpid());
+	watchdog_setup(a);
 	sd_notify("READY=1\n");
 	logf_("monitoring %d gateways", a->cfg->n_wans);
 	loop(a);
@@ -1346,6 +1442,7 @@ int agent_run(const struct agent_opts *o)
 out:
 	metrics_stop(a->metrics);
 	worker_stop(a->worker);
+	agent_metrics_free(a->am);
 	netevents_close(&a->ne);
 	if (a->cfg)
 		for (int w = 0; w < a->cfg->n_wans; w++)

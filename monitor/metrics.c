@@ -17,6 +17,8 @@ struct metrics_server {
 	struct xwan_maps maps;  /* our own dups: the loop may reopen its maps */
 	metrics_counts_fn counts;
 	void *counts_ctx;
+	xwan_metrics_extra extra;
+	void *extra_ctx;
 };
 
 static const char index_page[] =
@@ -66,7 +68,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!f)
 		return MHD_NO;
 	have_counts = s->counts && s->counts(s->counts_ctx, &counts);
-	rc = xwan_stats_write_counted(&s->maps, f, have_counts ? &counts : NULL, NULL, NULL);
+	rc = xwan_stats_write_counted(&s->maps, f, have_counts ? &counts : NULL, s->extra,
+				      s->extra_ctx);
 	fclose(f);
 	if (rc) {
 		free(body);
@@ -98,6 +101,7 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa)
 
 struct metrics_server *metrics_start(const char *listen, const struct xwan_maps *m,
 				     metrics_counts_fn counts, void *counts_ctx,
+				     xwan_metrics_extra extra, void *extra_ctx,
 				     char *err, size_t errlen)
 {
 	struct metrics_server *s = calloc(1, sizeof(*s));
@@ -109,6 +113,8 @@ struct metrics_server *metrics_start(const char *listen, const struct xwan_maps 
 	}
 	s->counts = counts;
 	s->counts_ctx = counts_ctx;
+	s->extra = extra;
+	s->extra_ctx = extra_ctx;
 	if (parse_listen(listen, &sa)) {
 		snprintf(err, errlen, "metrics.listen \"%s\" is not addr:port", listen);
 		free(s);
@@ -139,7 +145,8 @@ void metrics_stop(struct metrics_server *s)
 }
 
 int metrics_write_textfile(const char *path, const struct xwan_maps *m,
-			   const struct xwan_flow_counts *counts)
+			   const struct xwan_flow_counts *counts, xwan_metrics_extra extra,
+			   void *extra_ctx)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -149,7 +156,7 @@ int metrics_write_textfile(const char *path, const struct xwan_maps *m,
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	rc = xwan_stats_write_counted(m, f, counts, NULL, NULL);
+	rc = xwan_stats_write_counted(m, f, counts, extra, extra_ctx);
 	if (fclose(f) && !rc)
 		rc = -errno;
 	if (!rc && rename(tmp, path))

@@ -11,6 +11,7 @@
 
 #include "../loader/flows.h"
 #include "../loader/maps.h"
+#include "../loader/stats.h"
 
 struct metrics_server;
 
@@ -24,11 +25,13 @@ typedef bool (*metrics_counts_fn)(void *ctx, struct xwan_flow_counts *c);
 /* listen: "addr:port" (IPv4). */
 struct metrics_server *metrics_start(const char *listen, const struct xwan_maps *m,
 				     metrics_counts_fn counts, void *counts_ctx,
+				     xwan_metrics_extra extra, void *extra_ctx,
 				     char *err, size_t errlen);
 void metrics_stop(struct metrics_server *s);
 
 /* Write the exposition to path atomically (temp file + rename); counts NULL: scan. */
 int metrics_write_textfile(const char *path, const struct xwan_maps *m,
-			   const struct xwan_flow_counts *counts);
+			   const struct xwan_flow_counts *counts, xwan_metrics_extra extra,
+			   void *extra_ctx);
 
 #endif /* XWAN_METRICS_H */

@@ -25,6 +25,8 @@ struct worker {
 	struct xwan_flow_counts counts;
 	bool have_counts;
 	pthread_mutex_t maps_lock;
+	xwan_metrics_extra extra;
+	void *extra_ctx;
 	int efd;
 	struct loop_handler h;
 };
@@ -193,6 +195,14 @@ void worker_set_counts(struct worker *w, const struct xwan_flow_counts *c)
 	pthread_mutex_unlock(&w->lock);
 }
 
+void worker_set_extra(struct worker *w, xwan_metrics_extra extra, void *ctx)
+{
+	if (!w)
+		return;
+	w->extra = extra;       /* before any textfile job is posted */
+	w->extra_ctx = ctx;
+}
+
 void worker_maps_lock(struct worker *w)
 {
 	pthread_mutex_lock(&w->maps_lock);
@@ -272,7 +282,8 @@ static void run_textfile(struct worker_job *j, struct worker *w)
 	struct xwan_flow_counts c;
 	int rc;
 
-	rc = metrics_write_textfile(f->path, &w->maps, worker_counts(w, &c) ? &c : NULL);
+	rc = metrics_write_textfile(f->path, &w->maps, worker_counts(w, &c) ? &c : NULL,
+				    w->extra, w->extra_ctx);
 	if (rc)
 		agent_log("cannot write %s: %s", f->path, strerror(-rc));
 }

@@ -21,6 +21,7 @@
 
 #include "loader/flows.h"
 #include "loader/maps.h"
+#include "loader/stats.h"
 #include "monitor/loop.h"
 
 struct worker;
@@ -46,6 +47,9 @@ const struct xwan_maps *worker_maps(struct worker *w);
 /* Latest flow counts (from the last sweep); false if none yet. Any thread. */
 bool worker_counts(struct worker *w, struct xwan_flow_counts *out);
 void worker_set_counts(struct worker *w, const struct xwan_flow_counts *c);
+
+/* The agent's own block for the textfile (as /metrics has it). */
+void worker_set_extra(struct worker *w, xwan_metrics_extra extra, void *ctx);
 
 void worker_maps_lock(struct worker *w);
 bool worker_maps_trylock(struct worker *w);

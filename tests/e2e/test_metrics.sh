@@ -28,7 +28,9 @@ MODE=${XWAN_E2E_MODE:-xwan}
 # families the agent must export (the gateway monitor's and the dataplane's)
 FAMILIES="xwan_build_info xwan_packets_total xwan_gateway_status xwan_gateway_rtt_seconds
 xwan_gateway_loss_ratio xwan_gateway_probes_sent_total xwan_gateway_probes_lost_total
-xwan_gateway_status_transitions_total xwan_gateway_flows_active"
+xwan_gateway_status_transitions_total xwan_gateway_flows_active xwan_gateway_info
+xwan_target_rtt_seconds xwan_target_loss_ratio xwan_gateway_probe_errors_total xwan_reloads_total
+xwan_netlink_overflows_total xwan_flows_counted_timestamp_seconds"
 Q_STATUS='xwan_gateway_status{status="online"}'
 TEXTFILE_REWRITES=2        # replacements of the textfile to watch (one per 15 s)
 
