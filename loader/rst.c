@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "rst.h"
+#include "devpath.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -81,16 +82,21 @@ int rst_send_to_client(const struct flow_key *out_key, const struct flow_entry *
 		.sll_ifindex = (int)in->out_ifindex,
 		.sll_halen = 6,
 	};
-	int fd, n, err = 0;
+	struct nl_link lan;
+	int fd, n, err = 0, l2 = 14;
 
 	n = rst_build(frame, sizeof(frame), out_key, in);
 	if (n < 0)
 		return n;
+	/* An L3 LAN (wg, tun) takes the IP packet alone. */
+	if (nl_link_get_index((int)in->out_ifindex, &lan) == 0 && !devpath_l2_len(&lan))
+		l2 = 0;
 	memcpy(to.sll_addr, in->l2_dst, 6);
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (sendto(fd, frame, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)) != n)
+	if (sendto(fd, frame + 14 - l2, (size_t)(n - 14 + l2), 0, (struct sockaddr *)&to,
+		   sizeof(to)) != n - 14 + l2)
 		err = -errno;
 	close(fd);
 	return err;
