@@ -375,6 +375,17 @@ static void env_load(struct env *e, uint32_t capacity)
 	}
 	e->lan_if = e->host.lan[0].ifindex;
 	memcpy(e->lan_mac, e->host.lan[0].mac, 6);
+	/* Native XDP everywhere, into devices with XDP transmit (devpath_sync's
+	 * decision on a router with such NICs): every LAN <-> WAN pair redirects. */
+	for (int i = 0; i < NGW; i++) {
+		struct tx_path t = { .path = XDP_TX_REDIRECT };
+		struct tx_path_key k = { (uint32_t)e->lan_if, (uint32_t)e->wan_if[i] };
+		struct tx_path_key r = { (uint32_t)e->wan_if[i], (uint32_t)e->lan_if };
+
+		if (bpf_map_update_elem(e->m->fd[XM_TX_PATHS], &k, &t, BPF_ANY) ||
+		    bpf_map_update_elem(e->m->fd[XM_TX_PATHS], &r, &t, BPF_ANY))
+			die("tx_paths: %s", strerror(errno));
+	}
 	e->xdp_lan = dp_prog_fd(&e->dp, "xdp_lan");
 	e->xdp_wan = dp_prog_fd(&e->dp, "xdp_wan");
 	if (e->xdp_lan < 0 || e->xdp_wan < 0)
