@@ -8,6 +8,7 @@
 #include <linux/if.h>
 #include <linux/if_arp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -290,6 +291,39 @@ int devpath_sync(const struct xwan_maps *m, struct xwan_runtime *rt)
 		snprintf(out->why, sizeof(out->why), "%s", yes && !no ? "" : caps[o].why);
 	}
 	return rc;
+}
+
+int devpath_refresh(const struct xwan_maps *m, char *what, size_t len)
+{
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	uint8_t before[XWAN_MAX_IFACES];
+	size_t used = 0;
+	int rc, n = 0;
+
+	if (!rt)
+		return -ENOMEM;
+	what[0] = 0;
+	rc = xwan_runtime_read(m, rt);
+	for (__u32 i = 0; !rc && i < rt->n_attach && i < XWAN_MAX_IFACES; i++)
+		before[i] = rt->attach[i].tx;
+	if (!rc)
+		rc = devpath_sync(m, rt);
+	for (__u32 i = 0; !rc && i < rt->n_attach && i < XWAN_MAX_IFACES; i++) {
+		const struct xwan_attach *a = &rt->attach[i];
+
+		if (a->tx == before[i])
+			continue;
+		n++;
+		if (used < len)
+			used += (size_t)snprintf(what + used, len - used, "%s%s: %s%s%s%s",
+						 used ? "; " : "", a->ifname,
+						 devpath_tx_name(a->tx), a->why[0] ? " (" : "",
+						 a->why, a->why[0] ? ")" : "");
+	}
+	if (!rc && n)
+		rc = xwan_runtime_write(m, rt);
+	free(rt);
+	return rc ? rc : n;
 }
 
 const char *devpath_rx_name(uint8_t xdp_mode)

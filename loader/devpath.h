@@ -56,6 +56,14 @@ bool devpath_wants_xdp(const struct dev_caps *c);
  */
 int devpath_sync(const struct xwan_maps *m, struct xwan_runtime *rt);
 
+/*
+ * devpath_sync on the running dataplane's record, written back when a path
+ * changed (a veth whose peer dropped XDP or GRO, a NIC whose driver
+ * reloaded): returns how many interfaces changed (their names in what, for
+ * the log), or -errno.
+ */
+int devpath_refresh(const struct xwan_maps *m, char *what, size_t len);
+
 /* "xdp native", "xdp generic" or "tc" (how packets arriving on it are handled),
  * and the tx path into it, for the views. */
 const char *devpath_rx_name(uint8_t xdp_mode);

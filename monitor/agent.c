@@ -23,6 +23,7 @@
 
 #include "../loader/flows.h"
 #include "../loader/host.h"
+#include "../loader/devpath.h"
 #include "../loader/lifecycle.h"
 #include "../loader/pindir.h"
 #include "../loader/sync.h"
@@ -41,6 +42,7 @@
 #define GC_INTERVAL_NS      (10 * NS)
 #define TEXTFILE_INTERVAL   (15 * NS)
 #define PUBLISH_INTERVAL    NS
+#define PATHS_INTERVAL      NS          /* XDP transmit support can change under us */
 #define ICMP_ID_BASE        0x100       /* below the NAT id range (1024...) */
 
 struct agent;
@@ -86,7 +88,7 @@ struct agent {
 	bool last_reload_ok;
 	uint64_t netlink_overflows, start_unix;
 	uint64_t watchdog_ns, next_watchdog;    /* systemd WatchdogSec (0: none) */
-	uint64_t next_gc, next_textfile, next_publish;
+	uint64_t next_gc, next_textfile, next_publish, next_paths;
 	int default_gw;
 	bool stop, reload, resync, dirty;
 	bool relink;            /* a configured interface came (back): re-attach */
@@ -1317,6 +1319,14 @@ static void housekeeping(struct agent *a, uint64_t now)
 				logf_("cannot write %s: %s", a->o->textfile, strerror(-rc));
 		}
 		a->next_textfile = now + TEXTFILE_INTERVAL;
+	}
+	if (now >= a->next_paths) {
+		char what[256];
+
+		n = devpath_refresh(&a->maps, what, sizeof(what));
+		if (n > 0)
+			logf_("XDP transmit paths changed: %s", what);
+		a->next_paths = now + PATHS_INTERVAL;
 	}
 	if (now >= a->next_publish) {
 		publish_health(a);

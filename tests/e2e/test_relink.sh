@@ -156,6 +156,23 @@ check "3c lan0 deleted and re-created: XDP on the new lan0, connections resume w
 	"xdp: $(lan_xdp); first after $(after "$t_up" "$t_first") s" \
 	bash -c '[ -n "$1" ] && awk -v d="$2" "BEGIN { exit !(d <= 2) }"' _ "$(lan_xdp)" "$(after "$t_up" "$t_first")"
 
+# --- 3d. a target loses its XDP transmit: the agent moves it to the kernel path ---------------
+# A veth transmits XDP frames only while its peer runs XDP or GRO: turn GRO
+# off at the client's end and lan0 loses it (the kernel says so).
+lan_out() { lab_xwan status 2>/dev/null | grep -E '^lan +lan0 ' | grep -oE 'xdp redirect|kernel' | head -n 1; }
+lan_out_is() { [ "$(lan_out)" = "$1" ]; }
+lab_client ethtool -K eth0 gro off >/dev/null
+t0=$(fo_now)
+lab_poll 5 lan_out_is kernel
+t1=$(fo_now)
+p=$(lab_client timeout 30 ping -n -q -c 20 -i 0.05 -W 1 "$LAB_SERVER" 2>&1 | grep -o '[0-9.]*% packet loss')
+check "3d lan0's peer without GRO: the agent moves XDP's replies into lan0 to the kernel path within 3 s, 0% loss then" \
+	"out: $(lan_out) after $(after "$t0" "$t1") s; $p; $(fo_log_since "$FO_LOG_MARK" | grep 'paths changed' | tail -n 1)" \
+	bash -c '[ "$1" = kernel ] && awk -v d="$2" "BEGIN { exit !(d <= 3) }" && [ "$3" = "0% packet loss" ]' _ "$(lan_out)" "$(after "$t0" "$t1")" "$p"
+lab_client ethtool -K eth0 gro on >/dev/null
+lab_poll 5 lan_out_is "xdp redirect"
+check "3e GRO back on: XDP redirects into lan0 again" "out: $(lan_out)" lan_out_is "xdp redirect"
+
 fo_prober_stop
 check "4 ISP anti-spoof counters and inet 10/8 counter are 0" "$(counters)" counters_zero
 lab_gw ping -n -q -c 1 -W 1 -I "$LAB_GW_LAN" "$LAB_SERVER" >/dev/null 2>&1
