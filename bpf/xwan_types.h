@@ -532,6 +532,71 @@ struct xwan_runtime {
 	struct xwan_attach attach[XWAN_MAX_IFACES];
 };
 
+/* ------------------------------------------------------------------- ha */
+
+/*
+ * What the dataplane tells the HA agent through the ha_events ring buffer:
+ * "look at this flow again". The agent reads the flow's entries itself, so
+ * an event is small and the entry layout is defined once (above). `key` is
+ * the key of one entry of the flow (for a deletion: the entry being
+ * replaced), `dir` that entry's direction.
+ */
+enum ha_event_type {
+	HA_EV_NEW    = 1,   /* a flow was created */
+	HA_EV_STATE  = 2,   /* its state or flags changed */
+	HA_EV_TOUCH  = 3,   /* it is still in use (at most every ~8.6 s per entry) */
+	HA_EV_DELETE = 4,   /* the entry at key (and its peer) was taken over */
+};
+
+/* An entry reports it is alive when bit 33 of its clock changes: every 8.6 s. */
+#define HA_TOUCH_SHIFT 33
+
+struct ha_event {
+	struct flow_key key;
+	__u8  type;             /* enum ha_event_type */
+	__u8  dir;              /* enum flow_dir of the entry at key */
+	__u8  pad[2];
+};
+
+enum ha_role {
+	HA_ROLE_OFF     = 0,    /* no ha: in the config */
+	HA_ROLE_INIT    = 1,    /* waiting for VRRP to decide */
+	HA_ROLE_PASSIVE = 2,    /* VRRP backup: receives state, holds no virtual address */
+	HA_ROLE_ACTIVE  = 3,    /* VRRP master: holds the virtual addresses, sends state */
+	HA_ROLE_FAULT   = 4,    /* VRRP fault (a tracked link is down) or keepalived died */
+};
+
+/*
+ * The HA agent's state for `xwan ha` and the metrics. Written by the agent
+ * only, into the pinned `ha_status` map.
+ */
+struct ha_status {
+	__u8  role;             /* enum ha_role */
+	__u8  peer_up;          /* heard from the peer within the dead interval */
+	__u8  peer_role;        /* what the peer says it is */
+	__u8  hash_match;       /* the peer's config hash equals ours */
+	__u32 pad;
+	__u64 config_hash;
+	__u64 peer_config_hash;
+	__u64 updated_unix;
+	__u64 role_since_unix;
+	__u64 last_rx_unix;     /* last sync message from the peer */
+	__u64 msgs_sent;        /* data messages, first transmissions */
+	__u64 msgs_received;    /* data messages accepted in order */
+	__u64 msgs_resent;
+	__u64 msgs_lost;        /* gaps the peer could no longer fill */
+	__u64 msgs_rejected;    /* from elsewhere, malformed, other version */
+	__u64 flows_sent;       /* flow records sent */
+	__u64 flows_received;   /* flow records written into the flow table */
+	__u64 flows_in_sync;    /* active: the peer's table, as it reports; passive: ours */
+	__u64 peer_flows;
+	__u64 sync_lag_us;      /* age of the oldest unacknowledged message */
+	__u64 bulk_resyncs;     /* full table transfers (a peer (re)joined, a gap was lost) */
+	__u64 hash_mismatches;  /* times the peer's config hash turned out different */
+	__u64 takeovers;        /* times this router became active */
+	__u64 events_lost;      /* ring buffer full: the dataplane's events were dropped */
+};
+
 /* ------------------------------------------------------------- counters */
 
 /* Where a packet was seen. */
@@ -616,6 +681,7 @@ enum xwan_verdict {
 	X(TCP_RST_IGNORED,  "tcp_rst_out_of_window")       \
 	X(TCP_FIN_IGNORED,  "tcp_fin_out_of_window")       \
 	X(TCP_DATA_IGNORED, "tcp_data_out_of_window")      \
+	X(HA_EVENT_LOST,    "ha_sync_event_lost")          \
 	X(NETLINK_RESYNC,   "netlink_overflow_resync")     \
 	X(WAN_RELEARNED,    "wan_address_or_gateway_changed")
 

@@ -1728,6 +1728,194 @@ static int parse_agent_settings(struct parser *p, const yaml_node_t *root)
 	return parse_limits(p, root);
 }
 
+/* ------------------------------------------------------------------ ha */
+
+/* "a.b.c.d/n": an interface address, so host bits are the point. */
+static int get_if_addr(struct parser *p, const yaml_node_t *n, const char *path,
+		       struct xwan_cidr *out)
+{
+	struct text t;
+	int64_t plen = -1;
+	char *slash;
+
+	TRY(read_text(p, n, path, "an address with its prefix length", &t));
+	slash = strchr(t.s, '/');
+	if (slash)
+		*slash = '\0';
+	if (!slash || !parse_ipv4(t.s, &out->addr) || strlen(slash + 1) > 2 ||
+	    slash[1] == '-' || parse_int(slash + 1, &plen) || plen < 1 || plen > 32)
+		return fail(p, n, path, "\"%s\" is not an address with its prefix "
+			    "length (a.b.c.d/1-32, like 10.1.0.1/24)", t.q);
+	if (!out->addr || (ntohl(out->addr) >> 28) >= 14)
+		return fail(p, n, path, "%s cannot be an interface address", t.q);
+	out->plen = (uint8_t)plen;
+	return 0;
+}
+
+/* A virtual address lives on an interface xwan already knows. */
+static bool config_has_interface(const struct xwan_config *cfg, const char *ifname)
+{
+	for (int i = 0; i < cfg->n_lans; i++)
+		if (!strcmp(cfg->lans[i].interface, ifname))
+			return true;
+	for (int i = 0; i < cfg->n_wans; i++)
+		if (!strcmp(cfg->wans[i].interface, ifname))
+			return true;
+	return false;
+}
+
+static int parse_ha_virtual(struct parser *p, const yaml_node_t *n, const char *path)
+{
+	static const char *const keys[] = { "interface", "address", NULL };
+	struct xwan_ha *ha = &p->cfg->ha;
+	char ip[PATH_LEN], kp[PATH_LEN];
+	const yaml_node_t *e, *v;
+	int count = list_items(p, n, path, 1, XWAN_HA_MAX_VIRTUAL, "virtual address");
+
+	TRY(count);
+	for (int i = 0; i < count; i++) {
+		struct xwan_ha_virtual *vip = &ha->virtual[i];
+
+		index_path(ip, path, i);
+		e = item(p, n, i);
+		TRY(check_keys(p, e, ip, keys));
+		vip->line = (int)line_of(e);
+		if (!(v = require(p, e, ip, "interface", kp)))
+			return -1;
+		TRY(get_ifname(p, v, kp, vip->interface));
+		if (!config_has_interface(p->cfg, vip->interface))
+			return fail(p, v, kp, "\"%s\" is neither a lan nor a wan interface "
+				    "of this config", vip->interface);
+		if (!(v = require(p, e, ip, "address", kp)))
+			return -1;
+		TRY(get_if_addr(p, v, kp, &vip->addr));
+		for (int j = 0; j < i; j++)
+			if (ha->virtual[j].addr.addr == vip->addr.addr)
+				return fail(p, v, kp, "address already listed (line %d)",
+					    ha->virtual[j].line);
+	}
+	ha->n_virtual = count;
+	return 0;
+}
+
+static int parse_ha_vrrp(struct parser *p, const yaml_node_t *n, const char *path)
+{
+	struct xwan_ha *ha = &p->cfg->ha;
+	const yaml_node_t *v;
+	char kp[PATH_LEN];
+	uint32_t u;
+
+	if ((v = field(p, n, path, "priority", kp)))
+		TRY(get_u8(p, v, kp, 1, 254, &ha->priority));
+	if ((v = field(p, n, path, "preempt", kp)))
+		TRY(get_bool(p, v, kp, &ha->preempt));
+	if ((v = field(p, n, path, "vrid", kp)))
+		TRY(get_u8(p, v, kp, 1, 255, &ha->vrid));
+	if ((v = field(p, n, path, "advert_ms", kp))) {
+		TRY(get_uint(p, v, kp, 10, 40950, &u));
+		if (u % 10)
+			return fail(p, v, kp, "VRRPv3 counts adverts in centiseconds: use "
+				    "a multiple of 10");
+		ha->advert_ms = u;
+	}
+	if ((v = field(p, n, path, "vrrp_interface", kp))) {
+		TRY(get_ifname(p, v, kp, ha->vrrp_interface));
+		if (!config_has_interface(p->cfg, ha->vrrp_interface))
+			return fail(p, v, kp, "\"%s\" is neither a lan nor a wan interface "
+				    "of this config", ha->vrrp_interface);
+	} else if (p->cfg->n_lans) {
+		snprintf(ha->vrrp_interface, sizeof(ha->vrrp_interface), "%s",
+			 p->cfg->lans[0].interface);
+	}
+	return 0;
+}
+
+static int parse_ha(struct parser *p, const yaml_node_t *root)
+{
+	static const char *const keys[] = {
+		"peer", "sync_interface", "port", "priority", "preempt", "vrid",
+		"advert_ms", "vrrp_interface", "state_dir", "virtual", NULL,
+	};
+	struct xwan_ha *ha = &p->cfg->ha;
+	char kp[PATH_LEN], fp[PATH_LEN];
+	const yaml_node_t *n = section(p, root, "", "ha", kp), *v;
+	struct text t;
+
+	if (!n)
+		return 0;
+	TRY(check_keys(p, n, kp, keys));
+	ha->enabled = true;
+	ha->line = (int)line_of(n);
+	if (!(v = require(p, n, kp, "peer", fp)))
+		return -1;
+	TRY(get_ipv4(p, v, fp, &ha->peer));
+	if (!ha->peer || (ntohl(ha->peer) >> 28) >= 14)
+		return fail(p, v, fp, "the peer must be a unicast address");
+	if (!(v = require(p, n, kp, "sync_interface", fp)))
+		return -1;
+	TRY(get_ifname(p, v, fp, ha->sync_interface));
+	if (config_has_interface(p->cfg, ha->sync_interface))
+		return fail(p, v, fp, "\"%s\" carries traffic; the sync link must be "
+			    "an interface of its own", ha->sync_interface);
+	if ((v = field(p, n, kp, "port", fp)))
+		TRY(get_u16(p, v, fp, 1, 65535, &ha->port));
+	TRY(parse_ha_vrrp(p, n, kp));
+	if ((v = field(p, n, kp, "state_dir", fp))) {
+		TRY(read_text(p, v, fp, "a directory", &t));
+		if (t.s[0] != '/' || t.len >= sizeof(ha->state_dir) - 32)
+			return fail(p, v, fp, "\"%s\" must be an absolute path of at most "
+				    "%zu characters", t.q, sizeof(ha->state_dir) - 33);
+		memcpy(ha->state_dir, t.s, t.len + 1);
+	}
+	if (!(v = require(p, n, kp, "virtual", fp)))
+		return -1;
+	return parse_ha_virtual(p, v, fp);
+}
+
+uint32_t xwan_ha_virtual_on(const struct xwan_config *cfg, const char *ifname)
+{
+	if (!cfg->ha.enabled)
+		return 0;
+	for (int i = 0; i < cfg->ha.n_virtual; i++)
+		if (!strcmp(cfg->ha.virtual[i].interface, ifname))
+			return cfg->ha.virtual[i].addr.addr;
+	return 0;
+}
+
+/* FNV-1a over the parsed config with what may differ between the two routers zeroed. */
+uint64_t xwan_config_hash(const struct xwan_config *cfg)
+{
+	struct xwan_config *c = malloc(sizeof(*c));
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const unsigned char *b;
+
+	if (!c)
+		return 0;
+	memcpy(c, cfg, sizeof(*c));
+	memset(c->path, 0, sizeof(c->path));
+	for (int i = 0; i < XWAN_MAX_LANS; i++)
+		c->lans[i].line = 0;
+	for (int i = 0; i < XWAN_MAX_GATEWAYS; i++)
+		c->wans[i].line = 0, c->wans[i].gw = 0;
+	for (int i = 0; i < XWAN_MAX_GROUPS; i++)
+		c->groups[i].line = 0;
+	for (int i = 0; i < XWAN_MAX_RULES; i++)
+		c->rules[i].line = 0;
+	for (int i = 0; i < XWAN_MAX_FORWARDS; i++)
+		c->forwards[i].line = 0;
+	c->ha.peer = 0;
+	c->ha.priority = 0;
+	c->ha.line = 0;
+	memset(c->ha.state_dir, 0, sizeof(c->ha.state_dir));
+	for (int i = 0; i < XWAN_HA_MAX_VIRTUAL; i++)
+		c->ha.virtual[i].line = 0;
+	b = (const unsigned char *)c;
+	for (size_t i = 0; i < sizeof(*c); i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	free(c);
+	return h;
+}
+
 /* ------------------------------------------------------------ document */
 
 static void config_defaults(struct xwan_config *cfg, const char *name)
@@ -1751,6 +1939,11 @@ static void config_defaults(struct xwan_config *cfg, const char *name)
 	cfg->tcp_liberal = false;
 	cfg->unreplied_per_lan_host = 4096;
 	cfg->unreplied_per_wan_host = 256;
+	cfg->ha.port = XWAN_HA_DEFAULT_PORT;
+	cfg->ha.priority = 100;
+	cfg->ha.vrid = 51;
+	cfg->ha.advert_ms = 100;
+	snprintf(cfg->ha.state_dir, sizeof(cfg->ha.state_dir), "/run/xwan-ha");
 }
 
 static int parse_root(struct parser *p, const yaml_node_t *root)
@@ -1759,7 +1952,7 @@ static int parse_root(struct parser *p, const yaml_node_t *root)
 		"lan", "wan", "groups", "default_group", "rules",
 		"port_forwards", "timeouts", "flow_table_size", "fwmark_mask",
 		"route_table_base", "rule_priority", "metrics",
-		"manage_default_route", "asymmetric", "tcp_liberal", "limits", NULL,
+		"manage_default_route", "asymmetric", "tcp_liberal", "limits", "ha", NULL,
 	};
 
 	if (!root || is_null(root))
@@ -1774,7 +1967,8 @@ static int parse_root(struct parser *p, const yaml_node_t *root)
 	TRY(parse_forwards(p, root));
 	TRY(parse_timeouts(p, root));
 	TRY(parse_kernel_settings(p, root));
-	return parse_agent_settings(p, root);
+	TRY(parse_agent_settings(p, root));
+	return parse_ha(p, root);
 }
 
 /* libyaml's reader reports a byte offset, not a line: count them. */
@@ -2015,6 +2209,13 @@ int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck m
 			continue;
 		}
 		report(err, errlen, cfg->path, (unsigned long)refs[i].line, key, msg);
+		return -1;
+	}
+	if (cfg->ha.enabled && if_nametoindex(cfg->ha.sync_interface) == 0) {
+		snprintf(msg, sizeof(msg), "no interface \"%s\" in this network "
+			 "namespace", cfg->ha.sync_interface);
+		report(err, errlen, cfg->path, (unsigned long)cfg->ha.line,
+		       "ha.sync_interface", msg);
 		return -1;
 	}
 	return warnings;

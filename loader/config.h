@@ -156,6 +156,33 @@ struct xwan_timeouts {
 
 enum xwan_asymmetric { XWAN_ASYM_DROP = 0, XWAN_ASYM_ALLOW = 1 };   /* default drop */
 
+#define XWAN_HA_MAX_VIRTUAL 16
+#define XWAN_HA_DEFAULT_PORT 7874
+
+/* An address that moves with the active role (like a CARP VIP). */
+struct xwan_ha_virtual {
+	char interface[IFNAMSIZ];   /* a LAN or WAN of this config */
+	struct xwan_cidr addr;      /* addr is the host address, not the network */
+	int line;
+};
+
+/* ha: an active/passive pair (monitor/ha.c). enabled is false without "ha:". */
+struct xwan_ha {
+	bool enabled;
+	uint32_t peer;              /* network order: the peer on the sync link */
+	char sync_interface[IFNAMSIZ];
+	uint16_t port;              /* UDP port of the sync protocol, default 7874 */
+	uint8_t priority;           /* 1..254, higher wins, default 100 */
+	bool preempt;               /* default false */
+	uint8_t vrid;               /* VRRP virtual router id, default 51 */
+	uint32_t advert_ms;         /* VRRP advert interval, default 100 (10..40950) */
+	char vrrp_interface[IFNAMSIZ]; /* default: the first LAN */
+	char state_dir[128];        /* keepalived config, pid files, fifo; default /run/xwan-ha */
+	struct xwan_ha_virtual virtual[XWAN_HA_MAX_VIRTUAL];
+	int n_virtual;
+	int line;
+};
+
 struct xwan_config {
 	char path[256];             /* as given, for messages */
 
@@ -187,6 +214,8 @@ struct xwan_config {
 	bool tcp_liberal;           /* no TCP window checks, default false */
 	uint32_t unreplied_per_lan_host;  /* 0: no limit, default 4096 */
 	uint32_t unreplied_per_wan_host;  /* 0: no limit, default 256 */
+
+	struct xwan_ha ha;
 };
 
 /*
@@ -229,6 +258,15 @@ bool xwan_iface_is_dynamic(const char *ifname);
 
 /* A WAN's probing as when the config says nothing (dpinger's defaults). */
 void xwan_monitor_defaults(struct xwan_monitor_cfg *m, uint32_t gateway);
+
+/*
+ * A hash of what both routers of an HA pair must agree on: everything but
+ * the node's own ha.peer and ha.priority, and where things sit in the file.
+ */
+uint64_t xwan_config_hash(const struct xwan_config *cfg);
+
+/* The ha.virtual address on a WAN's interface (network order), 0: none. */
+uint32_t xwan_ha_virtual_on(const struct xwan_config *cfg, const char *ifname);
 
 /* Helpers shared by the views. */
 const char *xwan_method_name(enum group_method m);

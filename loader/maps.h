@@ -38,7 +38,9 @@
 	X(STICKY,     "sticky")         \
 	X(PORT_FWDS,  "port_fwds")      \
 	X(GW_HEALTH,  "gw_health")      \
-	X(RUNTIME,    "runtime")
+	X(RUNTIME,    "runtime")        \
+	X(HA_EVENTS,  "ha_events")      \
+	X(HA_STATUS,  "ha_status")
 
 enum xwan_map {
 #define XWAN_MAP_ENUM(id, name) XM_##id,

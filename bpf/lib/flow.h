@@ -17,6 +17,7 @@
 #define XWAN_FLOW_H
 
 #include "clock.h"
+#include "events.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
@@ -123,6 +124,7 @@ static __always_inline void flow_remove(const struct flow_key *k, const struct f
 	int replied = fe->ct & FLOW_CT_REPLIED;
 	struct flow_entry *peer = flow_has_peer(fe) ? flow_peer(fe) : NULL;
 
+	ha_emit(k, fe->dir, HA_EV_DELETE);
 	/* Deleted entries stay readable until the program ends (RCU). */
 	if (peer && flow_key_eq(&peer->peer, k)) {
 		if (replied)
@@ -371,6 +373,7 @@ static __always_inline void flow_set_state(struct flow_entry *fe, __u8 state, __
 		return;
 	fe->state = state;
 	fe->flags = flags;
+	ha_emit_entry(fe, HA_EV_STATE);
 	if (fe->dir == FLOW_DIR_LOCAL) {
 		if (state == FLOW_STATE_ESTABLISHED && !(fe->ct & FLOW_CT_REPLIED))
 			flow_promote_local(fe);
@@ -545,6 +548,7 @@ static __always_inline __u32 flow_track(const struct xwan_settings *s, struct fl
 
 	if (tcp && !tcp_in_window(s, fe, p))
 		return tcp_window_refused(p);
+	ha_touch(fe, now);
 	fe->last_seen_ns = now;
 	fe->packets += 1;
 	fe->bytes += p->len;

@@ -275,8 +275,10 @@ static __always_inline int flow_install(const struct flow_key *out_key,
 					const struct flow_entry *out,
 					const struct flow_key *in_key)
 {
-	if (bpf_map_update_elem(&flows_new, out_key, out, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&flows_new, out_key, out, BPF_NOEXIST) == 0) {
+		ha_emit(out_key, FLOW_DIR_OUT, HA_EV_NEW);
 		return 1;
+	}
 	if (in_key)
 		bpf_map_delete_elem(&flows_new, in_key);
 	return flow_get(out_key) ? 0 : -1;
