@@ -36,6 +36,6 @@ int cli_open_maps(const char *pin_dir, struct xwan_maps *m);
 
 extern const struct cl_command cli_cmd_check, cli_cmd_up, cli_cmd_down, cli_cmd_run,
 	cli_cmd_reload, cli_cmd_status, cli_cmd_flows, cli_cmd_stats, cli_cmd_explain,
-	cli_cmd_gc, cli_cmd_version, cli_cmd_help;
+	cli_cmd_gc, cli_cmd_ha, cli_cmd_version, cli_cmd_help;
 
 #endif /* XWAN_CLI_H */

@@ -26,6 +26,7 @@ static const struct cl_option global_options[] = {
 static const struct cl_command *const commands[] = {
 	&cli_cmd_check, &cli_cmd_up, &cli_cmd_down, &cli_cmd_run, &cli_cmd_reload,
 	&cli_cmd_status, &cli_cmd_flows, &cli_cmd_stats, &cli_cmd_explain, &cli_cmd_gc,
+	&cli_cmd_ha,
 	&cli_cmd_version, &cli_cmd_help, NULL,
 };
 

@@ -51,4 +51,16 @@ const char *xwan_wan_state_reason(uint8_t state);
 /* Do two gatherings differ for WAN w in what the dataplane or routes use? */
 bool xwan_host_wan_changed(const struct xwan_host *a, const struct xwan_host *b, int w);
 
+/*
+ * The address a WAN's flows are translated to: its ha.virtual address when
+ * the config has one (it moves with the active role), else wan_addr.
+ */
+static inline uint32_t xwan_nat_addr(const struct xwan_config *cfg, const struct xwan_host *h,
+				     int w)
+{
+	uint32_t vip = xwan_ha_virtual_on(cfg, cfg->wans[w].interface);
+
+	return vip ? vip : h->wan_addr[w].addr;
+}
+
 #endif /* XWAN_HOST_H */

@@ -146,9 +146,9 @@ static int sync_port_forwards(const struct xwan_config *cfg, const struct xwan_h
 	for (int i = 0; i < cfg->n_forwards; i++) {
 		const struct xwan_port_forward *f = &cfg->forwards[i];
 
-		if (!h->wan_addr[f->wan].addr)
+		if (!xwan_nat_addr(cfg, h, f->wan))
 			continue;       /* its WAN has no address now: nothing arrives */
-		keys[n].addr = h->wan_addr[f->wan].addr;
+		keys[n].addr = xwan_nat_addr(cfg, h, f->wan);
 		keys[n].port = htons(f->port);
 		keys[n].proto = f->proto;
 		vals[n].to_addr = f->to_addr;
@@ -303,7 +303,7 @@ int xwan_sync_gateways(const struct xwan_config *cfg, const struct xwan_host *h,
 		bool nat = w->nat == XWAN_NAT_MASQUERADE;
 		struct gw_info gi = {
 			.ifindex = (uint32_t)h->wan[i].ifindex,
-			.nat_addr = nat ? h->wan_addr[i].addr : 0,
+			.nat_addr = nat ? xwan_nat_addr(cfg, h, i) : 0,
 			.nexthop = h->wan_gw[i],
 			.port_min = w->port_min,
 			.port_max = w->port_max,

@@ -29,6 +29,7 @@
 #include "../loader/sync.h"
 #include "agent_metrics.h"
 #include "failover.h"
+#include "ha.h"
 #include "health.h"
 #include "log.h"
 #include "loop.h"
@@ -102,6 +103,7 @@ struct agent {
 	bool gc_in_flight, textfile_in_flight;
 	bool reloading, reload_again;   /* a reload job is queued or running */
 	bool install_pending;           /* a gateway choice waits for the reload's maps lock */
+	struct ha *ha;                  /* ha: in the config, else NULL */
 };
 
 /*
@@ -415,7 +417,8 @@ static void flush_gateway(struct agent *a, int w, uint32_t mask, const char *why
 {
 	int resets = 0, n;
 
-	if (!mask)
+	/* The passive's copies follow the active's decisions, and its LAN is not its own. */
+	if (!mask || ha_is_passive(a->ha))
 		return;
 	if (worker_post_flush(a->worker, a->cfg->wans[w].gw, mask, gw_name(a, w), why))
 		return;
@@ -686,7 +689,7 @@ static void addr_str(uint32_t addr, char *out, size_t len)
 static void wan_relearned(struct agent *a, int w, const struct xwan_host *h)
 {
 	struct agent_gw *g = &a->gw[w];
-	uint32_t addr = h->wan_addr[w].addr, gw = h->wan_gw[w];
+	uint32_t addr = xwan_nat_addr(a->cfg, h, w), gw = h->wan_gw[w];
 	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], og[INET_ADDRSTRLEN], ng[INET_ADDRSTRLEN];
 	bool moved_addr = addr && g->nat_addr && addr != g->nat_addr;
 	bool moved_gw = gw && g->nexthop && gw != g->nexthop;
@@ -931,7 +934,7 @@ static int start(struct agent *a, char *err, size_t len)
 		a->gw[w].link_up = a->host.wan[w].up && a->host.wan[w].carrier;
 		if (!a->gw[w].adopted) {
 			a->gw[w].v.status = GW_STATUS_PENDING;
-			a->gw[w].nat_addr = a->host.wan_addr[w].addr;
+			a->gw[w].nat_addr = xwan_nat_addr(a->cfg, &a->host, w);
 			a->gw[w].nexthop = a->host.wan_gw[w];
 		}
 		if (a->host.wan_state[w])
@@ -1039,6 +1042,8 @@ static void switch_config(struct agent *a, struct xwan_config *cfg,
 		targets_close(a, w);
 	free(a->cfg);
 	a->cfg = cfg;
+	if (a->ha)
+		ha_config_changed(a->ha, cfg, &a->host);
 	memcpy(a->gw, next, sizeof(next));
 	host_regather(a);
 	note_attached(a);
@@ -1046,7 +1051,7 @@ static void switch_config(struct agent *a, struct xwan_config *cfg,
 		/* The kernel's word on the link, not what it was before a re-attach. */
 		a->gw[w].link_up = a->host.wan[w].up && a->host.wan[w].carrier;
 		if (!a->gw[w].adopted) {
-			a->gw[w].nat_addr = a->host.wan_addr[w].addr;
+			a->gw[w].nat_addr = xwan_nat_addr(a->cfg, &a->host, w);
 			a->gw[w].nexthop = a->host.wan_gw[w];
 		}
 		targets_open(a, w);
@@ -1366,6 +1371,11 @@ static void loop(struct agent *a)
 		}
 		if (a->watchdog_ns && a->next_watchdog < next)
 			next = a->next_watchdog;
+		if (a->ha) {
+			uint64_t h = ha_tick(a->ha, now);
+
+			next = h < next ? h : next;
+		}
 		timeout = next > now ? (int)((next - now + MS - 1) / MS) : 0;
 		n = epoll_wait(a->epfd, ev, 32, timeout);
 		for (int i = 0; i < n; i++) {
@@ -1375,6 +1385,16 @@ static void loop(struct agent *a)
 		}
 		a->dirty = true;
 	}
+}
+
+static int agent_ha_open(struct agent *a, char *err, size_t len)
+{
+	a->ha = calloc(1, sizeof(*a->ha));
+	if (!a->ha) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	return ha_open(a->ha, a->cfg, &a->host, &a->maps, a->epfd, err, len);
 }
 
 int agent_run(const struct agent_opts *o)
@@ -1433,6 +1453,10 @@ int agent_run(const struct agent_opts *o)
 		else
 			logf_("metrics on http://%s/metrics", a->cfg->metrics_listen);
 	}
+	if (a->cfg->ha.enabled && agent_ha_open(a, err, sizeof(err))) {
+		fprintf(stderr, "xwan: %s\n", err);
+		goto out;
+	}
 	runtime_set_agent(a, (uint32_t)getpid());
 	watchdog_setup(a);
 	sd_notify("READY=1\n");
@@ -1450,6 +1474,9 @@ int agent_run(const struct agent_opts *o)
 		logf_("exiting; the dataplane keeps forwarding with its last state");
 	}
 out:
+	if (a->ha)
+		ha_close(a->ha);
+	free(a->ha);
 	metrics_stop(a->metrics);
 	worker_stop(a->worker);
 	agent_metrics_free(a->am);

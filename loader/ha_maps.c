@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "ha_maps.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <string.h>
+
+void ha_local_build(const struct xwan_config *cfg, const struct xwan_host *h,
+		    struct ha_local *l)
+{
+	memset(l, 0, sizeof(*l));
+	for (int i = 0; i < cfg->n_lans && HA_IF_LAN0 + i < HA_IF_WAN0; i++) {
+		l->ifindex[HA_IF_LAN0 + i] = h->lan[i].ifindex;
+		memcpy(l->mac[HA_IF_LAN0 + i], h->lan[i].mac, 6);
+		l->mtu[HA_IF_LAN0 + i] = (uint16_t)h->lan[i].mtu;
+	}
+	for (int w = 0; w < cfg->n_wans; w++) {
+		l->ifindex[HA_IF_WAN0 + w] = h->wan[w].ifindex;
+		memcpy(l->mac[HA_IF_WAN0 + w], h->wan[w].mac, 6);
+		l->mtu[HA_IF_WAN0 + w] = (uint16_t)h->wan[w].mtu;
+		l->gw_of_wan[w] = cfg->wans[w].gw;
+	}
+	l->n_wans = cfg->n_wans;
+}
+
+static uint32_t id_of_ifindex(const struct ha_local *l, uint32_t ifindex)
+{
+	for (uint32_t id = 1; ifindex && id < HA_IF_IDS; id++)
+		if (l->ifindex[id] == (int)ifindex)
+			return id;
+	return 0;
+}
+
+static uint8_t wan_of_gw(const struct ha_local *l, uint8_t gw)
+{
+	for (int w = 0; w < l->n_wans; w++)
+		if (l->gw_of_wan[w] == gw)
+			return (uint8_t)w;
+	return XWAN_GW_NONE;
+}
+
+/* Local values -> portable ones, in place. */
+static void entry_export(const struct ha_local *l, struct flow_entry *e, uint64_t now)
+{
+	e->created_ns = now > e->created_ns ? now - e->created_ns : 0;
+	e->last_seen_ns = now > e->last_seen_ns ? now - e->last_seen_ns : 0;
+	e->in_ifindex = id_of_ifindex(l, e->in_ifindex);
+	e->out_ifindex = id_of_ifindex(l, e->out_ifindex);
+	if (e->gw != XWAN_GW_NONE)
+		e->gw = wan_of_gw(l, e->gw);
+}
+
+/* Portable values -> this router's; l2_src is our own LAN MAC for a reply entry. */
+static int entry_import(const struct ha_local *l, struct flow_entry *e, uint64_t now)
+{
+	uint32_t in = e->in_ifindex, out = e->out_ifindex;
+
+	if (in >= HA_IF_IDS || out >= HA_IF_IDS || (in && !l->ifindex[in]) ||
+	    (out && !l->ifindex[out]))
+		return -ENODEV;
+	if (e->gw != XWAN_GW_NONE && e->gw >= l->n_wans)
+		return -ENODEV;
+	e->created_ns = now > e->created_ns ? now - e->created_ns : 0;
+	e->last_seen_ns = now > e->last_seen_ns ? now - e->last_seen_ns : 0;
+	e->in_ifindex = in ? (uint32_t)l->ifindex[in] : 0;
+	e->out_ifindex = out ? (uint32_t)l->ifindex[out] : 0;
+	if (e->gw != XWAN_GW_NONE)
+		e->gw = (uint8_t)l->gw_of_wan[e->gw];
+	if (e->dir == FLOW_DIR_IN && out && out < HA_IF_WAN0) {
+		memcpy(e->l2_src, l->mac[out], 6);
+		e->out_mtu = l->mtu[out];
+	}
+	return 0;
+}
+
+static int lookup_any(const struct xwan_maps *m, const struct flow_key *k, struct flow_entry *e)
+{
+	if (bpf_map_lookup_elem(m->fd[XM_FLOWS], k, e) == 0)
+		return XM_FLOWS;
+	if (bpf_map_lookup_elem(m->fd[XM_FLOWS_NEW], k, e) == 0)
+		return XM_FLOWS_NEW;
+	return -ENOENT;
+}
+
+static bool one_sided(const struct flow_entry *e)
+{
+	return e->flags & (FLOW_F_BYPASS | FLOW_F_DROP);
+}
+
+int ha_rec_read(const struct xwan_maps *m, const struct ha_local *l, const struct flow_key *key,
+		uint8_t dir, uint64_t now, struct ha_rec *r)
+{
+	struct flow_entry e;
+	int t;
+
+	memset(r, 0, sizeof(*r));
+	t = lookup_any(m, key, &e);
+	if (t < 0 || e.dir == FLOW_DIR_LOCAL)
+		return -ENOENT;
+	r->type = HA_REC_FLOW;
+	r->replied = t == XM_FLOWS;
+	if (one_sided(&e)) {
+		r->n_entries = 1;
+		r->key_out = *key;
+		r->out = e;
+	} else {
+		r->n_entries = 2;
+		if (e.dir == FLOW_DIR_OUT) {
+			r->key_out = *key;
+			r->out = e;
+			r->key_in = e.peer;
+			if (lookup_any(m, &e.peer, &r->in) < 0)
+				return -ENOENT;
+		} else {
+			r->key_in = *key;
+			r->in = e;
+			r->key_out = e.peer;
+			if (lookup_any(m, &e.peer, &r->out) < 0)
+				return -ENOENT;
+		}
+		entry_export(l, &r->in, now);
+	}
+	(void)dir;
+	entry_export(l, &r->out, now);
+	return 0;
+}
+
+/* Remove the entry at k and its other half if it points back, in either table. */
+static void remove_flow(const struct xwan_maps *m, const struct flow_key *k)
+{
+	struct flow_entry e, p;
+	int t = lookup_any(m, k, &e), pt;
+
+	if (t < 0)
+		return;
+	if (!one_sided(&e) && e.dir != FLOW_DIR_LOCAL) {
+		pt = lookup_any(m, &e.peer, &p);
+		if (pt >= 0 && !memcmp(&p.peer, k, sizeof(*k)))
+			bpf_map_delete_elem(m->fd[pt], &e.peer);
+	}
+	bpf_map_delete_elem(m->fd[t], k);
+	xwan_flow_gauge_sub(m, 1, t == XM_FLOWS_NEW);
+}
+
+static void gauge_add(const struct xwan_maps *m, bool unreplied)
+{
+	struct flow_gauge g;
+	__u32 zero = 0;
+
+	/* Only the agent writes from userspace; the dataplane's updates are atomic adds. */
+	if (bpf_map_lookup_elem(m->fd[XM_FLOW_GAUGE], &zero, &g))
+		return;
+	g.active++;
+	if (unreplied)
+		g.unreplied++;
+	bpf_map_update_elem(m->fd[XM_FLOW_GAUGE], &zero, &g, BPF_ANY);
+}
+
+int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *r,
+		 uint64_t now)
+{
+	struct flow_entry out = r->out, in = r->in, old;
+	int table = r->replied ? XM_FLOWS : XM_FLOWS_NEW, other, t;
+	bool fresh;
+
+	if (r->type == HA_REC_DELETE) {
+		remove_flow(m, &r->key_out);
+		return 0;
+	}
+	if (r->type != HA_REC_FLOW || r->n_entries < 1 || r->n_entries > 2)
+		return -EINVAL;
+	if (entry_import(l, &out, now) || (r->n_entries == 2 && entry_import(l, &in, now)))
+		return -ENODEV;
+	other = table == XM_FLOWS ? XM_FLOWS_NEW : XM_FLOWS;
+	t = lookup_any(m, &r->key_out, &old);
+	/* Another flow owned the key here: it is gone on the active. */
+	if (t >= 0 && (old.dir != FLOW_DIR_OUT || (r->n_entries == 2 &&
+		       memcmp(&old.peer, &r->key_in, sizeof(r->key_in)))))
+		remove_flow(m, &r->key_out), t = -ENOENT;
+	fresh = t < 0;
+	if (r->n_entries == 2) {
+		struct flow_entry held;
+		int ht = lookup_any(m, &r->key_in, &held);
+
+		if (ht >= 0 && memcmp(&held.peer, &r->key_out, sizeof(r->key_out)))
+			remove_flow(m, &r->key_in);
+		if (bpf_map_update_elem(m->fd[table], &r->key_in, &in, BPF_ANY))
+			return -errno;
+		bpf_map_delete_elem(m->fd[other], &r->key_in);
+	}
+	if (bpf_map_update_elem(m->fd[table], &r->key_out, &out, BPF_ANY))
+		return -errno;
+	bpf_map_delete_elem(m->fd[other], &r->key_out);
+	if (fresh)
+		gauge_add(m, table == XM_FLOWS_NEW);
+	return 0;
+}
+
+struct scan_ctx {
+	const struct xwan_maps *m;
+	const struct ha_local *l;
+	uint64_t now;
+	void (*cb)(void *ctx, const struct ha_rec *r);
+	void *ctx;
+};
+
+static int scan_one(const struct xwan_flow *f, void *data)
+{
+	struct scan_ctx *sc = data;
+	struct ha_rec r;
+
+	if (f->local || f->orphan || !f->live)
+		return 0;
+	if (ha_rec_read(sc->m, sc->l, &f->map_key, f->out.dir, sc->now, &r) == 0)
+		sc->cb(sc->ctx, &r);
+	return 0;
+}
+
+int ha_rec_scan(const struct xwan_maps *m, const struct ha_local *l, uint64_t now,
+		void (*cb)(void *ctx, const struct ha_rec *r), void *ctx)
+{
+	struct scan_ctx sc = { .m = m, .l = l, .now = now, .cb = cb, .ctx = ctx };
+
+	return xwan_flow_scan(m, scan_one, &sc);
+}
