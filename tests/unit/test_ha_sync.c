@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The HA sync protocol: order, gaps, resend, foreign and malformed packets. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include <errno.h>
+
+#include "monitor/ha_sync.h"
+
+#define MS 1000000ULL
+
+struct end {
+	struct ha_sync s;
+	struct end *peer;
+	int drop_next;          /* drop this many of the next DATA sent */
+	int delivered, joined;
+	uint16_t last_port;
+};
+
+static int e_send(void *ctx, const void *buf, size_t len)
+{
+	struct end *e = ctx;
+	const struct ha_hdr *h = buf;
+
+	if (h->type == HA_MSG_DATA && e->drop_next > 0) {
+		e->drop_next--;
+		return 0;
+	}
+	return ha_sync_input(&e->peer->s, buf, len, 1000 * MS);
+}
+
+static void e_deliver(void *ctx, const struct ha_rec *r)
+{
+	struct end *e = ctx;
+
+	assert_int_equal(r->key_out.sport, e->delivered + 1);   /* in order, none twice */
+	e->delivered++;
+}
+
+static void e_joined(void *ctx)
+{
+	((struct end *)ctx)->joined++;
+}
+
+static const struct ha_sync_ops ops = { e_send, e_deliver, e_joined };
+
+static void pair(struct end *a, struct end *b)
+{
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->peer = b;
+	b->peer = a;
+	assert_int_equal(ha_sync_init(&a->s, &ops, a, 11, 42, 0x0200000a, 5), 0);
+	assert_int_equal(ha_sync_init(&b->s, &ops, b, 22, 42, 0x0100000a, 5), 0);
+	ha_sync_tick(&a->s, 1000 * MS);         /* hellos: each learns the other */
+	ha_sync_tick(&b->s, 1000 * MS);
+}
+
+static void queue_n(struct end *e, int from, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct ha_rec r = { .type = HA_REC_FLOW, .n_entries = 2 };
+
+		r.key_out.sport = (uint16_t)(from + i);
+		ha_sync_queue(&e->s, &r, 1000 * MS);
+	}
+	ha_sync_flush(&e->s, 1000 * MS);
+}
+
+static void in_order_and_acked(void **state)
+{
+	struct end a, b;
+
+	(void)state;
+	pair(&a, &b);
+	assert_int_equal(a.joined, 1);
+	assert_int_equal(b.joined, 1);
+	queue_n(&a, 1, 100);
+	assert_int_equal(b.delivered, 100);
+	ha_sync_tick(&b.s, 1100 * MS);          /* the receiver acks */
+	assert_int_equal(ha_sync_unacked(&a.s), 0);
+	assert_int_equal(a.s.st.resent, 0);
+	ha_sync_free(&a.s);
+	ha_sync_free(&b.s);
+}
+
+static void gap_is_resent(void **state)
+{
+	struct end a, b;
+
+	(void)state;
+	pair(&a, &b);
+	a.drop_next = 1;                        /* the first message is lost */
+	queue_n(&a, 1, 3 * HA_RECS_PER_MSG);
+	/* The receiver saw a gap, asked from its first missing seq, got it all in order. */
+	assert_int_equal(b.delivered, 3 * HA_RECS_PER_MSG);
+	assert_true(a.s.st.resent >= 1);
+	ha_sync_free(&a.s);
+	ha_sync_free(&b.s);
+}
+
+static void tail_loss_resent_on_timeout(void **state)
+{
+	struct end a, b;
+
+	(void)state;
+	pair(&a, &b);
+	a.drop_next = 1;
+	queue_n(&a, 1, 1);                      /* lost, and nothing follows to show the gap */
+	assert_int_equal(b.delivered, 0);
+	ha_sync_tick(&a.s, 1000 * MS + HA_RESEND_NS + 1);
+	assert_int_equal(b.delivered, 1);
+	ha_sync_free(&a.s);
+	ha_sync_free(&b.s);
+}
+
+static void foreign_and_bad_rejected(void **state)
+{
+	struct end a, b;
+	struct sockaddr_in from = { .sin_family = AF_INET, .sin_addr.s_addr = 0x0300000a };
+	struct ha_hdr h = {};
+	uint8_t junk[64] = { 1, 2, 3 };
+
+	(void)state;
+	pair(&a, &b);
+	assert_false(ha_sync_source_ok(&b.s, &from, 5));        /* another address */
+	from.sin_addr.s_addr = 0x0100000a;
+	assert_false(ha_sync_source_ok(&b.s, &from, 7));        /* another interface */
+	assert_true(ha_sync_source_ok(&b.s, &from, 5));
+	assert_int_equal(ha_sync_input(&b.s, junk, sizeof(junk), 0), -EBADMSG);
+	assert_int_equal(ha_sync_input(&b.s, junk, 3, 0), -EBADMSG);
+	h.magic = HA_MAGIC;
+	h.version = HA_VERSION + 1;
+	h.type = HA_MSG_HELLO;
+	h.len = sizeof(h);
+	assert_int_equal(ha_sync_input(&b.s, &h, sizeof(h), 0), -EBADMSG);  /* other version */
+	h.version = HA_VERSION;
+	h.type = HA_MSG_DATA;
+	h.count = 3;                                                /* claims records it lacks */
+	assert_int_equal(ha_sync_input(&b.s, &h, sizeof(h), 0), -EBADMSG);
+	assert_int_equal(b.s.st.rejected, 6);
+	assert_int_equal(b.delivered, 0);
+	ha_sync_free(&a.s);
+	ha_sync_free(&b.s);
+}
+
+static void rejoin_triggers_resync(void **state)
+{
+	struct end a, b;
+
+	(void)state;
+	pair(&a, &b);
+	/* b restarts: a new epoch; a must send it everything again. */
+	ha_sync_free(&b.s);
+	assert_int_equal(ha_sync_init(&b.s, &ops, &b, 23, 42, 0x0100000a, 5), 0);
+	ha_sync_tick(&b.s, 1200 * MS);
+	assert_int_equal(a.joined, 2);
+	ha_sync_free(&a.s);
+	ha_sync_free(&b.s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(in_order_and_acked),
+		cmocka_unit_test(gap_is_resent),
+		cmocka_unit_test(tail_loss_resent_on_timeout),
+		cmocka_unit_test(foreign_and_bad_rejected),
+		cmocka_unit_test(rejoin_triggers_resync),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
