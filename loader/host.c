@@ -88,13 +88,23 @@ int xwan_host_gather(const struct xwan_config *cfg, struct xwan_host *h,
 	return 0;
 }
 
+/* Is gw inside the subnet of a (a renewed lease in the same subnet keeps its router)? */
+static bool on_link(const struct nl_addr *a, uint32_t gw)
+{
+	uint32_t mask = a->plen ? htonl(~0U << (32 - a->plen)) : 0;
+
+	return a->addr && a->plen < 32 && ((a->addr ^ gw) & mask) == 0;
+}
+
 void xwan_host_keep_learned(const struct xwan_config *cfg, struct xwan_host *h,
 			    const struct xwan_host *prev)
 {
 	for (int i = 0; i < cfg->n_wans; i++) {
 		if (!cfg->wans[i].gateway_auto || h->wan_state[i] != XWAN_WAN_NO_GW ||
-		    !prev->wan_gw[i] || prev->wan[i].ifindex != h->wan[i].ifindex ||
-		    prev->wan_addr[i].addr != h->wan_addr[i].addr)
+		    !prev->wan_gw[i] || prev->wan[i].ifindex != h->wan[i].ifindex)
+			continue;
+		if (prev->wan_addr[i].addr != h->wan_addr[i].addr &&
+		    !on_link(&h->wan_addr[i], prev->wan_gw[i]))
 			continue;
 		h->wan_gw[i] = prev->wan_gw[i];
 		h->wan_state[i] = XWAN_WAN_OK;

@@ -40,7 +40,9 @@ int xwan_host_gather(const struct xwan_config *cfg, struct xwan_host *h,
  * gateway: auto whose default route went away while the interface kept its
  * address (xwan's own main-table route replaced the DHCP client's, or the
  * client is between deleting and re-adding it): keep the gateway learned
- * before, from prev, for the same interface and address.
+ * before, from prev, for the same interface and address, or a new address
+ * whose subnet still holds that gateway (a lease renewed in place, whose
+ * client re-adds the default route a moment after the address).
  */
 void xwan_host_keep_learned(const struct xwan_config *cfg, struct xwan_host *h,
 			    const struct xwan_host *prev);

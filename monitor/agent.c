@@ -511,6 +511,12 @@ static void evaluate_all(struct agent *a, uint64_t now)
 				continue;
 			g->adopted = false;
 		}
+		if (v.status == GW_STATUS_DOWN && g->v.status == GW_STATUS_DOWN &&
+		    a->host.wan_state[w] && strcmp(reason, g->reason)) {
+			/* Still down, for another reason (adopted, or the host changed). */
+			logf_("gateway %s: down (%s)", gw_name(a, w), reason);
+			snprintf(g->reason, sizeof(g->reason), "%s", reason);
+		}
 		if (v.status == g->v.status && v.loss_alert == g->v.loss_alert &&
 		    v.latency_alert == g->v.latency_alert)
 			continue;
@@ -610,6 +616,12 @@ static void ev_link(void *ctx, int ifindex, bool carrier)
 	a->dirty = true;
 }
 
+/*
+ * A WAN's address removed is no reason to call it down yet: a lease renewed
+ * with a new address is a RTM_NEWADDR and a RTM_DELADDR in either order. The
+ * resync after the burst decides: a new address (flows flushed, the verdict
+ * kept) or none left ("no address").
+ */
 static void ev_addr(void *ctx, int ifindex, uint32_t addr, bool added)
 {
 	struct agent *a = ctx;
@@ -618,11 +630,8 @@ static void ev_addr(void *ctx, int ifindex, uint32_t addr, bool added)
 
 	if (w >= 0 && !added && addr == a->host.wan_addr[w].addr) {
 		inet_ntop(AF_INET, &addr, s, sizeof(s));
-		for (int i = 0; i < a->gw[w].n_targets; i++)
-			health_force_down(&a->gw[w].t[i].h, "address removed", now_ns());
 		logf_("gateway %s: address %s removed from %s", gw_name(a, w), s,
 		      a->cfg->wans[w].interface);
-		a->dirty = true;
 	}
 	/* Any address change moves the host's own addresses: re-read them all. */
 	schedule_resync(a);
@@ -727,9 +736,11 @@ static void resync(struct agent *a)
 	struct gw_verdict v[XWAN_MAX_GATEWAYS];
 	uint8_t status[XWAN_MAX_GATEWAYS];
 	bool changed[XWAN_MAX_GATEWAYS] = {}, full = a->full_resync;
+	uint8_t was_state[XWAN_MAX_GATEWAYS];
 	char err[512] = "";
 	int rc;
 
+	memcpy(was_state, a->host.wan_state, sizeof(was_state));
 	a->resync = false;
 	a->full_resync = false;
 	if (a->reloading) {
@@ -770,6 +781,9 @@ static void resync(struct agent *a)
 			logf_("gateway %s: cannot set its routes: %s", gw_name(a, w), strerror(-rc));
 		xwan_wan_neigh(&a->maps, a->cfg, &a->host, w, 0);
 		targets_open(a, w);
+		/* Usable before and after (a new address or next hop): the verdict
+		 * stands until the new probes decide. */
+		a->gw[w].adopted = !was_state[w] && !a->host.wan_state[w];
 		a->dirty = true;
 	}
 	xwan_runtime_write(&a->maps, rt);

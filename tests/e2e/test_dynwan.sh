@@ -25,6 +25,15 @@
 #      neighbour entries) triggers a resync, counted in xwan_events_total
 #   7  isp1's and isp2's anti-spoof drop counters are 0, and a control packet
 #      with a wrong source shows they count
+#   8  the lease renewed in place (new address added and old one deleted, in
+#      both orders, as a DHCP client renewing with a new address does): isp2
+#      stays online throughout (`xwan status` sampled every 50 ms, no
+#      transition logged), a held connection NATed to the old address is
+#      reset, connections a second later carry the new address; control:
+#      the address removed with none in its place is seen as down
+#   9  a restarted agent adopting the dataplane shows why a WAN is down as
+#      the host is now: "link down", "no interface" (control: the pinned
+#      reason before the restart was "no address")
 #
 # Every check prints "PASS: <what>" or "FAIL: <what> (<evidence>)". In kernel
 # mode (XWAN_E2E_MODE=kernel) every check is a SKIP. Exit 1 if one failed.
@@ -39,7 +48,7 @@ E2E_DIR=$(dirname "$(readlink -f "$0")")
 . "$E2E_DIR/failover_lib.sh"
 
 MODE=${XWAN_E2E_MODE:-xwan}
-CHECKS="1a 1b 2a 2b 2c 3a 3b 3c 3d 4a 4b 5a 5b 5c 6a 6b 7a 7b"
+CHECKS="1a 1b 2a 2b 2c 3a 3b 3c 3d 4a 4b 5a 5b 5c 6a 6b 7a 7b 8a-1 8a-2 8a-3 8a-4 8a-5 8b-1 8b-2 8b-3 8b-4 8b-5 8c 9a 9b 9c 9d"
 if [ "$MODE" != xwan ]; then
 	for c in $CHECKS; do echo "SKIP: $c dynamic WANs (xwan-only, mode=$MODE)"; done
 	exit 0
@@ -56,11 +65,12 @@ LEASE2=198.51.100.60
 C_DEFAULT=10.1.0.2       # uses the default group (isp1 + isp2)
 C_CABLE=10.1.0.3         # a rule sends it to group "cable" (isp2 only)
 
-lab_init_names "xd$$" || exit 1
+lab_init_names "${XWAN_LAB_PREFIX:-xd$$}" || exit 1
 DW=$LAB_STATE/dyn        # removed with the lab
 
 cleanup() {
 	local f
+	[ -n "${WATCH_PID:-}" ] && kill "$WATCH_PID" 2>/dev/null
 	fo_hold_stop 2>/dev/null
 	fo_agent_stop 2>/dev/null
 	[ -n "${SECOND_PID:-}" ] && kill "$SECOND_PID" 2>/dev/null
@@ -304,6 +314,100 @@ EOF
 lab_poll 3 eval '[ "$(lab_spoof_isp2)" -gt "$s2" ]'
 check "7b control: a wrongly sourced packet out of wan2 is counted by isp2 ($s2 -> $(lab_spoof_isp2))" \
 	"" [ "$(lab_spoof_isp2)" -gt "$s2" ]
+
+# --- 8. the lease renewed in place: the WAN stays online -------------------------------
+# A DHCP client that renews with a new address adds the new one and deletes
+# the old one, in either order (dhclient-script deletes first and re-adds
+# the default route). The cable client goes to isp2 again for this.
+fo_agent_stop
+sed -i '/cable-to-isp1/d' "$DW/agent.yaml"
+fo_agent_start "$DW/agent.yaml" || info "restart failed: $(tail -n 5 "$FO_AGENT_LOG" | ev)"
+wait_status isp2 online 20
+# systemd's default (sysctl.d/50-default.conf): without it deleting the
+# primary address deletes the new secondary one of the same subnet too
+lab_gw sysctl -qw net.ipv4.conf.wan2.promote_secondaries=1
+watch_start() { # FILE: `xwan status` of isp2 every 50 ms, "TIME STATUS" a line
+	while :; do
+		echo "$(fo_now) $(fo_status isp2 | cut -d' ' -f1)"
+		sleep 0.05
+	done >"$1" 2>/dev/null &
+	WATCH_PID=$!
+}
+watch_stop() { [ -n "${WATCH_PID:-}" ] && kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=""; }
+watch_states() { awk '{ print $2 }' "$1" | sort | uniq -c | awk '{ printf "%s%s=%s", (NR > 1 ? " " : ""), $2, $1 }'; }
+watch_all_online() { [ -s "$1" ] && [ "$(awk '$2 != "online"' "$1" | wc -l)" = 0 ]; }
+renew_in_place() { # TAG OLD NEW BATCH: the change, the checks
+	local tag=$1 old=$2 new=$3 batch=$4 mark seen herr
+	fo_hold_start "$DW/hold-$tag" --bind "$C_CABLE" ||
+		info "no held connection: $(cat "$DW/hold-$tag.err" 2>/dev/null | ev)"
+	info "held connection $FO_HOLD_LOCAL seen as $FO_HOLD_SEEN"
+	mark=$(fo_log_lines)
+	watch_start "$DW/watch-$tag"
+	sleep 0.5
+	printf '%s\n' "$batch" | lab_gw ip -batch - || info "ip -batch failed: $batch"
+	# a second after the netlink events, new connections must carry the new address
+	sleep 1
+	seen=$(whoami_from "$C_CABLE" 10 | tr '\n' ' ')
+	sleep 0.5
+	watch_stop
+	info "$tag: wan2 $(lab_gw ip -4 -o addr show dev wan2 | awk '{print $4}' | tr '\n' ' '); status samples: $(watch_states "$DW/watch-$tag")"
+	check "$tag-1 isp2 stayed online across the change $old -> $new (xwan status every 50 ms, no other state seen)" \
+		"samples: $(watch_states "$DW/watch-$tag"); log: $(fo_log_since "$mark" | grep isp2 | tail -n 4 | ev)" \
+		watch_all_online "$DW/watch-$tag"
+	check "$tag-2 the agent logged no transition of isp2" "$(fo_log_since "$mark" | grep 'isp2: .* -> ' | ev)" \
+		eval '! fo_log_grep "$mark" "gateway isp2: [a-z]+ -> " >/dev/null'
+	# shellcheck disable=SC2086
+	check "$tag-3 new connections a second after the change carry the new address $new" \
+		"seen: $seen" only "$new" $seen
+	lab_poll 5 fo_hold_has_error "$DW/hold-$tag"
+	herr=$(fo_hold_error "$DW/hold-$tag")
+	check "$tag-4 the connection NATed to the old address $old was reset (ECONNRESET)" \
+		"hold ended with '${herr}'; log: $(fo_log_since "$mark" | grep -i flush | tail -n 2 | ev)" \
+		[ "$herr" = ECONNRESET ]
+	fo_hold_stop
+	check "$tag-5 no flow NATed to the old address $old is left" \
+		"$(lab_xwan flows --wan isp2 --all 2>&1 | grep "$old" | head -n 3 | ev)" [ "$(nat_flows_of "$old")" = 0 ]
+}
+LEASE3=198.51.100.70
+LEASE4=198.51.100.80
+renew_in_place 8a "$LEASE2" "$LEASE3" "addr add $LEASE3/24 dev wan2
+addr del $LEASE2/24 dev wan2"
+renew_in_place 8b "$LEASE3" "$LEASE4" "addr del $LEASE3/24 dev wan2
+addr add $LEASE4/24 dev wan2
+route replace default via $LAB_ISP2_GW dev wan2 metric 100"
+# Control: the address goes with nothing in its place; the watch sees it.
+watch_start "$DW/watch-8c"
+sleep 0.5
+lab_gw ip addr del "$LEASE4/24" dev wan2
+lab_poll 5 _status_is isp2 down
+sleep 0.3
+watch_stop
+check "8c control: the address removed with none in its place: the watch sees isp2 down (\"no address\")" \
+	"samples: $(watch_states "$DW/watch-8c"); isp2: $(fo_status isp2)" \
+	eval '! watch_all_online "$DW/watch-8c" && grep -q " down$" "$DW/watch-8c" && [[ $(fo_status isp2) =~ no\ address ]]'
+
+# --- 9. a restarted agent says why a WAN is down ------------------------------------------
+# isp2 is down with "no address" (8c) and the agent stops; while none runs,
+# wan2 goes down, then away: the next agent adopts the dataplane and gives
+# the reason of now, not the one it found pinned.
+fo_agent_stop
+pinned=$(fo_status isp2)
+lab_gw ip link set wan2 down
+check "9a control: with no agent, xwan status shows the last agent's reason for isp2 (\"no address\")" \
+	"isp2: $pinned" eval '[[ $pinned =~ no\ address ]]'
+fo_agent_start "$DW/agent.yaml" || info "restart failed: $(tail -n 5 "$FO_AGENT_LOG" | ev)"
+lab_poll 5 eval '[[ $(fo_status isp2) =~ link\ down ]]'
+check "9b wan2 set down while no agent ran: the adopting agent shows isp2 down, \"link down\"" \
+	"isp2: $(fo_status isp2)" eval '[[ $(fo_status isp2) =~ ^down\ no\ .*link\ down ]]'
+fo_agent_stop
+lab_gw ip link del wan2
+fo_agent_start "$DW/agent.yaml" || info "restart failed: $(tail -n 5 "$FO_AGENT_LOG" | ev)"
+lab_poll 5 eval '[[ $(fo_status isp2) =~ no\ interface ]]'
+check "9c wan2 deleted while no agent ran: the adopting agent shows isp2 down, \"no interface\"" \
+	"isp2: $(fo_status isp2)" eval '[[ $(fo_status isp2) =~ ^down\ no\ .*no\ interface ]]'
+seen=$(whoami_from "$C_DEFAULT" 10 | sort -u | tr '\n' ' ')
+check "9d isp1 carries every new connection meanwhile (seen from $LAB_WAN1_IP only)" \
+	"seen: $seen" eval '[ "$seen" = "$LAB_WAN1_IP " ]'
 
 echo "# $NPASS passed, $NFAIL failed"
 [ "$NFAIL" = 0 ]
