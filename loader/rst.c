@@ -7,12 +7,32 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <linux/tcp.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RST_FRAME_LEN (14 + 20 + 20)
+/* The RST as it goes on the wire; packed, so the offsets are the protocol's. */
+struct rst_frame {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct tcphdr tcp;
+} __attribute__((packed));
+
+/* TCP's checksum covers this pseudo header before the segment (RFC 793). */
+struct tcp_pseudo {
+	uint32_t saddr;
+	uint32_t daddr;
+	uint8_t zero;
+	uint8_t proto;
+	uint16_t len;
+} __attribute__((packed));
+
+#define RST_FRAME_LEN sizeof(struct rst_frame)
+_Static_assert(sizeof(struct rst_frame) == ETH_HLEN + 20 + 20, "RST frame layout");
+_Static_assert(sizeof(struct tcp_pseudo) == 12, "TCP pseudo header layout");
 
 static uint16_t csum_fold32(uint32_t sum)
 {
@@ -35,42 +55,38 @@ static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
 int rst_build(uint8_t *buf, size_t len, const struct flow_key *out_key,
 	      const struct flow_entry *in)
 {
-	uint8_t *ip = buf + 14, *tcp = ip + 20;
-	uint32_t seq = htonl(in->tcp_seq_next), sum;
-	uint8_t pseudo[12];
-	uint16_t c;
+	struct rst_frame f;
+	struct tcp_pseudo ph;
+	uint32_t sum;
 
 	if (len < RST_FRAME_LEN)
 		return -ENOSPC;
-	memset(buf, 0, RST_FRAME_LEN);
-	memcpy(buf, in->l2_dst, 6);
-	memcpy(buf + 6, in->l2_src, 6);
-	buf[12] = 0x08;
+	memset(&f, 0, sizeof(f));
+	memcpy(f.eth.h_dest, in->l2_dst, ETH_ALEN);
+	memcpy(f.eth.h_source, in->l2_src, ETH_ALEN);
+	f.eth.h_proto = htons(ETH_P_IP);
 
-	ip[0] = 0x45;
-	ip[3] = 40;
-	ip[6] = 0x40;                   /* DF */
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP;
-	memcpy(ip + 12, &out_key->daddr, 4);    /* from the remote */
-	memcpy(ip + 16, &out_key->saddr, 4);    /* to the client */
-	c = htons(csum_fold32(csum_add(0, ip, 20)));
-	memcpy(ip + 10, &c, 2);
+	f.ip.version = 4;
+	f.ip.ihl = sizeof(f.ip) / 4;
+	f.ip.tot_len = htons(sizeof(f.ip) + sizeof(f.tcp));
+	f.ip.frag_off = htons(IP_DF);
+	f.ip.ttl = 64;
+	f.ip.protocol = IPPROTO_TCP;
+	f.ip.saddr = out_key->daddr;    /* from the remote */
+	f.ip.daddr = out_key->saddr;    /* to the client */
+	f.ip.check = htons(csum_fold32(csum_add(0, &f.ip, sizeof(f.ip))));
 
-	memcpy(tcp, &out_key->dport, 2);
-	memcpy(tcp + 2, &out_key->sport, 2);
-	memcpy(tcp + 4, &seq, 4);
-	tcp[12] = 5 << 4;
-	tcp[13] = 0x04;                 /* RST */
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = IPPROTO_TCP;
-	pseudo[10] = 0;
-	pseudo[11] = 20;
-	sum = csum_add(csum_add(0, pseudo, sizeof(pseudo)), tcp, 20);
-	c = htons(csum_fold32(sum));
-	memcpy(tcp + 16, &c, 2);
-	return RST_FRAME_LEN;
+	f.tcp.source = out_key->dport;
+	f.tcp.dest = out_key->sport;
+	f.tcp.seq = htonl(in->tcp_seq_next);
+	f.tcp.doff = sizeof(f.tcp) / 4;
+	f.tcp.rst = 1;
+	ph = (struct tcp_pseudo){ .saddr = f.ip.saddr, .daddr = f.ip.daddr,
+				  .proto = IPPROTO_TCP, .len = htons(sizeof(f.tcp)) };
+	sum = csum_add(csum_add(0, &ph, sizeof(ph)), &f.tcp, sizeof(f.tcp));
+	f.tcp.check = htons(csum_fold32(sum));
+	memcpy(buf, &f, sizeof(f));
+	return (int)RST_FRAME_LEN;
 }
 
 int rst_send_to_client(const struct flow_key *out_key, const struct flow_entry *in)
@@ -83,7 +99,7 @@ int rst_send_to_client(const struct flow_key *out_key, const struct flow_entry *
 		.sll_halen = 6,
 	};
 	struct nl_link lan;
-	int fd, n, err = 0, l2 = 14;
+	int fd, n, err = 0, l2 = ETH_HLEN;
 
 	n = rst_build(frame, sizeof(frame), out_key, in);
 	if (n < 0)
@@ -95,8 +111,8 @@ int rst_send_to_client(const struct flow_key *out_key, const struct flow_entry *
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (sendto(fd, frame + 14 - l2, (size_t)(n - 14 + l2), 0, (struct sockaddr *)&to,
-		   sizeof(to)) != n - 14 + l2)
+	if (sendto(fd, frame + ETH_HLEN - l2, (size_t)(n - ETH_HLEN + l2), 0, (struct sockaddr *)&to,
+		   sizeof(to)) != n - ETH_HLEN + l2)
 		err = -errno;
 	close(fd);
 	return err;
