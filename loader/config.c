@@ -1160,7 +1160,7 @@ static const struct keyword on_up_actions[] = {
 	{ "keep", XWAN_ON_UP_KEEP }, { "flush", XWAN_ON_UP_FLUSH }, { NULL, 0 },
 };
 static const struct keyword sticky_keys[] = {
-	{ "src", XWAN_STICKY_SRC }, { "src-dst", XWAN_STICKY_SRC_DST },
+	{ "src", STICKY_KEY_SRC }, { "src-dst", STICKY_KEY_SRC_DST },
 	{ NULL, 0 },
 };
 
@@ -1176,7 +1176,7 @@ static void group_defaults(struct xwan_group *g)
 	g->on_gateway_up = XWAN_ON_UP_KEEP;
 	g->sticky = false;
 	g->sticky_expire_s = 300;
-	g->sticky_key = XWAN_STICKY_SRC;
+	g->sticky_key = STICKY_KEY_SRC;
 }
 
 static int parse_member(struct parser *p, const yaml_node_t *n,
@@ -1274,7 +1274,7 @@ static int parse_sticky(struct parser *p, const yaml_node_t *map,
 	static const char *const keys[] = { "enabled", "expire_s", "key", NULL };
 	char kp[PATH_LEN], sp[PATH_LEN];
 	const yaml_node_t *n = field(p, map, path, "sticky", sp), *v;
-	int key = XWAN_STICKY_SRC;
+	int key = STICKY_KEY_SRC;
 
 	if (!n)
 		return 0;
@@ -1285,7 +1285,7 @@ static int parse_sticky(struct parser *p, const yaml_node_t *map,
 		TRY(get_bool(p, v, kp, &g->sticky));
 	TRY(opt_u32(p, n, sp, "expire_s", 1, 604800, &g->sticky_expire_s));
 	TRY(opt_keyword(p, n, sp, "key", sticky_keys, &key));
-	g->sticky_key = (enum xwan_sticky_key)key;
+	g->sticky_key = (enum sticky_key)key;
 	return 0;
 }
 
@@ -1410,7 +1410,7 @@ static const struct keyword rule_protos[] = {
 	{ "any", 0 }, { NULL, 0 },
 };
 static const struct keyword rule_actions[] = {
-	{ "bypass", XWAN_RULE_BYPASS }, { "drop", XWAN_RULE_DROP }, { NULL, 0 },
+	{ "bypass", RULE_ACTION_BYPASS }, { "drop", RULE_ACTION_DROP }, { NULL, 0 },
 };
 
 static int parse_rule_match(struct parser *p, const yaml_node_t *n,
@@ -1454,7 +1454,7 @@ static int parse_rule_action(struct parser *p, const yaml_node_t *n,
 		return fail(p, n, path, "missing required key \"group\" or "
 			    "\"action\"");
 	if (g) {
-		r->action = XWAN_RULE_GROUP;
+		r->action = RULE_ACTION_GROUP;
 		r->group = resolve_group(p, g, gp);
 		return r->group < 0 ? -1 : 0;
 	}
@@ -1464,7 +1464,7 @@ static int parse_rule_action(struct parser *p, const yaml_node_t *n,
 			    "\"group: NAME\" to send traffic to a group");
 	v = get_keyword(p, a, ap, rule_actions);
 	TRY(v);
-	r->action = (enum xwan_rule_action)v;
+	r->action = (enum rule_action)v;
 	r->group = -1;
 	return 0;
 }
@@ -1709,7 +1709,7 @@ static int parse_limits(struct parser *p, const yaml_node_t *root)
 }
 
 static const struct keyword asym_modes[] = {
-	{ "drop", XWAN_ASYM_DROP }, { "allow", XWAN_ASYM_ALLOW }, { NULL, 0 },
+	{ "drop", ASYM_DROP }, { "allow", ASYM_ALLOW }, { NULL, 0 },
 };
 
 static int parse_agent_settings(struct parser *p, const yaml_node_t *root)
@@ -1722,7 +1722,7 @@ static int parse_agent_settings(struct parser *p, const yaml_node_t *root)
 	if ((v = field(p, root, "", "manage_default_route", kp)))
 		TRY(get_bool(p, v, kp, &p->cfg->manage_default_route));
 	TRY(opt_keyword(p, root, "", "asymmetric", asym_modes, &asym));
-	p->cfg->asymmetric = (enum xwan_asymmetric)asym;
+	p->cfg->asymmetric = (enum asymmetric_policy)asym;
 	if ((v = field(p, root, "", "tcp_liberal", kp)))
 		TRY(get_bool(p, v, kp, &p->cfg->tcp_liberal));
 	return parse_limits(p, root);
@@ -1935,7 +1935,7 @@ static void config_defaults(struct xwan_config *cfg, const char *name)
 	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen),
 		 "127.0.0.1:9469");
 	cfg->manage_default_route = false;
-	cfg->asymmetric = XWAN_ASYM_DROP;
+	cfg->asymmetric = ASYM_DROP;
 	cfg->tcp_liberal = false;
 	cfg->unreplied_per_lan_host = 4096;
 	cfg->unreplied_per_wan_host = 256;
@@ -2222,17 +2222,6 @@ int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck m
 }
 
 /* ------------------------------------------------------------- helpers */
-
-const char *xwan_method_name(enum group_method m)
-{
-	switch (m) {
-	case GROUP_METHOD_HASH:
-		return "hash";
-	case GROUP_METHOD_ROUND_ROBIN:
-		return "round-robin";
-	}
-	return "unknown";
-}
 
 const char *xwan_probe_method_name(enum xwan_probe_method m)
 {

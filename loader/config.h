@@ -16,10 +16,7 @@
 #include "../bpf/xwan_types.h"
 
 #define XWAN_NAME_MAX        32
-#define XWAN_MAX_LANS        16
-#define XWAN_MAX_LAN_NETS    32
 #define XWAN_MAX_TARGETS     8
-#define XWAN_MAX_FORWARDS    256
 #define XWAN_URL_MAX         256
 #define XWAN_ERR_MAX         512
 
@@ -100,7 +97,6 @@ enum xwan_trigger {
 
 enum xwan_on_down { XWAN_ON_DOWN_FLUSH = 0, XWAN_ON_DOWN_KEEP = 1 };   /* default flush */
 enum xwan_on_up   { XWAN_ON_UP_KEEP = 0, XWAN_ON_UP_FLUSH = 1 };       /* default keep */
-enum xwan_sticky_key { XWAN_STICKY_SRC = 0, XWAN_STICKY_SRC_DST = 1 };
 
 struct xwan_group {
 	char name[XWAN_NAME_MAX];
@@ -115,14 +111,8 @@ struct xwan_group {
 	enum xwan_on_up on_gateway_up;
 	bool sticky;                /* sticky: {enabled, expire_s, key} */
 	uint32_t sticky_expire_s;   /* default 300 */
-	enum xwan_sticky_key sticky_key;
+	enum sticky_key sticky_key;
 	int line;
-};
-
-enum xwan_rule_action {
-	XWAN_RULE_GROUP  = 0,
-	XWAN_RULE_BYPASS = 1,
-	XWAN_RULE_DROP   = 2,
 };
 
 struct xwan_rule {
@@ -133,8 +123,8 @@ struct xwan_rule {
 	uint8_t proto;              /* 0 = any, else IPPROTO_TCP/UDP/ICMP */
 	uint16_t dport_min;         /* host order; 0-0 = any */
 	uint16_t dport_max;
-	enum xwan_rule_action action;
-	int group;                  /* XWAN_RULE_GROUP: index into groups */
+	enum rule_action action;
+	int group;                  /* RULE_ACTION_GROUP: index into groups */
 	int line;
 };
 
@@ -154,7 +144,6 @@ struct xwan_timeouts {
 	uint32_t icmp;              /* default 30 */
 };
 
-enum xwan_asymmetric { XWAN_ASYM_DROP = 0, XWAN_ASYM_ALLOW = 1 };   /* default drop */
 
 #define XWAN_HA_MAX_VIRTUAL 16
 #define XWAN_HA_DEFAULT_PORT 7874
@@ -210,7 +199,7 @@ struct xwan_config {
 	/* Agent (monitor). */
 	char metrics_listen[64];    /* "addr:port", default "127.0.0.1:9469", "" = off */
 	bool manage_default_route;  /* default false */
-	enum xwan_asymmetric asymmetric;
+	enum asymmetric_policy asymmetric;
 	bool tcp_liberal;           /* no TCP window checks, default false */
 	uint32_t unreplied_per_lan_host;  /* 0: no limit, default 4096 */
 	uint32_t unreplied_per_wan_host;  /* 0: no limit, default 256 */
@@ -269,7 +258,6 @@ uint64_t xwan_config_hash(const struct xwan_config *cfg);
 uint32_t xwan_ha_virtual_on(const struct xwan_config *cfg, const char *ifname);
 
 /* Helpers shared by the views. */
-const char *xwan_method_name(enum group_method m);
 const char *xwan_probe_method_name(enum xwan_probe_method m);
 int xwan_wan_by_name(const struct xwan_config *cfg, const char *name);
 int xwan_group_by_name(const struct xwan_config *cfg, const char *name);

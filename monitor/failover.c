@@ -69,8 +69,10 @@ int failover_install(const struct xwan_config *cfg, const struct xwan_host *h,
 		status[w] = v[w].status;
 	/*
 	 * Slot tables first: once they no longer name a gateway, clearing its
-	 * usable flag cannot race a new flow into it; when a gateway returns the
-	 * flag is set before any table names it, for the same reason.
+	 * usable flag cannot race a new flow into it. A returning gateway is
+	 * named by a table a moment before its flag is set; a new flow that
+	 * meets the flag still clear tries the next member (nat.h), so this
+	 * order is safe both ways.
 	 */
 	rc = xwan_install_groups(cfg, m, usable);
 	if (rc)
@@ -86,7 +88,7 @@ int failover_default_gateway(const struct xwan_config *cfg, const xwan_usable_t 
 
 	for (int i = 0; i < g->n_members; i++) {
 		const struct xwan_member *mb = &g->members[i];
-		int w = mb->weight ? mb->weight : cfg->wans[mb->wan].weight;
+		int w = xwan_member_weight(cfg, mb);
 
 		if (mb->tier != tier || !usable[cfg->default_group][mb->wan])
 			continue;

@@ -104,17 +104,6 @@ void health_expire(struct health_target *t, uint64_t now)
 	}
 }
 
-uint64_t health_next_expiry(const struct health_target *t)
-{
-	for (uint32_t i = 0; i < t->count; i++) {
-		const struct health_sample *s = at(t, i);
-
-		if (s->outcome == HEALTH_OUTSTANDING)
-			return s->sent_ns + t->loss_interval_ns;
-	}
-	return UINT64_MAX;
-}
-
 void health_sent(struct health_target *t, uint16_t seq, uint64_t now)
 {
 	struct health_sample *s;

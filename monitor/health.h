@@ -131,9 +131,6 @@ bool health_reply(struct health_target *t, uint16_t seq, uint64_t now);
 /* Outstanding probes sent loss_interval or more before now become lost. */
 void health_expire(struct health_target *t, uint64_t now);
 
-/* When the oldest outstanding probe becomes lost (a timer for the agent);
- * UINT64_MAX when none is outstanding. */
-uint64_t health_next_expiry(const struct health_target *t);
 
 /*
  * Expire, recompute t->stats over cfg's window, apply the status rules.

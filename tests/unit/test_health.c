@@ -470,16 +470,13 @@ static void late_reply_ignored(void **state)
 	li = cfg.loss_interval_ms * MS;
 	assert_int_equal(health_init(&t, &cfg), 0);
 
-	assert_true(health_next_expiry(&t) == UINT64_MAX);
 	health_sent(&t, 1, t0);
 	health_sent(&t, 2, t0 + 500 * MS);
 	health_sent(&t, 3, t0 + 1000 * MS);
-	assert_true(health_next_expiry(&t) == t0 + li);
 	assert_true(health_reply(&t, 3, t0 + li - 1));  /* just in time */
 	assert_false(health_reply(&t, 3, t0 + li));     /* duplicate */
 	assert_false(health_reply(&t, 99, t0 + li));    /* unknown */
 	health_expire(&t, t0 + li);                     /* 1 is lost */
-	assert_true(health_next_expiry(&t) == t0 + 500 * MS + li);
 	assert_false(health_reply(&t, 1, t0 + li + 100 * MS));
 	/* 2 is not expired yet, but its reply is too late all the same. */
 	assert_false(health_reply(&t, 2, t0 + 500 * MS + li));
