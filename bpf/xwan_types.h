@@ -17,6 +17,10 @@
 #define XWAN_MAX_GROUPS     16
 #define XWAN_MAX_IFACES     64
 #define XWAN_MAX_RULES      512
+#define XWAN_MAX_LANS       16
+#define XWAN_MAX_LAN_NETS   32     /* networks per LAN */
+#define XWAN_MAX_FORWARDS   256
+#define XWAN_MAX_DST_PREFIXES 2048 /* dst_policy: local, LAN and WAN prefixes */
 #define XWAN_SLOTS          4093   /* prime, so Maglev permutations cover it */
 #define XWAN_GW_NONE        0xff   /* slot value: no usable gateway */
 #define XWAN_GROUP_NONE     0xff
@@ -336,6 +340,12 @@ struct gw_group {
 	__u32 generation;       /* bumped on every install, for the views */
 };
 
+/* Key in gw_slots of a group's bank (gw_group.active, or the idle one). */
+static inline __attribute__((always_inline)) __u32 xwan_slot_key(__u32 group, __u32 bank)
+{
+	return group * 2 + (bank & 1);
+}
+
 /* ------------------------------------------------------- interfaces/dst */
 
 enum iface_role {
@@ -414,6 +424,15 @@ enum flow_timeout {
 	TIMEOUT_MAX
 };
 
+/* Which timeout a flow lives by: one rule for the dataplane and the views. */
+static inline __attribute__((always_inline)) __u32 xwan_timeout_index(__u8 proto, __u8 state)
+{
+	if (proto == 6 /* IPPROTO_TCP */)
+		return state == FLOW_STATE_ESTABLISHED ? TIMEOUT_TCP_ESTABLISHED
+						       : TIMEOUT_TCP_TRANSITORY;
+	return proto == 17 /* IPPROTO_UDP */ ? TIMEOUT_UDP : TIMEOUT_ICMP;
+}
+
 enum asymmetric_policy {
 	ASYM_DROP  = 0,
 	ASYM_ALLOW = 1,
@@ -436,6 +455,28 @@ struct xwan_settings {
 	__u32 unreplied_capacity; /* flows (pairs) in flows_new */
 	__u32 pad2;
 };
+
+/* settings.rules_sel: the live rule bank and its rule count, one word. */
+static inline __attribute__((always_inline)) __u32 xwan_rules_sel(__u32 bank, __u32 count)
+{
+	return (bank & 1) << 16 | (count & 0xffff);
+}
+
+static inline __attribute__((always_inline)) __u32 xwan_rules_bank(__u32 sel)
+{
+	return sel >> 16 & 1;
+}
+
+static inline __attribute__((always_inline)) __u32 xwan_rules_count(__u32 sel)
+{
+	return sel & 0xffff;
+}
+
+/* Key of rule i of a bank in the rules map. */
+static inline __attribute__((always_inline)) __u32 xwan_rule_key(__u32 bank, __u32 i)
+{
+	return bank * XWAN_MAX_RULES + i;
+}
 
 /* Shared gauges, updated atomically from every CPU. */
 struct flow_gauge {

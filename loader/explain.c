@@ -45,11 +45,11 @@ static uint32_t lan_of(const struct xwan_maps *m, const struct xwan_runtime *rt,
 static int first_rule(const struct xwan_maps *m, const struct xwan_settings *s,
 		      const struct xwan_explain_query *q, uint32_t lan, struct policy_rule *out)
 {
-	uint32_t bank = (s->rules_sel >> 16) & 1, count = s->rules_sel & 0xffff;
+	uint32_t bank = xwan_rules_bank(s->rules_sel), count = xwan_rules_count(s->rules_sel);
 	uint16_t dport = q->proto == IPPROTO_ICMP ? 0 : q->dport;
 
 	for (uint32_t i = 0; i < count && i < XWAN_MAX_RULES; i++) {
-		__u32 key = bank * XWAN_MAX_RULES + i;
+		__u32 key = xwan_rule_key(bank, i);
 
 		if (bpf_map_lookup_elem(m->fd[XM_RULES], &key, out))
 			return -1;
@@ -214,7 +214,7 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 	rule = first_rule(m, &s, q, lan, &pr);
 	if (rule < 0) {
 		fprintf(out, "rule:     none matched (%u rules): the default group\n",
-			s.rules_sel & 0xffff);
+			xwan_rules_count(s.rules_sel));
 	} else {
 		const char *name = (uint32_t)rule < rt->n_rules ? rt->rule_name[rule] : "?";
 
@@ -237,7 +237,7 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 		rc = -errno;
 		goto out;
 	}
-	key = group * 2 + (gg.active & 1);
+	key = xwan_slot_key(group, gg.active);
 	if (bpf_map_lookup_elem(m->fd[XM_GW_SLOTS], &key, t)) {
 		rc = -errno;
 		goto out;

@@ -24,12 +24,7 @@ uint64_t xwan_now_ns(void)
 
 static uint64_t timeout_of(const struct xwan_settings *s, uint8_t proto, uint8_t state)
 {
-	if (proto == IPPROTO_TCP)
-		return s->timeout_ns[state == FLOW_STATE_ESTABLISHED ? TIMEOUT_TCP_ESTABLISHED
-								     : TIMEOUT_TCP_TRANSITORY];
-	if (proto == IPPROTO_UDP)
-		return s->timeout_ns[TIMEOUT_UDP];
-	return s->timeout_ns[TIMEOUT_ICMP];
+	return s->timeout_ns[xwan_timeout_index(proto, state)];
 }
 
 /* The dataplane's own rule (flow.h): dead when both directions idled out. */
@@ -336,7 +331,7 @@ static void sticky_groups_read(const struct xwan_maps *m, struct sticky_group *s
 
 		if (bpf_map_lookup_elem(m->fd[XM_GROUPS], &key, &gg))
 			continue;
-		key = g * 2 + (gg.active & 1);
+		key = xwan_slot_key((uint32_t)g, gg.active);
 		if (bpf_map_lookup_elem(m->fd[XM_GW_SLOTS], &key, t))
 			continue;
 		sg[g].expire_s = t->sticky_expire_s;

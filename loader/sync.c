@@ -70,7 +70,7 @@ static uint32_t idle_rule_bank(const struct xwan_maps *m)
 	struct xwan_settings cur = {};
 
 	xwan_settings_read(m, &cur);
-	return ((cur.rules_sel >> 16) & 1) ^ 1;
+	return xwan_rules_bank(cur.rules_sel) ^ 1;
 }
 
 static int sync_rules(const struct xwan_config *cfg, const struct xwan_maps *m, uint32_t bank)
@@ -83,12 +83,10 @@ static int sync_rules(const struct xwan_config *cfg, const struct xwan_maps *m, 
 			.dport_min = r->dport_min,
 			.dport_max = r->dport_max ? r->dport_max : 65535,
 			.proto = r->proto,
-			.action = r->action == XWAN_RULE_BYPASS ? RULE_ACTION_BYPASS
-				  : r->action == XWAN_RULE_DROP ? RULE_ACTION_DROP
-								  : RULE_ACTION_GROUP,
-			.group = (uint8_t)(r->action == XWAN_RULE_GROUP ? r->group : 0),
+			.action = (uint8_t)r->action,
+			.group = (uint8_t)(r->action == RULE_ACTION_GROUP ? r->group : 0),
 		};
-		uint32_t key = bank * XWAN_MAX_RULES + (uint32_t)i;
+		uint32_t key = xwan_rule_key(bank, (uint32_t)i);
 
 		pr.src_addr = r->src.addr & pr.src_mask;
 		pr.dst_addr = r->dst.addr & pr.dst_mask;
@@ -117,9 +115,9 @@ static int sync_settings(const struct xwan_config *cfg, const struct xwan_maps *
 		},
 		.flow_capacity = cfg->flow_table_size,
 		.fwmark_mask = cfg->fwmark_mask,
-		.rules_sel = bank << 16 | (uint32_t)cfg->n_rules,
+		.rules_sel = xwan_rules_sel(bank, (uint32_t)cfg->n_rules),
 		.default_group = (uint8_t)cfg->default_group,
-		.asymmetric = cfg->asymmetric == XWAN_ASYM_ALLOW ? ASYM_ALLOW : ASYM_DROP,
+		.asymmetric = (uint8_t)cfg->asymmetric,
 		.tcp_liberal = cfg->tcp_liberal,
 		.src_limit = {
 			[SRC_LAN] = cfg->unreplied_per_lan_host,
@@ -215,10 +213,15 @@ static int sync_lan_nets(const struct xwan_config *cfg, const struct xwan_host *
 }
 
 struct dst_set {
-	struct lpm_v4_key keys[1024];
-	struct dst_policy vals[1024];
+	struct lpm_v4_key keys[XWAN_MAX_DST_PREFIXES];
+	struct dst_policy vals[XWAN_MAX_DST_PREFIXES];
 	int n;
 };
+
+/* Every host address (and its broadcast and subnet), three fixed prefixes, every LAN network. */
+_Static_assert(3 * XWAN_MAX_HOST_ADDRS + 3 + XWAN_MAX_LANS * XWAN_MAX_LAN_NETS <=
+		       XWAN_MAX_DST_PREFIXES,
+	       "dst_policy cannot hold every prefix sync_dst_policy writes");
 
 static void dst_add(struct dst_set *d, uint32_t addr, uint8_t plen, uint8_t action, uint8_t gw)
 {
@@ -230,8 +233,8 @@ static void dst_add(struct dst_set *d, uint32_t addr, uint8_t plen, uint8_t acti
 		if (d->keys[i].prefixlen == plen && d->keys[i].addr == addr)
 			return;
 	}
-	if (d->n >= 1024)
-		return;
+	if (d->n >= XWAN_MAX_DST_PREFIXES)
+		return; /* unreachable: the _Static_assert above bounds d->n */
 	memset(&d->keys[d->n], 0, sizeof(d->keys[0]));
 	memset(&d->vals[d->n], 0, sizeof(d->vals[0]));
 	d->keys[d->n].prefixlen = plen;
@@ -344,6 +347,11 @@ int xwan_sync_neigh(const struct xwan_maps *m, int gw, int ifindex, uint32_t nex
 	return rc;
 }
 
+int xwan_member_weight(const struct xwan_config *cfg, const struct xwan_member *mb)
+{
+	return mb->weight ? mb->weight : cfg->wans[mb->wan].weight;
+}
+
 int xwan_group_active_tier(const struct xwan_config *cfg, int group, const bool *usable)
 {
 	const struct xwan_group *g = &cfg->groups[group];
@@ -371,7 +379,7 @@ static int build_group_table(const struct xwan_config *cfg, int group, const boo
 	t->seed = g->hash_seed;
 	t->when_all_down = (uint8_t)g->when_all_down;
 	t->sticky_expire_s = g->sticky ? g->sticky_expire_s : 0;
-	t->sticky_key = g->sticky_key == XWAN_STICKY_SRC_DST ? STICKY_KEY_SRC_DST : STICKY_KEY_SRC;
+	t->sticky_key = (uint8_t)g->sticky_key;
 	memset(t->slot, XWAN_GW_NONE, sizeof(t->slot));
 	if (!tier)
 		return 0;
@@ -382,7 +390,7 @@ static int build_group_table(const struct xwan_config *cfg, int group, const boo
 			continue;
 		mem[n].gw = (uint8_t)cfg->wans[mb->wan].gw;
 		t->usable_mask |= 1U << mem[n].gw;
-		mem[n].weight = mb->weight ? mb->weight : cfg->wans[mb->wan].weight;
+		mem[n].weight = (uint8_t)xwan_member_weight(cfg, mb);
 		mem[n].name = cfg->wans[mb->wan].name;
 		n++;
 	}
@@ -421,7 +429,7 @@ int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m
 		}
 		/* Fill the idle bank, then flip: readers see old or new, never a mix. */
 		bank = (gg.active & 1) ^ 1;
-		key = (uint32_t)g * 2 + bank;
+		key = xwan_slot_key((uint32_t)g, bank);
 		if (bpf_map_update_elem(m->fd[XM_GW_SLOTS], &key, t, BPF_ANY)) {
 			rc = -errno;
 			break;

@@ -40,6 +40,9 @@ typedef bool xwan_usable_t[XWAN_MAX_GROUPS][XWAN_MAX_GATEWAYS];
 int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m,
 			const xwan_usable_t usable);
 
+/* A member's weight in its group: its own, else its WAN's. */
+int xwan_member_weight(const struct xwan_config *cfg, const struct xwan_member *mb);
+
 /* The tier a group uses now (its best tier with a usable member), 0: none. */
 int xwan_group_active_tier(const struct xwan_config *cfg, int group, const bool *usable);
 

@@ -300,8 +300,7 @@ static void member_of_default(const struct xwan_config *cfg, int w, uint8_t *tie
 		if (g->members[i].wan != w)
 			continue;
 		*tier = g->members[i].tier;
-		if (g->members[i].weight)
-			*weight = g->members[i].weight;
+		*weight = (uint8_t)xwan_member_weight(cfg, &g->members[i]);
 	}
 }
 

@@ -35,15 +35,10 @@ static __always_inline struct xwan_settings *get_settings(void)
 static __always_inline __u64 flow_timeout(const struct xwan_settings *s, __u8 proto,
 					  __u8 state)
 {
-	__u32 t;
+	__u32 t = xwan_timeout_index(proto, state);
 
-	if (proto == IPPROTO_TCP)
-		t = state == FLOW_STATE_ESTABLISHED ? TIMEOUT_TCP_ESTABLISHED
-						    : TIMEOUT_TCP_TRANSITORY;
-	else if (proto == IPPROTO_UDP)
-		t = TIMEOUT_UDP;
-	else
-		t = TIMEOUT_ICMP;
+	if (t >= TIMEOUT_MAX)
+		return 0;
 	return s->timeout_ns[t];
 }
 

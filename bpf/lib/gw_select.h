@@ -17,7 +17,7 @@ static __always_inline struct gw_slot_table *group_table(__u32 group)
 
 	if (!gi)
 		return NULL;
-	idx = group * 2 + (gi->active & 1);
+	idx = xwan_slot_key(group, gi->active);
 	return bpf_map_lookup_elem(&gw_slots, &idx);
 }
 

@@ -96,7 +96,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1024);
+	__uint(max_entries, XWAN_MAX_DST_PREFIXES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct lpm_v4_key);
 	__type(value, struct dst_policy);
@@ -104,7 +104,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1024);
+	__uint(max_entries, XWAN_MAX_LANS * XWAN_MAX_LAN_NETS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct lan_src_key);
 	__type(value, __u32);
@@ -163,7 +163,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, XWAN_MAX_FORWARDS);
 	__type(key, struct port_fwd_key);
 	__type(value, struct port_fwd);
 } port_fwds SEC(".maps");

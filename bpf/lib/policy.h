@@ -54,8 +54,8 @@ static __always_inline void rules_match(const struct pkt *p, __u32 ifindex,
 	r->saddr = p->key.saddr;
 	r->daddr = p->key.daddr;
 	r->ifindex = ifindex;
-	r->base = (sel >> 16 & 1) * XWAN_MAX_RULES;
-	r->count = sel & 0xffff;
+	r->base = xwan_rule_key(xwan_rules_bank(sel), 0);
+	r->count = xwan_rules_count(sel);
 	r->found = XWAN_RULE_NONE;
 	r->dport = p->key.proto == IPPROTO_ICMP ? 0 : bpf_ntohs(p->key.dport);
 	r->proto = p->key.proto;

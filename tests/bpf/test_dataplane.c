@@ -1521,7 +1521,7 @@ static void test_tcp_without_syn_dropped_by_default(void **state)
 	struct frame in;
 
 	(void)state;
-	assert_int_equal(FX.cfg.asymmetric, XWAN_ASYM_DROP);
+	assert_int_equal(FX.cfg.asymmetric, ASYM_DROP);
 	ack.flags = F_ACK | F_PSH;
 	ack.pl = "mid-stream";
 	ack.n = 10;

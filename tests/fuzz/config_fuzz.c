@@ -82,7 +82,7 @@ static void check_rest(const struct xwan_config *c)
 		check_string(r->lan, sizeof(r->lan));
 		CHECK(r->src.plen <= 32 && r->dst.plen <= 32);
 		CHECK(r->dport_min <= r->dport_max);
-		CHECK(r->action != XWAN_RULE_GROUP ||
+		CHECK(r->action != RULE_ACTION_GROUP ||
 		      (r->group >= 0 && r->group < c->n_groups));
 	}
 	CHECK(c->n_forwards >= 0 && c->n_forwards <= XWAN_MAX_FORWARDS);
