@@ -57,6 +57,21 @@ out:
 }
 
 /*
+ * Dump one kind of object (RTM_GET*): hdr is the family header the request
+ * carries (its first byte is the address family in every rtnetlink header).
+ */
+static int nl_dump(uint16_t type, const void *hdr, size_t hdr_len, mnl_cb_t cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	memcpy(mnl_nlmsg_put_extra_header(nlh, hdr_len), hdr, hdr_len);
+	return nl_talk(nlh, cb, data);
+}
+
+/*
  * Index a message's attributes by type into tb[0..max]; attributes of
  * unknown (newer) types are skipped.
  */
@@ -173,17 +188,10 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_addr_dump(struct nl_addr *out, int max)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct addr_dump d = { .out = out, .max = max };
-	struct rtgenmsg *rt;
-	int err;
+	struct rtgenmsg rt = { .rtgen_family = AF_INET };
+	int err = nl_dump(RTM_GETADDR, &rt, sizeof(rt), addr_cb, &d);
 
-	nlh->nlmsg_type = RTM_GETADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-	rt->rtgen_family = AF_INET;
-	err = nl_talk(nlh, addr_cb, &d);
 	return err ? err : d.n;
 }
 
@@ -248,18 +256,10 @@ static int neigh_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_neigh_get(int ifindex, uint32_t addr, uint8_t mac[6])
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct neigh_query q = { .ifindex = ifindex, .addr = addr };
-	struct ndmsg *ndm;
-	int err;
+	struct ndmsg ndm = { .ndm_family = AF_INET, .ndm_ifindex = ifindex };
+	int err = nl_dump(RTM_GETNEIGH, &ndm, sizeof(ndm), neigh_cb, &q);
 
-	nlh->nlmsg_type = RTM_GETNEIGH;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-	ndm->ndm_family = AF_INET;
-	ndm->ndm_ifindex = ifindex;
-	err = nl_talk(nlh, neigh_cb, &q);
 	if (err)
 		return err;
 	if (!q.found)
@@ -429,17 +429,10 @@ static int default_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_default_gateway(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint32_t *gateway)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct default_query q = { .ifindex = ifindex, .skip_lo = skip_lo, .skip_hi = skip_hi };
-	struct rtmsg *rtm;
-	int err;
+	struct rtmsg rtm = { .rtm_family = AF_INET };
+	int err = nl_dump(RTM_GETROUTE, &rtm, sizeof(rtm), default_cb, &q);
 
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	err = nl_talk(nlh, default_cb, &q);
 	if (err)
 		return err;
 	if (!q.found)
@@ -448,10 +441,14 @@ int nl_default_gateway(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint32_t
 	return 0;
 }
 
+#define NL_FLUSH_BATCH 64
+
+/* One dump's worth of a table's routes; a flush repeats until a dump is short. */
 struct route_list {
 	uint32_t table;
-	struct route_spec r[64];
+	struct route_spec r[NL_FLUSH_BATCH];
 	int n;
+	bool more;              /* the dump had routes beyond r[] */
 };
 
 static int route_cb(const struct nlmsghdr *nlh, void *data)
@@ -464,8 +461,12 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 	nl_attrs_parse(nlh, sizeof(*rtm), tb, RTA_MAX);
 	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
-	if (table != l->table || l->n >= 64)
+	if (table != l->table)
 		return MNL_CB_OK;
+	if (l->n >= NL_FLUSH_BATCH) {
+		l->more = true;
+		return MNL_CB_OK;
+	}
 	r = &l->r[l->n++];
 	r->table = table;
 	r->dst_len = rtm->rtm_dst_len;
@@ -477,25 +478,25 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_route_flush_table(uint32_t table)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct route_list l = { .table = table };
-	struct rtmsg *rtm;
+	struct rtmsg rtm = { .rtm_family = AF_INET };
+	struct route_list l;
 	int err;
 
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	err = nl_talk(nlh, route_cb, &l);
-	if (err)
-		return err;
-	for (int i = 0; i < l.n; i++) {
-		err = route_op(&l.r[i], false);
-		if (err && err != -ESRCH)
+	/* Bounded: each round deletes a full batch or ends the loop. */
+	for (int round = 0; round < 1024; round++) {
+		l = (struct route_list){ .table = table };
+		err = nl_dump(RTM_GETROUTE, &rtm, sizeof(rtm), route_cb, &l);
+		if (err)
 			return err;
+		for (int i = 0; i < l.n; i++) {
+			err = route_op(&l.r[i], false);
+			if (err && err != -ESRCH)
+				return err;
+		}
+		if (!l.more)
+			return 0;
 	}
-	return 0;
+	return -EAGAIN;
 }
 
 /* One IPv4 rule: fwmark/mask (mask 0: none) or from src (src_len 0: none). */
@@ -544,8 +545,9 @@ int nl_rule_src(uint32_t prio, uint32_t addr, uint32_t table, bool add)
 
 struct rule_list {
 	uint32_t prio_lo, prio_hi, table_lo, table_hi;
-	struct rule_spec r[128];
+	struct rule_spec r[2 * NL_FLUSH_BATCH];
 	int n;
+	bool more;              /* the dump had rules beyond r[] */
 };
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
@@ -559,9 +561,12 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	nl_attrs_parse(nlh, sizeof(*frh), tb, FRA_MAX);
 	prio = tb[FRA_PRIORITY] ? mnl_attr_get_u32(tb[FRA_PRIORITY]) : 0;
 	table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : frh->table;
-	if (prio < l->prio_lo || prio > l->prio_hi || table < l->table_lo || table > l->table_hi ||
-	    l->n >= 128)
+	if (prio < l->prio_lo || prio > l->prio_hi || table < l->table_lo || table > l->table_hi)
 		return MNL_CB_OK;
+	if (l->n >= 2 * NL_FLUSH_BATCH) {
+		l->more = true;
+		return MNL_CB_OK;
+	}
 	r = &l->r[l->n++];
 	r->prio = prio;
 	r->table = table;
@@ -574,21 +579,23 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_rules_flush(uint32_t prio_lo, uint32_t prio_hi, uint32_t table_lo, uint32_t table_hi)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct rule_list l = { .prio_lo = prio_lo, .prio_hi = prio_hi, .table_lo = table_lo,
-			       .table_hi = table_hi };
-	struct fib_rule_hdr *frh;
-	int err, done = 0;
+	struct fib_rule_hdr frh = { .family = AF_INET };
+	struct rule_list l;
+	int err, done = 0, now;
 
-	nlh->nlmsg_type = RTM_GETRULE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	frh->family = AF_INET;
-	err = nl_talk(nlh, rule_cb, &l);
-	if (err)
-		return err;
-	for (int i = 0; i < l.n; i++)
-		done += rule_op(&l.r[i], false) == 0;
+	/* Bounded: a round that deletes nothing ends the loop, as does a short dump. */
+	for (int round = 0; round < 1024; round++) {
+		l = (struct rule_list){ .prio_lo = prio_lo, .prio_hi = prio_hi,
+					.table_lo = table_lo, .table_hi = table_hi };
+		err = nl_dump(RTM_GETRULE, &frh, sizeof(frh), rule_cb, &l);
+		if (err)
+			return err;
+		now = 0;
+		for (int i = 0; i < l.n; i++)
+			now += rule_op(&l.r[i], false) == 0;
+		done += now;
+		if (!l.more || !now)
+			break;
+	}
 	return done;
 }

@@ -318,6 +318,12 @@ m = int(sys.argv[1] or -1)
 print(" ".join(str(p["id"]) for p in json.load(sys.stdin) if m in p.get("map_ids", [])))' "${mapid:-}")
 	info "flows map id ${mapid:-?}, programs using it: ${progs:-none}"
 
+	# More routes in wan1's table (route_table_base 30839) than one netlink
+	# flush batch holds: down must remove them all (10d compares the tables).
+	for t in $(seq 1 150); do
+		lab_gw ip route add "10.200.$t.0/24" dev wan1 table 30839 2>/dev/null
+	done
+	info "wan1's table holds $(lab_gw ip -4 route show table 30839 | wc -l) routes before down"
 	out=$(timeout 60 ip netns exec "$LAB_NS_GW" env XWAN_PIN_DIR="$LAB_PIN_DIR" \
 		"$XWAN" --pin-dir "$LAB_PIN_DIR" down 2>&1)
 	rc=$?
