@@ -9,8 +9,8 @@
 #ifndef XWAN_TEST_ENV_H
 #define XWAN_TEST_ENV_H
 
-/* The config but its flow_table_size line. */
-#define XWAN_TEST_CONFIG \
+/* The LAN and the two WANs. */
+#define XWAN_TEST_LAN_WAN \
 	"lan:\n" \
 	"  - interface: lan0\n" \
 	"    networks: [10.1.0.0/24]\n" \
@@ -25,7 +25,10 @@
 	"    interface: wan2\n" \
 	"    gateway: 198.51.100.1\n" \
 	"    weight: 1\n" \
-	"    monitor: false\n" \
+	"    monitor: false\n"
+
+/* The config but its flow_table_size line. */
+#define XWAN_TEST_CONFIG XWAN_TEST_LAN_WAN \
 	"groups:\n" \
 	"  - name: balance\n" \
 	"    members: [{wan: isp1}, {wan: isp2}]\n" \

@@ -82,6 +82,14 @@ struct fixture {
 
 static struct fixture FX;
 
+/*
+ * For test files of one concern (rules, port forwards): FX_BASE_YAML
+ * replaces FX_CONFIG (set it before the group setup), and FX_TWEAK may
+ * change the parsed config before every reset (sticky on or off).
+ */
+static const char *FX_BASE_YAML;
+static void (*FX_TWEAK)(struct xwan_config *cfg);
+
 static inline int fx_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level != LIBBPF_WARN)
@@ -92,13 +100,15 @@ static inline int fx_libbpf_print(enum libbpf_print_level level, const char *fmt
 /* Reparse the config (tests may have changed FX.cfg) and gather the host. */
 static inline int fx_config(void)
 {
+	const char *yaml = FX_BASE_YAML ? FX_BASE_YAML : FX_CONFIG;
 	char err[XWAN_ERR_MAX];
 
-	if (xwan_config_parse(FX_CONFIG, sizeof(FX_CONFIG) - 1, "test.yaml", &FX.cfg, err,
-			      sizeof(err))) {
+	if (xwan_config_parse(yaml, strlen(yaml), "test.yaml", &FX.cfg, err, sizeof(err))) {
 		fprintf(stderr, "fixture config: %s\n", err);
 		return -1;
 	}
+	if (FX_TWEAK)
+		FX_TWEAK(&FX.cfg);
 	if (xwan_host_gather(&FX.cfg, &FX.host, err, sizeof(err))) {
 		fprintf(stderr, "fixture host: %s\n", err);
 		return -1;
@@ -189,6 +199,8 @@ static inline int fx_reset(void)
 		rc = fx_clear_hash(m->fd[XM_SRC_BUDGET]);
 	if (!rc)
 		rc = fx_clear_hash(m->fd[XM_FRAGS]);
+	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_STICKY]);
 	if (!rc)
 		rc = fx_tx_paths(XDP_TX_REDIRECT);
 	if (!rc)
