@@ -58,6 +58,8 @@ int tc_lan_ingress(struct __sk_buff *skb)
 	if (p.ttl <= 1)
 		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_TTL);
 	now = bpf_ktime_get_coarse_ns();
+	if (frag_release(skb, &p, now))
+		return frag_consumed(HOOK_TC_LAN_IN, V_HOLD_RELEASED);
 
 	if (p.icmp_err) {
 		fe = icmp_error_flow(&p, s, now);
@@ -68,6 +70,8 @@ int tc_lan_ingress(struct __sk_buff *skb)
 		if (!fe || fe->dir != FLOW_DIR_OUT) {
 			if (dst_kernel_bound(p.key.daddr))
 				return tc_verdict(HOOK_TC_LAN_IN, V_PASS_BYPASS);
+			if (!fe && !frag_hold_put(skb, &p, now))
+				return frag_consumed(HOOK_TC_LAN_IN, V_HOLD_FRAG);
 			return tc_verdict(HOOK_TC_LAN_IN, V_DROP_FRAG_UNKNOWN);
 		}
 	} else {
@@ -200,6 +204,8 @@ int tc_wan_ingress(struct __sk_buff *skb)
 	if (!s)
 		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_XWAN);
 	now = bpf_ktime_get_coarse_ns();
+	if (rc == PARSE_OK && frag_release(skb, &p, now))
+		return frag_consumed(HOOK_TC_WAN_IN, V_HOLD_RELEASED);
 
 	fe = NULL;
 	if (rc == PARSE_OK) {
@@ -223,6 +229,8 @@ int tc_wan_ingress(struct __sk_buff *skb)
 		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
 	}
 	if (!fe || fe->dir != FLOW_DIR_IN) {
+		if (!fe && dst_is_local(p.key.daddr) && !frag_hold_put(skb, &p, now))
+			return frag_consumed(HOOK_TC_WAN_IN, V_HOLD_FRAG);
 		if (wan_host_bound(&p.key)) {
 			/* Packet sockets still see an "other host" packet; ip_rcv drops it. */
 			if (wan_dhcp_offer(&p.key))

@@ -123,7 +123,8 @@ int xdp_lan(struct xdp_md *ctx)
 		if (!fe || fe->dir != FLOW_DIR_OUT) {
 			if (dst_kernel_bound(p.key.daddr))
 				return xdp_verdict(HOOK_XDP_LAN, V_PASS_BYPASS);
-			return xdp_verdict(HOOK_XDP_LAN, V_DROP_FRAG_UNKNOWN);
+			/* Before its first fragment, maybe: tc holds it. */
+			return xdp_verdict(HOOK_XDP_LAN, V_PASS_FRAG_EARLY);
 		}
 	} else {
 		fe = flow_lookup(s, &p.key, now);
@@ -139,6 +140,9 @@ int xdp_lan(struct xdp_md *ctx)
 			new_flow = 1;
 		}
 		frag_remember(&p, &p.key, now);
+		/* tc re-injects it with the later fragments that came first. */
+		if (frag_has_held(&p, now))
+			return xdp_verdict(HOOK_XDP_LAN, V_PASS_FRAG_HELD);
 	}
 	/* A rule's bypass or drop, decided on the flow's first packet. */
 	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)) {
@@ -236,6 +240,9 @@ int xdp_wan(struct xdp_md *ctx)
 		fe = frag_follow(&p, now);
 	else
 		fe = flow_lookup(s, &p.key, now);
+	/* Before its first fragment, maybe: tc holds it. */
+	if (!fe && p.frag == FRAG_LATER && dst_is_local(p.key.daddr))
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_FRAG_EARLY);
 	/* The host's session: tc_wan_ingress, which sees it next, accounts it. */
 	if (fe && fe->dir == FLOW_DIR_LOCAL)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
@@ -255,8 +262,11 @@ int xdp_wan(struct xdp_md *ctx)
 			return xdp_verdict(HOOK_XDP_WAN, V_DROP_ASYMMETRIC);
 		count_event(EV_ASYMMETRIC_ALLOWED);
 	}
-	if (!p.icmp_err && p.frag == FRAG_FIRST)
+	if (!p.icmp_err && p.frag == FRAG_FIRST) {
 		frag_remember(&p, &p.key, now);
+		if (frag_has_held(&p, now))
+			return xdp_verdict(HOOK_XDP_WAN, V_PASS_FRAG_HELD);
+	}
 
 	if (p.ttl <= 1)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_TTL);

@@ -180,6 +180,26 @@ struct frag_entry {
 	__u64 seen_ns;
 };
 
+/*
+ * Later fragments that came before their first, held by tc (bpf/lib/frag.h):
+ * a few per datagram, bounded in all.
+ */
+#define XWAN_FRAG_HOLD_SLOTS   4      /* 6 KB of datagram at a 1500-byte MTU */
+#define XWAN_FRAG_HOLD_BYTES   1536   /* a 1500-byte MTU's frame, and VLAN tags */
+#define XWAN_FRAG_HOLD_ENTRIES 512    /* held fragments, all datagrams */
+
+struct frag_hold_key {
+	struct frag_key fk;
+	__u32 slot;             /* 0 .. XWAN_FRAG_HOLD_SLOTS - 1 */
+};
+
+struct frag_held {
+	__u64 seen_ns;
+	__u32 len;              /* frame bytes, from the Ethernet header */
+	__u32 pad;
+	__u8  data[XWAN_FRAG_HOLD_BYTES];
+};
+
 /* ------------------------------------------------------------- gateways */
 
 enum gw_status {
@@ -678,6 +698,10 @@ enum xwan_hook {
 	X(PASS_ALL_DOWN,    "pass",    "no_usable_gateway")           \
 	X(PASS_NOT_XWAN,    "pass",    "not_xwan_traffic")            \
 	X(PASS_FROM_HOST,   "pass",    "from_host")                   \
+	X(PASS_FRAG_EARLY,  "pass",    "fragment_before_first")       \
+	X(PASS_FRAG_HELD,   "pass",    "first_fragment_of_held")      \
+	X(HOLD_FRAG,        "hold",    "fragment_before_first")       \
+	X(HOLD_RELEASED,    "hold",    "fragments_released")          \
 	X(DROP_MALFORMED,   "drop",    "malformed")                   \
 	X(DROP_SPOOFED,     "drop",    "spoofed_source")              \
 	X(DROP_UNSOLICITED, "drop",    "unsolicited")                 \
@@ -711,6 +735,10 @@ enum xwan_verdict {
 	X(NAT_COLLISION,    "nat_port_collision")          \
 	X(ICMP_ERR_XLATED,  "icmp_error_translated")       \
 	X(FRAG_FOLLOWED,    "fragment_followed")           \
+	X(FRAG_HELD,        "fragment_held")               \
+	X(FRAG_RELEASED,    "held_fragment_released")      \
+	X(FRAG_HOLD_EXPIRED, "held_fragment_expired")      \
+	X(FRAG_HOLD_DROPPED, "fragment_not_held")          \
 	X(NEIGH_REFRESHED,  "gateway_mac_refreshed")       \
 	X(HOST_PORT_CONFLICT, "host_port_conflict")        \
 	X(ASYMMETRIC_ALLOWED, "asymmetric_route_allowed")  \
@@ -735,6 +763,8 @@ enum xwan_event {
 
 /* Layouts the BPF side and userspace share byte for byte. */
 _Static_assert(sizeof(struct iface_info) == 12, "iface_info layout");
+_Static_assert(sizeof(struct frag_hold_key) == 16, "frag_hold_key layout");
+_Static_assert(sizeof(struct frag_held) == 16 + XWAN_FRAG_HOLD_BYTES, "frag_held layout");
 _Static_assert(sizeof(struct tx_path_key) == 8, "tx_path_key layout");
 _Static_assert(sizeof(struct xwan_attach) == 76, "xwan_attach layout");
 

@@ -14,7 +14,10 @@
 
 #include "bpf/xwan_hash.h"
 
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "tests/bpf/cases.h"
@@ -1079,8 +1082,11 @@ static void test_fragments_follow_first(void **state)
 	assert_int_equal(fx_flow_count(), 2);
 }
 
-/* 12b. A later fragment whose first fragment was never seen. */
-static void test_fragment_without_flow_dropped(void **state)
+/*
+ * 12b. A later fragment whose first fragment was never seen: XDP passes it,
+ * tc holds a copy, a few per datagram; past that it is dropped, counted.
+ */
+static void test_fragment_without_flow_held(void **state)
 {
 	uint8_t data[64];
 	struct ip4_spec ip = {
@@ -1092,7 +1098,7 @@ static void test_fragment_without_flow_dropped(void **state)
 	(void)state;
 	memset(data, 0xab, sizeof(data));
 	frame_ipv4(&in, FX.lan_mac, MAC_CLIENT, &ip, data, sizeof(data));
-	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_FRAG_UNKNOWN);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_PASS, HOOK_XDP_LAN, V_PASS_FRAG_EARLY);
 
 	/* Same id, but the first fragment opened a flow to another host. */
 	{
@@ -1106,8 +1112,17 @@ static void test_fragment_without_flow_dropped(void **state)
 		frame_ipv4(&f1, FX.lan_mac, MAC_CLIENT, &ip1, l4, n);
 		assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f1, NULL), XDP_REDIRECT);
 	}
-	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_FRAG_UNKNOWN);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_PASS, HOOK_XDP_LAN, V_PASS_FRAG_EARLY);
 	assert_int_equal(fx_flow_count(), 2);
+
+	for (int i = 0; i < XWAN_FRAG_HOLD_SLOTS; i++)
+		expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, NULL, NULL, TC_ACT_SHOT,
+			  HOOK_TC_LAN_IN, V_HOLD_FRAG);
+	assert_int_equal(fx_event(EV_FRAG_HELD), XWAN_FRAG_HOLD_SLOTS);
+	/* Control: the datagram's slots are full. */
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, NULL, NULL, TC_ACT_SHOT, HOOK_TC_LAN_IN,
+		  V_DROP_FRAG_UNKNOWN);
+	assert_int_equal(fx_event(EV_FRAG_HOLD_DROPPED), 1);
 }
 
 /* 12c. A reply datagram in two fragments, from the WAN. */
@@ -1865,7 +1880,7 @@ static void test_verdict_accounting_xdp_lan(void **state)
 	p = client_udp(5355, NULL, 0);
 	p.frag = 8;
 	p.id = 0x9999;
-	ADD(p, V_DROP_FRAG_UNKNOWN);
+	ADD(p, V_PASS_FRAG_EARLY);      /* tc holds it for its first fragment */
 #undef ADD
 	arp_frame(&b[n].f, from_client());
 	b[n].ifindex = FX.lan_if;
@@ -2621,9 +2636,236 @@ static void test_fragment_entry_expires(void **state)
 	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_FRAGS], &fk, &fr), 0);
 	fr.seen_ns -= 31 * SEC_NS;
 	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_FRAGS], &fk, &fr, BPF_EXIST), 0);
-	expect_xdp(FX.xdp_lan, FX.lan_if, &f2, NULL, XDP_DROP, HOOK_XDP_LAN,
-		   V_DROP_FRAG_UNKNOWN);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &f2, NULL, XDP_PASS, HOOK_XDP_LAN,
+		   V_PASS_FRAG_EARLY);
 	assert_int_not_equal(bpf_map_lookup_elem(FX.m->fd[XM_FRAGS], &fk, &fr), 0);
+}
+
+/* ------------------------------------------ out-of-order fragments */
+
+/* The fd of a dataplane map the loader does not list, by its name. */
+static int dp_map_fd(const char *name)
+{
+	struct bpf_prog_info pi = {};
+	__u32 ids[64], len = sizeof(pi);
+
+	pi.nr_map_ids = 64;
+	pi.map_ids = (__u64)(uintptr_t)ids;
+	assert_int_equal(bpf_obj_get_info_by_fd(FX.tc_lan_in, &pi, &len), 0);
+	for (__u32 i = 0; i < pi.nr_map_ids && i < 64; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, name))
+			return fd;
+		close(fd);
+	}
+	fail_msg("no map %s", name);
+	return -1;
+}
+
+/* A packet socket on ifindex: sees what tc re-injects into its ingress. */
+static int cap_open(int ifindex)
+{
+	struct sockaddr_ll sa = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				  .sll_ifindex = ifindex };
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* The next IPv4 frame that came in (not one the kernel sent), within 2 s. */
+static bool cap_next(int fd, struct frame *f)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, f->d, sizeof(f->d), 0, (struct sockaddr *)&from, &fl);
+
+		if (n < 0) {
+			usleep(10000);
+			continue;
+		}
+		if (from.sll_pkttype == PACKET_OUTGOING || from.sll_protocol != htons(ETH_P_IP))
+			continue;
+		f->len = (size_t)n;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A datagram cut into three fragments of `unit` 8-byte units each but the
+ * last: f[0] is the first.
+ */
+static void cut3(struct frame f[3], const uint8_t *dst, const uint8_t *src,
+		 struct ip4_spec ip, const uint8_t *l4, size_t n, size_t unit)
+{
+	size_t a = unit * 8;
+
+	ip.frag = IPF_MF;
+	frame_ipv4(&f[0], dst, src, &ip, l4, a);
+	ip.frag = (uint16_t)(IPF_MF | unit);
+	frame_ipv4(&f[1], dst, src, &ip, l4 + a, a);
+	ip.frag = (uint16_t)(2 * unit);
+	frame_ipv4(&f[2], dst, src, &ip, l4 + 2 * a, n - 2 * a);
+}
+
+/*
+ * Finding 10, RFC 4787 REQ-14: the later fragments of a datagram from the
+ * LAN arrive first, last one first. Held by tc, re-injected behind the first
+ * fragment when it comes; on their second pass all three are marked for the
+ * flow's WAN and leave translated, the datagram whole (its UDP checksum,
+ * over all three, right for the translated addresses). Today's code dropped
+ * the two that came first (fragment_without_flow).
+ */
+static void test_fragments_out_of_order_from_lan(void **state)
+{
+	uint8_t payload[100], l4[200], l4x[200];
+	struct ip4_spec ip = {
+		.saddr = CLIENT, .daddr = REMOTE, .proto = PROTO_UDP, .ttl = 64, .id = 0x6a6a,
+	};
+	struct flow_key k = fkey(CLIENT, REMOTE, 160, 5000, PROTO_UDP);
+	struct frame in[3], got[3], out, exp[3];
+	struct flow_entry e;
+	uint32_t mark, want;
+	size_t n;
+	int cap, gw;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 11 + 5);
+	n = l4_udp(l4, CLIENT, REMOTE, 160, 5000, payload, sizeof(payload), false);
+	cut3(in, FX.lan_mac, MAC_CLIENT, ip, l4, n, 5);
+	cap = cap_open(FX.lan_if);
+
+	for (int i = 2; i >= 1; i--) {
+		expect_xdp(FX.xdp_lan, FX.lan_if, &in[i], NULL, XDP_PASS, HOOK_XDP_LAN,
+			   V_PASS_FRAG_EARLY);
+		expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in[i], NULL, NULL, TC_ACT_SHOT,
+			  HOOK_TC_LAN_IN, V_HOLD_FRAG);
+	}
+	assert_int_equal(fx_event(EV_FRAG_HELD), 2);
+	/* The first: XDP opens the flow and leaves the rest to tc. */
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in[0], NULL, XDP_PASS, HOOK_XDP_LAN, V_PASS_FRAG_HELD);
+	assert_true(fx_flow(&k, &e));
+	gw = e.gw;
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in[0], NULL, NULL, TC_ACT_SHOT, HOOK_TC_LAN_IN,
+		  V_HOLD_RELEASED);
+	assert_int_equal(fx_event(EV_FRAG_RELEASED), 2);
+
+	/* Re-injected in datagram order: first, then the held ones as they came. */
+	for (int i = 0; i < 3; i++)
+		assert_true(cap_next(cap, &got[i]));
+	close(cap);
+	expect_frame(&got[0], &in[0]);
+	expect_frame(&got[1], &in[2]);
+	expect_frame(&got[2], &in[1]);
+
+	/* Their second pass, as the kernel runs it: tc_lan_ingress, then tc_wan_egress. */
+	n = l4_udp(l4x, FX.nat_addr[gw], REMOTE, ntohs(e.xlate_port), 5000, payload,
+		   sizeof(payload), false);
+	ip.saddr = FX.nat_addr[gw];
+	cut3(exp, FX.lan_mac, MAC_CLIENT, ip, l4x, n, 5);
+	want = xwan_gw_fwmark(FX.fwmark_mask, gw);
+	for (int i = 0; i < 3; i++) {
+		int j = i == 0 ? 0 : 3 - i;
+
+		expect_tc(FX.tc_lan_in, FX.lan_if, 0, &got[i], NULL, &mark, TC_ACT_OK,
+			  HOOK_TC_LAN_IN, V_FWD_VIA_KERNEL);
+		assert_int_equal(mark & FX.fwmark_mask, want);
+		expect_tc(FX.tc_wan_out, FX.wan_if[gw], mark, &got[i], &out, NULL, TC_ACT_OK,
+			  HOOK_TC_WAN_OUT, V_FWD_OUT);
+		expect_frame(&out, &exp[j]);
+	}
+	assert_true(fx_flow(&k, &e));
+	assert_int_equal(fx_verdict(HOOK_TC_LAN_IN, V_DROP_FRAG_UNKNOWN), 0);
+}
+
+/* The same from the WAN: a reply's later fragment first, to a live flow. */
+static void test_fragments_out_of_order_from_wan(void **state)
+{
+	static const char q[] = "send me a big answer";
+	struct pk dg = client_udp(161, q, sizeof(q));
+	uint8_t payload[100], l4[200];
+	struct ip4_spec ip = { .saddr = REMOTE, .proto = PROTO_UDP, .ttl = 64, .id = 0x6b6b };
+	struct frame in[3], got[3], out, exp[3];
+	struct opened o;
+	size_t n;
+	int cap;
+
+	(void)state;
+	open_flow(&dg, &o);
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 3 + 7);
+	n = l4_udp(l4, REMOTE, FX.nat_addr[o.gw], 53, o.port, payload, sizeof(payload), false);
+	ip.daddr = FX.nat_addr[o.gw];
+	cut3(in, FX.wan_mac[o.gw], MAC_GW[o.gw], ip, l4, n, 4);
+	cap = cap_open(FX.wan_if[o.gw]);
+
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in[1], NULL, XDP_PASS, HOOK_XDP_WAN,
+		   V_PASS_FRAG_EARLY);
+	expect_tc(FX.tc_wan_in, FX.wan_if[o.gw], 0, &in[1], NULL, NULL, TC_ACT_SHOT,
+		  HOOK_TC_WAN_IN, V_HOLD_FRAG);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in[0], NULL, XDP_PASS, HOOK_XDP_WAN,
+		   V_PASS_FRAG_HELD);
+	expect_tc(FX.tc_wan_in, FX.wan_if[o.gw], 0, &in[0], NULL, NULL, TC_ACT_SHOT,
+		  HOOK_TC_WAN_IN, V_HOLD_RELEASED);
+	for (int i = 0; i < 2; i++)
+		assert_true(cap_next(cap, &got[i]));
+	close(cap);
+	expect_frame(&got[0], &in[0]);
+	expect_frame(&got[1], &in[1]);
+	/* The last came in order: XDP translates it, as any later fragment. */
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in[2], NULL, XDP_REDIRECT, HOOK_XDP_WAN,
+		   V_FWD_IN);
+
+	n = l4_udp(l4, REMOTE, CLIENT, 53, 161, payload, sizeof(payload), false);
+	ip.daddr = CLIENT;
+	cut3(exp, FX.wan_mac[o.gw], MAC_GW[o.gw], ip, l4, n, 4);
+	for (int i = 0; i < 2; i++) {
+		expect_tc(FX.tc_wan_in, FX.wan_if[o.gw], 0, &got[i], &out, NULL, TC_ACT_OK,
+			  HOOK_TC_WAN_IN, V_FWD_VIA_KERNEL);
+		expect_frame(&out, &exp[i]);
+	}
+	assert_int_equal(fx_event(EV_FRAG_RELEASED), 1);
+	assert_int_equal(fx_verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED), 0);
+}
+
+/* A held fragment older than the reassembly time is not released. */
+static void test_held_fragment_expires(void **state)
+{
+	uint8_t payload[60], l4[100];
+	struct ip4_spec ip = {
+		.saddr = CLIENT, .daddr = REMOTE, .proto = PROTO_UDP, .ttl = 64, .id = 0x6c6c,
+	};
+	struct frag_hold_key hk = { .fk = { .saddr = CLIENT, .daddr = REMOTE,
+					    .id = htons(0x6c6c), .proto = PROTO_UDP } };
+	static struct frag_held h;
+	struct frame in[3];
+	int fd = dp_map_fd("frag_hold");
+	size_t n;
+
+	(void)state;
+	memset(payload, 0x3c, sizeof(payload));
+	n = l4_udp(l4, CLIENT, REMOTE, 162, 5000, payload, sizeof(payload), false);
+	cut3(in, FX.lan_mac, MAC_CLIENT, ip, l4, n, 3);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in[2], NULL, NULL, TC_ACT_SHOT, HOOK_TC_LAN_IN,
+		  V_HOLD_FRAG);
+	assert_int_equal(bpf_map_lookup_elem(fd, &hk, &h), 0);
+	h.seen_ns -= 31 * SEC_NS;
+	assert_int_equal(bpf_map_update_elem(fd, &hk, &h, BPF_EXIST), 0);
+	/* Nothing left to release: the first fragment goes on at once. */
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in[0], NULL, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_int_equal(fx_event(EV_FRAG_HOLD_EXPIRED), 1);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &hk, &h), 0);
+	assert_int_equal(fx_event(EV_FRAG_RELEASED), 0);
+	close(fd);
 }
 
 /* ============================================================== main */
@@ -2843,7 +3085,7 @@ int main(int argc, char **argv)
 		T(test_icmp_error_quoting_truncated_header_malformed),
 		T(test_ip_options_skipped),
 		T(test_fragments_follow_first),
-		T(test_fragment_without_flow_dropped),
+		T(test_fragment_without_flow_held),
 		T(test_reply_fragments_follow_first),
 		T(test_tcp_without_syn_dropped_by_default),
 		T(test_hash_split_follows_weights),
@@ -2877,6 +3119,9 @@ int main(int argc, char **argv)
 		T(test_last_seen_ahead_of_now_is_live),
 		T(test_host_session_counts_bytes),
 		T(test_fragment_entry_expires),
+		T(test_fragments_out_of_order_from_lan),
+		T(test_fragments_out_of_order_from_wan),
+		T(test_held_fragment_expires),
 	};
 #undef T
 
