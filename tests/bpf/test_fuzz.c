@@ -1660,6 +1660,9 @@ static bool verdict_matches_action(int hook, int v, uint32_t ret)
 {
 	bool drop = v >= V_DROP_MALFORMED, pass = v >= V_PASS_NOT_IPV4 && !drop;
 
+	/* tc took the packet: a held fragment, or re-injected with those held. */
+	if (v == V_HOLD_FRAG || v == V_HOLD_RELEASED)
+		return !PROGS[hook].xdp && ret == TC_ACT_SHOT;
 	if (PROGS[hook].xdp)
 		return drop ? ret == XDP_DROP : pass ? ret == XDP_PASS : ret == XDP_REDIRECT;
 	if (drop)
