@@ -31,7 +31,7 @@ PHASE_S=${BENCH_AGENT_PHASE_S:-22}
 
 log() { echo "agent_bench: $*" >&2; }
 : >"$OUT"
-lab_init_names "xab$$"
+lab_init_names "${BENCH_LAB_PREFIX:-xab$$}"
 TCPD_PID=""
 cleanup() {
 	trap '' INT TERM HUP

@@ -4,6 +4,7 @@
 #define XWAN_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "cli/cmdline.h"
 
@@ -33,9 +34,15 @@ enum cli_checks {
 };
 struct xwan_config *cli_load_config(const char *path, enum cli_checks checks);
 int cli_open_maps(const char *pin_dir, struct xwan_maps *m);
+struct xwan_runtime;
+/* NAME's gateway index in rt (-1: none); names gets "isp1, isp2" for messages. */
+int cli_gateway_index(const struct xwan_runtime *rt, const char *name, char *names,
+		      size_t len);
+/* Is pid (the runtime record's agent_pid) a live xwan process? */
+bool cli_agent_alive(unsigned pid);
 
 extern const struct cl_command cli_cmd_check, cli_cmd_up, cli_cmd_down, cli_cmd_run,
 	cli_cmd_reload, cli_cmd_status, cli_cmd_flows, cli_cmd_stats, cli_cmd_explain,
-	cli_cmd_gc, cli_cmd_ha, cli_cmd_version, cli_cmd_help;
+	cli_cmd_gc, cli_cmd_ha, cli_cmd_gateway, cli_cmd_version, cli_cmd_help;
 
 #endif /* XWAN_CLI_H */

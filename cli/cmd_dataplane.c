@@ -152,23 +152,6 @@ struct reload_cfg { const char *config; };
 static const struct reload_cfg reload_defaults;
 static const struct cl_option reload_options[] = { CONFIG_OPTION(struct reload_cfg), END_OPTIONS };
 
-static bool agent_alive(pid_t pid)
-{
-	char path[64], comm[32] = "";
-	FILE *f;
-
-	if (pid <= 0 || kill(pid, 0))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = 0;
-	fclose(f);
-	return !strncmp(comm, "xwan", 4);
-}
-
 static bool same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;
@@ -232,7 +215,7 @@ static int do_reload(const void *cfg, const void *global)
 	}
 	if (xwan_runtime_read(&m, rt)) {
 		fprintf(stderr, "xwan: cannot read the running state\n");
-	} else if (agent_alive((pid_t)rt->agent_pid)) {
+	} else if (cli_agent_alive(rt->agent_pid)) {
 		rc = reload_through_agent(&m, rt, path);
 	} else if (xwan_reload(x, pin_dir, NULL, NULL, &res, err, sizeof(err))) {
 		fprintf(stderr, "xwan: reload failed: %s\n", err);

@@ -174,8 +174,13 @@ static int set_value(struct parse_state *s, const struct cl_option *o, void *bas
 				*(int *)field = e->value;
 				return 0;
 			}
-		if (o->flags & CL_POSITIONAL)
-			return fail(s, "%s is %s, got \"%s\"", o->metavar, mv, v);
+		if (o->flags & CL_POSITIONAL) {
+			struct cl_option bare = *o;
+
+			bare.metavar = NULL;    /* the values, not the argument's name */
+			metavar(&bare, mv, sizeof(mv));
+			return fail(s, "%s is one of %s, got \"%s\"", o->metavar, mv, v);
+		}
 		return fail(s, "--%s is one of %s, got \"%s\"", o->name, mv, v);
 	}
 	return fail(s, "--%s: unknown option type", o->name);

@@ -64,6 +64,10 @@ struct cl_option {
 #define DEFINE_ARGUMENT(_metavar, _type, _cfgtype, _field, ...)                   \
 	{ .name = (_metavar), .metavar = (_metavar), .type = (_type),             \
 	  .flags = CL_POSITIONAL, CL_FIELD(_cfgtype, _field), __VA_ARGS__ }
+/* A positional argument that must be given. */
+#define DEFINE_REQUIRED_ARGUMENT(_metavar, _type, _cfgtype, _field, ...)          \
+	{ .name = (_metavar), .metavar = (_metavar), .type = (_type),             \
+	  .flags = CL_POSITIONAL | CL_REQUIRED, CL_FIELD(_cfgtype, _field), __VA_ARGS__ }
 #define END_OPTIONS { .name = NULL }
 
 struct cl_command {

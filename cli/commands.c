@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The program table: global options, the list of commands, and dispatch. */
 #include <bpf/libbpf.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ static const struct cl_option global_options[] = {
 static const struct cl_command *const commands[] = {
 	&cli_cmd_check, &cli_cmd_up, &cli_cmd_down, &cli_cmd_run, &cli_cmd_reload,
 	&cli_cmd_status, &cli_cmd_flows, &cli_cmd_stats, &cli_cmd_explain, &cli_cmd_gc,
-	&cli_cmd_ha,
+	&cli_cmd_ha, &cli_cmd_gateway,
 	&cli_cmd_version, &cli_cmd_help, NULL,
 };
 
@@ -95,6 +96,23 @@ int cli_open_maps(const char *pin_dir, struct xwan_maps *m)
 		return -1;
 	}
 	return 0;
+}
+
+bool cli_agent_alive(unsigned pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (!pid || kill((pid_t)pid, 0))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	return !strncmp(comm, "xwan", 4);
 }
 
 /* version */

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define PATH_LEN    192         /* dotted key, e.g. groups[15].members[31].weight */
@@ -1708,6 +1710,32 @@ static int parse_limits(struct parser *p, const yaml_node_t *root)
 		       &p->cfg->unreplied_per_wan_host);
 }
 
+/* Programs the agent runs on events; their file is checked against the host later. */
+static int parse_hooks(struct parser *p, const yaml_node_t *root)
+{
+	static const char *const keys[] = { "on_gateway_change", "timeout_ms", NULL };
+	char kp[PATH_LEN], lp[PATH_LEN];
+	const yaml_node_t *n = section(p, root, "", "hooks", kp), *v;
+	struct text t;
+
+	if (!n)
+		return 0;
+	TRY(check_keys(p, n, kp, keys));
+	TRY(opt_u32(p, n, kp, "timeout_ms", 100, 600000, &p->cfg->hooks.timeout_ms));
+	if (!(v = field(p, n, kp, "on_gateway_change", lp)))
+		return 0;
+	TRY(read_text(p, v, lp, "an absolute path to an executable", &t));
+	if (t.s[0] != '/')
+		return fail(p, v, lp, "%s is not an absolute path (the agent runs hooks "
+			    "from /, with no search path): write it as /path/to/script", t.q);
+	if (t.len >= sizeof(p->cfg->hooks.on_gateway_change))
+		return fail(p, v, lp, "path longer than %zu characters",
+			    sizeof(p->cfg->hooks.on_gateway_change) - 1);
+	memcpy(p->cfg->hooks.on_gateway_change, t.s, t.len + 1);
+	p->cfg->hooks.line = (int)line_of(v);
+	return 0;
+}
+
 static const struct keyword asym_modes[] = {
 	{ "drop", ASYM_DROP }, { "allow", ASYM_ALLOW }, { NULL, 0 },
 };
@@ -1725,6 +1753,7 @@ static int parse_agent_settings(struct parser *p, const yaml_node_t *root)
 	p->cfg->asymmetric = (enum asymmetric_policy)asym;
 	if ((v = field(p, root, "", "tcp_liberal", kp)))
 		TRY(get_bool(p, v, kp, &p->cfg->tcp_liberal));
+	TRY(parse_hooks(p, root));
 	return parse_limits(p, root);
 }
 
@@ -1943,6 +1972,7 @@ static void config_defaults(struct xwan_config *cfg, const char *name)
 	cfg->ha.priority = 100;
 	cfg->ha.vrid = 51;
 	cfg->ha.advert_ms = 100;
+	cfg->hooks.timeout_ms = 10000;
 	snprintf(cfg->ha.state_dir, sizeof(cfg->ha.state_dir), "/run/xwan-ha");
 }
 
@@ -1952,7 +1982,7 @@ static int parse_root(struct parser *p, const yaml_node_t *root)
 		"lan", "wan", "groups", "default_group", "rules",
 		"port_forwards", "timeouts", "flow_table_size", "fwmark_mask",
 		"route_table_base", "rule_priority", "metrics",
-		"manage_default_route", "asymmetric", "tcp_liberal", "limits", "ha", NULL,
+		"manage_default_route", "asymmetric", "tcp_liberal", "limits", "ha", "hooks", NULL,
 	};
 
 	if (!root || is_null(root))
@@ -2169,6 +2199,26 @@ bool xwan_iface_is_dynamic(const char *ifname)
 	return false;
 }
 
+/* A hook must be a regular file root may execute. */
+static bool hook_unusable(const char *path, char *msg, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		snprintf(msg, len, "cannot use \"%s\": %s", path, strerror(errno));
+		return true;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(msg, len, "\"%s\" is not a regular file", path);
+		return true;
+	}
+	if (access(path, X_OK)) {
+		snprintf(msg, len, "\"%s\" is not executable (chmod +x it)", path);
+		return true;
+	}
+	return false;
+}
+
 int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck mode,
 			     xwan_warn_fn warn, void *ctx, char *err, size_t errlen)
 {
@@ -2216,6 +2266,12 @@ int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck m
 			 "namespace", cfg->ha.sync_interface);
 		report(err, errlen, cfg->path, (unsigned long)cfg->ha.line,
 		       "ha.sync_interface", msg);
+		return -1;
+	}
+	if (cfg->hooks.on_gateway_change[0] &&
+	    hook_unusable(cfg->hooks.on_gateway_change, msg, sizeof(msg))) {
+		report(err, errlen, cfg->path, (unsigned long)cfg->hooks.line,
+		       "hooks.on_gateway_change", msg);
 		return -1;
 	}
 	return warnings;

@@ -205,6 +205,13 @@ struct xwan_config {
 	uint32_t unreplied_per_wan_host;  /* 0: no limit, default 256 */
 
 	struct xwan_ha ha;
+
+	/* hooks: programs the agent runs on events (monitor/hooks.c). */
+	struct {
+		char on_gateway_change[256];    /* absolute path, "" = none */
+		uint32_t timeout_ms;            /* killed after this, default 10000 */
+		int line;                       /* of on_gateway_change, for messages */
+	} hooks;
 };
 
 /*

@@ -135,6 +135,9 @@ void xwan_pin_dir_remove(const char *pin_dir)
 	}
 	snprintf(path, sizeof(path), "%s/progs", pin_dir);
 	rmdir(path);
+	/* The operator's maintenance marks (monitor/maint.h) go with the dataplane. */
+	snprintf(path, sizeof(path), "%s/maintenance", pin_dir);
+	unlink(path);
 	/* Unpinning the tracing link detaches it. */
 	snprintf(path, sizeof(path), "%s/links/%s", pin_dir, XWAN_REDIRECT_WATCH);
 	unlink(path);

@@ -31,11 +31,14 @@
 #include "failover.h"
 #include "ha.h"
 #include "health.h"
+#include "hooks.h"
 #include "log.h"
+#include "maint.h"
 #include "loop.h"
 #include "metrics.h"
 #include "netevents.h"
 #include "probe.h"
+#include "rt.h"
 #include "worker.h"
 
 #define NS                  1000000000ULL
@@ -67,6 +70,8 @@ struct agent_gw {
 	uint64_t since_unix;
 	uint64_t transitions;
 	char reason[HEALTH_REASON_MAX];
+	bool maint;             /* `xwan gateway down`: down whatever the probes say */
+	char maint_reason[HEALTH_REASON_MAX];
 };
 
 struct agent {
@@ -104,6 +109,9 @@ struct agent {
 	bool reloading, reload_again;   /* a reload job is queued or running */
 	bool install_pending;           /* a gateway choice waits for the reload's maps lock */
 	struct ha *ha;                  /* ha: in the config, else NULL */
+	int maint_fd;                   /* the maintenance marks (maint.h), -1: none */
+	bool maint_check;               /* SIGUSR1: `xwan gateway` changed a mark */
+	struct hooks *hooks;            /* hooks.on_gateway_change (never waited for) */
 };
 
 /*
@@ -259,6 +267,11 @@ static struct gw_verdict evaluate_gw(struct agent *a, int w, uint64_t now, char 
 	struct gw_verdict v = {};
 	int loss_ok = 0, lat_ok = 0;
 
+	if (g->maint) {
+		v.status = GW_STATUS_DOWN;
+		snprintf(reason, len, "%s", g->maint_reason);
+		return v;
+	}
 	if (a->host.wan_state[w] || !g->link_up) {
 		v.status = GW_STATUS_DOWN;
 		snprintf(reason, len, "%s", a->host.wan_state[w] ?
@@ -321,6 +334,7 @@ static void publish_snapshot(struct agent *a)
 		if (wan->gw < XWAN_MAX_GATEWAYS)
 			g->probe_errors = a->probe_errors[wan->gw];
 		g->n_targets = a->gw[w].n_targets;
+		g->maintenance = a->gw[w].maint;
 		for (int i = 0; i < g->n_targets; i++) {
 			const struct health_target *h = &a->gw[w].t[i].h;
 
@@ -340,6 +354,7 @@ static void publish_snapshot(struct agent *a)
 	s.last_reload_s = a->last_reload_s;
 	s.netlink_overflows = a->netlink_overflows;
 	s.start_unix = a->start_unix;
+	hooks_counts(a->hooks, &s.hooks);
 	agent_metrics_publish(a->am, &s);
 }
 
@@ -511,10 +526,12 @@ static void evaluate_all(struct agent *a, uint64_t now)
 			g->adopted = false;
 		}
 		if (v.status == GW_STATUS_DOWN && g->v.status == GW_STATUS_DOWN &&
-		    a->host.wan_state[w] && strcmp(reason, g->reason)) {
-			/* Still down, for another reason (adopted, or the host changed). */
+		    (a->host.wan_state[w] || g->maint || !strncmp(g->reason, "maintenance", 11)) &&
+		    strcmp(reason, g->reason)) {
+			/* Still down, for another reason (adopted, the host changed, a mark). */
 			logf_("gateway %s: down (%s)", gw_name(a, w), reason);
 			snprintf(g->reason, sizeof(g->reason), "%s", reason);
+			changed = true;         /* published now: xwan gateway waits for it */
 		}
 		if (v.status == g->v.status && v.loss_alert == g->v.loss_alert &&
 		    v.latency_alert == g->v.latency_alert)
@@ -525,6 +542,10 @@ static void evaluate_all(struct agent *a, uint64_t now)
 			g->transitions++;
 			g->since_unix = (uint64_t)time(NULL);
 			snprintf(g->reason, sizeof(g->reason), "%s", reason);
+			hooks_gateway_change(a->hooks, &(struct hook_gateway_event){
+				.gateway = gw_name(a, w), .interface = a->cfg->wans[w].interface,
+				.old_status = health_status_name(g->v.status),
+				.new_status = health_status_name(v.status), .reason = reason }, now);
 		}
 		g->v = v;
 		changed = true;
@@ -815,6 +836,8 @@ static void on_signal(struct loop_handler *h, uint32_t events)
 	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
 			a->reload = true;
+		else if (si.ssi_signo == SIGUSR1)
+			a->maint_check = true;
 		else
 			a->stop = true;
 	}
@@ -1046,6 +1069,9 @@ static void switch_config(struct agent *a, struct xwan_config *cfg,
 			next[w].nat_addr = a->gw[old].nat_addr;
 			next[w].nexthop = a->gw[old].nexthop;
 			memcpy(next[w].reason, a->gw[old].reason, sizeof(next[w].reason));
+			next[w].maint = a->gw[old].maint;
+			memcpy(next[w].maint_reason, a->gw[old].maint_reason,
+			       sizeof(next[w].maint_reason));
 		} else {
 			next[w].v.status = GW_STATUS_PENDING;
 			next[w].link_up = true;
@@ -1055,6 +1081,7 @@ static void switch_config(struct agent *a, struct xwan_config *cfg,
 		targets_close(a, w);
 	free(a->cfg);
 	a->cfg = cfg;
+	hooks_configure(a->hooks, cfg->hooks.on_gateway_change, cfg->hooks.timeout_ms);
 	if (a->ha)
 		ha_config_changed(a->ha, cfg, &a->host);
 	memcpy(a->gw, next, sizeof(next));
@@ -1316,6 +1343,30 @@ static bool metrics_counts(void *ctx, struct xwan_flow_counts *c)
 	return worker_counts(ctx, c);
 }
 
+/* The operator's maintenance marks, by gateway name; a change is decided at once. */
+static void maint_refresh(struct agent *a)
+{
+	for (int w = 0; w < a->cfg->n_wans && a->maint_fd >= 0; w++) {
+		struct agent_gw *g = &a->gw[w];
+		struct maint_entry e;
+		bool on = maint_get(a->maint_fd, gw_name(a, w), &e);
+		char r[HEALTH_REASON_MAX] = "";
+
+		if (on)
+			maint_reason(&e, r, sizeof(r));
+		if (on == g->maint && !strcmp(r, g->maint_reason))
+			continue;
+		if (on)
+			logf_("gateway %s: marked down by the operator (%s)", gw_name(a, w), r);
+		else
+			logf_("gateway %s: maintenance over; the probes decide again", gw_name(a, w));
+		g->maint = on;
+		snprintf(g->maint_reason, sizeof(g->maint_reason), "%s", r);
+		g->adopted = false;     /* the mark decides now, not the adopted state */
+		a->dirty = true;
+	}
+}
+
 /* Sweeps and textfile writes go to the worker; one of each at a time. */
 static void housekeeping(struct agent *a, uint64_t now)
 {
@@ -1347,6 +1398,7 @@ static void housekeeping(struct agent *a, uint64_t now)
 		a->next_paths = now + PATHS_INTERVAL;
 	}
 	if (now >= a->next_publish) {
+		maint_refresh(a);       /* a mark written without the signal (agent restarting) */
 		publish_health(a);
 		a->next_publish = now + PUBLISH_INTERVAL;
 	}
@@ -1364,6 +1416,10 @@ static void loop(struct agent *a)
 		if (a->dirty) {
 			a->dirty = false;
 			evaluate_all(a, now);
+		}
+		if (a->maint_check) {
+			a->maint_check = false;
+			maint_refresh(a);
 		}
 		housekeeping(a, now);
 		if (a->resync && now >= a->resync_at)
@@ -1388,6 +1444,11 @@ static void loop(struct agent *a)
 			uint64_t h = ha_tick(a->ha, now);
 
 			next = h < next ? h : next;
+		}
+		{
+			uint64_t hk = hooks_tick(a->hooks, now);     /* reap, kill overdue */
+
+			next = hk < next ? hk : next;
 		}
 		timeout = next > now ? (int)((next - now + MS - 1) / MS) : 0;
 		n = epoll_wait(a->epfd, ev, 32, timeout);
@@ -1426,6 +1487,7 @@ int agent_run(const struct agent_opts *o)
 	a->start_unix = (uint64_t)time(NULL);
 	a->default_gw = -1;
 	a->lock_fd = -1;
+	a->maint_fd = -1;
 	xwan_maps_init(&a->maps);
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
 	a->cfg = read_config(o->config_path, err, sizeof(err));
@@ -1433,12 +1495,15 @@ int agent_run(const struct agent_opts *o)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	a->hooks = hooks_new();
+	hooks_configure(a->hooks, a->cfg->hooks.on_gateway_change, a->cfg->hooks.timeout_ms);
 
 	/* Block before any thread starts, so only the signalfd sees them. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);      /* `xwan gateway down|up` */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	a->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -1470,10 +1535,17 @@ int agent_run(const struct agent_opts *o)
 		fprintf(stderr, "xwan: %s\n", err);
 		goto out;
 	}
+	a->maint_fd = maint_open(o->pin_dir, err, sizeof(err));
+	if (a->maint_fd < 0)
+		logf_("warning: %s; xwan gateway down|up will not apply", err);
+	maint_refresh(a);
 	runtime_set_agent(a, (uint32_t)getpid());
 	watchdog_setup(a);
 	sd_notify("READY=1\n");
 	logf_("monitoring %d gateways", a->cfg->n_wans);
+	/* After the worker and HTTP threads exist: they stay ordinary (rt.h). */
+	if (agent_rt_enter(err, sizeof(err)))
+		logf_("warning: %s", err);
 	loop(a);
 	sd_notify("STOPPING=1\n");
 	runtime_set_agent(a, 0);
@@ -1493,6 +1565,7 @@ out:
 	metrics_stop(a->metrics);
 	worker_stop(a->worker);
 	agent_metrics_free(a->am);
+	hooks_free(a->hooks);
 	netevents_close(&a->ne);
 	if (a->cfg)
 		for (int w = 0; w < a->cfg->n_wans; w++)
@@ -1502,6 +1575,8 @@ out:
 		close(a->sigfd);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
+	if (a->maint_fd >= 0)
+		close(a->maint_fd);
 	if (a->epfd >= 0)
 		close(a->epfd);
 	free(a->cfg);

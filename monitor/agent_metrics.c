@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "monitor/agent_metrics.h"
+#include "monitor/rt.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ struct agent_metrics *agent_metrics_new(void)
 	struct agent_metrics *am = calloc(1, sizeof(*am));
 
 	if (am)
-		pthread_mutex_init(&am->lock, NULL);
+		agent_pi_mutex_init(&am->lock);   /* the real-time loop publishes */
 	return am;
 }
 
@@ -106,6 +107,11 @@ void agent_metrics_write(FILE *out, void *ctx)
 	for (int g = 0; g < s->n_gw; g++)
 		fprintf(out, "xwan_gateway_probe_errors_total{gateway=\"%s\"} %llu\n", s->gw[g].name,
 			(unsigned long long)s->gw[g].probe_errors);
+	help(out, "xwan_gateway_maintenance", "gauge",
+	     "1 while an operator holds the gateway down (xwan gateway down), else 0.");
+	for (int g = 0; g < s->n_gw; g++)
+		fprintf(out, "xwan_gateway_maintenance{gateway=\"%s\"} %d\n", s->gw[g].name,
+			s->gw[g].maintenance);
 	per_target(out, s);
 	help(out, "xwan_reloads_total", "counter", "Config reloads by the agent, by result.");
 	fprintf(out, "xwan_reloads_total{result=\"applied\"} %llu\n",
@@ -126,6 +132,17 @@ void agent_metrics_write(FILE *out, void *ctx)
 	     "Times the kernel dropped netlink notifications for the agent (ENOBUFS).");
 	fprintf(out, "xwan_netlink_overflows_total %llu\n",
 		(unsigned long long)s->netlink_overflows);
+	help(out, "xwan_hook_runs_total", "counter",
+	     "Runs of hooks.on_gateway_change, by result (ok, failed: non-zero exit or "
+	     "could not start, timeout: killed, skipped: too many running).");
+	fprintf(out, "xwan_hook_runs_total{hook=\"on_gateway_change\",result=\"ok\"} %llu\n",
+		(unsigned long long)s->hooks.ok);
+	fprintf(out, "xwan_hook_runs_total{hook=\"on_gateway_change\",result=\"failed\"} %llu\n",
+		(unsigned long long)s->hooks.failed);
+	fprintf(out, "xwan_hook_runs_total{hook=\"on_gateway_change\",result=\"timeout\"} %llu\n",
+		(unsigned long long)s->hooks.timed_out);
+	fprintf(out, "xwan_hook_runs_total{hook=\"on_gateway_change\",result=\"skipped\"} %llu\n",
+		(unsigned long long)s->hooks.skipped);
 	help(out, "xwan_agent_start_timestamp_seconds", "gauge", "Unix time the agent started.");
 	fprintf(out, "xwan_agent_start_timestamp_seconds %llu\n",
 		(unsigned long long)s->start_unix);

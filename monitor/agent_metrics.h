@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "loader/config.h"
+#include "monitor/hooks.h"
 
 struct am_target {
 	char addr[16];
@@ -28,6 +29,7 @@ struct am_gateway {
 	int n_targets;
 	struct am_target t[XWAN_MAX_TARGETS];
 	uint64_t probe_errors;
+	bool maintenance;               /* marked down by `xwan gateway down` */
 };
 
 struct agent_snapshot {
@@ -39,6 +41,7 @@ struct agent_snapshot {
 	double last_reload_s;           /* SIGHUP to applied (or rejected) */
 	uint64_t netlink_overflows;
 	uint64_t start_unix;
+	struct hook_counts hooks;
 };
 
 struct agent_metrics;

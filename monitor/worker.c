@@ -13,6 +13,7 @@
 
 #include "monitor/log.h"
 #include "monitor/metrics.h"
+#include "monitor/rt.h"
 
 struct worker {
 	struct xwan_maps maps;
@@ -58,8 +59,14 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&w->lock);
 		j->next = w->done;
 		w->done = j;
+		pthread_mutex_unlock(&w->lock);
+		/*
+		 * Outside the lock: the write wakes the real-time loop, which
+		 * preempts us at once and takes the lock to collect the job.
+		 */
 		if (eventfd_write(w->efd, 1))
 			agent_log("worker: cannot wake the event loop: %s", strerror(errno));
+		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -108,8 +115,8 @@ struct worker *worker_start(const struct xwan_maps *m, int epfd, char *err, size
 	xwan_maps_init(&w->maps);
 	for (int i = 0; i < XM_COUNT; i++)
 		w->maps.fd[i] = m->fd[i] >= 0 ? dup(m->fd[i]) : -1;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_mutex_init(&w->maps_lock, NULL);
+	agent_pi_mutex_init(&w->lock);
+	agent_pi_mutex_init(&w->maps_lock);
 	pthread_cond_init(&w->wake, NULL);
 	w->queue_tail = &w->queue;
 	w->h.fn = on_done;

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cli/cli.h"
+#include "loader/maps.h"
 
 struct parsed {
 	enum cl_result rc;
@@ -241,6 +242,68 @@ static void test_good_command_lines(void **state)
 	free(p.cfg);
 }
 
+/* xwan gateway down|up NAME [--reason TEXT]. */
+static void test_gateway_command_lines(void **state)
+{
+	struct parsed p = { 0 };
+
+	(void)state;
+	parse(&p, "gateway", "down", "isp1", "--reason", "fibre work");
+	assert_int_equal(p.rc, CL_OK);
+	assert_string_equal(p.cmd->name, "gateway");
+	assert_int_equal(num(&p, "ACTION"), 0);
+	assert_string_equal(str(&p, "NAME"), "isp1");
+	assert_string_equal(str(&p, "reason"), "fibre work");
+	/* Options anywhere, --opt=value, global options too. */
+	parse(&p, "gateway", "--reason=x", "up", "--pin-dir", "/p", "isp2");
+	assert_int_equal(p.rc, CL_OK);
+	assert_int_equal(num(&p, "ACTION"), 1);
+	assert_string_equal(str(&p, "NAME"), "isp2");
+	assert_string_equal(p.g.pin_dir, "/p");
+	parse(&p, "gateway", "up", "isp1");
+	assert_int_equal(p.rc, CL_OK);
+	assert_null(str(&p, "reason"));
+	parse(&p, "gateway", "down", "isp1", "--help");
+	assert_int_equal(p.rc, CL_HELP);
+	assert_string_equal(p.cmd->name, "gateway");
+	/* Mistakes. */
+	parse(&p, "gateway");
+	assert_error(&p, "gateway needs ACTION");
+	parse(&p, "gateway", "down");
+	assert_error(&p, "gateway needs NAME");
+	parse(&p, "gateway", "sideways", "isp1");
+	assert_error(&p, "ACTION is one of down|up, got \"sideways\"");
+	parse(&p, "gateway", "down", "isp1", "isp2");
+	assert_error(&p, "gateway takes ACTION NAME, got an extra \"isp2\"");
+	parse(&p, "gateway", "down", "isp1", "--reason");
+	assert_error(&p, "--reason needs TEXT");
+	parse(&p, "gateway", "down", "isp1", "--reasn", "x");
+	assert_error(&p, "did you mean --reason?");
+	free(p.cfg);
+}
+
+/* Gateway names come from the running dataplane's record; retired slots are nobody's. */
+static void test_gateway_names(void **state)
+{
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	char names[256];
+
+	(void)state;
+	assert_non_null(rt);
+	rt->n_gateways = 3;
+	strcpy(rt->gw_name[0], "isp1");
+	strcpy(rt->gw_name[2], "lte");          /* slot 1 retired by a reload */
+	assert_int_equal(cli_gateway_index(rt, "lte", names, sizeof(names)), 2);
+	assert_string_equal(names, "isp1, lte");
+	assert_int_equal(cli_gateway_index(rt, "isp1", names, sizeof(names)), 0);
+	assert_int_equal(cli_gateway_index(rt, "isp2", names, sizeof(names)), -1);
+	assert_int_equal(cli_gateway_index(rt, "", names, sizeof(names)), -1);
+	rt->n_gateways = 0;
+	assert_int_equal(cli_gateway_index(rt, "isp1", names, sizeof(names)), -1);
+	assert_string_equal(names, "");
+	free(rt);
+}
+
 /* Every option of every command is in its --help, and its usage line. */
 static void test_help_text_lists_every_option(void **state)
 {
@@ -281,6 +344,9 @@ static void test_exit_codes(void **state)
 	setenv("XWAN_PIN_DIR", "/nonexistent/xwan-test-cli", 1);
 	assert_int_equal(cli_main(3, (char *[]){ "xwan", "down", "--detach-on-exti", NULL }), 2);
 	assert_int_equal(cli_main(3, (char *[]){ "xwan", "down", "extra", NULL }), 2);
+	assert_int_equal(cli_main(3, (char *[]){ "xwan", "gateway", "down", NULL }), 2);
+	assert_int_equal(cli_main(5, (char *[]){ "xwan", "gateway", "up", "isp1", "--reason=x",
+						 NULL }), 2);
 	assert_int_equal(cli_main(2, (char *[]){ "xwan", "version", NULL }), 0);
 	/* A real error (nothing pinned) is 1, not 2. */
 	assert_int_equal(cli_main(2, (char *[]){ "xwan", "status", NULL }), 1);
@@ -296,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_misplaced_arguments),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_good_command_lines),
+		cmocka_unit_test(test_gateway_command_lines),
+		cmocka_unit_test(test_gateway_names),
 		cmocka_unit_test(test_help_text_lists_every_option),
 		cmocka_unit_test(test_exit_codes),
 	};

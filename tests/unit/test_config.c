@@ -703,12 +703,12 @@ static void test_aliases_and_cycles(void **state)
 		    "xwan.yaml:11: x: unknown key (expected one of: lan, wan, "
 		    "groups, default_group, rules, port_forwards, timeouts, "
 		    "flow_table_size, fwmark_mask, route_table_base, "
-		    "rule_priority, metrics, manage_default_route, asymmetric, tcp_liberal, limits, ha)");
+		    "rule_priority, metrics, manage_default_route, asymmetric, tcp_liberal, limits, ha, hooks)");
 	parse_fails(BASE "<<: {x: 1}\n",
 		    "xwan.yaml:11: <<: unknown key (expected one of: lan, wan, "
 		    "groups, default_group, rules, port_forwards, timeouts, "
 		    "flow_table_size, fwmark_mask, route_table_base, "
-		    "rule_priority, metrics, manage_default_route, asymmetric, tcp_liberal, limits, ha)");
+		    "rule_priority, metrics, manage_default_route, asymmetric, tcp_liberal, limits, ha, hooks)");
 }
 
 /* The parser must honour len: nothing past it counts. */
