@@ -24,6 +24,8 @@ struct hook_run {
 	uint64_t deadline_ns;
 	bool termed;                    /* SIGTERM sent, SIGKILL at deadline */
 	char what[96];                  /* "isp1 online -> down", for the log */
+	char path[256];                 /* as configured when it started */
+	uint32_t timeout_ms;
 };
 
 struct hooks {
@@ -142,6 +144,8 @@ void hooks_gateway_change(struct hooks *h, const struct hook_gateway_event *e, u
 	r->pid = pid;
 	r->termed = false;
 	r->deadline_ns = now_ns + (uint64_t)h->timeout_ms * MS;
+	r->timeout_ms = h->timeout_ms;
+	snprintf(r->path, sizeof(r->path), "%s", h->path);
 	snprintf(r->what, sizeof(r->what), "%s %s -> %s", e->gateway, e->old_status,
 		 e->new_status);
 }
@@ -150,17 +154,17 @@ static void reaped(struct hooks *h, struct hook_run *r, int status)
 {
 	if (r->termed) {
 		h->c.timed_out++;
-		agent_log("hook %s (%s, pid %d) overran its timeout of %u ms: killed", h->path,
-			  r->what, (int)r->pid, h->timeout_ms);
+		agent_log("hook %s (%s, pid %d) overran its timeout of %u ms: killed", r->path,
+			  r->what, (int)r->pid, r->timeout_ms);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		h->c.ok++;
 	} else if (WIFEXITED(status)) {
 		h->c.failed++;
-		agent_log("hook %s (%s) failed: exit status %d", h->path, r->what,
+		agent_log("hook %s (%s) failed: exit status %d", r->path, r->what,
 			  WEXITSTATUS(status));
 	} else {
 		h->c.failed++;
-		agent_log("hook %s (%s) died of signal %d", h->path, r->what,
+		agent_log("hook %s (%s) died of signal %d", r->path, r->what,
 			  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	}
 	r->pid = 0;

@@ -279,8 +279,12 @@ for i in $(seq 1 400); do
 		$((i / 200 + 50)) $((i % 200 + 1)) $((i / 256)) $((i % 256))
 done >"$DW/neigh.batch"
 # The same entries twice: the second round replaces, which notifies again.
+# The agent is stopped meanwhile: its loop runs at real-time priority and
+# would otherwise read the socket as fast as the kernel fills it.
+kill -STOP "$FO_AGENT_PID" 2>/dev/null
 lab_gw ip -force -batch "$DW/neigh.batch" 2>/dev/null
 sed 's/^neigh add/neigh replace/' "$DW/neigh.batch" | lab_gw ip -force -batch - 2>/dev/null
+kill -CONT "$FO_AGENT_PID" 2>/dev/null
 lab_poll 5 eval '[ "$(metric "xwan_events_total{event=\"netlink_overflow_resync\"}")" -gt "$r0" ]'
 r1=$(metric 'xwan_events_total{event="netlink_overflow_resync"}')
 check "6a an ENOBUFS on the netlink socket triggers a resync, counted (netlink_overflow_resync $r0 -> $r1)" \
