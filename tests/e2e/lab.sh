@@ -40,6 +40,24 @@
 #           isp2 cust 198.51.100.1 peer .2) joined by socat over UDP on an
 #           underlay veth (gw ul2 192.0.2.9/30 -- isp2 ul 192.0.2.10/30). A
 #           stand-in for ppp0 or a raw-IP wwan0: the lab kernel has no PPP.
+#   XWAN_LAB_V6=1        IPv6 beside IPv4 (RFC 3849 space, ULA LAN; DAD off
+#           everywhere so addresses are usable at once):
+#             client eth0 fd00:1::2,3,4/64 -- gw lan0 fd00:1::1/64
+#             gw wan1 2001:db8:1::2/64 -- isp1 cust 2001:db8:1::1/64
+#                isp1 routes 2001:db8:1::/48; 2001:db8:1:100::/64 (the NPT
+#                outside prefix) via 2001:db8:1::2;
+#                up 2001:db8:ffff:1::1/64 -- inet i1 2001:db8:ffff:1::2/64
+#             gw wan2 2001:db8:2::2/64 -- isp2 cust 2001:db8:2::1/64, the
+#                same with 2001:db8:2::/48, 2001:db8:2:100::/64, ffff:2::
+#             inet lo 2001:db8:ffff::100/128 (every service listens there too)
+#           isp1/isp2 drop forwarded packets from cust whose IPv6 source is
+#           not in their /48 (counter "spoofed6"); inet drops fc00::/7
+#           sources (counter "lan_leak6"). Kernel mode adds the IPv6
+#           baseline: multipath default (3:1), nft prefix NAT (NPTv6-like,
+#           stateful) of fd00:1::/64 to each WAN's ::100 /64 and source
+#           routing; xwan mode only a default via isp1 (xwan passes IPv6 to
+#           the kernel; lab_gw_nat6 adds the kernel's NAT on top). Not
+#           combined with XWAN_LAB_LAN or XWAN_LAB_WAN2 yet.
 #
 # Use as a library:
 #   source tests/e2e/lab.sh
@@ -89,8 +107,23 @@ LAB_INET_I1=192.0.2.2
 LAB_INET_I2=192.0.2.6
 LAB_BLOB_SIZE=$((8 * 1024 * 1024))
 LAB_CLIENT2_IP=10.1.0.5
+# XWAN_LAB_V6=1 only
+LAB_SERVER6=2001:db8:ffff::100
+LAB_CLIENT6_IP=fd00:1::2
+LAB_CLIENT6_IPS="fd00:1::2 fd00:1::3 fd00:1::4"
+LAB_LAN6_NET=fd00:1::/64
+LAB_GW_LAN6=fd00:1::1
+LAB_WAN1_IP6=2001:db8:1::2
+LAB_WAN2_IP6=2001:db8:2::2
+LAB_ISP1_GW6=2001:db8:1::1
+LAB_ISP2_GW6=2001:db8:2::1
+LAB_ISP1_NET6=2001:db8:1::/48
+LAB_ISP2_NET6=2001:db8:2::/48
+LAB_NPT1_OUT=2001:db8:1:100::/64
+LAB_NPT2_OUT=2001:db8:2:100::/64
 : "${XWAN_LAB_LAN:=}"
 : "${XWAN_LAB_WAN2:=}"
+: "${XWAN_LAB_V6:=}"
 
 # lab_init_names PREFIX: set every LAB_* name derived from the prefix.
 # The prefix is 1..12 characters [A-Za-z0-9_] (it becomes namespace names
@@ -119,6 +152,7 @@ lab_init_names() {
 	LAB_LOG=$LAB_STATE/log
 	LAB_PEER_LOG=$LAB_LOG/peers.log
 	LAB_BLOB_URL=http://$LAB_SERVER:8000/blob.bin
+	LAB_BLOB_URL6=http://[$LAB_SERVER6]:8000/blob.bin
 	export LAB_PREFIX
 }
 
@@ -187,6 +221,9 @@ lab_drop_evidence() {
 lab_spoof_isp1() { lab_nft_counter "$LAB_NS_ISP1" inet lab spoofed; }
 lab_spoof_isp2() { lab_nft_counter "$LAB_NS_ISP2" inet lab spoofed; }
 lab_leak_inet()  { lab_nft_counter "$LAB_NS_INET" inet lab lan_leak; }
+lab_spoof6_isp1() { lab_nft_counter "$LAB_NS_ISP1" inet lab spoofed6; }
+lab_spoof6_isp2() { lab_nft_counter "$LAB_NS_ISP2" inet lab spoofed6; }
+lab_leak6_inet()  { lab_nft_counter "$LAB_NS_INET" inet lab lan_leak6; }
 
 # --- packet captures ---------------------------------------------------------
 # lab_capture_start NS IFACE FILE [FILTER...]: start tcpdump in the background,
@@ -245,10 +282,14 @@ _lab_create_body() {
 		# Deterministic, quiet namespaces: no IPv6 chatter in captures, no
 		# ICMP rate limiting (traceroute), no reverse-path filtering
 		# surprises (the kernel-mode gw filters spoofing with nft instead).
-		_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 \
-			net.ipv6.conf.default.disable_ipv6=1 \
-			net.ipv4.icmp_ratelimit=0 \
-			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+		if [ -n "$XWAN_LAB_V6" ]; then
+			_lab_sysctl_v6 "$ns"
+		else
+			_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 \
+				net.ipv6.conf.default.disable_ipv6=1 \
+				net.ipv4.icmp_ratelimit=0 \
+				net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+		fi
 	done
 
 	# veth pairs, created directly inside the namespaces (no names in the
@@ -352,6 +393,7 @@ _lab_create_body() {
 	tun) _lab_wan2_tun ;;
 	*) lab_log "unknown XWAN_LAB_WAN2 '$XWAN_LAB_WAN2' (tun)"; return 1 ;;
 	esac
+	[ -z "$XWAN_LAB_V6" ] || _lab_v6
 
 	# bpffs for xwan's pins, outside /sys.
 	mkdir -p "$LAB_BPFFS"
@@ -364,6 +406,12 @@ _lab_create_body() {
 	xwan) _lab_gw_xwan ;;
 	*) lab_log "unknown mode '$mode' (kernel|xwan)"; return 1 ;;
 	esac
+	if [ -n "$XWAN_LAB_V6" ]; then
+		case $mode in
+		kernel) _lab_gw_kernel6 ;;
+		xwan) lab_gw ip -6 route replace default via "$LAB_ISP1_GW6" dev wan1 ;;
+		esac
+	fi
 
 	# Ready when the client reaches the server through the gw. A gw that
 	# does not forward is not a lab failure: the checks say what is wrong.
@@ -373,6 +421,143 @@ _lab_create_body() {
 		echo "ready=0" >>"$LAB_STATE/state"
 		lab_log "WARNING: client cannot reach $LAB_SERVER after gw setup ($mode)"
 	fi
+	# xwan does not forward IPv6 yet: only the kernel baseline must reach it.
+	if [ -n "$XWAN_LAB_V6" ] && [ "$mode" = kernel ]; then
+		if lab_wait_ping "$LAB_NS_CLIENT" "$LAB_SERVER6" 20; then
+			echo "ready6=1" >>"$LAB_STATE/state"
+		else
+			echo "ready6=0" >>"$LAB_STATE/state"
+			lab_log "WARNING: client cannot reach $LAB_SERVER6 after gw setup ($mode)"
+		fi
+	fi
+}
+
+# XWAN_LAB_V6=1: what the default lab's per-namespace sysctls do, with IPv6
+# on and without duplicate address detection (no address is "tentative", the
+# lab is ready at once), router solicitations off (quieter captures).
+_lab_sysctl_v6() {
+	_lab_sysctl "$1" net.ipv6.conf.all.disable_ipv6=0 \
+		net.ipv6.conf.default.disable_ipv6=0 \
+		net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.router_solicitations=0 \
+		net.ipv6.conf.default.router_solicitations=0 \
+		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+		net.ipv6.icmp.ratelimit=0 \
+		net.ipv4.icmp_ratelimit=0 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+}
+
+_lab_addr6() { ip -n "$1" -6 addr add "$2" dev "$3" nodad; }
+
+# XWAN_LAB_V6=1: addresses, routes and the ISPs' IPv6 filters.
+_lab_v6() {
+	if [ "$XWAN_LAB_V6" != 1 ]; then
+		lab_log "unknown XWAN_LAB_V6 '$XWAN_LAB_V6' (1)"
+		return 1
+	fi
+	if [ -n "$XWAN_LAB_LAN$XWAN_LAB_WAN2" ]; then
+		lab_log "XWAN_LAB_V6 is not combined with XWAN_LAB_LAN/XWAN_LAB_WAN2 yet"
+		return 1
+	fi
+	local a
+	for a in $LAB_CLIENT6_IPS; do _lab_addr6 "$LAB_NS_CLIENT" "$a/64" eth0; done
+	lab_client ip -6 route add default via "$LAB_GW_LAN6"
+	_lab_addr6 "$LAB_NS_GW" "$LAB_GW_LAN6/64" lan0
+	_lab_addr6 "$LAB_NS_GW" "$LAB_WAN1_IP6/64" wan1
+	_lab_addr6 "$LAB_NS_GW" "$LAB_WAN2_IP6/64" wan2
+	_lab_sysctl "$LAB_NS_GW" net.ipv6.conf.all.forwarding=1
+
+	_lab_addr6 "$LAB_NS_ISP1" "$LAB_ISP1_GW6/64" cust
+	_lab_addr6 "$LAB_NS_ISP1" 2001:db8:ffff:1::1/64 up
+	_lab_addr6 "$LAB_NS_ISP2" "$LAB_ISP2_GW6/64" cust
+	_lab_addr6 "$LAB_NS_ISP2" 2001:db8:ffff:2::1/64 up
+	lab_isp1 ip -6 route add "$LAB_NPT1_OUT" via "$LAB_WAN1_IP6" dev cust
+	lab_isp2 ip -6 route add "$LAB_NPT2_OUT" via "$LAB_WAN2_IP6" dev cust
+	lab_isp1 ip -6 route add default via 2001:db8:ffff:1::2 dev up
+	lab_isp2 ip -6 route add default via 2001:db8:ffff:2::2 dev up
+	for a in "$LAB_NS_ISP1" "$LAB_NS_ISP2"; do
+		_lab_sysctl "$a" net.ipv6.conf.all.forwarding=1
+	done
+
+	_lab_addr6 "$LAB_NS_INET" 2001:db8:ffff:1::2/64 i1
+	_lab_addr6 "$LAB_NS_INET" 2001:db8:ffff:2::2/64 i2
+	_lab_addr6 "$LAB_NS_INET" "$LAB_SERVER6/128" lo
+	lab_inet ip -6 route add "$LAB_ISP1_NET6" via 2001:db8:ffff:1::1 dev i1
+	lab_inet ip -6 route add "$LAB_ISP2_NET6" via 2001:db8:ffff:2::1 dev i2
+
+	# The same filters as for IPv4, in the same tables (one nflog group,
+	# one pcap of evidence per namespace).
+	lab_isp1 nft -f - <<-EOF
+		table inet lab {
+			counter spoofed6 { }
+			chain forward {
+				iifname "cust" ip6 saddr != $LAB_ISP1_NET6 counter name "spoofed6" log group 5 queue-threshold 1 drop
+			}
+		}
+	EOF
+	lab_isp2 nft -f - <<-EOF
+		table inet lab {
+			counter spoofed6 { }
+			chain forward {
+				iifname "cust" ip6 saddr != $LAB_ISP2_NET6 counter name "spoofed6" log group 5 queue-threshold 1 drop
+			}
+		}
+	EOF
+	lab_inet nft -f - <<-EOF
+		table inet lab {
+			counter lan_leak6 { }
+			chain prerouting {
+				ip6 saddr fc00::/7 counter name "lan_leak6" log group 5 queue-threshold 1 drop
+			}
+		}
+	EOF
+}
+
+# lab_gw_nat6: the kernel's IPv6 translation on the gw: LAN sources mapped
+# into the WAN's routed /64 (nft prefix NAT: host bits kept, stateful, the
+# L4 checksum adjusted; RFC 6296's stateless NPTv6 is what xwan will do).
+# Kernel mode has it from the start; an xwan-mode test adds it to show
+# that IPv6 passes xwan to the kernel untouched.
+lab_gw_nat6() {
+	lab_gw nft -f - <<-EOF
+		table ip6 xwanlab_nat6 {
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				iifname "lan0" oifname "wan1" ip6 saddr $LAB_LAN6_NET snat ip6 prefix to $LAB_NPT1_OUT
+				iifname "lan0" oifname "wan2" ip6 saddr $LAB_LAN6_NET snat ip6 prefix to $LAB_NPT2_OUT
+			}
+		}
+	EOF
+}
+
+# Kernel-mode IPv6: the IPv4 baseline's pieces (XWAN_LAB_BREAK words apply:
+# nomasq leaves out the NAT, nomultipath the second next hop, nosrcroute the
+# source routing, noantispoof the LAN source check; nofw is the inet table
+# _lab_gw_kernel already made for both families).
+_lab_gw_kernel6() {
+	_lab_sysctl "$LAB_NS_GW" net.ipv6.fib_multipath_hash_policy=1
+	if _lab_broken nomultipath; then
+		lab_gw ip -6 route replace default via "$LAB_ISP1_GW6" dev wan1
+	else
+		lab_gw ip -6 route replace default \
+			nexthop via "$LAB_ISP1_GW6" dev wan1 weight 3 \
+			nexthop via "$LAB_ISP2_GW6" dev wan2 weight 1
+	fi
+	if ! _lab_broken nosrcroute; then
+		lab_gw ip -6 route add default via "$LAB_ISP1_GW6" dev wan1 table 101
+		lab_gw ip -6 route add default via "$LAB_ISP2_GW6" dev wan2 table 102
+		lab_gw ip -6 rule add from "$LAB_WAN1_IP6" table 101 pref 1001
+		lab_gw ip -6 rule add from "$LAB_WAN2_IP6" table 102 pref 1002
+	fi
+	_lab_broken nomasq || lab_gw_nat6
+	_lab_broken noantispoof || lab_gw nft -f - <<-EOF
+		table inet xwanlab_filter6 {
+			chain forward {
+				type filter hook forward priority filter; policy accept;
+				iifname "lan0" ip6 saddr != $LAB_LAN6_NET counter drop
+			}
+		}
+	EOF
 }
 
 # XWAN_LAB_LAN=bridge: lan0 and a second client's port lan1 in br-lan.
@@ -423,7 +608,9 @@ _lab_start_services() {
 	head -c "$LAB_BLOB_SIZE" /dev/urandom >"$LAB_WWW/blob.bin"
 	sha256sum "$LAB_WWW/blob.bin" | cut -d' ' -f1 >"$LAB_WWW/blob.sha256"
 	: >"$LAB_PEER_LOG"
-	ip netns exec "$LAB_NS_INET" "$LAB_PY" "$LAB_TOOLS/servers.py" --addr "$LAB_SERVER" \
+	local v6addr=()
+	[ -z "$XWAN_LAB_V6" ] || v6addr=(--addr "$LAB_SERVER6")
+	ip netns exec "$LAB_NS_INET" "$LAB_PY" "$LAB_TOOLS/servers.py" --addr "$LAB_SERVER" "${v6addr[@]}" \
 		--www "$LAB_WWW" --log "$LAB_PEER_LOG" \
 		</dev/null >"$LAB_LOG/servers.log" 2>&1 &
 	echo $! >"$LAB_STATE/servers.pid"
@@ -526,7 +713,8 @@ lab_create() {
 	fi
 	LAB_OWNER_PID=${LAB_OWNER_PID:-$$} XWAN="$XWAN" XWAN_LAB_CONFIG="$XWAN_LAB_CONFIG" \
 		XWAN_LAB_BREAK="$XWAN_LAB_BREAK" XWAN_LAB_LAN="$XWAN_LAB_LAN" \
-		XWAN_LAB_WAN2="$XWAN_LAB_WAN2" "$BASH" "$LAB_SELF" __create "$mode"
+		XWAN_LAB_WAN2="$XWAN_LAB_WAN2" XWAN_LAB_V6="$XWAN_LAB_V6" \
+		"$BASH" "$LAB_SELF" __create "$mode"
 }
 
 # --- destruction -------------------------------------------------------------

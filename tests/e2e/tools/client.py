@@ -67,13 +67,17 @@ def cmd_tcp_whoami(a):
         fail == 0)
 
 
+def family(server):
+    return socket.AF_INET6 if ":" in server else socket.AF_INET
+
+
 def cmd_udp_whoami(a):
     by, errors, ok, sports = {}, [], 0, set()
     binds = a.bind or [None]
     for i in range(a.count):
         token = f"q{os.getpid()}-{i}"
         try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            with socket.socket(family(a.server), socket.SOCK_DGRAM) as s:
                 s.settimeout(a.timeout)
                 b = binds[i % len(binds)]
                 if b:
@@ -82,7 +86,7 @@ def cmd_udp_whoami(a):
                 sports.add(s.getsockname()[:2])
                 data, src = s.recvfrom(2048)
             req, _, who = data.decode().strip().partition(" ")
-            if req != token or src != (a.server, a.port):
+            if req != token or src[:2] != (a.server, a.port):
                 raise ValueError(f"bad answer {data!r} from {src}")
             ip = who.rpartition(":")[0]
             by[ip] = by.get(ip, 0) + 1
@@ -98,7 +102,7 @@ def cmd_udp_echo(a):
     payload = os.urandom(a.size)
     res = {"sent": a.size, "received": 0, "equal": False}
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        with socket.socket(family(a.server), socket.SOCK_DGRAM) as s:
             s.settimeout(a.timeout)
             s.sendto(payload, (a.server, a.port))
             data, _ = s.recvfrom(65535)

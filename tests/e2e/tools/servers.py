@@ -9,6 +9,9 @@
                   fragmented datagrams come back fragmented)
   HTTP ADDR:8000  static files from --www (the lab puts an 8 MiB blob there)
 
+--addr may be repeated (an IPv4 and an IPv6 address): every service listens
+on each.
+
 Every TCP/UDP whoami peer is appended to --log as "<proto> <ip> <port>"
 (one line per connection/datagram, flushed at once), so a test can count
 which public (NATed) source addresses reached the internet.
@@ -20,6 +23,7 @@ import asyncio
 import functools
 import http.server
 import os
+import socket
 import sys
 import threading
 
@@ -60,6 +64,17 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def start_http(addr, port, www):
+    # http.server binds AF_INET unless told: an IPv6 address needs AF_INET6.
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        allow_reuse_address = True
+        daemon_threads = True
+
+    httpd = Server((addr, port), functools.partial(QuietHandler, directory=www))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+
 async def main(args):
     log = PeerLog(args.log)
     loop = asyncio.get_running_loop()
@@ -82,29 +97,29 @@ async def main(args):
         finally:
             writer.close()
 
-    srv = await asyncio.start_server(tcp_whoami, args.addr, args.tcp_port,
-                                     backlog=1024, reuse_address=True)
-    await asyncio.start_server(tcp_hold, args.addr, args.hold_port,
-                               backlog=1024, reuse_address=True)
-    await loop.create_datagram_endpoint(lambda: UdpWhoami(log),
-                                        local_addr=(args.addr, args.udp_port))
-    await loop.create_datagram_endpoint(UdpEcho,
-                                        local_addr=(args.addr, args.echo_port))
-    if args.www:
-        handler = functools.partial(QuietHandler, directory=args.www)
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        httpd = http.server.ThreadingHTTPServer((args.addr, args.http_port),
-                                                handler)
-        httpd.daemon_threads = True
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    print(f"servers.py: listening on {args.addr}", file=sys.stderr, flush=True)
+    servers = []
+    for addr in args.addr:
+        servers.append(await asyncio.start_server(
+            tcp_whoami, addr, args.tcp_port, backlog=1024, reuse_address=True))
+        await asyncio.start_server(tcp_hold, addr, args.hold_port,
+                                   backlog=1024, reuse_address=True)
+        await loop.create_datagram_endpoint(lambda: UdpWhoami(log),
+                                            local_addr=(addr, args.udp_port))
+        await loop.create_datagram_endpoint(UdpEcho,
+                                            local_addr=(addr, args.echo_port))
+        if args.www:
+            start_http(addr, args.http_port, args.www)
+    print(f"servers.py: listening on {' '.join(args.addr)}", file=sys.stderr,
+          flush=True)
+    srv = servers[0]
     async with srv:
         await srv.serve_forever()
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--addr", default="192.0.2.100")
+    p.add_argument("--addr", action="append",
+                   help="listen here (repeat for more; default 192.0.2.100)")
     p.add_argument("--tcp-port", type=int, default=8080)
     p.add_argument("--hold-port", type=int, default=8081)
     p.add_argument("--udp-port", type=int, default=5300)
@@ -113,6 +128,7 @@ if __name__ == "__main__":
     p.add_argument("--www", help="directory served over HTTP")
     p.add_argument("--log", help="append peer addresses here")
     a = p.parse_args()
+    a.addr = a.addr or ["192.0.2.100"]
     if a.www and not os.path.isdir(a.www):
         sys.exit(f"servers.py: --www {a.www}: not a directory")
     try:
