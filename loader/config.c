@@ -628,6 +628,311 @@ static int get_addr_port(struct parser *p, const yaml_node_t *n,
 	return 0;
 }
 
+/* ---------------------------------------------------------------- IPv6 */
+/*
+ * IPv6 (issue 13): parsed and validated now, forwarded by xwan later. Every
+ * IPv6 key lives in the functions below, so the rest of the parser only
+ * calls them.
+ */
+
+static bool parse_ipv6(const char *s, uint8_t out[16])
+{
+	return strlen(s) < INET6_ADDRSTRLEN && inet_pton(AF_INET6, s, out) == 1;
+}
+
+static void format_ipv6(const uint8_t a[16], char out[INET6_ADDRSTRLEN])
+{
+	if (!inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN))
+		snprintf(out, INET6_ADDRSTRLEN, "?");
+}
+
+/* Keep the first plen bits of a. */
+static void mask6(uint8_t a[16], unsigned plen)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned bits = plen > 8 * i ? plen - 8 * i : 0;
+
+		if (bits < 8)
+			a[i] &= (uint8_t)(0xff00u >> bits);
+	}
+}
+
+static bool cidr6_contains(const struct xwan_cidr6 *net, const uint8_t a[16])
+{
+	uint8_t m[16];
+
+	memcpy(m, a, 16);
+	mask6(m, net->plen);
+	return !memcmp(m, net->addr, 16);
+}
+
+static bool cidr6_overlap(const struct xwan_cidr6 *a, const struct xwan_cidr6 *b)
+{
+	return a->plen <= b->plen ? cidr6_contains(a, b->addr) : cidr6_contains(b, a->addr);
+}
+
+static bool cidr6_equal(const struct xwan_cidr6 *a, const struct xwan_cidr6 *b)
+{
+	return a->plen == b->plen && !memcmp(a->addr, b->addr, 16);
+}
+
+/* What an address can never be as a gateway, probe target or routed prefix. */
+static const char *ipv6_unusable(const uint8_t a[16])
+{
+	static const uint8_t zero[16], loop[16] = { [15] = 1 };
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (!memcmp(a, zero, 16))
+		return "the unspecified address";
+	if (!memcmp(a, loop, 16))
+		return "the loopback address";
+	if (a[0] == 0xff)
+		return "multicast";
+	if (!memcmp(a, mapped, sizeof(mapped)))
+		return "an IPv4-mapped address (write the IPv4 address under gateway/targets)";
+	return NULL;
+}
+
+static int get_ipv6(struct parser *p, const yaml_node_t *n, const char *path,
+		    uint8_t out[16])
+{
+	struct text t;
+	const char *why;
+
+	TRY(read_text(p, n, path, "an IPv6 address", &t));
+	if (!parse_ipv6(t.s, out))
+		return fail(p, n, path, "\"%s\" is not an IPv6 address", t.q);
+	if ((why = ipv6_unusable(out)))
+		return fail(p, n, path, "%s is %s", t.q, why);
+	return 0;
+}
+
+/* "x:y::/n" (0-128); a bare address is a /128. Host bits are a typo. */
+static int get_cidr6(struct parser *p, const yaml_node_t *n, const char *path,
+		     struct xwan_cidr6 *out)
+{
+	char net[INET6_ADDRSTRLEN];
+	uint8_t addr[16], m[16];
+	struct text t;
+	int64_t plen = 128;
+	char *slash;
+
+	TRY(read_text(p, n, path, "an IPv6 prefix", &t));
+	slash = strchr(t.s, '/');
+	if (slash)
+		*slash = '\0';
+	if (!parse_ipv6(t.s, addr) ||
+	    (slash && (strlen(slash + 1) > 3 || slash[1] == '-' ||
+		       parse_int(slash + 1, &plen) || plen > 128)))
+		return fail(p, n, path, "\"%s\" is not an IPv6 prefix (x:x::/0-128)", t.q);
+	memcpy(m, addr, 16);
+	mask6(m, (unsigned)plen);
+	if (memcmp(m, addr, 16)) {
+		format_ipv6(m, net);
+		return fail(p, n, path, "%s has host bits set; did you mean %s/%" PRId64 "?",
+			    t.q, net, plen);
+	}
+	memcpy(out->addr, addr, 16);
+	out->plen = (uint8_t)plen;
+	return 0;
+}
+
+/* A networks entry is IPv6 when it has a colon (no IPv4 form has one). */
+static bool is_ipv6_entry(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE &&
+	       memchr(n->data.scalar.value, ':', n->data.scalar.length);
+}
+
+/* One IPv6 entry of a LAN's networks: a routed or ULA prefix, never ::/0. */
+static int parse_lan_network6(struct parser *p, const yaml_node_t *n,
+			      const char *path, struct xwan_lan *lan)
+{
+	struct xwan_cidr6 c;
+
+	TRY(get_cidr6(p, n, path, &c));
+	if (c.plen == 0)
+		return fail(p, n, path, "::/0 would accept any IPv6 source from this LAN; "
+			    "list the LAN's own prefixes");
+	if (c.addr[0] == 0xff)
+		return fail(p, n, path, "a multicast prefix is no LAN network");
+	if (c.addr[0] == 0xfe && (c.addr[1] & 0xc0) == 0x80)
+		return fail(p, n, path, "fe80::/10 is link-local (every interface has it, "
+			    "and xwan always leaves it to the kernel); list the LAN's routed "
+			    "or ULA prefix");
+	if (lan->n_networks6 >= XWAN_MAX_LAN_NETS6)
+		return fail(p, n, path, "too many IPv6 networks (at most %d per LAN)",
+			    XWAN_MAX_LAN_NETS6);
+	for (int i = 0; i < lan->n_networks6; i++)
+		if (cidr6_overlap(&lan->networks6[i], &c))
+			return fail(p, n, path, "overlaps an earlier IPv6 network of this LAN");
+	lan->networks6[lan->n_networks6++] = c;
+	return 0;
+}
+
+static int lan_nets6_total(const struct xwan_config *cfg, const struct xwan_cidr6 **only)
+{
+	int n = 0;
+
+	*only = NULL;
+	for (int i = 0; i < cfg->n_lans; i++) {
+		if (cfg->lans[i].n_networks6)
+			*only = &cfg->lans[i].networks6[0];
+		n += cfg->lans[i].n_networks6;
+	}
+	return n;
+}
+
+static const struct keyword nat6_modes[] = {
+	{ "npt", XWAN_NAT6_NPT }, { "masquerade", XWAN_NAT6_MASQUERADE },
+	{ "none", XWAN_NAT6_NONE }, { NULL, 0 },
+};
+
+/* An IPv6 address, or "auto": the default route the host learns from RAs. */
+static int parse_gateway6(struct parser *p, const yaml_node_t *v, const char *path,
+			  struct xwan_wan6 *w6)
+{
+	static const char *const learned[] = { "dhcp", "dhcpv6", "slaac", "ra", "dynamic", NULL };
+	struct text t;
+
+	TRY(read_text(p, v, path, "an IPv6 address or auto", &t));
+	if (!strcmp(t.s, "auto")) {
+		w6->gateway_auto = true;
+		return 0;
+	}
+	if (in_keys(learned, t.s))
+		return fail(p, v, path, "\"%s\": write \"auto\" (the next hop is the "
+			    "default route the host learns from router advertisements)", t.q);
+	if (!strchr(t.s, ':'))
+		return fail(p, v, path, "\"%s\" is not an IPv6 address or auto (an IPv4 "
+			    "gateway goes under gateway)", t.q);
+	return get_ipv6(p, v, path, w6->gateway);
+}
+
+/* npt: {inside, outside}: a LAN prefix and the ISP-routed prefix it maps to. */
+static int parse_npt(struct parser *p, const yaml_node_t *wan, const char *path,
+		     struct xwan_wan6 *w6)
+{
+	static const char *const keys[] = { "inside", "outside", NULL };
+	const struct xwan_cidr6 *only;
+	const yaml_node_t *n, *v;
+	char kp[PATH_LEN], vp[PATH_LEN];
+	int nets = lan_nets6_total(p->cfg, &only);
+	bool found = false;
+
+	if (!(n = field(p, wan, path, "npt", kp)))
+		return fail(p, wan, kp, "nat6: npt needs npt: {outside: PREFIX} (the "
+			    "ISP-routed prefix the LAN prefix maps to)");
+	TRY(check_keys(p, n, kp, keys));
+	if ((v = field(p, n, kp, "inside", vp))) {
+		TRY(get_cidr6(p, v, vp, &w6->npt_inside));
+	} else if (nets == 1) {
+		w6->npt_inside = *only;
+	} else {
+		return fail(p, n, vp, "is required: the LANs have %d IPv6 networks, say "
+			    "which one maps to this WAN", nets);
+	}
+	for (int i = 0; i < p->cfg->n_lans && !found; i++)
+		for (int j = 0; j < p->cfg->lans[i].n_networks6 && !found; j++)
+			found = cidr6_equal(&p->cfg->lans[i].networks6[j], &w6->npt_inside);
+	if (!found)
+		return fail(p, v ? v : n, vp, "is not one of the LANs' IPv6 networks "
+			    "(lan[].networks)");
+	if (!(v = require(p, n, kp, "outside", vp)))
+		return -1;
+	TRY(get_cidr6(p, v, vp, &w6->npt_outside));
+	if (w6->npt_outside.plen != w6->npt_inside.plen)
+		return fail(p, v, vp, "is a /%u and inside a /%u: NPTv6 maps prefixes of "
+			    "equal length (RFC 6296)", w6->npt_outside.plen, w6->npt_inside.plen);
+	if (w6->npt_outside.plen == 0 || w6->npt_outside.plen > XWAN_NPT_MAX_PLEN)
+		return fail(p, v, vp, "NPTv6 maps a /1 to /%d prefix (RFC 6296 adjusts a "
+			    "word of the subnet or interface id); got /%u", XWAN_NPT_MAX_PLEN,
+			    w6->npt_outside.plen);
+	if (ipv6_unusable(w6->npt_outside.addr) || w6->npt_outside.addr[0] == 0xff ||
+	    (w6->npt_outside.addr[0] == 0xfe && (w6->npt_outside.addr[1] & 0xc0) == 0x80))
+		return fail(p, v, vp, "must be a routed unicast prefix");
+	for (int i = 0; i < p->cfg->n_lans; i++)
+		for (int j = 0; j < p->cfg->lans[i].n_networks6; j++)
+			if (cidr6_overlap(&p->cfg->lans[i].networks6[j], &w6->npt_outside))
+				return fail(p, v, vp, "overlaps lan[%d]'s IPv6 network: the "
+					    "outside prefix is the ISP's, not the LAN's", i);
+	return 0;
+}
+
+/* monitor.targets6: what probes this WAN's IPv6 (default: gateway6). */
+static int parse_targets6(struct parser *p, const yaml_node_t *wan, const char *path,
+			  struct xwan_wan6 *w6)
+{
+	char kp[PATH_LEN], tp[PATH_LEN], ip[PATH_LEN];
+	const yaml_node_t *m = field(p, wan, path, "monitor", kp), *n;
+	int count;
+
+	n = m && m->type == YAML_MAPPING_NODE ? field(p, m, kp, "targets6", tp) : NULL;
+	if (!n) {
+		w6->n_targets = w6->gateway_auto ? 0 : 1;
+		memcpy(w6->targets[0], w6->gateway, 16);
+		return 0;
+	}
+	if (!w6->enabled)
+		return fail(p, n, tp, "needs gateway6 (the WAN has no IPv6 without it)");
+	count = list_items(p, n, tp, 1, XWAN_MAX_TARGETS, "target");
+	TRY(count);
+	for (int i = 0; i < count; i++) {
+		const yaml_node_t *t = item(p, n, i);
+
+		index_path(ip, tp, i);
+		TRY(get_ipv6(p, t, ip, w6->targets[i]));
+		for (int j = 0; j < i; j++)
+			if (!memcmp(w6->targets[j], w6->targets[i], 16))
+				return fail(p, t, ip, "duplicate target (also targets6[%d])", j);
+	}
+	w6->n_targets = count;
+	return 0;
+}
+
+/* A WAN's IPv6 keys: gateway6 turns IPv6 on; nat6, npt, targets6 need it. */
+static int parse_wan6(struct parser *p, const yaml_node_t *wan, const char *path,
+		      struct xwan_wan *w)
+{
+	static const char *const needs[] = { "nat6", "npt", NULL };
+	struct xwan_wan6 *w6 = &w->v6;
+	const struct xwan_cidr6 *only;
+	const yaml_node_t *v;
+	char kp[PATH_LEN];
+	int nat;
+
+	memset(w6, 0, sizeof(*w6));
+	if (!(v = field(p, wan, path, "gateway6", kp))) {
+		for (int i = 0; needs[i]; i++)
+			if ((v = field(p, wan, path, needs[i], kp)))
+				return fail(p, v, kp, "needs gateway6 (the WAN has no IPv6 "
+					    "without it)");
+		return parse_targets6(p, wan, path, w6);
+	}
+	TRY(parse_gateway6(p, v, kp, w6));
+	w6->enabled = true;
+	nat = lan_nets6_total(p->cfg, &only) == 1 ? XWAN_NAT6_NPT : XWAN_NAT6_MASQUERADE;
+	TRY(opt_keyword(p, wan, path, "nat6", nat6_modes, &nat));
+	w6->nat = (enum xwan_nat6_mode)nat;
+	if (w6->nat == XWAN_NAT6_NPT)
+		TRY(parse_npt(p, wan, path, w6));
+	else if ((v = field(p, wan, path, "npt", kp)))
+		return fail(p, v, kp, "only applies to nat6: npt (nat6 is %s)",
+			    w6->nat == XWAN_NAT6_NONE ? "none" : "masquerade");
+	return parse_targets6(p, wan, path, w6);
+}
+
+bool xwan_config_has_ipv6(const struct xwan_config *cfg, int *nets, int *wans)
+{
+	const struct xwan_cidr6 *only;
+
+	*nets = lan_nets6_total(cfg, &only);
+	*wans = 0;
+	for (int i = 0; i < cfg->n_wans; i++)
+		*wans += cfg->wans[i].v6.enabled;
+	return *nets || *wans;
+}
+
 /* --------------------------------------------------------------- names */
 
 static bool name_char(char c)
@@ -746,14 +1051,27 @@ static int parse_lan_networks(struct parser *p, const yaml_node_t *n,
 			      const char *path, struct xwan_lan *lan)
 {
 	char ip[PATH_LEN];
-	int count = list_items(p, n, path, 1, XWAN_MAX_LAN_NETS, "network");
+	int count = list_items(p, n, path, 1, XWAN_MAX_LAN_NETS + XWAN_MAX_LAN_NETS6,
+			       "network");
 
 	TRY(count);
 	for (int i = 0; i < count; i++) {
+		const yaml_node_t *v = item(p, n, i);
+
 		index_path(ip, path, i);
-		TRY(get_cidr(p, item(p, n, i), ip, &lan->networks[i]));
+		if (is_ipv6_entry(v)) {
+			TRY(parse_lan_network6(p, v, ip, lan));
+			continue;
+		}
+		if (lan->n_networks >= XWAN_MAX_LAN_NETS)
+			return fail(p, v, ip, "too many IPv4 networks (at most %d per LAN)",
+				    XWAN_MAX_LAN_NETS);
+		TRY(get_cidr(p, v, ip, &lan->networks[lan->n_networks]));
+		lan->n_networks++;
 	}
-	lan->n_networks = count;
+	if (lan->n_networks == 0)
+		return fail(p, n, path, "needs an IPv4 network (xwan forwards IPv4 only "
+			    "for now; IPv6 prefixes go beside one)");
 	return 0;
 }
 
@@ -966,7 +1284,7 @@ static int parse_monitor_map(struct parser *p, const yaml_node_t *n,
 	static const char *const keys[] = {
 		"targets", "reliability", "method", "port", "url",
 		"interval_ms", "loss_interval_ms", "window_ms", "latency_ms",
-		"loss_pct", "down_after", "up_after", NULL,
+		"loss_pct", "down_after", "up_after", "targets6", NULL,
 	};
 	const yaml_node_t *v;
 	char kp[PATH_LEN];
@@ -1087,7 +1405,7 @@ static int parse_wan(struct parser *p, const yaml_node_t *n, const char *path,
 {
 	static const char *const keys[] = {
 		"name", "interface", "gateway", "weight", "nat", "nat_ports",
-		"monitor", NULL,
+		"monitor", "gateway6", "nat6", "npt", NULL,
 	};
 	struct xwan_wan *w = &p->cfg->wans[index];
 	const yaml_node_t *v;
@@ -1113,6 +1431,7 @@ static int parse_wan(struct parser *p, const yaml_node_t *n, const char *path,
 		TRY(get_port_range(p, v, kp, false, &w->port_min, &w->port_max));
 	v = field(p, n, path, "monitor", kp);
 	TRY(parse_monitor(p, v, kp, w));
+	TRY(parse_wan6(p, n, path, w));
 	return check_auto_monitor(p, n, path, w);
 }
 

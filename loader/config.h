@@ -25,10 +25,21 @@ struct xwan_cidr {
 	uint8_t  plen;
 };
 
+/* IPv6 (issue 13): parsed and validated, not forwarded by xwan yet. */
+#define XWAN_MAX_LAN_NETS6   8
+#define XWAN_NPT_MAX_PLEN    64     /* NPTv6 adjusts a word at or after bit 48 */
+
+struct xwan_cidr6 {
+	uint8_t addr[16];       /* network order, host bits zero */
+	uint8_t plen;
+};
+
 struct xwan_lan {
 	char interface[IFNAMSIZ];
 	struct xwan_cidr networks[XWAN_MAX_LAN_NETS];
 	int n_networks;
+	struct xwan_cidr6 networks6[XWAN_MAX_LAN_NETS6];   /* the IPv6 entries of networks */
+	int n_networks6;
 	int line;
 };
 
@@ -64,6 +75,25 @@ struct xwan_monitor_cfg {
 	bool enabled;               /* default true; "monitor: false" disables */
 };
 
+enum xwan_nat6_mode {
+	XWAN_NAT6_NPT        = 0,   /* RFC 6296 prefix translation (npt.inside -> outside) */
+	XWAN_NAT6_MASQUERADE = 1,   /* NAT66 to the WAN's own address */
+	XWAN_NAT6_NONE       = 2,   /* the LAN holds the ISP's prefix (RFC 8678) */
+};
+
+/* A WAN's IPv6 side; enabled by gateway6 (the other keys need it). */
+struct xwan_wan6 {
+	bool enabled;
+	uint8_t gateway[16];        /* zero with gateway_auto */
+	bool gateway_auto;          /* "gateway6: auto": the RA-learned default route */
+	enum xwan_nat6_mode nat;    /* default npt where the LANs have one IPv6 prefix,
+				       else masquerade */
+	struct xwan_cidr6 npt_inside;   /* nat6 npt: a LAN prefix ... */
+	struct xwan_cidr6 npt_outside;  /* ... and the ISP-routed prefix of equal length */
+	uint8_t targets[XWAN_MAX_TARGETS][16];  /* monitor.targets6; default: gateway6 */
+	int n_targets;
+};
+
 struct xwan_wan {
 	char name[XWAN_NAME_MAX];
 	char interface[IFNAMSIZ];
@@ -76,6 +106,7 @@ struct xwan_wan {
 	uint16_t port_min;          /* default 1024 */
 	uint16_t port_max;          /* default 65535 */
 	struct xwan_monitor_cfg monitor;
+	struct xwan_wan6 v6;
 	int gw;                     /* dataplane gateway index: the position at first
 				       start, kept by name across reloads (flows
 				       record it), so not always the list position */
@@ -263,6 +294,13 @@ uint64_t xwan_config_hash(const struct xwan_config *cfg);
 
 /* The ha.virtual address on a WAN's interface (network order), 0: none. */
 uint32_t xwan_ha_virtual_on(const struct xwan_config *cfg, const char *ifname);
+
+/*
+ * How much IPv6 the config has: LAN prefixes and WANs with gateway6, summed
+ * into *nets and *wans. True if any (xwan check warns: accepted, not yet
+ * forwarded by xwan).
+ */
+bool xwan_config_has_ipv6(const struct xwan_config *cfg, int *nets, int *wans);
 
 /* Helpers shared by the views. */
 const char *xwan_probe_method_name(enum xwan_probe_method m);

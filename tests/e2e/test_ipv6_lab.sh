@@ -7,7 +7,8 @@
 #
 #   XWAN_E2E_MODE=kernel  the plain-Linux IPv6 baseline (multipath default
 #                         3:1, nft prefix NAT per WAN) that lab.sh sets up
-#   (default, xwan)       xwan up with tests/e2e/lab.yaml: xwan passes IPv6
+#   (default, xwan)       xwan up with tests/e2e/lab-v6.yaml (the IPv6 keys
+#                         accepted, `xwan check` warns): xwan passes IPv6
 #                         to the kernel today, so untranslated IPv6 reaches
 #                         isp1 and is counted as spoofed; with the kernel's
 #                         NAT added on the xwan host IPv6 works through it
@@ -32,7 +33,7 @@ loss6() { # NS [ping6 args...]: "N% packet loss" of 20 pings to the server
 # in_net6 ADDR NET: ADDR is inside the IPv6 prefix NET
 in_net6() { "$LAB_PY" -c 'import ipaddress,sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))' "$1" "$2"; }
 
-export XWAN_LAB_V6=1
+export XWAN_LAB_V6=1 XWAN_LAB_CONFIG=$E2E_DIR/lab-v6.yaml
 lab_init_names "${XWAN_LAB_PREFIX:-v6l$$}"
 e2e_traps lab_destroy
 echo "# test_ipv6_lab: lab=$LAB_PREFIX mode=$MODE"
@@ -59,11 +60,16 @@ check "1b control: untranslated fd00:1::1 -> $LAB_SERVER6 is lost and the ISPs c
 	"$p; $(counters6)" [ "$p" = "100% packet loss" -a "${after:-0}" -ge $((${before:-0} + 3)) -a "$(lab_leak6_inet)" = 0 ]
 
 if [ "$MODE" = xwan ]; then
-	# --- xwan passes IPv6 to the kernel ---------------------------------------------
+	# --- xwan accepts the IPv6 keys, says it does not forward IPv6 yet, passes it ------
+	w=$(lab_xwan check -c "$XWAN_LAB_CONFIG" 2>&1)
+	w0=$(lab_xwan check -c "$E2E_DIR/lab.yaml" 2>&1)
+	check "1c xwan check accepts lab-v6.yaml and warns that IPv6 is not yet forwarded (lab.yaml: no warning)" \
+		"lab-v6: $w; lab: $w0" bash -c 'grep -q "IPv6 is accepted (1 LAN prefixes, 2 WANs with gateway6) but not yet forwarded" <<<"$1" &&
+			grep -q ": ok (" <<<"$1" && ! grep -q warning <<<"$2"' _ "$w" "$w0"
 	before=$(lab_spoof6_isp1)
 	p=$(loss6 "$LAB_NS_CLIENT")
 	after=$(lab_spoof6_isp1)
-	check "1c with xwan up and no IPv6 NAT on the host, the client's IPv6 leaves untranslated (isp1 spoofed6 $before -> $after)" \
+	check "1d with xwan up and no IPv6 NAT on the host, the client's IPv6 leaves untranslated (isp1 spoofed6 $before -> $after)" \
 		"$p; $(counters6)" [ "$p" = "100% packet loss" -a "${after:-0}" -ge $((${before:-0} + 20)) ]
 	lab_gw_nat6
 	ok_nets="$LAB_NPT1_OUT"

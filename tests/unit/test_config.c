@@ -454,7 +454,8 @@ static void test_error_messages(void **state)
 		    "defined at line 5)");
 	parse_fails(LAN0 "wan:\n" WAN1 "    colour: blue\n",
 		    "xwan.yaml:8: wan[0].colour: unknown key (expected one of: "
-		    "name, interface, gateway, weight, nat, nat_ports, monitor)");
+		    "name, interface, gateway, weight, nat, nat_ports, monitor, "
+		    "gateway6, nat6, npt)");
 	parse_fails(LAN0 "wan:\n" WAN1 "  - name: isp2\n    interface: wan2\n",
 		    "xwan.yaml:8: wan[1]: missing required key \"gateway\"");
 	parse_fails("lan: [\n",
@@ -885,6 +886,135 @@ static void test_helpers(void **state)
 	assert_int_equal(xwan_wan_by_name(&cfg, "isp"), -1);
 }
 
+
+/* ------------------------------------------------------------ IPv6 keys */
+
+static void ip6(const char *s, uint8_t out[16])
+{
+	if (inet_pton(AF_INET6, s, out) != 1)
+		fail_msg("bad IPv6 address in test: %s", s);
+}
+
+static void assert_ip6(const uint8_t got[16], const char *want)
+{
+	uint8_t w[16];
+	char g[INET6_ADDRSTRLEN];
+
+	ip6(want, w);
+	if (memcmp(got, w, 16))
+		fail_msg("got %s, want %s", inet_ntop(AF_INET6, got, g, sizeof(g)), want);
+}
+
+#define LAN6 "lan:\n  - interface: lan0\n    networks: [10.1.0.0/24, fd00:1::/64]\n"
+
+static void test_ipv6_keys(void **state)
+{
+	int nets, wans;
+
+	(void)state;
+	/* One LAN prefix: nat6 defaults to npt, npt.inside to that prefix,
+	 * the probe target to gateway6; IPv4 is parsed as before. */
+	parse_ok(LAN6 "wan:\n"
+		 "  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n"
+		 "    gateway6: 2001:db8:1::1\n"
+		 "    npt: {outside: 2001:db8:1:100::/64}\n"
+		 "  - name: isp2\n    interface: wan2\n    gateway: 198.51.100.1\n"
+		 "    gateway6: auto\n    nat6: masquerade\n"
+		 "    monitor: {targets6: [2001:db8:ffff::100, fe80::1], reliability: 1}\n"
+		 "  - {name: isp3, interface: wan3, gateway: 192.0.2.1}\n");
+	assert_int_equal(cfg.lans[0].n_networks, 1);
+	assert_int_equal(cfg.lans[0].networks[0].addr, ip("10.1.0.0"));
+	assert_int_equal(cfg.lans[0].n_networks6, 1);
+	assert_ip6(cfg.lans[0].networks6[0].addr, "fd00:1::");
+	assert_int_equal(cfg.lans[0].networks6[0].plen, 64);
+
+	assert_true(cfg.wans[0].v6.enabled);
+	assert_false(cfg.wans[0].v6.gateway_auto);
+	assert_ip6(cfg.wans[0].v6.gateway, "2001:db8:1::1");
+	assert_int_equal(cfg.wans[0].v6.nat, XWAN_NAT6_NPT);
+	assert_ip6(cfg.wans[0].v6.npt_inside.addr, "fd00:1::");
+	assert_int_equal(cfg.wans[0].v6.npt_inside.plen, 64);
+	assert_ip6(cfg.wans[0].v6.npt_outside.addr, "2001:db8:1:100::");
+	assert_int_equal(cfg.wans[0].v6.npt_outside.plen, 64);
+	assert_int_equal(cfg.wans[0].v6.n_targets, 1);
+	assert_ip6(cfg.wans[0].v6.targets[0], "2001:db8:1::1");
+	assert_int_equal(cfg.wans[0].monitor.targets[0], ip("203.0.113.1"));
+
+	assert_true(cfg.wans[1].v6.enabled);
+	assert_true(cfg.wans[1].v6.gateway_auto);
+	assert_int_equal(cfg.wans[1].v6.nat, XWAN_NAT6_MASQUERADE);
+	assert_int_equal(cfg.wans[1].v6.n_targets, 2);
+	assert_ip6(cfg.wans[1].v6.targets[0], "2001:db8:ffff::100");
+	assert_ip6(cfg.wans[1].v6.targets[1], "fe80::1");
+	assert_int_equal(cfg.wans[1].monitor.n_targets, 1);
+
+	assert_false(cfg.wans[2].v6.enabled);
+	assert_true(xwan_config_has_ipv6(&cfg, &nets, &wans));
+	assert_int_equal(nets, 1);
+	assert_int_equal(wans, 2);
+
+	/* Two LAN prefixes: no default nat6 npt; npt needs inside spelt out. */
+	parse_ok("lan:\n  - interface: lan0\n    networks: [10.1.0.0/24, fd00:1::/64, "
+		 "2001:db8:1:200::/64]\nwan:\n"
+		 "  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n"
+		 "    gateway6: fe80::1\n"
+		 "  - name: isp2\n    interface: wan2\n    gateway: 198.51.100.1\n"
+		 "    gateway6: 2001:db8:2::1\n    nat6: npt\n"
+		 "    npt: {inside: fd00:1::/64, outside: 2001:db8:2:100::/64}\n");
+	assert_int_equal(cfg.lans[0].n_networks6, 2);
+	assert_int_equal(cfg.wans[0].v6.nat, XWAN_NAT6_MASQUERADE);
+	assert_ip6(cfg.wans[0].v6.gateway, "fe80::1");
+	assert_int_equal(cfg.wans[1].v6.nat, XWAN_NAT6_NPT);
+	assert_ip6(cfg.wans[1].v6.npt_outside.addr, "2001:db8:2:100::");
+	parse_fails("lan:\n  - interface: lan0\n    networks: [10.1.0.0/24, fd00:1::/64, "
+		    "fd00:2::/64]\nwan:\n"
+		    "  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n"
+		    "    gateway6: 2001:db8:1::1\n    nat6: npt\n"
+		    "    npt: {outside: 2001:db8:1:100::/64}\n",
+		    "xwan.yaml:10: wan[0].npt.inside: is required: the LANs have 2 IPv6 "
+		    "networks, say which one maps to this WAN");
+
+	/* /48 and /56 mappings are fine; longer than /64 is not, nor an outside
+	 * prefix that is the LAN's own. */
+	parse_ok("lan:\n  - interface: lan0\n    networks: [10.1.0.0/24, fd00:1::/48]\nwan:\n"
+		 "  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n"
+		 "    gateway6: 2001:db8:1::1\n    npt: {outside: 2001:db8:7::/48}\n");
+	assert_int_equal(cfg.wans[0].v6.npt_inside.plen, 48);
+	parse_fails("lan:\n  - interface: lan0\n    networks: [10.1.0.0/24, fd00:1::/80]\nwan:\n"
+		    "  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n"
+		    "    gateway6: 2001:db8:1::1\n    npt: {outside: \"2001:db8:7::/80\"}\n",
+		    "xwan.yaml:9: wan[0].npt.outside: NPTv6 maps a /1 to /64 prefix (RFC 6296 "
+		    "adjusts a word of the subnet or interface id); got /80");
+	parse_fails(LAN6 "wan:\n"
+		    "  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n"
+		    "    gateway6: 2001:db8:1::1\n    npt: {outside: fd00:1::/64}\n",
+		    "xwan.yaml:9: wan[0].npt.outside: overlaps lan[0]'s IPv6 network: the "
+		    "outside prefix is the ISP's, not the LAN's");
+	parse_fails(LAN6 "wan:\n"
+		    "  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n"
+		    "    monitor: {targets6: [2001:db8::1]}\n",
+		    "xwan.yaml:8: wan[0].monitor.targets6: needs gateway6 (the WAN has no "
+		    "IPv6 without it)");
+	parse_fails(LAN6 "wan:\n"
+		    "  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n"
+		    "    gateway6: dhcpv6\n",
+		    "xwan.yaml:8: wan[0].gateway6: \"dhcpv6\": write \"auto\" (the next hop "
+		    "is the default route the host learns from router advertisements)");
+	parse_fails("lan:\n  - interface: lan0\n    networks: [10.1.0.0/24, fd00:1::/64, "
+		    "fd00:1:0:0:1::/80]\nwan:\n  - {name: a, interface: w, gateway: 192.0.2.1}\n",
+		    "xwan.yaml:3: lan[0].networks[2]: overlaps an earlier IPv6 network of this LAN");
+	parse_fails("lan:\n  - interface: lan0\n    networks: [10.1.0.0/24, \"::/0\"]\n"
+		    "wan:\n  - {name: a, interface: w, gateway: 192.0.2.1}\n",
+		    "xwan.yaml:3: lan[0].networks[1]: ::/0 would accept any IPv6 source from "
+		    "this LAN; list the LAN's own prefixes");
+
+	/* Without IPv6 keys nothing is IPv6 (and xwan check says nothing). */
+	parse_ok("lan:\n  - interface: lan0\n    networks: [10.1.0.0/24]\n"
+		 "wan:\n  - {name: a, interface: w, gateway: 192.0.2.1}\n");
+	assert_false(xwan_config_has_ipv6(&cfg, &nets, &wans));
+	assert_false(cfg.wans[0].v6.enabled);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -915,6 +1045,7 @@ int main(void)
 		cmocka_unit_test(test_control_characters_quoted_safely),
 		cmocka_unit_test(test_check_system),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_ipv6_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
