@@ -49,6 +49,16 @@ vmlinux/vmlinux.h:
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(BUILD)
 	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# Test-only BPF objects around one bpf/lib header each (bpf/test/), built
+# once per hook; tests/bpf/test_*.c load them from next to build/tests/.
+BPF_TEST_OBJS := $(BUILD)/npt6_test_xdp.bpf.o $(BUILD)/npt6_test_tc.bpf.o \
+                 $(BUILD)/parse6_test.bpf.o
+BPF_TEST_HDRS := $(wildcard bpf/test/*.h) $(BPF_HDRS) vmlinux/vmlinux.h
+$(BUILD)/npt6_test_%.bpf.o: bpf/test/npt6_test.bpf.c $(BPF_TEST_HDRS) | $(BUILD)
+	$(BPF_CLANG) $(BPF_CFLAGS) -DNPT6_TEST_HOOK_$* -c $< -o $@
+$(BUILD)/%.bpf.o: bpf/test/%.bpf.c $(BPF_TEST_HDRS) | $(BUILD)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name xwan_$* > $@.tmp
 	mv $@.tmp $@

@@ -18,3 +18,6 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HDRS) $(BUILD)/libxwancli.a $(BUILD)/lib
 $(BUILD)/tests/%: tests/bpf/%.c $(TEST_HDRS) $(BUILD)/libxwan.a $(SKELS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libxwan.a $(LDLIBS) -lcmocka
+
+# BPF tests of one header, through their own test object (bpf/test/).
+$(BUILD)/tests/test_npt6 $(BUILD)/tests/test_parse6: $(BPF_TEST_OBJS)
