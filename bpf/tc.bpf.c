@@ -11,6 +11,7 @@
  */
 #define XWAN_HOOK_TC
 #include "lib/forward.h"
+#include "lib/icmp.h"
 #include "lib/l2.h"
 #include "lib/verdict.h"
 
@@ -34,11 +35,69 @@ static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
 	return parse_packet(ctx_data(skb), ctx_data_end(skb), len, ctx_l3_off(skb), p);
 }
 
+/*
+ * The flow of a LAN packet the kernel is about to route, created if this
+ * is its first. 0 with *fep set, or the packet's verdict.
+ */
+static __always_inline __u32 lan_flow_of(struct __sk_buff *skb, struct pkt *p,
+					 const struct xwan_settings *s, __u64 now,
+					 struct flow_entry **fep)
+{
+	struct flow_entry *fe;
+	__u32 v;
+
+	if (p->icmp_err) {
+		v = lan_icmp_error_flow(ctx_ifindex(skb), p, s, now, fep);
+		return v ? v : *fep ? 0 : V_PASS_NOT_XWAN;
+	}
+	if (p->frag == FRAG_LATER) {
+		fe = frag_follow(p, now);
+		if (!fe || fe->dir != FLOW_DIR_OUT) {
+			if (dst_kernel_bound(p->key.daddr))
+				return V_PASS_BYPASS;
+			if (!fe && p->ttl > 1 && !frag_hold_put(skb, p, now))
+				return V_HOLD_FRAG;     /* its first fragment may come yet */
+			return V_DROP_FRAG_UNKNOWN;
+		}
+		*fep = fe;
+		return 0;
+	}
+	fe = flow_lookup(s, &p->key, now);
+	if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, p)))
+		fe = NULL;
+	if (!fe) {
+		v = flow_admit(skb, p, now);
+		if (v != V_FWD_OUT)
+			return v;
+		fe = flow_get(&p->key);
+		if (!fe)
+			return V_DROP_FLOW_ALLOC;
+	}
+	/* Rule decisions were counted by XDP, which passed the packet here. */
+	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
+		return (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY : V_PASS_BYPASS;
+	/* The kernel answers an expiring TTL; it is not the flow's traffic. */
+	if (p->ttl > 1) {
+		v = flow_track(s, fe, p, now);
+		if (v)
+			return v;
+		frag_remember(p, &p->key, now);
+	}
+	*fep = fe;
+	return 0;
+}
+
+/*
+ * Packets XDP passed up, marked with their flow's WAN so the kernel routes
+ * them by that WAN's table. An expiring TTL too, flow made first: the
+ * kernel then finds a route and answers Time Exceeded (traceroute's hop 1)
+ * even when its main table has no default route (xwan needs none).
+ */
 SEC("tc")
 int tc_lan_ingress(struct __sk_buff *skb)
 {
 	struct xwan_settings *s;
-	struct flow_entry *fe;
+	struct flow_entry *fe = NULL;
 	struct gw_info *gi;
 	struct pkt p = {};
 	__u32 gw, v;
@@ -55,52 +114,34 @@ int tc_lan_ingress(struct __sk_buff *skb)
 	s = get_settings();
 	if (!s)
 		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
-	if (p.ttl <= 1)
-		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_TTL);
 	now = bpf_ktime_get_coarse_ns();
-	if (frag_release(skb, &p, now))
+	/* (an expiring first fragment is the kernel's to answer, not to re-inject) */
+	if (p.ttl > 1 && frag_release(skb, &p, now))
 		return frag_consumed(HOOK_TC_LAN_IN, V_HOLD_RELEASED);
-
-	if (p.icmp_err) {
-		fe = icmp_error_flow(&p, s, now);
-		if (!fe || fe->dir != FLOW_DIR_OUT)
-			return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
-	} else if (p.frag == FRAG_LATER) {
-		fe = frag_follow(&p, now);
-		if (!fe || fe->dir != FLOW_DIR_OUT) {
-			if (dst_kernel_bound(p.key.daddr))
-				return tc_verdict(HOOK_TC_LAN_IN, V_PASS_BYPASS);
-			if (!fe && !frag_hold_put(skb, &p, now))
-				return frag_consumed(HOOK_TC_LAN_IN, V_HOLD_FRAG);
-			return tc_verdict(HOOK_TC_LAN_IN, V_DROP_FRAG_UNKNOWN);
-		}
-	} else {
-		fe = flow_lookup(s, &p.key, now);
-		if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, &p)))
-			fe = NULL;
-		if (!fe) {
-			v = flow_admit(skb, &p, now);
-			if (v != V_FWD_OUT)
-				return tc_verdict(HOOK_TC_LAN_IN, v);
-			fe = flow_get(&p.key);
-			if (!fe)
-				return tc_verdict(HOOK_TC_LAN_IN, V_DROP_FLOW_ALLOC);
-		}
-		/* Rule decisions were counted by XDP, which passed the packet here. */
-		if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
-			return tc_verdict(HOOK_TC_LAN_IN, (fe->flags & FLOW_F_DROP)
-							  ? V_DROP_POLICY : V_PASS_BYPASS);
-		v = flow_track(s, fe, &p, now);
-		if (v)
-			return tc_verdict(HOOK_TC_LAN_IN, v);
-		frag_remember(&p, &p.key, now);
-	}
+	v = lan_flow_of(skb, &p, s, now, &fe);
+	if (v == V_HOLD_FRAG)
+		return frag_consumed(HOOK_TC_LAN_IN, v);
+	if (v || !fe)
+		return tc_verdict(HOOK_TC_LAN_IN, v ? v : V_PASS_NOT_XWAN);
 	gw = fe->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi)
 		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
 	skb->mark = (ctx_mark(skb) & ~s->fwmark_mask) | (gi->fwmark & s->fwmark_mask);
-	return tc_verdict(HOOK_TC_LAN_IN, V_FWD_VIA_KERNEL);
+	return tc_verdict(HOOK_TC_LAN_IN, p.ttl <= 1 ? V_PASS_TTL : V_FWD_VIA_KERNEL);
+}
+
+/* Send a packet out of gateway gw's WAN, to that gateway, instead. */
+static __always_inline int redirect_to_gw(__u32 gw)
+{
+	struct bpf_redir_neigh nh = {};
+	struct gw_info *gi = bpf_map_lookup_elem(&gateways, &gw);
+
+	if (!gi || !gi->ifindex)
+		return -1;
+	nh.nh_family = 2; /* AF_INET */
+	nh.ipv4_nh = gi->nexthop;
+	return bpf_redirect_neigh(gi->ifindex, &nh, sizeof(nh), 0);
 }
 
 /*
@@ -114,7 +155,6 @@ static __always_inline int host_egress(struct __sk_buff *skb, const struct pkt *
 {
 	struct dst_policy *owner = dst_policy_of(p->key.saddr);
 	__u32 ifindex = ctx_ifindex(skb), gw;
-	struct bpf_redir_neigh nh = {};
 	struct iface_info *here;
 	struct gw_info *gi;
 
@@ -124,14 +164,60 @@ static __always_inline int host_egress(struct __sk_buff *skb, const struct pkt *
 		gi = bpf_map_lookup_elem(&gateways, &gw);
 		if (gi && gi->ifindex) {
 			host_session_reserve(p, gi->ifindex, s, now);
-			nh.nh_family = 2; /* AF_INET */
-			nh.ipv4_nh = gi->nexthop;
 			count_verdict(HOOK_TC_WAN_OUT, V_FWD_REROUTED);
-			return bpf_redirect_neigh(gi->ifindex, &nh, sizeof(nh), 0);
+			return redirect_to_gw(gw);
 		}
 	}
 	host_session_reserve(p, ifindex, s, now);
 	return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
+}
+
+/*
+ * The flow of a packet leaving a WAN. Marked: a LAN flow's packet the
+ * kernel routed here, only on its own WAN. An ICMP error, marked or not,
+ * may also be the kernel's own about a packet it was forwarding to the LAN
+ * after DNAT (TTL 1 from the internet, too big for the LAN's MTU): it
+ * quotes the LAN side of a flow, whichever WAN the kernel chose.
+ */
+static __always_inline struct flow_entry *egress_flow(const struct pkt *p,
+						      const struct xwan_settings *s,
+						      __u32 ifindex, int marked, __u64 now)
+{
+	struct flow_entry *fe;
+
+	if (p->icmp_err)
+		fe = icmp_error_flow(p, s, now);
+	else if (!marked)
+		return NULL;
+	else if (p->frag == FRAG_LATER)
+		fe = frag_follow(p, now);
+	else
+		fe = flow_lookup(s, &p->key, now);
+	if (!fe || fe->dir != FLOW_DIR_OUT || (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)))
+		return NULL;
+	if (fe->out_ifindex != ifindex && (marked || !p->icmp_err))
+		return NULL;
+	return fe;
+}
+
+/*
+ * Nothing leaves a WAN that NATs with a LAN-side source untranslated (the
+ * ISP would see a private address): the kernel's forwarding of what xwan
+ * does not translate (a bypassed flow without a masquerade of the
+ * kernel's, an ICMP type xwan has no flow for), the host's own packets
+ * from its LAN address.
+ */
+static __always_inline int egress_untranslated(__u32 ifindex, __be32 saddr)
+{
+	struct iface_info *wan = bpf_map_lookup_elem(&ifaces, &ifindex);
+	struct gw_info *gi;
+	__u32 gw;
+
+	if (!wan || wan->role != IFACE_WAN)
+		return 0;
+	gw = wan->gw;
+	gi = bpf_map_lookup_elem(&gateways, &gw);
+	return gi && (gi->flags & GW_F_NAT) && src_lan_side(saddr);
 }
 
 /*
@@ -143,6 +229,7 @@ SEC("tc")
 int tc_wan_egress(struct __sk_buff *skb)
 {
 	struct xwan_settings *s = get_settings();
+	__u32 ifindex = ctx_ifindex(skb);
 	struct flow_entry *fe = NULL;
 	struct pkt p = {};
 	__u64 now;
@@ -156,22 +243,18 @@ int tc_wan_egress(struct __sk_buff *skb)
 		return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_IPV4);
 	now = bpf_ktime_get_coarse_ns();
 
-	if (rc == PARSE_OK && marked) {
-		if (p.icmp_err)
-			fe = icmp_error_flow(&p, s, now);
-		else if (p.frag == FRAG_LATER)
-			fe = frag_follow(&p, now);
-		else
-			fe = flow_lookup(s, &p.key, now);
-		if (fe && (fe->dir != FLOW_DIR_OUT || fe->out_ifindex != ctx_ifindex(skb)))
-			fe = NULL;
-	}
+	if (rc == PARSE_OK)
+		fe = egress_flow(&p, s, ifindex, marked, now);
 	if (!fe) {
 		/* Forwarded packets (the kernel's own NAT included) came in somewhere. */
 		if (rc == PARSE_OK && !CTX_LOAD_U32(skb, ingress_ifindex) &&
-		    dst_is_local(p.key.saddr))
+		    dst_is_local(p.key.saddr) && !src_lan_side(p.key.saddr))
 			return host_egress(skb, &p, s, now);
-		return tc_verdict(HOOK_TC_WAN_OUT, marked ? V_DROP_NO_FLOW : V_PASS_NOT_XWAN);
+		if (marked)
+			return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
+		if (egress_untranslated(ifindex, p.key.saddr))
+			return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_UNTRANSLATED);
+		return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
 	}
 
 	if (p.icmp_err) {
@@ -183,6 +266,11 @@ int tc_wan_egress(struct __sk_buff *skb)
 	if (rc)
 		return tc_verdict(HOOK_TC_WAN_OUT, V_DROP_MALFORMED);
 	count_gw_packet(fe->gw, p.len, 1);
+	if (fe->out_ifindex != ifindex) {
+		/* The kernel's error about a forwarded packet, on another WAN. */
+		count_verdict(HOOK_TC_WAN_OUT, V_FWD_REROUTED);
+		return redirect_to_gw(fe->gw);
+	}
 	return tc_verdict(HOOK_TC_WAN_OUT, p.icmp_err ? V_FWD_ICMP_ERROR : V_FWD_OUT);
 }
 
@@ -229,6 +317,8 @@ int tc_wan_ingress(struct __sk_buff *skb)
 		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
 	}
 	if (!fe || fe->dir != FLOW_DIR_IN) {
+		if (local_lan_side(p.key.daddr))
+			return tc_verdict(HOOK_TC_WAN_IN, V_DROP_WAN_TO_LAN_ADDR);
 		if (!fe && dst_is_local(p.key.daddr) && !frag_hold_put(skb, &p, now))
 			return frag_consumed(HOOK_TC_WAN_IN, V_HOLD_FRAG);
 		if (wan_host_bound(&p.key)) {

@@ -9,6 +9,7 @@
 #include "lib/compiler.h"
 #include <bpf/bpf_tracing.h>
 #include "lib/forward.h"
+#include "lib/icmp.h"
 #include "lib/l2.h"
 #include "lib/verdict.h"
 
@@ -115,8 +116,10 @@ int xdp_lan(struct xdp_md *ctx)
 
 	if (p.icmp_err) {
 		/* A LAN host's error about a reply it got: goes back out NATed. */
-		fe = icmp_error_flow(&p, s, now);
-		if (!fe || fe->dir != FLOW_DIR_OUT)
+		v = lan_icmp_error_flow(ctx_ifindex(ctx), &p, s, now, &fe);
+		if (v)
+			return xdp_verdict(HOOK_XDP_LAN, v);
+		if (!fe)
 			return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
 	} else if (p.frag == FRAG_LATER) {
 		fe = frag_follow(&p, now);
@@ -200,6 +203,8 @@ static __always_inline int xdp_wan_unmatched(struct xdp_md *ctx, const struct pk
 	struct iface_info *wan;
 	__u32 gw;
 
+	if (local_lan_side(p->key.daddr))
+		return xdp_verdict(HOOK_XDP_WAN, V_DROP_WAN_TO_LAN_ADDR);
 	if (wan_host_bound(&p->key))
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
 	wan = bpf_map_lookup_elem(&ifaces, &ifindex);

@@ -450,7 +450,8 @@ static inline __attribute__((always_inline)) __u32 xwan_timeout_index(__u8 proto
 	if (proto == 6 /* IPPROTO_TCP */)
 		return state == FLOW_STATE_ESTABLISHED ? TIMEOUT_TCP_ESTABLISHED
 						       : TIMEOUT_TCP_TRANSITORY;
-	return proto == 17 /* IPPROTO_UDP */ ? TIMEOUT_UDP : TIMEOUT_ICMP;
+	/* UDP's for protocols NATed by address only (GRE, ESP...), as Linux's generic. */
+	return proto == 1 /* IPPROTO_ICMP */ ? TIMEOUT_ICMP : TIMEOUT_UDP;
 }
 
 enum asymmetric_policy {
@@ -715,7 +716,10 @@ enum xwan_hook {
 	X(DROP_POLICY,      "drop",    "policy_rule")                 \
 	X(DROP_ASYMMETRIC,  "drop",    "asymmetric_route")            \
 	X(DROP_SRC_LIMIT,   "drop",    "source_unreplied_limit")      \
-	X(DROP_TCP_WINDOW,  "drop",    "tcp_out_of_window")
+	X(DROP_TCP_WINDOW,  "drop",    "tcp_out_of_window")         \
+	X(DROP_UNTRANSLATED, "drop",   "untranslated_lan_source")   \
+	X(DROP_ADDR_ONLY_TAKEN, "drop", "address_only_nat_in_use")  \
+	X(DROP_WAN_TO_LAN_ADDR, "drop", "wan_to_lan_side_address")
 
 enum xwan_verdict {
 #define XWAN_VERDICT_ENUM(name, verdict, reason) V_##name,

@@ -271,8 +271,10 @@ static int sync_dst_policy(const struct xwan_config *cfg, const struct xwan_host
 		wan = wan_of_ifindex(cfg, h, h->addrs[i].ifindex);
 		dst_add(d, h->addrs[i].addr, 32, DST_ACTION_LOCAL,
 			wan >= 0 ? (uint8_t)cfg->wans[wan].gw : XWAN_GW_NONE);
+		/* A WAN's broadcast is its WAN's: only LAN-side ones are refused from a WAN. */
 		if (h->addrs[i].broadcast)
-			dst_add(d, h->addrs[i].broadcast, 32, DST_ACTION_LOCAL, XWAN_GW_NONE);
+			dst_add(d, h->addrs[i].broadcast, 32, DST_ACTION_LOCAL,
+				wan >= 0 ? (uint8_t)cfg->wans[wan].gw : XWAN_GW_NONE);
 	}
 	dst_add(d, htonl(0xffffffff), 32, DST_ACTION_LOCAL, XWAN_GW_NONE);
 	dst_add(d, htonl(0xe0000000), 4, DST_ACTION_LOCAL, XWAN_GW_NONE);

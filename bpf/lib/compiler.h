@@ -55,6 +55,12 @@
 #define ICMP_ECHO           8
 #define ICMP_TIME_EXCEEDED  11
 #define ICMP_PARAMETERPROB  12
+#define ICMP_TIMESTAMP      13
+#define ICMP_TIMESTAMPREPLY 14
+#define ICMP_INFO_REQUEST   15
+#define ICMP_INFO_REPLY     16
+#define ICMP_ADDRESS        17
+#define ICMP_ADDRESSREPLY   18
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02

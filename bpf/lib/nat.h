@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * New flows (policy, anti-spoofing, gateway choice, NAT port allocation)
- * and the header rewrites of source/destination NAT, including ICMP errors
- * that quote a translated packet. Written once over ctx.h for XDP and tc.
+ * and the header rewrites of source/destination NAT (ICMP errors: icmp.h).
+ * Written once over ctx.h for XDP and tc.
  */
 #ifndef XWAN_NAT_H
 #define XWAN_NAT_H
@@ -53,6 +53,29 @@ static __always_inline int wan_dhcp_offer(const struct flow_key *k)
 	       k->dport == bpf_htons(68) && k->daddr != 0xffffffff && !dst_is_local(k->daddr);
 }
 
+/*
+ * One of the host's own addresses on no WAN (a LAN interface's, its
+ * broadcast; the loader gives each WAN's address and broadcast its WAN):
+ * nobody on the internet has business with it. Limited broadcast and
+ * multicast belong to no side.
+ */
+static __always_inline int local_lan_side(__be32 addr)
+{
+	struct dst_policy *dp = dst_policy_of(addr);
+	__u32 a = bpf_ntohl(addr);
+
+	return dp && dp->action == DST_ACTION_LOCAL && dp->gw == XWAN_GW_NONE &&
+	       a != 0xffffffff && (a >> 28) != 0xe;
+}
+
+/* A source on the LAN side of the host: its LAN networks, or its own LAN-side address. */
+static __always_inline int src_lan_side(__be32 saddr)
+{
+	struct dst_policy *dp = dst_policy_of(saddr);
+
+	return (dp && dp->action == DST_ACTION_BYPASS) || local_lan_side(saddr);
+}
+
 /* The host itself or the LAN side: the kernel's, never NATed. */
 static __always_inline int dst_kernel_bound(__be32 daddr)
 {
@@ -79,9 +102,9 @@ static __always_inline int pkt_opens_flow(const struct pkt *p, const struct xwan
 	case IPPROTO_UDP:
 		return 1;
 	case IPPROTO_ICMP:
-		return p->sport_off != 0;       /* echo request */
+		return p->sport_off != 0;       /* a query: echo, timestamp... */
 	}
-	return 0;
+	return proto_addr_only(p->key.proto);
 }
 
 /* ---- NAT port allocation ---- */
@@ -171,6 +194,21 @@ static long nat_try_port(__u32 i, void *data)
 	}
 	count_event(EV_NAT_COLLISION);
 	return 0;
+}
+
+/*
+ * A protocol without ports (proto_addr_only) has the reply key (remote,
+ * WAN address, 0, 0, protocol): one LAN host per remote and protocol per
+ * WAN address, as Linux NATs generic protocols. A second one finds it
+ * taken (address_only_nat_in_use), on every gateway it may use.
+ */
+static __always_inline void nat_try_addr_only(struct nat_try *nt, __be32 addr)
+{
+	nt->rev.daddr = addr;
+	nt->base = 0;
+	nt->range = 1;
+	nt->first = 0;
+	nat_try_port(1, nt);
 }
 
 /* ---- new flows ---- */
@@ -456,7 +494,9 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 		sc->in.group = pinned != XWAN_GW_NONE ? XWAN_GROUP_NONE : group;
 		sc->in.flags = (gi->flags & GW_F_NAT) ? FLOW_F_NAT : 0;
 		nt.found = 0;
-		if (gi->flags & GW_F_NAT) {
+		if (proto_addr_only(p->key.proto)) {
+			nat_try_addr_only(&nt, (gi->flags & GW_F_NAT) ? gi->nat_addr : p->key.saddr);
+		} else if (gi->flags & GW_F_NAT) {
 			nt.rev.daddr = gi->nat_addr;
 			nt.base = gi->port_min;
 			nt.range = (__u32)gi->port_max - gi->port_min + 1;
@@ -483,7 +523,8 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 	if (!gi) {
 		src_refund(p->key.saddr, SRC_LAN);
 		if (exhausted)
-			return V_DROP_NAT_EXHAUSTED;
+			return proto_addr_only(p->key.proto) ? V_DROP_ADDR_ONLY_TAKEN
+							     : V_DROP_NAT_EXHAUSTED;
 		if (t && t->when_all_down == ALL_DOWN_DROP)
 			return V_DROP_NO_GATEWAY;
 		return V_PASS_ALL_DOWN;
@@ -555,11 +596,14 @@ static __always_inline void host_session_reserve(const struct pkt *p, __u32 ifin
 			local_track(fe, p, now, 0);
 			return;
 		}
-		/* A LAN flow already holds this tuple: the host picked its NAT port. */
-		if (!flow_reclaimable(s, fe, &rk, now)) {
+		/*
+		 * A LAN flow holds this tuple: the host's socket took the port
+		 * NAT gave a LAN host toward the same remote. The host's reply
+		 * path wins, or its replies would reach the LAN host; the LAN
+		 * flow's next packet gets another port.
+		 */
+		if (!flow_reclaimable(s, fe, &rk, now))
 			count_event(EV_HOST_PORT_CONFLICT);
-			return;
-		}
 		flow_remove(&rk, fe);
 	}
 	/* The host answering an internet host's SYN: that host's budget. */
@@ -621,78 +665,6 @@ static __always_inline int nat_rewrite(xwan_ctx *ctx, const struct pkt *p, int s
 		if (ctx_store32(ctx, addr_off, addr))
 			return -1;
 	}
-	return 0;
-}
-
-/* The flow entry an ICMP error belongs to: the quoted packet, reversed. */
-static __always_inline struct flow_entry *icmp_error_flow(const struct pkt *p,
-							  const struct xwan_settings *s,
-							  __u64 now)
-{
-	struct flow_key k = {
-		.saddr = p->inner.daddr,
-		.daddr = p->inner.saddr,
-		.sport = p->inner.dport,
-		.dport = p->inner.sport,
-		.proto = p->inner.proto,
-	};
-
-	return flow_lookup(s, &k, now);
-}
-
-/*
- * Translate an ICMP error travelling along fe. Arrived on a WAN (fe IN):
- * outer destination, quoted source address and port become the client's.
- * From a LAN host (fe OUT): outer source, quoted destination address and
- * port become the NAT address and port. Every word changed inside the
- * quoted packet is folded into the ICMP checksum.
- */
-static __always_inline int nat_rewrite_icmp_error(xwan_ctx *ctx, const struct pkt *p,
-						  const struct flow_entry *fe)
-{
-	int out = fe->dir == FLOW_DIR_OUT;
-	__be32 addr = fe->xlate_addr;
-	__be16 port = fe->xlate_port;
-	__be32 old_outer = out ? p->key.saddr : p->key.daddr;
-	__be32 old_in = out ? p->inner.daddr : p->inner.saddr;
-	__be16 old_port = out ? p->inner.dport : p->inner.sport;
-	__u32 in_port_off = out ? p->in_dport_off : p->in_sport_off;
-	__u32 icmp_csum = p->csum_off;
-	__u16 ip_check, l4_check;
-
-	/* Quoted IP header: address and its checksum. */
-	if (ctx_store32(ctx, p->in_l3_off + (out ? 16 : 12), addr) ||
-	    ctx_l4_csum_replace(ctx, icmp_csum, old_in, addr, 4))
-		return -1;
-	ip_check = csum_update32(p->in_ip_check, old_in, addr);
-	if (ctx_store16(ctx, p->in_l3_off + 10, ip_check) ||
-	    ctx_l4_csum_replace(ctx, icmp_csum, p->in_ip_check, ip_check, 2))
-		return -1;
-
-	/* Quoted port (or echo identifier) and its checksum, when quoted. */
-	if (in_port_off && old_port != port) {
-		if (ctx_store16(ctx, in_port_off, port) ||
-		    ctx_l4_csum_replace(ctx, icmp_csum, old_port, port, 2))
-			return -1;
-	}
-	if (p->in_csum_off && !(p->in_udp && p->in_l4_check == 0)) {
-		l4_check = p->in_l4_check;
-		if (p->in_pseudo)
-			l4_check = csum_update32(l4_check, old_in, addr);
-		if (in_port_off)
-			l4_check = csum_update16(l4_check, old_port, port);
-		if (p->in_udp && l4_check == 0)
-			l4_check = 0xffff;
-		if (ctx_store16(ctx, p->in_csum_off, l4_check) ||
-		    ctx_l4_csum_replace(ctx, icmp_csum, p->in_l4_check, l4_check, 2))
-			return -1;
-	}
-
-	/* Outer header: ICMP has no pseudo header, only the IP checksum moves. */
-	if (ctx_l3_csum_replace(ctx, p->l3_off + 10, old_outer, addr, 4) ||
-	    ctx_store32(ctx, p->l3_off + (out ? 12 : 16), addr))
-		return -1;
-	count_event(EV_ICMP_ERR_XLATED);
 	return 0;
 }
 

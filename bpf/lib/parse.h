@@ -13,7 +13,7 @@
 enum parse_result {
 	PARSE_OK          = 0,
 	PARSE_NOT_IPV4    = 1,  /* ARP, IPv6, VLAN-tagged...: the kernel's */
-	PARSE_UNSUPPORTED = 2,  /* IPv4 we do not translate (GRE, ICMP redirect...) */
+	PARSE_UNSUPPORTED = 2,  /* IPv4 we do not translate (ICMP redirect...) */
 	PARSE_MALFORMED   = 3,
 };
 
@@ -63,6 +63,33 @@ static __always_inline int is_icmp_error(__u8 type)
 	       type == ICMP_PARAMETERPROB || type == ICMP_SOURCE_QUENCH;
 }
 
+/*
+ * ICMP queries with an identifier (RFC 792, RFC 950): echo, timestamp,
+ * information and address mask. A request's identifier is NATed like a
+ * port (RFC 5508 REQ-1), its reply matched by it.
+ */
+static __always_inline int icmp_query_request(__u8 type)
+{
+	return type == ICMP_ECHO || type == ICMP_TIMESTAMP || type == ICMP_INFO_REQUEST ||
+	       type == ICMP_ADDRESS;
+}
+
+static __always_inline int icmp_query_reply(__u8 type)
+{
+	return type == ICMP_ECHOREPLY || type == ICMP_TIMESTAMPREPLY ||
+	       type == ICMP_INFO_REPLY || type == ICMP_ADDRESSREPLY;
+}
+
+/*
+ * Protocols without ports (GRE, ESP, AH, SCTP, IPIP, anything but TCP, UDP
+ * and ICMP) are translated by address only, as Linux's generic conntrack
+ * does: the whole flow key is in the IP header, so every fragment has it.
+ */
+static __always_inline int proto_addr_only(__u8 proto)
+{
+	return proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_ICMP;
+}
+
 /* The packet an ICMP error quotes: its IP header and first 8 L4 bytes. */
 static __always_inline int parse_icmp_inner(void *data, void *data_end, struct pkt *p)
 {
@@ -110,11 +137,11 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 		p->in_udp = 1;
 		return PARSE_OK;
 	case IPPROTO_ICMP:
-		/* Only echo can be NATed, so only echo can be quoted back. */
-		if (l4p[0] == ICMP_ECHO) {
+		/* Only queries can be NATed, so only queries can be quoted back. */
+		if (icmp_query_request(l4p[0])) {
 			p->inner.sport = *(__be16 *)(l4p + 4);
 			p->in_sport_off = l4 + 4;
-		} else if (l4p[0] == ICMP_ECHOREPLY) {
+		} else if (icmp_query_reply(l4p[0])) {
 			p->inner.dport = *(__be16 *)(l4p + 4);
 			p->in_dport_off = l4 + 4;
 		} else {
@@ -124,7 +151,7 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 		p->in_l4_check = *(__u16 *)(l4p + 2);
 		return PARSE_OK;
 	}
-	return PARSE_UNSUPPORTED;
+	return PARSE_OK;        /* address only: no quoted field but the addresses */
 }
 
 /* Header bytes the L4 protocol needs: they must lie inside the IP datagram
@@ -206,12 +233,12 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 		if ((void *)(l4p + 8) > data_end || !l4_fits(p, 8))
 			return PARSE_MALFORMED;
 		p->csum_off = l4 + 2;
-		switch (l4p[0]) {
-		case ICMP_ECHO:
+		if (icmp_query_request(l4p[0])) {
 			p->key.sport = *(__be16 *)(l4p + 4);
 			p->sport_off = l4 + 4;
 			return PARSE_OK;
-		case ICMP_ECHOREPLY:
+		}
+		if (icmp_query_reply(l4p[0])) {
 			p->key.dport = *(__be16 *)(l4p + 4);
 			p->dport_off = l4 + 4;
 			return PARSE_OK;
@@ -221,7 +248,7 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 		p->icmp_err = 1;
 		return parse_icmp_inner(data, data_end, p);
 	}
-	return PARSE_UNSUPPORTED;
+	return PARSE_OK;        /* address only (proto_addr_only) */
 }
 
 /*
@@ -317,11 +344,10 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 	p->l4_off = l3 + hl;
 
 	frag_off = bpf_ntohs(ip->frag_off);
+	if (proto_addr_only(p->key.proto))
+		return PARSE_OK;        /* every fragment carries the whole key */
 	if (frag_off & IP_OFFSET) {
 		p->frag = FRAG_LATER;
-		if (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP &&
-		    p->key.proto != IPPROTO_ICMP)
-			return PARSE_UNSUPPORTED;
 		return PARSE_OK;
 	}
 	if (frag_off & IP_MF)

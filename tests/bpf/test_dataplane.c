@@ -1692,7 +1692,11 @@ static void test_tc_wan_egress_drops_marked_without_flow(void **state)
 		  NULL, NULL, TC_ACT_SHOT, HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
 }
 
-/* 16e. Unmarked traffic that is not the host's own is left alone. */
+/*
+ * 16e. Unmarked traffic that is not the host's own is not translated: left
+ * alone when its source is not the LAN's, dropped when it is (issue 9,
+ * finding 5: nothing leaves un-NATed).
+ */
 static void test_tc_wan_egress_ignores_unmarked(void **state)
 {
 	struct pk syn = client_syn(704), p;
@@ -1704,10 +1708,16 @@ static void test_tc_wan_egress_ignores_unmarked(void **state)
 	p = routed(syn, o.gw);      /* even a flow's tuple */
 	p.flags = F_ACK;
 	mk(&in, &p);
+	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], 0, &in, &out, NULL, TC_ACT_SHOT,
+		  HOOK_TC_WAN_OUT, V_DROP_UNTRANSLATED);
+	/* A mark outside xwan's bits is not xwan's either. */
+	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], ~FX.fwmark_mask, &in, &out, NULL, TC_ACT_SHOT,
+		  HOOK_TC_WAN_OUT, V_DROP_UNTRANSLATED);
+	p.sa = ROUTER;              /* routed through the host, not from its LAN */
+	mk(&in, &p);
 	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], 0, &in, &out, NULL, TC_ACT_OK,
 		  HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
 	expect_untouched(&out, &in);
-	/* A mark outside xwan's bits is not xwan's either. */
 	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], ~FX.fwmark_mask, &in, &out, NULL, TC_ACT_OK,
 		  HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
 	expect_untouched(&out, &in);
@@ -1873,6 +1883,9 @@ static void test_verdict_accounting_xdp_lan(void **state)
 	p.proto = PROTO_GRE;
 	p.pl = "\0\0\x08\0";
 	p.n = 4;
+	ADD(p, V_FWD_OUT);               /* NATed by address */
+	p = client_echo(78, "e", 1);
+	p.type = 10;                     /* router solicitation: the kernel's */
 	ADD(p, V_PASS_UNSUPPORTED);
 	p = (struct pk){ .l2 = from_client(), .sa = CLIENT, .da = REMOTE, .proto = PROTO_ICMP,
 			 .type = ICMPT_UNREACH, .code = 3, .pl = b[0].f.d + ETH_LEN, .n = 28 };
@@ -1984,7 +1997,13 @@ static void test_verdict_accounting_tc(void **state)
 	b[n++].verdict = V_FWD_OUT;
 	b[n] = b[n - 1];
 	b[n].mark = 0;
+	b[n++].verdict = V_DROP_UNTRANSLATED;
+	p.sa = ROUTER;
+	mk(&b[n].f, &p);
+	b[n].ifindex = FX.wan_if[o.gw];
+	b[n].mark = 0;
 	b[n++].verdict = V_PASS_NOT_XWAN;
+	p.sa = CLIENT;
 	p.sp = 43999;
 	mk(&b[n].f, &p);
 	b[n].ifindex = FX.wan_if[o.gw];
@@ -3041,6 +3060,387 @@ static void test_xdp_kernel_path_without_xdp_transmit(void **state)
 	expect_xdp(FX.xdp_wan, FX.wan_if[e.gw], &in, NULL, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
 }
 
+/* ====================================== nothing leaves un-NATed (issue 9) */
+
+/*
+ * Every test here fails on the dataplane before it: findings 5-8 and 11 of
+ * issue 9 (protocols without ports, ICMP errors from the LAN and the
+ * kernel's, traceroute's hop 1, the host's port, the LAN-side addresses).
+ */
+
+#define PROTO_ESP 50
+
+/* A LAN host's packet of a protocol without ports (GRE, ESP...). */
+static struct pk client_addr_only(uint32_t sa, uint8_t proto)
+{
+	static const char body[] = "\0\0\x08\0 a tunnel's payload";
+	struct pk p = {
+		.l2 = from_client(), .sa = sa, .da = REMOTE, .proto = proto,
+		.pl = body, .n = sizeof(body),
+	};
+
+	return p;
+}
+
+/* Out with the WAN's address, the same bytes otherwise; the reply back to the host. */
+static int addr_only_round_trip(const struct pk *p)
+{
+	struct flow_key k = fkey(p->sa, p->da, 0, 0, p->proto);
+	struct pk exp, r;
+	struct flow_entry e;
+	struct frame in, out;
+
+	mk(&in, p);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_true(fx_flow(&k, &e));
+	exp = *p;
+	exp.l2 = to_gw(e.gw);
+	exp.sa = FX.nat_addr[e.gw];
+	exp.ttl = 63;
+	expect_pk(&out, &exp);
+
+	r = *p;
+	r.l2 = from_gw(e.gw);
+	r.sa = REMOTE;
+	r.da = FX.nat_addr[e.gw];
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[e.gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+	exp = r;
+	exp.l2 = to_client();
+	exp.da = p->sa;
+	exp.ttl = 63;
+	expect_pk(&out, &exp);
+	return e.gw;
+}
+
+/* 5a. GRE and ESP from a LAN host leave from a WAN address, replies come back. */
+static void test_gre_and_esp_natted_by_address(void **state)
+{
+	struct pk gre = client_addr_only(CLIENT, PROTO_GRE), esp = client_addr_only(CLIENT, PROTO_ESP);
+	struct pk frag;
+	struct frame in, out;
+	int gw;
+
+	(void)state;
+	addr_only_round_trip(&gre);
+	gw = addr_only_round_trip(&esp);
+	/* Any fragment carries the whole key: a later one needs no first. */
+	frag = esp;
+	frag.frag = 8;
+	frag.id = 0x7777;
+	mk(&in, &frag);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	frag.l2 = to_gw(gw);
+	frag.sa = FX.nat_addr[gw];
+	frag.ttl = 63;
+	expect_pk(&out, &frag);
+}
+
+/* 5b. One LAN host per remote and protocol per WAN address: a third is refused. */
+static void test_addr_only_one_host_per_remote_and_wan(void **state)
+{
+	struct pk a = client_addr_only(CLIENT, PROTO_GRE), b = client_addr_only(CLIENT2, PROTO_GRE);
+	struct pk c = client_addr_only(CLIENT3, PROTO_GRE), esp = client_addr_only(CLIENT3, PROTO_ESP);
+	struct frame in;
+	int ga, gb;
+
+	(void)state;
+	ga = addr_only_round_trip(&a);
+	gb = addr_only_round_trip(&b);
+	assert_int_not_equal(ga, gb);           /* the second took the other WAN */
+	mk(&in, &c);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN,
+		   V_DROP_ADDR_ONLY_TAKEN);
+	/* Another protocol to the same remote is free. */
+	addr_only_round_trip(&esp);
+	/* The first two still get their own replies (round trips above, again). */
+	addr_only_round_trip(&a);
+	addr_only_round_trip(&b);
+}
+
+/* 5c. ICMP timestamp requests: identifier translated like echo's, reply back. */
+static void test_icmp_timestamp_id_translated(void **state)
+{
+	uint8_t ts[12] = { 0, 0, 0, 1 };
+	struct pk q = {
+		.l2 = from_client(), .sa = CLIENT, .da = REMOTE, .proto = PROTO_ICMP,
+		.type = 13, .rest = 0x1234u << 16 | 1, .pl = ts, .n = sizeof(ts),
+	};
+	struct flow_key k = fkey(CLIENT, REMOTE, 0x1234, 0, PROTO_ICMP);
+	struct pk exp, r;
+	struct flow_entry e;
+	struct frame in, out;
+	uint16_t id;
+
+	(void)state;
+	mk(&in, &q);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_true(fx_flow(&k, &e));
+	id = ntohs(e.xlate_port);
+	exp = q;
+	exp.l2 = to_gw(e.gw);
+	exp.sa = FX.nat_addr[e.gw];
+	exp.rest = (uint32_t)id << 16 | 1;
+	exp.ttl = 63;
+	expect_pk(&out, &exp);
+
+	r = exp;
+	r.l2 = from_gw(e.gw);
+	r.sa = REMOTE;
+	r.da = FX.nat_addr[e.gw];
+	r.type = 14;
+	r.ttl = 64;
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[e.gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+	exp = r;
+	exp.l2 = to_client();
+	exp.da = CLIENT;
+	exp.rest = q.rest;
+	exp.ttl = 63;
+	expect_pk(&out, &exp);
+}
+
+/*
+ * 5d. What xwan did not translate never leaves a WAN from a LAN-side
+ * source: an ICMP type it has no flow for, the host's own LAN address.
+ * A WAN address's packets still go.
+ */
+static void test_untranslated_lan_source_dropped(void **state)
+{
+	struct pk p = client_echo(5, "x", 1), host;
+	struct frame in, out;
+
+	(void)state;
+	p = routed(p, 0);
+	p.type = 42;                    /* extended echo: not translated */
+	mk(&in, &p);
+	expect_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, NULL, NULL, TC_ACT_SHOT, HOOK_TC_WAN_OUT,
+		  V_DROP_UNTRANSLATED);
+	host = p;
+	host.sa = LAN_HOST;
+	mk(&in, &host);
+	expect_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, NULL, NULL, TC_ACT_SHOT, HOOK_TC_WAN_OUT,
+		  V_DROP_UNTRANSLATED);
+	host.sa = WAN1_IP;
+	mk(&in, &host);
+	expect_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_OUT,
+		  V_PASS_NOT_XWAN);
+	expect_untouched(&out, &in);
+}
+
+/* A LAN host's port unreachable about the reply to dg (flow o). */
+static void client_error_about_reply(struct frame *f, const struct pk *dg,
+				     const struct opened *o, uint32_t sa)
+{
+	struct pk r = reply_to(dg, o->gw, o->port, 0), err;
+	struct frame in, quoted;
+
+	r.pl = "answer";
+	r.n = 6;
+	mk(&in, &r);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[o->gw], &in, &quoted), XDP_REDIRECT);
+	err = (struct pk){
+		.l2 = from_client(), .sa = sa, .da = REMOTE, .proto = PROTO_ICMP,
+		.type = ICMPT_UNREACH, .code = 3, .pl = quoted.d + ETH_LEN,
+		.n = quoted.len - ETH_LEN,
+	};
+	mk(f, &err);
+}
+
+static void drop_icmp_from_client(void)
+{
+	struct policy_rule r = {
+		.src_addr = CLIENT, .src_mask = 0xffffffff, .proto = PROTO_ICMP,
+		.dport_min = 0, .dport_max = 65535, .action = RULE_ACTION_DROP,
+	};
+	struct xwan_settings st;
+	uint32_t k = 0;
+
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_RULES], &k, &r, BPF_ANY), 0);
+	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_SETTINGS], &k, &st), 0);
+	st.rules_sel = 1;                       /* bank 0, one rule */
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_SETTINGS], &k, &st, BPF_ANY), 0);
+}
+
+/* 6. A LAN host's ICMP error passes anti-spoofing and the drop rules, in XDP and tc. */
+static void test_lan_icmp_error_spoofed_or_ruled_dropped(void **state)
+{
+	struct pk dg = client_udp(141, "q", 1);
+	struct opened o;
+	struct frame in;
+
+	(void)state;
+	open_flow(&dg, &o);
+	client_error_about_reply(&in, &dg, &o, SPOOFED);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_SPOOFED);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, NULL, NULL, TC_ACT_SHOT, HOOK_TC_LAN_IN,
+		  V_DROP_SPOOFED);
+	/* Control: from the host's own address it goes out. */
+	client_error_about_reply(&in, &dg, &o, CLIENT);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_REDIRECT, HOOK_XDP_LAN,
+		   V_FWD_ICMP_ERROR);
+	drop_icmp_from_client();
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_POLICY);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, NULL, NULL, TC_ACT_SHOT, HOOK_TC_LAN_IN,
+		  V_DROP_POLICY);
+}
+
+/*
+ * The kernel's ICMP error about `seen`, a WAN packet after tc_wan_ingress's
+ * DNAT: from the host's WAN address to the remote, quoting it.
+ */
+static void kernel_error_about(struct frame *f, int gw, uint8_t type, uint8_t code,
+			       uint32_t rest, const struct frame *quoted)
+{
+	struct pk e = {
+		.l2 = to_gw(gw), .sa = FX.nat_addr[gw], .da = REMOTE, .proto = PROTO_ICMP,
+		.type = type, .code = code, .rest = rest,
+		.pl = quoted->d + ETH_LEN, .n = quoted->len - ETH_LEN,
+	};
+
+	mk(f, &e);
+}
+
+/* DNAT a WAN packet by tc; then the kernel's error about it leaves quoting the public side. */
+static void kernel_error_round_trip(const struct frame *wan_in, int gw, uint8_t type,
+				    uint8_t code, uint32_t rest)
+{
+	struct frame dnat, in, out, exp;
+
+	assert_int_equal(run_tc(FX.tc_wan_in, FX.wan_if[gw], 0, wan_in, &dnat, NULL), TC_ACT_OK);
+	assert_int_not_equal(memcmp(dnat.d, wan_in->d, wan_in->len), 0);
+	kernel_error_about(&in, gw, type, code, rest, &dnat);
+	expect_tc(FX.tc_wan_out, FX.wan_if[gw], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_OUT,
+		  V_FWD_ICMP_ERROR);
+	kernel_error_about(&exp, gw, type, code, rest, wan_in);
+	expect_frame(&out, &exp);
+}
+
+/* 7a. TTL 1 toward a port forward: Time Exceeded quotes the public tuple. */
+static void test_kernel_time_exceeded_about_port_forward(void **state)
+{
+	struct port_fwd_key k = { .addr = FX.nat_addr[0], .port = htons(2222),
+				  .proto = PROTO_TCP };
+	struct port_fwd v = { .to_addr = CLIENT, .to_port = htons(22), .gw = 0 };
+	struct pk syn = {
+		.l2 = from_gw(0), .sa = REMOTE, .da = FX.nat_addr[0], .proto = PROTO_TCP,
+		.sp = 5555, .dp = 2222, .flags = F_SYN, .ttl = 1,
+	};
+	struct frame in;
+
+	(void)state;
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_PORT_FWDS], &k, &v, BPF_ANY), 0);
+	mk(&in, &syn);
+	kernel_error_round_trip(&in, 0, ICMPT_TIMXCEED, 0, 0);
+	assert_int_equal(bpf_map_delete_elem(FX.m->fd[XM_PORT_FWDS], &k), 0);
+}
+
+/* 7b. A reply too big for the LAN's MTU: Fragmentation Needed quotes the NAT tuple. */
+static void test_kernel_frag_needed_about_reply(void **state)
+{
+	static char big[1400];
+	struct pk dg = client_udp(142, "q", 1), r;
+	struct opened o;
+	struct frame in;
+
+	(void)state;
+	open_flow(&dg, &o);
+	r = reply_to(&dg, o.gw, o.port, 0);
+	r.pl = big;
+	r.n = sizeof(big);
+	r.frag = IPF_DF;
+	mk(&in, &r);
+	kernel_error_round_trip(&in, o.gw, ICMPT_UNREACH, ICMPC_FRAG_NEEDED, 1280);
+}
+
+/*
+ * 8. A LAN packet with TTL 1 opens its flow and is marked for its WAN, so
+ * the kernel routes it by the WAN's table and answers Time Exceeded even
+ * without a default route in its main table.
+ */
+static void test_ttl_1_marked_for_its_flows_wan(void **state)
+{
+	struct pk p = client_udp(33434, "probe", 5);
+	struct flow_key k = key_of(&p);
+	struct flow_entry e;
+	struct frame in, out;
+	uint32_t mark = 0;
+
+	(void)state;
+	p.ttl = 1;
+	mk(&in, &p);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_PASS, HOOK_XDP_LAN, V_PASS_TTL);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, &out, &mark, TC_ACT_OK, HOOK_TC_LAN_IN,
+		  V_PASS_TTL);
+	expect_untouched(&out, &in);
+	assert_true(fx_flow(&k, &e));
+	assert_int_equal(mark, xwan_gw_fwmark(FX.fwmark_mask, e.gw));
+	assert_int_equal(e.packets, 0);         /* the kernel's to answer, not the flow's */
+}
+
+/* 11a. The host's socket on a LAN flow's port toward the same remote gets its replies. */
+static void test_host_socket_on_lan_flows_port_wins(void **state)
+{
+	struct pk syn = client_syn(50200), host, r;
+	struct opened o;
+	struct flow_entry e;
+	struct frame in, out;
+
+	(void)state;
+	open_flow(&syn, &o);
+	host = (struct pk){
+		.l2 = to_gw(o.gw), .sa = FX.nat_addr[o.gw], .da = REMOTE, .proto = PROTO_TCP,
+		.sp = o.port, .dp = 443, .flags = F_SYN,
+	};
+	mk(&in, &host);
+	expect_tc(FX.tc_wan_out, FX.wan_if[o.gw], 0, &in, &out, NULL, TC_ACT_OK,
+		  HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
+	assert_int_equal(fx_event(EV_HOST_PORT_CONFLICT), 1);
+	assert_true(fx_flow(&o.out_e.peer, &e));
+	assert_int_equal(e.dir, FLOW_DIR_LOCAL);
+	r = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	mk(&in, &r);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+	expect_untouched(&out, &in);
+	/* The LAN connection lost its flow; a new one gets another port. */
+	syn.flags = F_ACK;
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, NULL, XDP_DROP, HOOK_XDP_LAN, V_DROP_NOT_NEW);
+	syn.flags = F_SYN;
+	syn.seq = 99999;
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_OUT);
+	assert_int_not_equal(rd16(out.d + ETH_LEN + 20), o.port);
+}
+
+/* 11b. WAN packets to the host's LAN-side addresses are dropped, not the host's. */
+static void test_wan_to_lan_side_address_dropped(void **state)
+{
+	struct pk p = {
+		.l2 = from_gw(0), .sa = REMOTE, .da = LAN_HOST, .proto = PROTO_TCP,
+		.sp = 40000, .dp = 22, .flags = F_SYN,
+	};
+	struct frame in, out;
+
+	(void)state;
+	mk(&in, &p);
+	expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, NULL, XDP_DROP, HOOK_XDP_WAN,
+		   V_DROP_WAN_TO_LAN_ADDR);
+	expect_tc(FX.tc_wan_in, FX.wan_if[0], 0, &in, NULL, NULL, TC_ACT_SHOT, HOOK_TC_WAN_IN,
+		  V_DROP_WAN_TO_LAN_ADDR);
+	p.da = ip4("10.1.0.255");       /* the LAN's broadcast */
+	mk(&in, &p);
+	expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, NULL, XDP_DROP, HOOK_XDP_WAN,
+		   V_DROP_WAN_TO_LAN_ADDR);
+	/* Control: the WAN's own address and broadcast are the host's. */
+	p.da = WAN1_IP;
+	mk(&in, &p);
+	expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+	p.da = ip4("203.0.113.255");
+	mk(&in, &p);
+	expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+}
+
 int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup(f, fx_setup)
@@ -3122,6 +3522,16 @@ int main(int argc, char **argv)
 		T(test_fragments_out_of_order_from_lan),
 		T(test_fragments_out_of_order_from_wan),
 		T(test_held_fragment_expires),
+		T(test_gre_and_esp_natted_by_address),
+		T(test_addr_only_one_host_per_remote_and_wan),
+		T(test_icmp_timestamp_id_translated),
+		T(test_untranslated_lan_source_dropped),
+		T(test_lan_icmp_error_spoofed_or_ruled_dropped),
+		T(test_kernel_time_exceeded_about_port_forward),
+		T(test_kernel_frag_needed_about_reply),
+		T(test_ttl_1_marked_for_its_flows_wan),
+		T(test_host_socket_on_lan_flows_port_wins),
+		T(test_wan_to_lan_side_address_dropped),
 	};
 #undef T
 

@@ -387,6 +387,23 @@ static bool icmp_error_type(uint8_t t)
 	return t == 3 || t == 4 || t == 11 || t == 12;
 }
 
+/* Queries with an identifier: echo, timestamp, information, address mask. */
+static bool icmp_query_req(uint8_t t)
+{
+	return t == ICMPT_ECHO || t == 13 || t == 15 || t == 17;
+}
+
+static bool icmp_query_rep(uint8_t t)
+{
+	return t == ICMPT_ECHOREPLY || t == 14 || t == 16 || t == 18;
+}
+
+/* NATed by address only: the whole key is in the IP header, every fragment has it. */
+static bool addr_only(uint8_t proto)
+{
+	return proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_ICMP;
+}
+
 static void geometry(const struct frame *f, struct geo *g)
 {
 	const uint8_t *d = f->d, *ip = d + ETH_LEN, *l4;
@@ -411,6 +428,7 @@ static void geometry(const struct frame *f, struct geo *g)
 	g->key.saddr = rdaddr(ip + 12);
 	g->key.daddr = rdaddr(ip + 16);
 	g->key.proto = g->proto;
+	g->tuple = addr_only(g->proto);
 	if (g->later)
 		return;
 	l4 = d + g->l4;
@@ -431,10 +449,10 @@ static void geometry(const struct frame *f, struct geo *g)
 	case PROTO_ICMP:
 		if (g->n4 < 8)
 			break;
-		if (l4[0] == ICMPT_ECHO) {
+		if (icmp_query_req(l4[0])) {
 			g->echo_req = g->tuple = true;
 			memcpy(&g->key.sport, l4 + 4, 2);
-		} else if (l4[0] == ICMPT_ECHOREPLY) {
+		} else if (icmp_query_rep(l4[0])) {
 			g->echo_rep = g->tuple = true;
 			memcpy(&g->key.dport, l4 + 4, 2);
 		} else if (icmp_error_type(l4[0])) {
@@ -1674,6 +1692,8 @@ static bool verdict_matches_action(int hook, int v, uint32_t ret)
 
 static bool opens_flow(const struct geo *g)
 {
+	if (g->tuple && addr_only(g->proto))
+		return true;
 	if (!g->tuple || g->later || g->icmp_err)
 		return false;
 	switch (g->proto) {
@@ -1746,7 +1766,7 @@ static const char *new_entry_ok(int hook, const struct geo *g, int ifindex,
 	case SIDE_EGRESS: {
 		struct flow_key rk = rev_key(&g->key);
 
-		if (!g->tuple || g->later || g->icmp_err)
+		if (!g->tuple || (g->later && !addr_only(g->proto)) || g->icmp_err)
 			return "no ports, or an ICMP error";
 		if (!host_local(g->key.saddr))
 			return "not from an address of the host";
@@ -1784,11 +1804,21 @@ static void check_flows(int hook, const struct geo *g, int ifindex, uint32_t ret
 			i++;
 			j++;
 		} else if (c < 0) {
-			/* Deleted: only the old reply entry of a reopened LAN tuple. */
+			/*
+			 * Deleted: only the old reply entry of a reopened LAN tuple,
+			 * or a LAN flow holding the reply tuple of the host's own
+			 * session (the host's reply path wins), both its entries.
+			 */
 			const struct fent *old = PROGS[hook].side == SIDE_LAN && g->tuple
 				? snap_find(before, &g->key) : NULL;
+			struct flow_key rk = rev_key(&g->key);
+			const struct fent *held = PROGS[hook].side == SIDE_EGRESS && g->tuple
+				? snap_find(before, &rk) : NULL;
 
-			if (!old || !key_eq(&old->e.peer, &before->f[i].k))
+			if (held && (key_eq(&held->k, &before->f[i].k) ||
+				     key_eq(&held->e.peer, &before->f[i].k)))
+				old = held;
+			else if (!old || !key_eq(&old->e.peer, &before->f[i].k))
 				violation(VI_FLOW_DELETED, ret, out, "entry %s (dir %u) deleted",
 					  key_str(&before->f[i].k, kb, sizeof(kb)),
 					  before->f[i].e.dir);
@@ -1878,7 +1908,9 @@ static void check_mark(int hook, uint32_t mark_in, uint32_t mark_out, int v, uin
 		return;
 	for (int i = 0; i < NGW; i++)
 		gwmark |= (mark_out & mask) == GW_MARK[i];
-	if (v == V_FWD_VIA_KERNEL) {
+	if (v == V_PASS_TTL && (mark_out & ~mask) == (mark_in & ~mask) && gwmark) {
+		/* marked for its flow's WAN: the kernel answers Time Exceeded */
+	} else if (v == V_FWD_VIA_KERNEL) {
 		if ((mark_out & ~mask) != (mark_in & ~mask) || !gwmark)
 			violation(VI_MARK, ret, out, "mark 0x%x -> 0x%x for the kernel path",
 				  mark_in, mark_out);
