@@ -98,8 +98,19 @@ l3=$(ping_loss lab_client 20)
 check "6c xwan reload decides the paths again: 0% loss" "$r; $l3" [ "$l3" = "0% packet loss" ]
 
 # --- 7. control: the anti-spoof counter can fail -------------------------------------------
+# xwan drops an un-NATed LAN source leaving a WAN (untranslated_lan_source),
+# so the gw's own ping from its LAN address never reaches isp1; the same kind
+# of packet written past wan1's egress programs (PACKET_QDISC_BYPASS) does.
+u0=$(metric 'xwan_packets_total{reason="untranslated_lan_source"}')
 lab_gw ping -n -q -c 1 -W 1 -I "$LAB_GW_LAN" "$LAB_SERVER" >/dev/null 2>&1
-check "7 control: a LAN-sourced packet sent unNATed out of wan1 is counted by isp1's anti-spoof rule" \
+u1=$(metric 'xwan_packets_total{reason="untranslated_lan_source"}')
+check "7a the gw's ping from its LAN address is dropped leaving wan1 (untranslated_lan_source), isp1 sees nothing" \
+	"untranslated_lan_source $u0 -> $u1; $(counters)" [ "$(( ${u1:-0} - ${u0:-0} ))" -ge 1 -a "$(lab_spoof_isp1)" = 0 ]
+lab_gw "$LAB_PY" "$LAB_TOOLS/rawproto.py" leak --iface wan1 --bypass --proto 47 \
+	--dst-mac "$(ip -n "$LAB_NS_ISP1" -br link show dev cust | awk '{print $3}')" \
+	--src "$LAB_GW_LAN" --dst "$LAB_SERVER" --marker "XW-CTRL-$$" --count 1
+lab_poll 5 lab_count_ge 1 lab_spoof_isp1
+check "7b control: a LAN-sourced packet sent unNATed out of wan1 is counted by isp1's anti-spoof rule" \
 	"$(counters)" [ "$(lab_spoof_isp1)" -ge 1 ]
 
 echo "# test_bridge_lan: $NPASS pass, $NFAIL fail"

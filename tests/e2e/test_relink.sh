@@ -175,7 +175,11 @@ check "3e GRO back on: XDP redirects into lan0 again" "out: $(lan_out)" lan_out_
 
 fo_prober_stop
 check "4 ISP anti-spoof counters and inet 10/8 counter are 0" "$(counters)" counters_zero
-lab_gw ping -n -q -c 1 -W 1 -I "$LAB_GW_LAN" "$LAB_SERVER" >/dev/null 2>&1
+# (written past wan1's egress programs: xwan itself drops un-NATed LAN sources there)
+lab_gw "$LAB_PY" "$LAB_TOOLS/rawproto.py" leak --iface wan1 --bypass --proto 47 \
+	--dst-mac "$(ip -n "$LAB_NS_ISP1" -br link show dev cust | awk '{print $3}')" \
+	--src "$LAB_GW_LAN" --dst "$LAB_SERVER" --marker "XW-CTRL-$$" --count 1
+lab_poll 5 lab_count_ge 1 lab_spoof_isp1
 check "5 control: a LAN-sourced packet sent unNATed out of wan1 is counted by isp1's anti-spoof rule" \
 	"$(counters)" [ "$(lab_spoof_isp1)" -ge 1 ]
 
