@@ -313,6 +313,8 @@ lab_gw "$LAB_PY" - "$LAB_SERVER" "$isp2_mac" <<-'EOF'
 	ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, src, dst)
 	ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
 	s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+	# past the egress programs (PACKET_QDISC_BYPASS): xwan drops un-NATed LAN sources
+	s.setsockopt(263, 20, 1)
 	s.sendto(ip + udp, ("wan2", 0x0800, 0, 0, bytes.fromhex(sys.argv[2].replace(":", ""))))
 EOF
 lab_poll 3 eval '[ "$(lab_spoof_isp2)" -gt "$s2" ]'
