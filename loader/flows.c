@@ -139,7 +139,23 @@ const char *xwan_flow_state_name(uint8_t proto, uint8_t state)
 
 static const char *proto_name(uint8_t p)
 {
-	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : p == IPPROTO_ICMP ? "icmp" : "?";
+	switch (p) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_IPIP: return "ipip";
+	case IPPROTO_GRE: return "gre";
+	case IPPROTO_ESP: return "esp";
+	case IPPROTO_AH: return "ah";
+	case IPPROTO_SCTP: return "sctp";
+	}
+	return "other";         /* any other protocol: NATed by address only too */
+}
+
+/* The protocol when it is NATed by address only (no ports to show), else 0. */
+static uint8_t addr_only_proto(uint8_t p)
+{
+	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_ICMP ? 0 : p;
 }
 
 static void endpoint(char *out, size_t len, uint32_t addr, uint16_t port, uint8_t proto)
@@ -147,7 +163,9 @@ static void endpoint(char *out, size_t len, uint32_t addr, uint16_t port, uint8_
 	char a[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, &addr, a, sizeof(a));
-	if (proto == IPPROTO_ICMP)
+	/* 0: with its port (ICMP's identifier, for the client); protocols NATed
+	 * by address have none, and a remote's ICMP identifier is no port. */
+	if (proto != 0 && proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		snprintf(out, len, "%s", a);
 	else
 		snprintf(out, len, "%s:%u", a, ntohs(port));
@@ -219,6 +237,7 @@ static int print_one(const struct xwan_flow *fl, void *data)
 									: o->last_seen_ns;
 	/* ICMP echo: the identifier travels as the source "port". */
 	uint16_t rport = fl->key.proto == IPPROTO_ICMP ? 0 : fl->key.dport;
+	uint8_t ap = addr_only_proto(fl->key.proto);
 
 	c->total++;
 	if (!fl->live && !c->f->all)
@@ -231,11 +250,11 @@ static int print_one(const struct xwan_flow *fl, void *data)
 	if (fl->local)
 		snprintf(cli, sizeof(cli), "(host)");
 	else
-		endpoint(cli, sizeof(cli), fl->key.saddr, fl->key.sport, 0);
+		endpoint(cli, sizeof(cli), fl->key.saddr, fl->key.sport, ap);
 	if (o->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
 		snprintf(nat, sizeof(nat), "-");
 	else
-		endpoint(nat, sizeof(nat), o->xlate_addr, o->xlate_port, 0);
+		endpoint(nat, sizeof(nat), o->xlate_addr, o->xlate_port, ap);
 	/* A host session's one entry counts replies; the host's packets apart. */
 	if (fl->local) {
 		pkts_out = o->host_packets;

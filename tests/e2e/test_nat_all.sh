@@ -73,11 +73,20 @@ t_addr_only() {
 		[ "${n:-0}" = 5 ] && all_wan_addrs "$seen"
 	check "${id}b after $name: ISP anti-spoof counters and inet 10/8 counter are 0" \
 		"$(counters); $(lab_drop_evidence)" counters_zero
+	res=$(lab_xwan flows --json --client "$LAB_CLIENT_IP" 2>&1)
+	n=$("$LAB_PY" -c '
+import json, sys
+d, wans, p = json.loads(sys.argv[1]), sys.argv[2].split(), sys.argv[3]
+print(sum(1 for f in d if f["proto"] == p and f["client"] == sys.argv[4] and f["nat"] in wans
+          and f["remote"] == sys.argv[5] and f["answered"]))' "$res" "$WAN_ADDRS" \
+		"$(tr '[:upper:]' '[:lower:]' <<<"$name")" "$LAB_CLIENT_IP" "$LAB_SERVER" 2>&1)
+	check "${id}c xwan flows shows one answered $name flow $LAB_CLIENT_IP -> $LAB_SERVER NATed to a WAN address, without ports" \
+		"matching flows: $n; $(head -c 400 <<<"$res")" [ "$n" = 1 ]
 }
 lab_poll 10 lab_count_ge 2 sh -c "ip netns pids $LAB_NS_INET | wc -l"
 sleep 0.5
 t_addr_only $PROTO_GRE GRE 1a
-t_addr_only $PROTO_ESP ESP 1c
+t_addr_only $PROTO_ESP ESP 1d
 
 # --- 2. a 10.x source from the gw is dropped leaving the WAN -----------------------
 t_untranslated() {
