@@ -525,6 +525,9 @@ def main():
         ("machine", f"{meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, "
                     f"{meta.get('mem', '?')} memory{meta.get('virt', '')}"),
         ("kernel", meta.get("kernel", "?")),
+        ("load", "1-minute load average %s at the start, %s at the end (a shared machine's "
+                 "other work is in every figure)" % (meta.get("load_start", "?"),
+                                                     meta.get("load_end", "?"))),
         ("date", meta.get("date", "?")),
         ("commit", meta.get("commit", "?")),
         ("reproduce", f"`{meta.get('command', 'make bench')}` (as root; about "

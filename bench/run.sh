@@ -33,6 +33,7 @@ make --no-print-directory -f bench/bench.mk BUILD="$BUILD" || exit 2
 rm -rf "$R"
 mkdir -p "$R"
 t0=$SECONDS
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 rc=0
 step() { echo; echo "=== bench: $* ==="; }
 
@@ -71,6 +72,8 @@ bench/agent_bench.sh "$R/agent.tsv" || rc=1
 	echo "mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 	grep -qw hypervisor /proc/cpuinfo && echo "virt=, under a hypervisor (cpuinfo flag)"
 	echo "kernel=$(uname -r)"
+	echo "load_start=$load_start"
+	echo "load_end=$(cut -d' ' -f1 /proc/loadavg)"
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "commit=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- bpf loader 2>/dev/null || echo ' (with uncommitted changes in bpf/ or loader/)')"
 	echo "command=${QUICK:+BENCH_QUICK=1 }make bench"
