@@ -7,7 +7,11 @@
 #     connections within 2 s of the interface being back;
 #   - wan2 set down and up: its routes (which the kernel removed) back and
 #     traffic through it within 2 s;
-#   - lan0 set down and up: traffic resumes within 2 s.
+#   - lan0 set down and up: traffic resumes within 2 s;
+#   - the agent started (fresh, no dataplane yet) while wan2 does not exist:
+#     isp2 down with "no interface", isp1 carries every connection from the
+#     start; wan2 created and addressed joins by itself (attached, routed,
+#     online) and carries new connections.
 # Needs root. Prints PASS:/FAIL: lines; exit 1 if any check failed.
 set -u
 E2E_DIR=$(dirname "$(readlink -f "$0")")
@@ -182,6 +186,61 @@ lab_gw "$LAB_PY" "$LAB_TOOLS/rawproto.py" leak --iface wan1 --bypass --proto 47 
 lab_poll 5 lab_count_ge 1 lab_spoof_isp1
 check "5 control: a LAN-sourced packet sent unNATed out of wan1 is counted by isp1's anti-spoof rule" \
 	"$(counters)" [ "$(lab_spoof_isp1)" -ge 1 ]
+
+# --- 6. the agent started while wan2 does not exist at all ----------------------------------------
+# A fresh start (no dataplane yet), as at boot before a USB modem is there.
+s_before=$(counters)
+fo_agent_stop
+lab_xwan down >/dev/null 2>&1
+lab_gw ip link del wan2     # cust in isp2 goes with it
+FO_LOG_MARK6=$(fo_log_lines)
+if ! fo_agent_start "$cfg"; then
+	fail "6a xwan run starts while wan2 does not exist" "$(fo_log_since "$FO_LOG_MARK6" | tail -n 5)"
+else
+	t_start=$(fo_now)
+	PROBES6=$FO_DIR/relink-missing.jsonl
+	fo_prober_start "$PROBES6"
+	sleep 1.5
+	t_create=$(fo_now)
+	only_via_from() { # FILE FROM TO ADDR: every attempt begun between FROM and TO ok via ADDR, and some
+		"$LAB_PY" -c '
+import json, sys
+a, b, addr = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+rs = [r for r in map(json.loads, open(sys.argv[1])) if a <= r["t"] <= b]
+sys.exit(not rs or any(not r["ok"] or r["addr"] != addr for r in rs))' "$@"
+	}
+	attempts() { "$LAB_PY" -c '
+import collections, json, sys
+a, b = float(sys.argv[2]), float(sys.argv[3])
+c = collections.Counter(r["addr"] if r["ok"] else "failed" for r in map(json.loads, open(sys.argv[1])) if a <= r["t"] <= b)
+print(" ".join("%s=%d" % kv for kv in sorted(c.items())))' "$@"; }
+	check "6a the agent started with wan2 missing: isp2 is down, reason \"no interface\"" \
+		"isp2: $(fo_status isp2); $(fo_log_since "$FO_LOG_MARK6" | grep isp2 | tail -n 2)" \
+		eval '[[ $(fo_status isp2) =~ ^down\ no\ .*no\ interface ]]'
+	check "6b isp1 carried every connection from the start (attempts in the first 1.5 s: $(attempts "$PROBES6" "$t_start" "$t_create"))" \
+		"$(attempts "$PROBES6" "$t_start" "$t_create")" only_via_from "$PROBES6" "$t_start" "$t_create" "$LAB_WAN1_IP"
+	# wan2 arrives (created, addressed, up), and no signal is sent
+	ip -n "$LAB_NS_GW" link add name wan2 type veth peer name cust netns "$LAB_NS_ISP2"
+	lab_isp2 ip addr add "$LAB_ISP2_GW/24" dev cust
+	lab_isp2 ethtool -K cust gro on tx off >/dev/null
+	lab_isp2 ip link set cust up
+	lab_gw ip addr add "$LAB_WAN2_IP/24" dev wan2
+	lab_gw ip link set wan2 up
+	t_back=$(fo_now)
+	fo_wait_status isp2 online 10 >/dev/null
+	t_online=${FO_SEEN_AT:-9e9}
+	lab_poll 10 seen_via "$PROBES6" "$t_back" "$LAB_WAN2_IP"
+	t_first=$(first_via "$PROBES6" "$t_back" "$LAB_WAN2_IP" || echo 9e9)
+	fo_prober_stop
+	info "wan2 created: online $(after "$t_back" "$t_online") s, first connection via isp2 $(after "$t_back" "$t_first") s after; attempts since: $(attempts "$PROBES6" "$t_back" 9e9)"
+	check "6c wan2 created and addressed: isp2 online by itself (no signal), XDP and tc on wan2, its table's default route" \
+		"isp2: $(fo_status isp2); xdp=$(xdp_on wan2 && echo yes) tc=$(tc_on wan2 && echo yes); table: $(lab_gw ip route show table $((TABLE_BASE + 1)) | tr '\n' ';')" \
+		eval '[[ $(fo_status isp2) =~ ^online ]] && xdp_on wan2 && tc_on wan2 && table_default $((TABLE_BASE + 1)) "$LAB_ISP2_GW" wan2'
+	check "6d new connections go through the new wan2 ($LAB_WAN2_IP)" \
+		"attempts since: $(attempts "$PROBES6" "$t_back" 9e9)" seen_via "$PROBES6" "$t_back" "$LAB_WAN2_IP"
+	check "6e the ISPs' anti-spoof counters did not move in 6 (before: $s_before)" "now: $(counters)" \
+		[ "$(counters)" = "$s_before" ]
+fi
 
 echo "# test_relink: $NPASS pass, $NFAIL fail"
 [ "$NFAIL" = 0 ]
