@@ -278,12 +278,12 @@ for i in $(seq 1 400); do
 	printf 'neigh add 10.1.%d.%d lladdr 02:00:00:00:%02x:%02x dev lan0 nud permanent\n' \
 		$((i / 200 + 50)) $((i % 200 + 1)) $((i / 256)) $((i % 256))
 done >"$DW/neigh.batch"
-# The same entries twice: the second round replaces, which notifies again.
+# Added, then deleted (a replace of an identical entry notifies nothing).
 # The agent is stopped meanwhile: its loop runs at real-time priority and
 # would otherwise read the socket as fast as the kernel fills it.
 kill -STOP "$FO_AGENT_PID" 2>/dev/null
 lab_gw ip -force -batch "$DW/neigh.batch" 2>/dev/null
-sed 's/^neigh add/neigh replace/' "$DW/neigh.batch" | lab_gw ip -force -batch - 2>/dev/null
+sed 's/^neigh add \([0-9.]*\) .*/neigh del \1 dev lan0/' "$DW/neigh.batch" | lab_gw ip -force -batch - 2>/dev/null
 kill -CONT "$FO_AGENT_PID" 2>/dev/null
 lab_poll 5 eval '[ "$(metric "xwan_events_total{event=\"netlink_overflow_resync\"}")" -gt "$r0" ]'
 r1=$(metric 'xwan_events_total{event="netlink_overflow_resync"}')
