@@ -96,7 +96,11 @@ l=$(ping_loss 20)
 check "6b xwan reload decides the paths again: 0% loss" "$r; $l" [ "$l" = "0% packet loss" ]
 
 # --- 7. control: the anti-spoof counter can fail -------------------------------------------
-lab_gw ping -n -q -c 1 -W 1 -I "$LAB_GW_LAN" "$LAB_SERVER" >/dev/null 2>&1
+# (written past wan1's egress programs: xwan itself drops un-NATed LAN sources there)
+lab_gw "$LAB_PY" "$LAB_TOOLS/rawproto.py" leak --iface wan1 --bypass --proto 47 \
+	--dst-mac "$(ip -n "$LAB_NS_ISP1" -br link show dev cust | awk '{print $3}')" \
+	--src "$LAB_GW_LAN" --dst "$LAB_SERVER" --marker "XW-CTRL-$$" --count 1
+lab_poll 5 lab_count_ge 1 lab_spoof_isp1
 check "7 control: a LAN-sourced packet sent unNATed out of wan1 is counted by isp1's anti-spoof rule" \
 	"$(counters)" [ "$(lab_spoof_isp1)" -ge 1 ]
 
