@@ -145,7 +145,8 @@ void hooks_gateway_change(struct hooks *h, const struct hook_gateway_event *e, u
 	r->termed = false;
 	r->deadline_ns = now_ns + (uint64_t)h->timeout_ms * MS;
 	r->timeout_ms = h->timeout_ms;
-	snprintf(r->path, sizeof(r->path), "%s", h->path);
+	_Static_assert(sizeof(r->path) == sizeof(h->path), "a run keeps the whole path");
+	memcpy(r->path, h->path, sizeof(r->path));
 	snprintf(r->what, sizeof(r->what), "%s %s -> %s", e->gateway, e->old_status,
 		 e->new_status);
 }

@@ -218,7 +218,7 @@ exit 0
 EOF
 chmod +x "$HD/hook.sh"
 hcfg=$(fo_config fast "" hooks) || exit 1
-echo "hooks: {on_gateway_change: $HD/hook.sh, timeout_ms: 5000}" >>"$hcfg"
+echo "hooks: {on_gateway_change: $HD/hook.sh, timeout_ms: 8000}" >>"$hcfg"
 # runs_with K=V...: the hook records that have every K=V
 runs_with() {
 	local f kv ok
@@ -262,11 +262,11 @@ res=$(client_py tcp-whoami --count 10)
 alive=no; [ -n "$hpid" ] && kill -0 "$hpid" 2>/dev/null && alive=yes
 check "7c with a hook that hangs (pid ${hpid:-none} still running: $alive), isp1 is down ($(fo_status isp1 | cut -d' ' -f1)) and 10 of 10 new connections already leave through isp2" \
 	"$res" sh -c '[ "$1" = yes ] && [ "$2" = 10 ]' _ "$alive" "$(seen_from "$res" "$LAB_WAN2_IP")"
-lab_poll 15 sh -c '! kill -0 "$1" 2>/dev/null' _ "${hpid:-1}"
+lab_poll 20 sh -c '! kill -0 "$1" 2>/dev/null' _ "${hpid:-1}"
 alive=no; [ -n "$hpid" ] && kill -0 "$hpid" 2>/dev/null && alive=yes
 lab_poll 5 fo_log_grep "$mark" "overran its timeout"
-check "7d the hanging hook (it would sleep 60 s) is killed at its 5 s timeout (still alive: $alive) and the agent logs it" \
-	"$(fo_log_since "$mark" | grep hook | ev)" sh -c '[ "$1" = no ] && [ -n "$2" ]' _ "$alive" "$(fo_log_grep "$mark" "overran its timeout of 5000 ms: killed")"
+check "7d the hanging hook (it would sleep 60 s) is killed at its 8 s timeout (still alive: $alive) and the agent logs it" \
+	"$(fo_log_since "$mark" | grep hook | ev)" sh -c '[ "$1" = no ] && [ -n "$2" ]' _ "$alive" "$(fo_log_grep "$mark" "overran its timeout of 8000 ms: killed")"
 sleep 1.2
 body=$(metrics)
 hok=$("$LAB_PY" "$LAB_TOOLS/promval.py" 'xwan_hook_runs_total{hook="on_gateway_change",result="ok"}' <<<"$body")
