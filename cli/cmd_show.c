@@ -14,18 +14,23 @@
 #include "loader/status.h"
 
 /* status */
-struct status_cfg { int unused; };
+struct status_cfg { bool json; };
 static const struct status_cfg status_defaults;
-static const struct cl_option status_options[] = { END_OPTIONS };
+static const struct cl_option status_options[] = {
+	DEFINE_OPTION("json", 0, CL_BOOL, struct status_cfg, json,
+		      .help = "one JSON object (what the agent's /api/status serves)"),
+	END_OPTIONS
+};
 
 static int do_status(const void *cfg, const void *global)
 {
+	const struct status_cfg *c = cfg;
 	struct xwan_maps m;
 	int rc;
 
 	if (cli_open_maps(cli_pin_dir(global), &m))
 		return 1;
-	rc = xwan_status_print(&m, stdout);
+	rc = xwan_status_write(&m, NULL, c->json, stdout);
 	xwan_maps_close(&m);
 	if (rc) {
 		fprintf(stderr, "xwan: cannot read the gateways: %s\n", strerror(-rc));
@@ -78,7 +83,7 @@ static int do_flows(const void *cfg, const void *global)
 	}
 	rc = xwan_flows_print(&m, &f, stdout);
 	xwan_maps_close(&m);
-	if (rc) {
+	if (rc < 0) {
 		fprintf(stderr, "xwan: cannot read the flow table: %s\n", strerror(-rc));
 		return 1;
 	}

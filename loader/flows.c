@@ -247,6 +247,8 @@ static int print_one(const struct xwan_flow *fl, void *data)
 	if (c->f->gw >= 0 && o->gw != c->f->gw)
 		return 0;
 	c->shown++;
+	if (c->f->limit && (unsigned)c->shown > c->f->limit)
+		return 0;       /* counted, not printed: a page of a million flows */
 	if (fl->local)
 		snprintf(cli, sizeof(cli), "(host)");
 	else
@@ -316,7 +318,7 @@ int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *
 		fprintf(out, "\n]\n");
 	else
 		fprintf(out, "%d flows shown, %d in the table\n", c.shown, c.total);
-	return rc;
+	return rc ? rc : c.shown;
 }
 
 /* ---- reclaiming ---- */

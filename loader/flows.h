@@ -40,8 +40,10 @@ struct xwan_flows_filter {
 	int gw;                 /* -1 = any */
 	bool all;               /* include expired flows */
 	bool json;
+	unsigned limit;         /* print the first `limit` that match; 0: all */
 };
 
+/* Returns how many flows matched (printed or not), or -errno. */
 int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *f, FILE *out);
 
 /* Live flows, in total and per gateway index: what the metrics report. */

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <errno.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "devpath.h"
 #include "flows.h"
+#include "json.h"
 
 /* An agent refreshes gw_health every second; older than this, it is gone. */
 #define AGENT_STALE_S 10
@@ -42,100 +44,216 @@ static void since(char *out, size_t len, uint64_t unix_s)
 	strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* One gateway as the views show it, read once for the text and the JSON. */
+struct gw_row {
+	struct gw_health hl;
+	struct gw_info gi;
+	uint64_t flows;
+	char ifname[IF_NAMESIZE];
+	char addr[INET_ADDRSTRLEN + 4];         /* a.b.c.d/plen, "-": none */
+	char gw[INET_ADDRSTRLEN];               /* the next hop, "the device", "-" */
+};
+
 /*
  * Where each WAN is on the host: its interface, the address flows are NATed
- * to, and the next hop, "(auto)" when learned from the host's routes.
+ * to, and the next hop (learned from the host's routes when GW_F_AUTO).
  */
-static void print_addresses(const struct xwan_maps *m, const struct xwan_runtime *rt, FILE *out)
+static void read_row(const struct xwan_maps *m, __u32 g, struct gw_row *r)
+{
+	char a[INET_ADDRSTRLEN];
+	uint32_t wan_addr;
+
+	memset(&r->hl, 0, sizeof(r->hl));
+	memset(&r->gi, 0, sizeof(r->gi));
+	bpf_map_lookup_elem(m->fd[XM_GW_HEALTH], &g, &r->hl);
+	bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &g, &r->gi);
+	snprintf(r->ifname, sizeof(r->ifname), "-");
+	snprintf(r->addr, sizeof(r->addr), "-");
+	if (r->gi.ifindex && !if_indextoname(r->gi.ifindex, r->ifname))
+		snprintf(r->ifname, sizeof(r->ifname), "#%u", r->gi.ifindex);
+	wan_addr = r->hl.updated_unix ? r->hl.wan_addr : r->gi.nat_addr;
+	if (wan_addr) {
+		inet_ntop(AF_INET, &wan_addr, a, sizeof(a));
+		if (r->hl.updated_unix && r->hl.addr_plen)
+			snprintf(r->addr, sizeof(r->addr), "%s/%u", a, r->hl.addr_plen);
+		else
+			snprintf(r->addr, sizeof(r->addr), "%s", a);
+	}
+	if (r->gi.nexthop)
+		inet_ntop(AF_INET, &r->gi.nexthop, r->gw, sizeof(r->gw));
+	else
+		snprintf(r->gw, sizeof(r->gw), "%s",
+			 r->gi.ifindex && r->gi.status != GW_STATUS_DOWN ? "the device" : "-");
+}
+
+struct status_view {
+	struct xwan_runtime rt;
+	struct gw_row row[XWAN_MAX_GATEWAYS];
+	uint64_t now, newest;
+};
+
+/* counts: the agent's last sweep; NULL: count the flows now (a full scan). */
+static int gather(const struct xwan_maps *m, const struct xwan_flow_counts *counts,
+		  struct status_view *v)
+{
+	struct flow_count fc = {};
+	int rc = xwan_runtime_read(m, &v->rt);
+
+	if (!rc && !counts)
+		rc = xwan_flow_scan(m, count, &fc);
+	if (rc)
+		return rc;
+	v->now = (uint64_t)time(NULL);
+	v->newest = 0;
+	for (__u32 g = 0; g < v->rt.n_gateways && g < XWAN_MAX_GATEWAYS; g++) {
+		read_row(m, g, &v->row[g]);
+		v->row[g].flows = counts ? counts->per_gw[g] : (uint64_t)fc.per_gw[g];
+		if (v->row[g].hl.updated_unix > v->newest)
+			v->newest = v->row[g].hl.updated_unix;
+	}
+	return 0;
+}
+
+static const char *status_of(const struct gw_info *gi)
+{
+	return gi->status < GW_STATUS_MAX ? status_name[gi->status] : "?";
+}
+
+static void print_addresses(const struct status_view *v, FILE *out)
 {
 	fprintf(out, "\n%-10s %-15s %-18s %s\n", "WAN", "INTERFACE", "ADDRESS", "GATEWAY");
-	for (__u32 g = 0; g < rt->n_gateways; g++) {
-		struct gw_health hl = {};
-		struct gw_info gi = {};
-		char ifname[IF_NAMESIZE] = "-", addr[INET_ADDRSTRLEN + 4] = "-",
-		     gw[INET_ADDRSTRLEN + 8] = "-", a[INET_ADDRSTRLEN];
-		uint32_t wan_addr;
+	for (__u32 g = 0; g < v->rt.n_gateways; g++) {
+		const struct gw_row *r = &v->row[g];
 
-		if (!rt->gw_name[g][0])
+		if (!v->rt.gw_name[g][0])
 			continue;
-		bpf_map_lookup_elem(m->fd[XM_GW_HEALTH], &g, &hl);
-		bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &g, &gi);
-		if (gi.ifindex && !if_indextoname(gi.ifindex, ifname))
-			snprintf(ifname, sizeof(ifname), "#%u", gi.ifindex);
-		wan_addr = hl.updated_unix ? hl.wan_addr : gi.nat_addr;
-		if (wan_addr) {
-			inet_ntop(AF_INET, &wan_addr, a, sizeof(a));
-			if (hl.updated_unix && hl.addr_plen)
-				snprintf(addr, sizeof(addr), "%s/%u", a, hl.addr_plen);
-			else
-				snprintf(addr, sizeof(addr), "%s", a);
-		}
-		if (gi.nexthop)
-			inet_ntop(AF_INET, &gi.nexthop, a, sizeof(a));
-		else
-			snprintf(a, sizeof(a), "%s", gi.ifindex && gi.status != GW_STATUS_DOWN ? "the device" : "-");
-		snprintf(gw, sizeof(gw), "%s%s", a, (gi.flags & GW_F_AUTO) ? " (auto)" : "");
-		fprintf(out, "%-10s %-15s %-18s %s\n", rt->gw_name[g], ifname, addr, gw);
+		fprintf(out, "%-10s %-15s %-18s %s%s\n", v->rt.gw_name[g], r->ifname, r->addr, r->gw,
+			(r->gi.flags & GW_F_AUTO) ? " (auto)" : "");
 	}
 }
 
-int xwan_status_print(const struct xwan_maps *m, FILE *out)
+static void print_text(const struct status_view *v, FILE *out)
 {
-	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
-	struct flow_count fc = {};
-	uint64_t now = (uint64_t)time(NULL), newest = 0;
-	int rc;
-
-	if (!rt)
-		return -12;
-	rc = xwan_runtime_read(m, rt);
-	if (!rc)
-		rc = xwan_flow_scan(m, count, &fc);
-	if (rc) {
-		free(rt);
-		return rc;
-	}
 	fprintf(out, "%-10s %-8s %9s %9s %7s %4s %6s %6s %7s  %-19s  %s\n", "GATEWAY", "STATUS",
 		"RTT", "RTTSD", "LOSS", "TIER", "WEIGHT", "USABLE", "FLOWS", "SINCE", "REASON");
-	for (__u32 g = 0; g < rt->n_gateways; g++) {
-		struct gw_health hl = {};
-		struct gw_info gi = {};
+	for (__u32 g = 0; g < v->rt.n_gateways; g++) {
+		const struct gw_health *hl = &v->row[g].hl;
 		char when[32], rtt[16] = "-", sd[16] = "-", loss[16] = "-", tier[8] = "-",
 		     weight[8] = "-";
 
-		bpf_map_lookup_elem(m->fd[XM_GW_HEALTH], &g, &hl);
-		bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &g, &gi);
-		if (hl.updated_unix > newest)
-			newest = hl.updated_unix;
-		if (hl.updated_unix) {
-			snprintf(rtt, sizeof(rtt), "%.1fms", hl.rtt_us / 1000.0);
-			snprintf(sd, sizeof(sd), "%.1fms", hl.rttsd_us / 1000.0);
-			snprintf(loss, sizeof(loss), "%.1f%%", hl.loss_ppm / 10000.0);
-			snprintf(tier, sizeof(tier), "%u", hl.tier);
-			snprintf(weight, sizeof(weight), "%u", hl.weight);
+		if (hl->updated_unix) {
+			snprintf(rtt, sizeof(rtt), "%.1fms", hl->rtt_us / 1000.0);
+			snprintf(sd, sizeof(sd), "%.1fms", hl->rttsd_us / 1000.0);
+			snprintf(loss, sizeof(loss), "%.1f%%", hl->loss_ppm / 10000.0);
+			snprintf(tier, sizeof(tier), "%u", hl->tier);
+			snprintf(weight, sizeof(weight), "%u", hl->weight);
 		}
-		since(when, sizeof(when), hl.since_unix);
-		fprintf(out, "%-10s %-8s %9s %9s %7s %4s %6s %6s %7d  %-19s  %s\n", rt->gw_name[g],
-			gi.status < GW_STATUS_MAX ? status_name[gi.status] : "?", rtt, sd, loss,
-			tier, weight, (gi.flags & GW_F_USABLE) ? "yes" : "no", fc.per_gw[g], when,
-			hl.reason);
+		since(when, sizeof(when), hl->since_unix);
+		fprintf(out, "%-10s %-8s %9s %9s %7s %4s %6s %6s %7llu  %-19s  %s\n", v->rt.gw_name[g],
+			status_of(&v->row[g].gi), rtt, sd, loss, tier, weight,
+			(v->row[g].gi.flags & GW_F_USABLE) ? "yes" : "no",
+			(unsigned long long)v->row[g].flows, when, hl->reason);
 	}
 	fprintf(out, "\n%-4s %-15s %-10s %-11s %-20s %s\n", "ROLE", "INTERFACE", "KIND", "IN",
 		"OUT (XDP FORWARDS BY)", "WHY");
-	for (__u32 i = 0; i < rt->n_attach && i < XWAN_MAX_IFACES; i++) {
-		const struct xwan_attach *a = &rt->attach[i];
+	for (__u32 i = 0; i < v->rt.n_attach && i < XWAN_MAX_IFACES; i++) {
+		const struct xwan_attach *a = &v->rt.attach[i];
 
 		fprintf(out, "%-4s %-15s %-10s %-11s %-20s %s\n",
 			a->role == IFACE_WAN ? "wan" : "lan", a->ifname, a->kind[0] ? a->kind : "-",
 			devpath_rx_name(a->xdp_mode), devpath_tx_name(a->tx),
 			a->why[0] ? a->why : "-");
 	}
-	print_addresses(m, rt, out);
-	if (!newest)
+	print_addresses(v, out);
+	if (!v->newest)
 		fprintf(out, "no agent has run: gateways are not monitored (start `xwan run -c FILE`)\n");
-	else if (now - newest > AGENT_STALE_S)
+	else if (v->now - v->newest > AGENT_STALE_S)
 		fprintf(out, "the agent stopped %llus ago: these are its last readings\n",
-			(unsigned long long)(now - newest));
-	free(rt);
-	return 0;
+			(unsigned long long)(v->now - v->newest));
+}
+
+static void json_gateway(const struct status_view *v, __u32 g, FILE *out)
+{
+	const struct gw_row *r = &v->row[g];
+	const struct gw_health *hl = &r->hl;
+	bool monitored = hl->updated_unix != 0;
+
+	fprintf(out, "{\"name\":");
+	xwan_json_str(out, v->rt.gw_name[g]);
+	fprintf(out, ",\"status\":\"%s\",\"usable\":%s,\"monitored\":%s,\"link_up\":%s",
+		status_of(&r->gi), (r->gi.flags & GW_F_USABLE) ? "true" : "false",
+		monitored ? "true" : "false", hl->link_up ? "true" : "false");
+	if (monitored)
+		fprintf(out, ",\"rtt_ms\":%.3f,\"rttsd_ms\":%.3f,\"loss_pct\":%.3f,\"tier\":%u,"
+			"\"weight\":%u", hl->rtt_us / 1000.0, hl->rttsd_us / 1000.0,
+			hl->loss_ppm / 10000.0, hl->tier, hl->weight);
+	else
+		fprintf(out, ",\"rtt_ms\":null,\"rttsd_ms\":null,\"loss_pct\":null,\"tier\":null,"
+			"\"weight\":null");
+	fprintf(out, ",\"flows\":%llu,\"since_unix\":%llu,\"transitions\":%llu,"
+		"\"probes_sent\":%llu,\"probes_lost\":%llu,\"reason\":",
+		(unsigned long long)r->flows, (unsigned long long)hl->since_unix,
+		(unsigned long long)hl->transitions, (unsigned long long)hl->probes_sent,
+		(unsigned long long)hl->probes_lost);
+	xwan_json_str(out, hl->reason);
+	fprintf(out, ",\"interface\":");
+	xwan_json_str(out, r->ifname);
+	fprintf(out, ",\"address\":");
+	xwan_json_str(out, r->addr);
+	fprintf(out, ",\"gateway\":");
+	xwan_json_str(out, r->gw);
+	fprintf(out, ",\"gateway_auto\":%s}", (r->gi.flags & GW_F_AUTO) ? "true" : "false");
+}
+
+static void print_json(const struct status_view *v, FILE *out)
+{
+	bool first = true;
+
+	fprintf(out, "{\"now_unix\":%llu,\"agent\":{\"updated_unix\":%llu,\"running\":%s},"
+		"\"gateways\":[", (unsigned long long)v->now, (unsigned long long)v->newest,
+		v->newest && v->now - v->newest <= AGENT_STALE_S ? "true" : "false");
+	for (__u32 g = 0; g < v->rt.n_gateways; g++) {
+		if (!v->rt.gw_name[g][0])
+			continue;       /* retired by a reload: its index waits for its flows */
+		fprintf(out, "%s\n ", first ? "" : ",");
+		json_gateway(v, g, out);
+		first = false;
+	}
+	fprintf(out, "],\n\"interfaces\":[");
+	for (__u32 i = 0; i < v->rt.n_attach && i < XWAN_MAX_IFACES; i++) {
+		const struct xwan_attach *a = &v->rt.attach[i];
+
+		fprintf(out, "%s\n {\"role\":\"%s\",\"interface\":", i ? "," : "",
+			a->role == IFACE_WAN ? "wan" : "lan");
+		xwan_json_str(out, a->ifname);
+		fprintf(out, ",\"kind\":");
+		xwan_json_str(out, a->kind[0] ? a->kind : "-");
+		fprintf(out, ",\"in\":\"%s\",\"out\":\"%s\",\"why\":", devpath_rx_name(a->xdp_mode),
+			devpath_tx_name(a->tx));
+		xwan_json_str(out, a->why);
+		fputc('}', out);
+	}
+	fprintf(out, "]}\n");
+}
+
+int xwan_status_write(const struct xwan_maps *m, const struct xwan_flow_counts *counts,
+		      bool json, FILE *out)
+{
+	struct status_view *v = calloc(1, sizeof(*v));
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	rc = gather(m, counts, v);
+	if (!rc && json)
+		print_json(v, out);
+	else if (!rc)
+		print_text(v, out);
+	free(v);
+	return rc;
+}
+
+int xwan_status_print(const struct xwan_maps *m, FILE *out)
+{
+	return xwan_status_write(m, NULL, false, out);
 }
