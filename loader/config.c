@@ -1985,10 +1985,39 @@ static int parse_kernel_settings(struct parser *p, const yaml_node_t *root)
 		       &cfg->rule_priority);
 }
 
-/* Stored as addr:port in canonical form, so the agent needs no parser. */
+/* A token any HTTP client can send as a header or in a URL: no quoting needed. */
+static bool token_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+static int parse_metrics_token(struct parser *p, const yaml_node_t *n, const char *kp)
+{
+	char tp[PATH_LEN];
+	const yaml_node_t *v = field(p, n, kp, "token", tp);
+	struct text t;
+
+	if (!v)
+		return 0;
+	TRY(read_text(p, v, tp, "a token of 16 to 128 characters", &t));
+	if (t.len < 16 || t.len >= sizeof(p->cfg->metrics_token))
+		return fail(p, v, tp, "must be 16 to 128 characters long, got %zu (e.g. the "
+			    "output of `openssl rand -hex 16`)", t.len);
+	for (size_t i = 0; i < t.len; i++)
+		if (!token_char(t.s[i]))
+			return fail(p, v, tp, "may hold only letters, digits and - _ . ~");
+	memcpy(p->cfg->metrics_token, t.s, t.len + 1);
+	return 0;
+}
+
+/*
+ * Stored as addr:port in canonical form, so the agent needs no parser. Off
+ * the loopback, the status page and /metrics are for those with the token.
+ */
 static int parse_metrics(struct parser *p, const yaml_node_t *root)
 {
-	static const char *const keys[] = { "listen", NULL };
+	static const char *const keys[] = { "listen", "token", NULL };
 	char kp[PATH_LEN], lp[PATH_LEN], addr[INET_ADDRSTRLEN];
 	const yaml_node_t *n = section(p, root, "", "metrics", kp), *v;
 	uint32_t a;
@@ -1998,6 +2027,7 @@ static int parse_metrics(struct parser *p, const yaml_node_t *root)
 	if (!n)
 		return 0;
 	TRY(check_keys(p, n, kp, keys));
+	TRY(parse_metrics_token(p, n, kp));
 	if (!(v = field(p, n, kp, "listen", lp)))
 		return 0;
 	TRY(read_text(p, v, lp, "addr:port or \"\"", &t));
@@ -2006,6 +2036,9 @@ static int parse_metrics(struct parser *p, const yaml_node_t *root)
 		return 0;
 	}
 	TRY(get_addr_port(p, v, lp, true, &a, &port));
+	if ((ntohl(a) >> 24) != 127 && !p->cfg->metrics_token[0])
+		return fail(p, v, lp, "\"%s\" is not a loopback address: set metrics.token too, "
+			    "or anyone who reaches it sees the status page and the metrics", t.q);
 	inet_ntop(AF_INET, &(struct in_addr){ .s_addr = a }, addr, sizeof(addr));
 	snprintf(p->cfg->metrics_listen, sizeof(p->cfg->metrics_listen),
 		 "%s:%u", addr, port);

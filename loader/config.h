@@ -229,6 +229,7 @@ struct xwan_config {
 
 	/* Agent (monitor). */
 	char metrics_listen[64];    /* "addr:port", default "127.0.0.1:9469", "" = off */
+	char metrics_token[129];    /* "": none (loopback only); else required by every URL */
 	bool manage_default_route;  /* default false */
 	enum asymmetric_policy asymmetric;
 	bool tcp_liberal;           /* no TCP window checks, default false */

@@ -568,11 +568,25 @@ static void test_integers_and_booleans(void **state)
 {
 	(void)state;
 	parse_ok(BASE "    weight: 0xFF\nflow_table_size: 0x1000\n"
-		 "manage_default_route: Yes\nmetrics: {listen: 0.0.0.0:0x50}\n");
+		 "manage_default_route: Yes\n"
+		 "metrics: {listen: 0.0.0.0:0x50, token: 0123456789abcdef}\n");
 	assert_int_equal(cfg.wans[1].weight, 255);
 	assert_int_equal(cfg.flow_table_size, 4096);
 	assert_true(cfg.manage_default_route);
 	assert_string_equal(cfg.metrics_listen, "0.0.0.0:80");
+	assert_string_equal(cfg.metrics_token, "0123456789abcdef");
+	/* off the loopback, the status page and /metrics need a token */
+	parse_fails(BASE "metrics: {listen: 10.0.0.1:9469}\n",
+		    "xwan.yaml:11: metrics.listen: \"10.0.0.1:9469\" is not a loopback address: "
+		    "set metrics.token too, or anyone who reaches it sees the status page and "
+		    "the metrics");
+	parse_fails(BASE "metrics: {listen: 0.0.0.0:9469, token: short}\n",
+		    "xwan.yaml:11: metrics.token: must be 16 to 128 characters long, got 5 (e.g. "
+		    "the output of `openssl rand -hex 16`)");
+	parse_fails(BASE "metrics: {token: \"0123456789abcdef 1\"}\n",
+		    "xwan.yaml:11: metrics.token: may hold only letters, digits and - _ . ~");
+	parse_ok(BASE "metrics: {listen: 127.0.0.2:9469}\n");
+	assert_string_equal(cfg.metrics_token, "");
 	parse_fails(BASE "    weight: 256\n",
 		    "xwan.yaml:11: wan[1].weight: must be between 1 and 255, got 256");
 	parse_fails(BASE "    weight: 0x\n",
