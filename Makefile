@@ -32,7 +32,7 @@ SKELS      := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 # into libxwan, the CLI's modules (but main) into libxwancli; the unit tests
 # link against both.
 LIB_SRCS   := $(wildcard loader/*.c monitor/*.c)
-LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/web_assets.o
 CLI_SRCS   := $(filter-out cli/main.c,$(wildcard cli/*.c))
 CLI_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 USER_HDRS  := $(wildcard loader/*.h monitor/*.h cli/*.h) bpf/xwan_types.h
@@ -66,6 +66,16 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(BUILD)/loader/%.o $(BUILD)/monitor/%.o $(BUILD)/cli/%.o: | $(BUILD)
 $(BUILD)/%.o: %.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The status page (monitor/web/) goes into the binary as C arrays: the
+# agent serves it with no files installed and nothing fetched at run time.
+WEB_FILES  := $(sort $(wildcard monitor/web/*.html monitor/web/*.js monitor/web/*.css))
+$(BUILD)/web_assets.c: $(WEB_FILES) monitor/web/embed.sh | $(BUILD)
+	sh monitor/web/embed.sh $(WEB_FILES) > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/web_assets.o: $(BUILD)/web_assets.c monitor/http.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libxwan.a: $(LIB_OBJS)

@@ -32,6 +32,8 @@
 #include "ha.h"
 #include "health.h"
 #include "hooks.h"
+#include "history.h"
+#include "http.h"
 #include "log.h"
 #include "maint.h"
 #include "loop.h"
@@ -112,6 +114,7 @@ struct agent {
 	int maint_fd;                   /* the maintenance marks (maint.h), -1: none */
 	bool maint_check;               /* SIGUSR1: `xwan gateway` changed a mark */
 	struct hooks *hooks;            /* hooks.on_gateway_change (never waited for) */
+	struct history *hist;           /* what the status page draws (monitor/history.h) */
 };
 
 /*
@@ -358,6 +361,33 @@ static void publish_snapshot(struct agent *a)
 	agent_metrics_publish(a->am, &s);
 }
 
+/* One point a second of the gateway's quality and throughput for the status page. */
+static void record_history(struct agent *a, int w, const struct gw_health *hl, bool monitored)
+{
+	struct history_sample s = {
+		.monitored = monitored,
+		.status = hl->status,
+		.rtt_ms = hl->rtt_us / 1000.0,
+		.rttsd_ms = hl->rttsd_us / 1000.0,
+		.loss_pct = hl->loss_ppm / 10000.0,
+	};
+	struct gw_counters gc = {};
+
+	if (!a->hist)
+		return;
+	if (!xwan_percpu_sum(a->maps.fd[XM_GW_STATS], (__u32)a->cfg->wans[w].gw, (__u64 *)&gc,
+			     sizeof(gc))) {
+		s.bytes_in = gc.bytes_in;
+		s.bytes_out = gc.bytes_out;
+	}
+	history_add(a->hist, gw_name(a, w), hl->updated_unix, &s);
+}
+
+static void history_sink(void *ctx, uint64_t unix_s, const char *line)
+{
+	history_event(ctx, unix_s, line);
+}
+
 static void publish_health(struct agent *a)
 {
 	publish_snapshot(a);
@@ -397,6 +427,7 @@ static void publish_health(struct agent *a)
 		hl.addr_plen = a->host.wan_addr[w].plen;
 		member_of_default(a->cfg, w, &hl.tier, &hl.weight);
 		bpf_map_update_elem(a->maps.fd[XM_GW_HEALTH], &key, &hl, BPF_ANY);
+		record_history(a, w, &hl, n > 0);
 	}
 }
 
@@ -1082,6 +1113,13 @@ static void switch_config(struct agent *a, struct xwan_config *cfg,
 	free(a->cfg);
 	a->cfg = cfg;
 	hooks_configure(a->hooks, cfg->hooks.on_gateway_change, cfg->hooks.timeout_ms);
+	if (a->hist) {
+		const char *names[XWAN_MAX_GATEWAYS];
+
+		for (w = 0; w < cfg->n_wans; w++)
+			names[w] = cfg->wans[w].name;
+		history_retain(a->hist, names, cfg->n_wans);
+	}
 	if (a->ha)
 		ha_config_changed(a->ha, cfg, &a->host);
 	memcpy(a->gw, next, sizeof(next));
@@ -1484,6 +1522,9 @@ int agent_run(const struct agent_opts *o)
 	}
 	a->o = o;
 	a->am = agent_metrics_new();
+	a->hist = history_new();
+	if (a->hist)
+		agent_log_sink(history_sink, a->hist);     /* before any thread starts */
 	a->start_unix = (uint64_t)time(NULL);
 	a->default_gw = -1;
 	a->lock_fd = -1;
@@ -1524,12 +1565,16 @@ int agent_run(const struct agent_opts *o)
 		logf_("warning: no netlink notifications (%s); link changes wait for the probes",
 		      strerror(errno));
 	if (a->cfg->metrics_listen[0]) {
+		struct http_ui ui = { .hist = a->hist };
+
+		snprintf(ui.token, sizeof(ui.token), "%s", a->cfg->metrics_token);
 		a->metrics = metrics_start(a->cfg->metrics_listen, &a->maps, metrics_counts, a->worker,
-					   agent_metrics_write, a->am, err, sizeof(err));
+					   agent_metrics_write, a->am, &ui, err, sizeof(err));
 		if (!a->metrics)
 			logf_("warning: %s; metrics are still in `xwan stats`", err);
 		else
-			logf_("metrics on http://%s/metrics", a->cfg->metrics_listen);
+			logf_("metrics on http://%s/metrics, status page on http://%s/",
+			      a->cfg->metrics_listen, a->cfg->metrics_listen);
 	}
 	if (a->cfg->ha.enabled && agent_ha_open(a, err, sizeof(err))) {
 		fprintf(stderr, "xwan: %s\n", err);
@@ -1566,6 +1611,8 @@ out:
 	worker_stop(a->worker);
 	agent_metrics_free(a->am);
 	hooks_free(a->hooks);
+	agent_log_sink(NULL, NULL);     /* every thread that logs is gone */
+	history_free(a->hist);
 	netevents_close(&a->ne);
 	if (a->cfg)
 		for (int w = 0; w < a->cfg->n_wans; w++)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../loader/stats.h"
+#include "http.h"
 
 struct metrics_server {
 	struct MHD_Daemon *d;
@@ -19,11 +20,8 @@ struct metrics_server {
 	void *counts_ctx;
 	xwan_metrics_extra extra;
 	void *extra_ctx;
+	struct http_ui ui;      /* the status page on the same listener */
 };
-
-static const char index_page[] =
-	"<html><head><title>xwan</title></head><body><h1>xwan</h1>"
-	"<p><a href=\"/metrics\">metrics</a></p></body></html>\n";
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
 			     char *body, size_t len, enum MHD_ResponseMemoryMode mode)
@@ -58,16 +56,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", 9,
 			     MHD_RESPMEM_PERSISTENT);
-	if (!strcmp(url, "/"))
-		return reply(c, MHD_HTTP_OK, "text/html", (char *)index_page,
-			     sizeof(index_page) - 1, MHD_RESPMEM_PERSISTENT);
+	/* The page's own files hold no data: the browser loads them, then asks for
+	 * the token when the page's first API request gets the challenge. */
+	if (!http_is_asset(url) && !http_authorized(c, s->ui.token))
+		return http_deny(c);
+	have_counts = s->counts && s->counts(s->counts_ctx, &counts);
 	if (strcmp(url, "/metrics"))
-		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10,
-			     MHD_RESPMEM_PERSISTENT);
+		return http_ui_handle(&s->ui, &s->maps, have_counts ? &counts : NULL, c, url);
 	f = open_memstream(&body, &len);
 	if (!f)
 		return MHD_NO;
-	have_counts = s->counts && s->counts(s->counts_ctx, &counts);
 	rc = xwan_stats_write_counted(&s->maps, f, have_counts ? &counts : NULL, s->extra,
 				      s->extra_ctx);
 	fclose(f);
@@ -102,7 +100,7 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa)
 struct metrics_server *metrics_start(const char *listen, const struct xwan_maps *m,
 				     metrics_counts_fn counts, void *counts_ctx,
 				     xwan_metrics_extra extra, void *extra_ctx,
-				     char *err, size_t errlen)
+				     const struct http_ui *ui, char *err, size_t errlen)
 {
 	struct metrics_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in sa;
@@ -115,6 +113,8 @@ struct metrics_server *metrics_start(const char *listen, const struct xwan_maps 
 	s->counts_ctx = counts_ctx;
 	s->extra = extra;
 	s->extra_ctx = extra_ctx;
+	if (ui)
+		s->ui = *ui;
 	if (parse_listen(listen, &sa)) {
 		snprintf(err, errlen, "metrics.listen \"%s\" is not addr:port", listen);
 		free(s);
@@ -122,9 +122,13 @@ struct metrics_server *metrics_start(const char *listen, const struct xwan_maps 
 	}
 	for (int i = 0; i < XM_COUNT; i++)
 		s->maps.fd[i] = dup(m->fd[i]);
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	/* A thread per connection: a page listing flows of a big table must not
+	 * hold up a Prometheus scrape; bounded, so pages cannot pile threads up. */
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_ERROR_LOG, 0, NULL, NULL,
 				handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_TIMEOUT, 10U,
+				MHD_OPTION_CONNECTION_LIMIT, 16U, MHD_OPTION_END);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot serve metrics on %s (address in use, or not local?)",
 			 listen);
@@ -132,6 +136,7 @@ struct metrics_server *metrics_start(const char *listen, const struct xwan_maps 
 		free(s);
 		return NULL;
 	}
+	http_warn_listen(listen, s->ui.token[0]);
 	return s;
 }
 

@@ -14,6 +14,7 @@
 #include "../loader/stats.h"
 
 struct metrics_server;
+struct http_ui;
 
 /*
  * The flow counts a scrape reports, from the agent's last sweep: a scrape
@@ -22,11 +23,11 @@ struct metrics_server;
  */
 typedef bool (*metrics_counts_fn)(void *ctx, struct xwan_flow_counts *c);
 
-/* listen: "addr:port" (IPv4). */
+/* listen: "addr:port" (IPv4); ui: the status page's token and history (monitor/http.h). */
 struct metrics_server *metrics_start(const char *listen, const struct xwan_maps *m,
 				     metrics_counts_fn counts, void *counts_ctx,
 				     xwan_metrics_extra extra, void *extra_ctx,
-				     char *err, size_t errlen);
+				     const struct http_ui *ui, char *err, size_t errlen);
 void metrics_stop(struct metrics_server *s);
 
 /* Write the exposition to path atomically (temp file + rename); counts NULL: scan. */
