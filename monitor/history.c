@@ -323,15 +323,24 @@ int history_write_json(struct history *h, FILE *out, bool day, const char *gatew
 
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_lock(&h->lock);
-	for (int i = 0; i < h->n_gw && !rc; i++) {
-		const struct hist_gw *g = h->gw[i];
-		if (gateway && strcmp(gateway, g->name))
-			continue;
-		s[n].p = malloc(cap * sizeof(*s[n].p));
-		if (!s[n].p) {
+	/* Allocate outside the lock, and copy one gateway per hold of it: the
+	 * loop's history_add waits for one memcpy at most. */
+	for (int i = 0; n < XWAN_MAX_GATEWAYS; i++) {
+		const struct hist_gw *g;
+
+		if (!s[n].p && !(s[n].p = malloc(cap * sizeof(*s[n].p)))) {
 			rc = -ENOMEM;
 			break;
+		}
+		pthread_mutex_lock(&h->lock);
+		if (i >= h->n_gw) {
+			pthread_mutex_unlock(&h->lock);
+			break;
+		}
+		g = h->gw[i];
+		if (gateway && strcmp(gateway, g->name)) {
+			pthread_mutex_unlock(&h->lock);
+			continue;
 		}
 		memcpy(s[n].name, g->name, sizeof(s[n].name));
 		if (!day) {
@@ -342,9 +351,9 @@ int history_write_json(struct history *h, FILE *out, bool day, const char *gatew
 			if (g->acc.n && (!since || g->acc.start >= since))
 				s[n].p[s[n].n++] = minute_point(&g->acc);
 		}
+		pthread_mutex_unlock(&h->lock);
 		n++;
 	}
-	pthread_mutex_unlock(&h->lock);
 	if (!rc && gateway && !n)
 		rc = -ENOENT;
 	if (!rc) {

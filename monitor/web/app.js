@@ -83,6 +83,7 @@
       if (!names.has(tr.dataset.gateway)) tr.remove();
     });
     state.gateways = s.gateways.map(g => g.name);
+    state.totalFlows = s.gateways.reduce((n, g) => n + g.flows, 0);
     const sel = $('#flows-filter select[name=wan]');
     const have = Array.from(sel.options).map(o => o.value).filter(v => v);
     if (have.join() !== state.gateways.join()) {
@@ -259,5 +260,14 @@
   every(1000, pollStatus);
   every(2000, pollHistory);
   every(2000, pollEvents);
-  every(5000, pollFlows);
+  // A listing scans the whole flow table (seconds at a million flows): refresh
+  // it by itself only while the table is small, else on a filter change.
+  const AUTO_FLOWS_MAX = 50000;
+  every(5000, async () => {
+    if (document.hidden) return;
+    const total = state.totalFlows || 0;
+    $('#flows-auto').textContent = total > AUTO_FLOWS_MAX
+      ? `(${total} flows: refreshed on a filter change or with the button)` : '';
+    if (total <= AUTO_FLOWS_MAX) await pollFlows();
+  });
 })();

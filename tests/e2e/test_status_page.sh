@@ -9,6 +9,7 @@
 #   tests/e2e/test_status_page.sh
 #   XWAN_LAB_KEEP_LOGS=DIR   copy the lab's logs (agent, chromium) there
 #
+# Then the agent again on 0.0.0.0: the warning, and the token from the LAN.
 # Screenshots: build/status-page-online.png, build/status-page-down.png,
 # build/status-page-day.png. Every check prints "PASS: <what>" or
 # "FAIL: <what> (<evidence>)"; figures (page load time) are "#" lines.
@@ -29,7 +30,7 @@ TOKEN=st-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 BASE=http://$FO_METRICS_LISTEN
 MIN_POINTS=10              # points an hour chart must have drawn
 
-CHECKS="1a 1b 1c 1d 1e 2a 2b 2c 2d 3a 3b 3c 3d 4 5a 5b"
+CHECKS="1a 1b 1c 1d 1e 2a 2b 2c 2d 3a 3b 3c 3d 4 5a 5b 6"
 if [ "$MODE" != xwan ]; then
 	for c in $CHECKS; do echo "SKIP: $c status page (xwan-only, mode=$MODE)"; done
 	exit 0
@@ -246,6 +247,27 @@ t_day() {
 	info "screenshot $SHOTS/status-page-day.png: $r"
 }
 t_day
+
+# --- 6. listening on every address: a warning, and the LAN needs the token -------------
+t_any() {
+	local cfg mark warn none good
+	cfg=$(fo_config fast "" status-any)
+	sed -i "s|^metrics: .*|metrics: {listen: \"0.0.0.0:9469\", token: $TOKEN}|" "$cfg"
+	fo_agent_stop
+	if ! fo_agent_start "$cfg"; then
+		fail "6 agent start with metrics.listen 0.0.0.0:9469" "$(fo_log_since "$FO_LOG_MARK" | tail -n 5)"
+		return
+	fi
+	mark=$FO_LOG_MARK
+	warn=$(fo_log_grep "$mark" 'warning: metrics.listen 0.0.0.0:9469')
+	none=$(lab_client curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$LAB_GW_LAN:9469/api/status")
+	good=$(lab_client curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+		-H "Authorization: Bearer $TOKEN" "http://$LAB_GW_LAN:9469/api/status")
+	info "$warn"
+	check "6 metrics.listen 0.0.0.0:9469: the agent logs a warning; from the LAN client, /api/status on $LAB_GW_LAN:9469 is 401 without the token and 200 with it" \
+		"warning: ${warn:-none}; without: $none; with: $good" [ -n "$warn" -a "$none$good" = 401200 ]
+}
+t_any
 
 echo "# test_status_page: $NPASS passed, $NFAIL failed"
 [ "$NFAIL" = 0 ]
