@@ -30,7 +30,7 @@ TOKEN=st-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 BASE=http://$FO_METRICS_LISTEN
 MIN_POINTS=10              # points an hour chart must have drawn
 
-CHECKS="1a 1b 1c 1d 1e 2a 2b 2c 2d 3a 3b 3c 3d 4 5a 5b 6"
+CHECKS="1a 1b 1c 1d 1e 2a 2b 2c 2d 3a 3b 3c 3d 4 4b 5a 5b 6"
 if [ "$MODE" != xwan ]; then
 	for c in $CHECKS; do echo "SKIP: $c status page (xwan-only, mode=$MODE)"; done
 	exit 0
@@ -247,6 +247,16 @@ t_day() {
 	info "screenshot $SHOTS/status-page-day.png: $r"
 }
 t_day
+
+# --- 4b. a reload, seen in the event log ------------------------------------------------------
+t_reload() {
+	local r ev
+	kill -HUP "$FO_AGENT_PID"
+	r=$(br wait 20 "Array.from(document.querySelectorAll('#events tr[data-kind=reload]')).some(t => /reloaded /.test(t.textContent))")
+	ev=$(brv "$(br eval "Array.from(document.querySelectorAll('#events tbody tr')).slice(0, 2).map(t => t.textContent).join(' | ')")")
+	check "4b a reload (SIGHUP) shows in the open page's event log as a reload" "$r; events: $ev" brok "$r"
+}
+t_reload
 
 # --- 6. listening on every address: a warning, and the LAN needs the token -------------
 t_any() {
