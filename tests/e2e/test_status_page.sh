@@ -157,7 +157,7 @@ br() {
 brv() { pyjson "print(d.get('value'))" <<<"$1"; }
 brok() { [ "$(pyjson "print(d.get('ok'))" <<<"$1")" = True ]; }
 ready=""
-read -r -t 60 ready <&"${BR[0]}"
+read -r -t 150 ready <&"${BR[0]}"
 if ! brok "$ready"; then
 	fail "headless chromium started (tools/browser.py)" "$ready $(tail -n 5 "$LAB_LOG/browser.log" "$PROFILE/chromium.log" 2>/dev/null)"
 	exit 1

@@ -76,7 +76,8 @@ def start_chromium(args):
     env = dict(os.environ, HOME=args.profile)
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, env=env, text=True, start_new_session=True)
-    end = time.monotonic() + 30
+    # a loaded 2-core machine can take a minute to start it
+    end = time.monotonic() + 120
     port = None
     log = open(os.path.join(args.profile, "chromium.log"), "w")
     while time.monotonic() < end:
@@ -91,7 +92,8 @@ def start_chromium(args):
     log.flush()
     if not port:
         p.kill()
-        raise SystemExit("browser.py: chromium did not start (see %s)" % log.name)
+        raise SystemExit("browser.py: chromium did not start in 120 s (%s; see %s)" %
+                         ("it exited" if p.poll() is not None else "no DevTools port", log.name))
     # keep draining its stderr into the log, so it never blocks on a full pipe
     def drain():
         for line in p.stderr:
@@ -103,7 +105,7 @@ def start_chromium(args):
 
 
 def page_ws(port):
-    for _ in range(50):
+    for _ in range(300):
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
         pages = [t for t in targets if t.get("type") == "page"]
         if pages:
