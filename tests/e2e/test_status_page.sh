@@ -40,8 +40,9 @@ lab_init_names "${XWAN_LAB_PREFIX:-st$$}"
 BR_PID=""
 cleanup() {
 	trap "" INT TERM HUP
+	# bash unsets BR once the coproc has exited
 	if [ -n "$BR_PID" ]; then
-		echo quit >&"${BR[1]}" 2>/dev/null
+		[ -n "${BR[1]:-}" ] && echo quit >&"${BR[1]}" 2>/dev/null
 		lab_poll 10 _lab_gone "$BR_PID" || kill -KILL "$BR_PID" 2>/dev/null
 	fi
 	fo_unblackhole isp1 2>/dev/null
@@ -150,6 +151,7 @@ BR_PID=$BR_PID
 # br CMD...: one command to the browser, its JSON reply (empty if none in 60 s)
 br() {
 	local line=""
+	[ -n "${BR[1]:-}" ] || return 1
 	echo "$*" >&"${BR[1]}" || return 1
 	read -r -t 60 line <&"${BR[0]}"
 	echo "$line"
@@ -157,7 +159,7 @@ br() {
 brv() { pyjson "print(d.get('value'))" <<<"$1"; }
 brok() { [ "$(pyjson "print(d.get('ok'))" <<<"$1")" = True ]; }
 ready=""
-read -r -t 150 ready <&"${BR[0]}"
+[ -n "${BR[0]:-}" ] && read -r -t 150 ready <&"${BR[0]}"
 if ! brok "$ready"; then
 	fail "headless chromium started (tools/browser.py)" "$ready $(tail -n 5 "$LAB_LOG/browser.log" "$PROFILE/chromium.log" 2>/dev/null)"
 	exit 1

@@ -91,7 +91,7 @@ def start_chromium(args):
             break
     log.flush()
     if not port:
-        p.kill()
+        os.killpg(p.pid, signal.SIGKILL)    # its whole session: zygotes, renderers
         raise SystemExit("browser.py: chromium did not start in 120 s (%s; see %s)" %
                          ("it exited" if p.poll() is not None else "no DevTools port", log.name))
     # keep draining its stderr into the log, so it never blocks on a full pipe
