@@ -66,6 +66,14 @@ int ha_keepalived_conf(const struct xwan_config *cfg, FILE *out)
 		"\tpriority %u\n"
 		"\tadvert_int %u.%02u\n"
 		"%s"
+		/*
+		 * keepalived refuses an instance without an address. It gets
+		 * RFC 7600's dummy address on lo, which nobody asks for: the
+		 * real ones are ours to add once the flows are committed.
+		 */
+		"\tvirtual_ipaddress {\n"
+		"\t\t192.0.0.8/32 dev lo scope host\n"
+		"\t}\n"
 		"\ttrack_interface {\n",
 		cfg->path, ha->priority, ha->state_dir, ha->vrrp_interface, ha->vrid,
 		ha->priority, ha->advert_ms / 1000, (ha->advert_ms % 1000) / 10,
