@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 void ha_local_build(const struct xwan_config *cfg, const struct xwan_host *h,
@@ -171,6 +172,16 @@ int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const stru
 		return -EINVAL;
 	if (entry_import(l, &out, now) || (r->n_entries == 2 && entry_import(l, &in, now)))
 		return -ENODEV;
+	if (r->key_out.proto == IPPROTO_TCP) {
+		/*
+		 * The sequence numbers we hold are as old as the last state
+		 * change or touch: a download is megabytes past them, and its
+		 * first segments after a takeover would look out of window.
+		 * Each direction learns them afresh from its next segment.
+		 */
+		out.ct &= (__u8)~FLOW_CT_SEQ;
+		in.ct &= (__u8)~FLOW_CT_SEQ;
+	}
 	other = table == XM_FLOWS ? XM_FLOWS_NEW : XM_FLOWS;
 	t = lookup_any(m, &r->key_out, &old);
 	/* Another flow owned the key here: it is gone on the active. */
