@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "stats.h"
+#include "ha_stats.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -244,6 +245,7 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 		(unsigned long long)rt->started_unix);
 	help(out, "xwan_build_info", "gauge", "Build information; the value is always 1.");
 	fprintf(out, "xwan_build_info{version=\"%s\"} 1\n", XWAN_VERSION);
+	xwan_ha_stats_write(m, out);
 	if (extra)
 		extra(out, ctx);
 out:
