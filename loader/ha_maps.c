@@ -22,6 +22,9 @@ void ha_local_build(const struct xwan_config *cfg, const struct xwan_host *h,
 		l->gw_of_wan[w] = cfg->wans[w].gw;
 	}
 	l->n_wans = cfg->n_wans;
+	for (int g = 0; g < XWAN_MAX_GROUPS; g++)
+		l->sticky_key[g] = g < cfg->n_groups && cfg->groups[g].sticky
+					   ? (int)cfg->groups[g].sticky_key : -1;
 }
 
 static uint32_t id_of_ifindex(const struct ha_local *l, uint32_t ifindex)
@@ -157,6 +160,43 @@ static void gauge_add(const struct xwan_maps *m, bool unreplied)
 	bpf_map_update_elem(m->fd[XM_FLOW_GAUGE], &zero, &g, BPF_ANY);
 }
 
+int ha_sticky_read(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *f,
+		   uint64_t now, struct ha_rec *r)
+{
+	uint8_t g = f->out.group;
+
+	if (f->type != HA_REC_FLOW || g >= XWAN_MAX_GROUPS || l->sticky_key[g] < 0 ||
+	    (f->out.flags & FLOW_F_FORWARD))
+		return -ENOENT;
+	memset(r, 0, sizeof(*r));
+	r->type = HA_REC_STICKY;
+	/* as policy.h's sticky_key_of builds it from the client's first packet */
+	r->sticky.key.src = f->key_out.saddr;
+	r->sticky.key.dst = l->sticky_key[g] == STICKY_KEY_SRC_DST ? f->key_out.daddr : 0;
+	r->sticky.key.group = g;
+	if (bpf_map_lookup_elem(m->fd[XM_STICKY], &r->sticky.key, &r->sticky.b))
+		return -ENOENT;
+	if (r->sticky.b.gw != XWAN_GW_NONE) {
+		r->sticky.b.gw = wan_of_gw(l, r->sticky.b.gw);
+		if (r->sticky.b.gw == XWAN_GW_NONE)
+			return -ENOENT;
+	}
+	r->sticky.b.last_ns = now > r->sticky.b.last_ns ? now - r->sticky.b.last_ns : 0;
+	return 0;
+}
+
+static int sticky_apply(const struct xwan_maps *m, const struct ha_local *l,
+			const struct ha_rec *r, uint64_t now)
+{
+	struct sticky_binding b = r->sticky.b;
+
+	if (b.gw >= l->n_wans || r->sticky.key.group >= XWAN_MAX_GROUPS)
+		return -ENODEV;
+	b.gw = (uint8_t)l->gw_of_wan[b.gw];
+	b.last_ns = now > b.last_ns ? now - b.last_ns : 0;
+	return bpf_map_update_elem(m->fd[XM_STICKY], &r->sticky.key, &b, BPF_ANY) ? -errno : 0;
+}
+
 int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *r,
 		 uint64_t now)
 {
@@ -168,6 +208,8 @@ int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const stru
 		remove_flow(m, &r->key_out);
 		return 0;
 	}
+	if (r->type == HA_REC_STICKY)
+		return sticky_apply(m, l, r, now);
 	if (r->type != HA_REC_FLOW || r->n_entries < 1 || r->n_entries > 2)
 		return -EINVAL;
 	if (entry_import(l, &out, now) || (r->n_entries == 2 && entry_import(l, &in, now)))

@@ -26,6 +26,8 @@ struct ha_local {
 	uint16_t mtu[HA_IF_IDS];
 	int gw_of_wan[XWAN_MAX_GATEWAYS];       /* cfg->wans[w].gw */
 	int n_wans;
+	/* per group: its sticky bindings' key (STICKY_KEY_*), or -1 when not sticky */
+	int sticky_key[XWAN_MAX_GROUPS];
 };
 
 void ha_local_build(const struct xwan_config *cfg, const struct xwan_host *h,
@@ -38,6 +40,13 @@ void ha_local_build(const struct xwan_config *cfg, const struct xwan_host *h,
  */
 int ha_rec_read(const struct xwan_maps *m, const struct ha_local *l, const struct flow_key *key,
 		uint8_t dir, uint64_t now, struct ha_rec *r);
+
+/*
+ * The sticky binding the client of flow record f holds in f's group, as a
+ * record. 0, or -ENOENT when the group is not sticky or has no binding.
+ */
+int ha_sticky_read(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *f,
+		   uint64_t now, struct ha_rec *r);
 
 /* Write a received record into the flow tables. 0 or -errno. */
 int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *r,

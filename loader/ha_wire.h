@@ -25,7 +25,7 @@
 #include "../bpf/xwan_types.h"
 
 #define HA_MAGIC     0x58574841u    /* "XWHA" */
-#define HA_VERSION   1
+#define HA_VERSION   2
 #define HA_MSG_MAX   1400           /* fits any sync link's MTU with room for tunnels */
 
 enum ha_msg_type {
@@ -56,6 +56,7 @@ _Static_assert(sizeof(struct ha_hdr) == 48, "ha_hdr is 48 bytes on the wire");
 enum ha_rec_type {
 	HA_REC_FLOW   = 1,      /* both entries (n_entries 2) or a one-sided marker (1) */
 	HA_REC_DELETE = 2,      /* remove the entry at key_out and its other half */
+	HA_REC_STICKY = 3,      /* a sticky client's binding (sticky.key, sticky.b) */
 };
 
 /*
@@ -70,10 +71,19 @@ struct ha_rec {
 	uint8_t  n_entries;
 	uint8_t  replied;       /* lives in `flows` (answered), else `flows_new` */
 	uint8_t  pad[5];
-	struct flow_key key_out;        /* the OUT entry's key (or the marker's) */
-	struct flow_key key_in;
-	struct flow_entry out;
-	struct flow_entry in;
+	union {
+		struct {
+			struct flow_key key_out;        /* the OUT entry's key (or the marker's) */
+			struct flow_key key_in;
+			struct flow_entry out;
+			struct flow_entry in;
+		};
+		/* b.last_ns holds an age, b.gw the WAN's position in the config */
+		struct {
+			struct sticky_key_v4 key;
+			struct sticky_binding b;
+		} sticky;
+	};
 };
 
 _Static_assert(sizeof(struct flow_entry) == 96,
