@@ -43,10 +43,8 @@ bool ha_is_passive(const struct ha *ha)
 
 /* ---- keepalived ---- */
 
-int ha_keepalived_conf(const struct xwan_config *cfg, FILE *out)
+static int keepalived_conf_of(const struct xwan_config *cfg, const struct xwan_ha *ha, FILE *out)
 {
-	const struct xwan_ha *ha = &cfg->ha;
-
 	if (!ha->enabled)
 		return -ENOENT;
 	fprintf(out,
@@ -84,9 +82,14 @@ int ha_keepalived_conf(const struct xwan_config *cfg, FILE *out)
 	return 0;
 }
 
+int ha_keepalived_conf(const struct xwan_config *cfg, FILE *out)
+{
+	return keepalived_conf_of(cfg, &cfg->ha, out);
+}
+
 static void path_of(const struct ha *ha, const char *name, char *out, size_t len)
 {
-	snprintf(out, len, "%s/%s", ha->cfg->ha.state_dir, name);
+	snprintf(out, len, "%s/%s", ha->cur.state_dir, name);
 }
 
 static int keepalived_start(struct ha *ha)
@@ -102,7 +105,7 @@ static int keepalived_start(struct ha *ha)
 	f = fopen(conf, "w");
 	if (!f)
 		return -errno;
-	ha_keepalived_conf(ha->cfg, f);
+	keepalived_conf_of(ha->cfg, &ha->cur, f);
 	fclose(f);
 	p = fork();
 	if (p < 0)
@@ -189,7 +192,7 @@ static void garp(int ifindex, uint32_t addr)
 
 static void vips_set(struct ha *ha, bool add)
 {
-	const struct xwan_ha *c = &ha->cfg->ha;
+	const struct xwan_ha *c = &ha->cur;
 
 	for (int i = 0; i < c->n_virtual; i++) {
 		int ifindex = (int)if_nametoindex(c->virtual[i].interface);
@@ -213,7 +216,7 @@ static void vips_set(struct ha *ha, bool add)
 
 static void garps_send(struct ha *ha)
 {
-	const struct xwan_ha *c = &ha->cfg->ha;
+	const struct xwan_ha *c = &ha->cur;
 
 	for (int i = 0; i < c->n_virtual; i++) {
 		int ifindex = (int)if_nametoindex(c->virtual[i].interface);
@@ -274,8 +277,8 @@ static void publish(struct ha *ha, uint64_t now)
 static int sync_send(void *ctx, const void *buf, size_t len)
 {
 	struct ha *ha = ctx;
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(ha->cfg->ha.port),
-				  .sin_addr.s_addr = ha->cfg->ha.peer };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(ha->cur.port),
+				  .sin_addr.s_addr = ha->cur.peer };
 
 	return sendto(ha->sock, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) < 0
 		       ? -errno : 0;
@@ -303,11 +306,21 @@ static const struct ha_sync_ops sync_ops = {
 	.peer_joined = sync_joined,
 };
 
+/* A flow's record, and with a new flow its client's sticky binding (made with it). */
+static void queue_flow(struct ha *ha, const struct ha_rec *r, bool with_sticky, uint64_t now)
+{
+	struct ha_rec st;
+
+	ha_sync_queue(&ha->sync, r, now);
+	if (with_sticky && ha_sticky_read(ha->maps, &ha->local, r, now, &st) == 0)
+		ha_sync_queue(&ha->sync, &st, now);
+}
+
 static void bulk_one(void *ctx, const struct ha_rec *r)
 {
 	struct ha *ha = ctx;
 
-	ha_sync_queue(&ha->sync, r, xwan_now_ns());
+	queue_flow(ha, r, true, xwan_now_ns());
 }
 
 static void bulk_send(struct ha *ha, uint64_t now)
@@ -372,7 +385,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	} else if (ha_rec_read(ha->maps, &ha->local, &ev->key, ev->dir, now, &r)) {
 		return 0;
 	}
-	ha_sync_queue(&ha->sync, &r, now);
+	/* touches refresh the binding too: it expires by idleness */
+	queue_flow(ha, &r, ev->type == HA_EV_NEW || ev->type == HA_EV_TOUCH, now);
 	return 0;
 }
 
@@ -492,6 +506,7 @@ int ha_open(struct ha *ha, const struct xwan_config *cfg, const struct xwan_host
 	memset(ha, 0, sizeof(*ha));
 	ha->sock = ha->fifo_fd = ha->rb_fd = -1;
 	ha->cfg = cfg;
+	ha->cur = cfg->ha;
 	ha->maps = m;
 	ha->epfd = epfd;
 	ha->role = HA_ROLE_INIT;
@@ -628,10 +643,81 @@ void ha_close(struct ha *ha)
 	ha_sync_free(&ha->sync);
 }
 
-/* A reload: the peer sees the new hash; the VRRP settings apply on restart. */
+static bool vips_differ(const struct xwan_ha *a, const struct xwan_ha *b)
+{
+	if (a->n_virtual != b->n_virtual)
+		return true;
+	for (int i = 0; i < a->n_virtual; i++)
+		if (strcmp(a->virtual[i].interface, b->virtual[i].interface) ||
+		    a->virtual[i].addr.addr != b->virtual[i].addr.addr ||
+		    a->virtual[i].addr.plen != b->virtual[i].addr.plen)
+			return true;
+	return false;
+}
+
+static bool vrrp_differs(const struct xwan_ha *a, const struct xwan_ha *b)
+{
+	return a->priority != b->priority || a->preempt != b->preempt || a->vrid != b->vrid ||
+	       a->advert_ms != b->advert_ms || strcmp(a->vrrp_interface, b->vrrp_interface);
+}
+
+/*
+ * A reload. The peer sees the new hash at once; new virtual addresses
+ * replace the old ones on the active; VRRP settings reach keepalived by
+ * SIGHUP (it keeps its state: a restart would hand the role to the peer).
+ * The old config is gone by now: ha->cur is our copy of its ha: section.
+ */
 void ha_config_changed(struct ha *ha, const struct xwan_config *cfg, const struct xwan_host *h)
 {
+	const struct xwan_ha *n = &cfg->ha;
+	char conf[192];
+	FILE *f;
+
 	ha->cfg = cfg;
 	ha->sync.config_hash = xwan_config_hash(cfg);
 	ha_local_build(cfg, h, &ha->local);
+	if (!n->enabled) {
+		agent_log("ha: the new config has no ha: section; the pair runs as before until "
+			  "the agent restarts");
+		return;
+	}
+	if (n->peer != ha->cur.peer || n->port != ha->cur.port ||
+	    strcmp(n->sync_interface, ha->cur.sync_interface) ||
+	    strcmp(n->state_dir, ha->cur.state_dir))
+		agent_log("ha: a new peer, port, sync_interface or state_dir takes effect when the "
+			  "agent restarts");
+	if (vips_differ(n, &ha->cur)) {
+		bool held = ha->vips_held;
+
+		if (held)
+			vips_set(ha, false);
+		ha->cur.n_virtual = n->n_virtual;
+		memcpy(ha->cur.virtual, n->virtual, sizeof(n->virtual));
+		if (held) {
+			vips_set(ha, true);
+			ha->garps_left = GARP_COUNT;
+			ha->next_garp_ns = xwan_now_ns() + GARP_GAP_NS;
+		}
+		agent_log("ha: virtual addresses changed (%d now)%s", n->n_virtual,
+			  held ? ", re-added" : "");
+	}
+	if (vrrp_differs(n, &ha->cur)) {
+		ha->cur.priority = n->priority;
+		ha->cur.preempt = n->preempt;
+		ha->cur.vrid = n->vrid;
+		ha->cur.advert_ms = n->advert_ms;
+		memcpy(ha->cur.vrrp_interface, n->vrrp_interface, sizeof(n->vrrp_interface));
+		path_of(ha, "keepalived.conf", conf, sizeof(conf));
+		f = fopen(conf, "w");
+		if (!f) {
+			agent_log("ha: cannot write %s: %s", conf, strerror(errno));
+			return;
+		}
+		keepalived_conf_of(cfg, &ha->cur, f);
+		fclose(f);
+		if (ha->keepalived > 0)
+			kill(ha->keepalived, SIGHUP);
+		agent_log("ha: VRRP settings changed (priority %u): keepalived reloads %s",
+			  ha->cur.priority, conf);
+	}
 }

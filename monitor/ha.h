@@ -25,6 +25,7 @@ struct ring_buffer;
 
 struct ha {
 	const struct xwan_config *cfg;
+	struct xwan_ha cur;             /* the ha: section in force (reloads change parts) */
 	const struct xwan_maps *maps;
 	struct ha_local local;
 	struct ha_sync sync;
