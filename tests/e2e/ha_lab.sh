@@ -100,6 +100,7 @@ _ha_config() { # r1|r2 PRIORITY PEER
 		    members: [{wan: isp1, tier: 1}, {wan: isp2, tier: 1}]
 		    method: hash
 		    hash_fields: [src, dst, proto, sport, dport]
+		    sticky: true
 		default_group: balance
 		timeouts: {tcp_established: 7440, tcp_transitory: 120, udp: 60, icmp: 30}
 		flow_table_size: $HA_LAB_FLOWS

@@ -3,11 +3,13 @@
 # three switches and a sync cable) keeps NATed sessions through the loss of
 # the active router:
 #   1. the passive holds the flows the active forwards (download, UDP stream,
-#      interactive TCP session); /metrics shows the roles and the sync;
+#      interactive TCP session) and the sticky client's binding; /metrics
+#      shows the roles and the sync;
 #   2. the active dies (all links down at once, every process killed): the
 #      passive takes the addresses; the download completes with the right
 #      sha256 and no reset, the UDP stream and the held session go on, the
-#      ISPs see no foreign source. The longest stall and the UDP loss are
+#      ISPs see no foreign source, new connections keep the sticky client's
+#      address. The longest stall and the UDP loss are
 #      measured and reported (targets: docs/benchmarks.md, not asserted);
 #   3. the old active comes back with preempt off: nothing moves, it gets
 #      the whole table;
@@ -15,7 +17,8 @@
 #      the addresses; flows opened meanwhile reach the peer when the link
 #      returns (resent or resynced, counted);
 #   5. a config that differs is counted (reload of the passive), and a
-#      reload back clears it;
+#      reload back clears it; a reload of the active's VRRP priority reaches
+#      keepalived without a restart or a role change;
 #   6. control: with the sync blocked, a takeover loses the download.
 # Needs root and keepalived. Prints PASS:/FAIL: lines; exit 1 if any failed.
 set -u
@@ -111,6 +114,13 @@ check "1b /metrics: r1 xwan_ha_role{role=\"active\"} 1, r2 passive 1; r1 sent an
 	"$(metric r2 'xwan_ha_sync_messages_total{kind="received"}')" "$(metric r2 xwan_ha_config_hash_match)"
 info "r1 sync lag $(metric r1 xwan_ha_sync_lag_seconds) s, flows in sync $(metric r1 xwan_ha_flows_in_sync)"
 
+# sticky clients: the group is sticky, so the client's flows share one NAT address
+pre_nat=$(ha_flowset r1 | awk -v c="$LAB_CLIENT_IP:" 'index($2, c) == 1 { split($3, a, ":"); print a[1] }' | sort -u | tr '\n' ' ')
+sticky_n() { ip netns exec "$(ha_ns "$1")" bpftool -j map dump pinned "$(ha_pin "$1")/sticky" 2>/dev/null | "$LAB_PY" -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+check "1c the passive holds the client's sticky binding (r1 $(sticky_n r1), r2 $(sticky_n r2) bindings; its flows all NATed to ${pre_nat% })" \
+	"r1: $(sticky_n r1) r2: $(sticky_n r2) nat: $pre_nat" \
+	bash -c '[ "$1" -ge 1 ] && [ "$2" = "$1" ] && [ "$(echo $3 | wc -w)" = 1 ]' _ "$(sticky_n r1)" "$(sticky_n r2)" "$pre_nat"
+
 # --- 2. the active dies ---------------------------------------------------------------------------
 t_kill=$(now)
 ha_kill r1
@@ -136,6 +146,11 @@ check "2d the UDP stream (200 datagrams/s, echoed) goes on through r2" \
 info "takeover: r2 active $(after "$t_kill" "$t_active") s after the kill (as the test polls); download longest stall $(jget "$S/dl.json" stall_s) s; UDP lost $(jget "$S/udp.json" lost) of $(jget "$S/udp.json" sent) datagrams = $(jget "$S/udp.json" lost_s) s, longest gap $(jget "$S/udp.json" gap_s) s"
 echo "HA_FIGURES stall_s=$(jget "$S/dl.json" stall_s) udp_lost_s=$(jget "$S/udp.json" lost_s) udp_gap_s=$(jget "$S/udp.json" gap_s) takeover_s=$(after "$t_kill" "$t_active")"
 check "2e the ISPs saw no foreign source (spoofed counters 0)" "$(counters); $(lab_drop_evidence)" counters_zero
+who=$(lab_client "$LAB_PY" "$LAB_TOOLS/client.py" tcp-whoami --count 8 2>&1)
+# without the binding r2 would hash 8 new connections over two WANs (all on one: 1 in 128)
+who_all() { [ "$(echo "$who" | "$LAB_PY" -c 'import json,sys; print(json.load(sys.stdin)["by_addr"].get(sys.argv[1], 0))' "$1" 2>/dev/null)" = 8 ]; }
+check "2f new connections after the takeover keep the sticky client's address (${pre_nat% })" "$who" \
+	who_all "${pre_nat% }"
 
 # --- 3. the old active returns; preempt is off ------------------------------------------------
 t_hold=$(now)
@@ -196,6 +211,18 @@ ha_xwan r1 reload -c "$S/r1.yaml" >>"$S/reload.log" 2>&1
 _match() { [ "$(metric r2 xwan_ha_config_hash_match)" = 1 ]; }
 lab_poll 10 _match
 check "5b reloaded back: the hashes match again" "match $(metric r2 xwan_ha_config_hash_match)" _match
+
+# the active's VRRP priority reloaded: keepalived is told (SIGHUP), not restarted, the role stays
+ka_pid=$(cat "$S/r2-ha/keepalived.pid" 2>/dev/null)
+sed -i 's/priority: 100/priority: 120/' "$S/r2.yaml"
+ha_xwan r2 reload -c "$S/r2.yaml" >>"$S/reload.log" 2>&1
+_conf_prio() { grep -q 'priority 120' "$S/r2-ha/keepalived.conf"; }
+lab_poll 10 _conf_prio
+sleep 1     # keepalived re-reads its config; a role change would show by now
+check "5c reload of the active's ha.priority: keepalived.conf rewritten, same keepalived (pid $ka_pid), r2 still active with the addresses, hashes still match" \
+	"conf: $(grep priority "$S/r2-ha/keepalived.conf" | tr -d '\t'); pid now $(cat "$S/r2-ha/keepalived.pid" 2>/dev/null); r2 $(ha_role r2)/$(ha_vips r2); match $(metric r1 xwan_ha_config_hash_match)" \
+	bash -c '[ -n "$1" ] && [ "$1" = "$2" ] && [ "$3" = active ] && [ "$4" = 3 ] && [ "$5" = 1 ] && grep -q "priority 120" "$6"' _ \
+	"$ka_pid" "$(cat "$S/r2-ha/keepalived.pid" 2>/dev/null)" "$(ha_role r2)" "$(ha_vips r2)" "$(metric r1 xwan_ha_config_hash_match)" "$S/r2-ha/keepalived.conf"
 
 # --- 6. control: no sync, no session -------------------------------------------------------------
 # r1 stops accepting sync messages: what r2 forwards from now on is r2's alone.
