@@ -24,7 +24,8 @@
 # Standalone: tests/e2e/ha_lab.sh up | down PREFIX
 #
 # HA_LAB_BLOB_MB (default 32) sizes the download blob, HA_LAB_FLOWS (default
-# 65536) the routers' flow_table_size.
+# 65536) the routers' flow_table_size, HA_LAB_EXTRA is one more top-level
+# line of their config.
 
 HA_LAB_SELF=$(readlink -f "${BASH_SOURCE[0]}")
 # shellcheck source=tests/e2e/lab.sh
@@ -36,6 +37,7 @@ HA_VIP_WAN2=198.51.100.2
 HA_ECHO_PORT=8090
 : "${HA_LAB_BLOB_MB:=32}"
 : "${HA_LAB_FLOWS:=65536}"
+: "${HA_LAB_EXTRA:=}"
 
 ha_lab_init() {
 	lab_init_names "$1" || return 1
@@ -104,6 +106,7 @@ _ha_config() { # r1|r2 PRIORITY PEER
 		default_group: balance
 		timeouts: {tcp_established: 7440, tcp_transitory: 120, udp: 60, icmp: 30}
 		flow_table_size: $HA_LAB_FLOWS
+		$HA_LAB_EXTRA
 		ha:
 		  peer: $3
 		  sync_interface: sync0
@@ -280,6 +283,7 @@ ha_lab_create() {
 	fi
 	[ -x "$XWAN" ] || { lab_log "$XWAN not found (run make)"; return 1; }
 	LAB_OWNER_PID=${LAB_OWNER_PID:-$$} XWAN="$XWAN" HA_LAB_BLOB_MB="$HA_LAB_BLOB_MB" HA_LAB_FLOWS="$HA_LAB_FLOWS" \
+		HA_LAB_EXTRA="$HA_LAB_EXTRA" \
 		"$BASH" "$HA_LAB_SELF" __create || return 1
 	# r1 first, so it is the active one whatever the machine's load
 	ha_start r1 || return 1
