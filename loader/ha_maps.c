@@ -236,14 +236,17 @@ int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const stru
 		int ht = lookup_any(m, &r->key_in, &held);
 
 		if (ht >= 0 && memcmp(&held.peer, &r->key_out, sizeof(r->key_out)))
-			remove_flow(m, &r->key_in);
+			remove_flow(m, &r->key_in), ht = -ENOENT;
 		if (bpf_map_update_elem(m->fd[table], &r->key_in, &in, BPF_ANY))
 			return -errno;
-		bpf_map_delete_elem(m->fd[other], &r->key_in);
+		/* the passive applies thousands a second: no syscall it can skip */
+		if (ht == other)
+			bpf_map_delete_elem(m->fd[other], &r->key_in);
 	}
 	if (bpf_map_update_elem(m->fd[table], &r->key_out, &out, BPF_ANY))
 		return -errno;
-	bpf_map_delete_elem(m->fd[other], &r->key_out);
+	if (t == other)
+		bpf_map_delete_elem(m->fd[other], &r->key_out);
 	if (fresh)
 		gauge_add(m, table == XM_FLOWS_NEW);
 	return 0;

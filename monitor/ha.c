@@ -306,13 +306,30 @@ static const struct ha_sync_ops sync_ops = {
 	.peer_joined = sync_joined,
 };
 
+static bool sticky_sent_lately(struct ha *ha, const struct ha_rec *st, uint64_t now)
+{
+	const struct sticky_key_v4 *k = &st->sticky.key;
+	uint32_t h = (k->src * 2654435761u) ^ (k->dst * 40503u) ^ k->group;
+	struct ha_sticky_sent *e = &ha->sticky_sent[h % (sizeof(ha->sticky_sent) /
+							 sizeof(ha->sticky_sent[0]))];
+
+	if (!memcmp(&e->key, k, sizeof(*k)) && e->gw == st->sticky.b.gw && e->at_ns &&
+	    now - e->at_ns < 1000 * MS)
+		return true;
+	e->key = *k;
+	e->gw = st->sticky.b.gw;
+	e->at_ns = now;
+	return false;
+}
+
 /* A flow's record, and with a new flow its client's sticky binding (made with it). */
 static void queue_flow(struct ha *ha, const struct ha_rec *r, bool with_sticky, uint64_t now)
 {
 	struct ha_rec st;
 
 	ha_sync_queue(&ha->sync, r, now);
-	if (with_sticky && ha_sticky_read(ha->maps, &ha->local, r, now, &st) == 0)
+	if (with_sticky && ha_sticky_read(ha->maps, &ha->local, r, now, &st) == 0 &&
+	    !sticky_sent_lately(ha, &st, now))
 		ha_sync_queue(&ha->sync, &st, now);
 }
 
@@ -330,6 +347,7 @@ static void bulk_send(struct ha *ha, uint64_t now)
 	ha->bulk_due = false;
 	if (ha->role != HA_ROLE_ACTIVE)
 		return;
+	memset(ha->sticky_sent, 0, sizeof(ha->sticky_sent));  /* the peer needs them all */
 	n = ha_rec_scan(ha->maps, &ha->local, xwan_now_ns(), bulk_one, ha);
 	ha_sync_flush(&ha->sync, now);
 	ha->bulk_resyncs++;

@@ -42,6 +42,13 @@ struct ha {
 	char fifo_buf[512];
 	size_t fifo_len;
 	uint64_t takeovers, bulk_resyncs, hash_mismatches, events;
+	/* sticky bindings sent lately: every new flow of a client refreshes its
+	 * binding, the peer needs it once (expiry counts seconds) */
+	struct ha_sticky_sent {
+		struct sticky_key_v4 key;
+		uint8_t gw;
+		uint64_t at_ns;
+	} sticky_sent[1024];
 };
 
 /* Start HA for cfg (cfg->ha.enabled): socket, ring buffer, keepalived. */

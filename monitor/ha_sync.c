@@ -95,12 +95,18 @@ void ha_sync_queue(struct ha_sync *s, const struct ha_rec *r, uint64_t now)
 		ha_sync_flush(s, now);
 }
 
-/* Go-back-N from seq: the receiver keeps only what arrives in order. */
+/*
+ * Go-back-N from seq: the receiver keeps only what arrives in order. A
+ * burst is bounded: a receiver that fell behind and dropped would drop a
+ * whole window sent at once again; its next NACK or ack asks for more.
+ */
 static void resend_from(struct ha_sync *s, uint32_t from, uint64_t now)
 {
+	unsigned n = 0;
+
 	if (seq_before(from, s->acked))
 		from = s->acked;
-	for (uint32_t q = from; seq_before(q, s->next_seq); q++) {
+	for (uint32_t q = from; seq_before(q, s->next_seq) && n < HA_RESEND_BURST; q++, n++) {
 		struct ha_tx_slot *slot = &s->ring[q % HA_TX_WINDOW];
 		struct ha_hdr *h = (struct ha_hdr *)slot->buf;
 

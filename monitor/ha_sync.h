@@ -20,6 +20,7 @@
 #define HA_ACK_EVERY        16                  /* ... or after this many messages */
 #define HA_RESEND_NS        (200ULL * 1000000)  /* no ack for this long: resend */
 #define HA_FLUSH_NS         (5ULL * 1000000)    /* a partly filled DATA waits at most this */
+#define HA_RESEND_BURST     256                 /* messages one resend sends at most */
 
 struct ha_sync_ops {
 	int (*send)(void *ctx, const void *buf, size_t len);

@@ -117,6 +117,30 @@ static void tail_loss_resent_on_timeout(void **state)
 	ha_sync_free(&b.s);
 }
 
+static void resend_is_bounded(void **state)
+{
+	struct end a, b;
+	int n = 600, ticks = 0;
+
+	(void)state;
+	pair(&a, &b);
+	a.drop_next = n;                        /* the peer hears none of them */
+	for (int i = 0; i < n; i++)
+		queue_n(&a, 1 + i * (int)HA_RECS_PER_MSG, (int)HA_RECS_PER_MSG);
+	assert_int_equal(b.delivered, 0);
+	/* One resend is one bounded burst, not the whole window at once ... */
+	ha_sync_tick(&a.s, 1000 * MS + HA_RESEND_NS + 1);
+	assert_int_equal(a.s.st.resent, HA_RESEND_BURST);
+	assert_int_equal(b.delivered, HA_RESEND_BURST * (int)HA_RECS_PER_MSG);
+	/* ... and the next ones carry on from what the peer acknowledged. */
+	while (b.delivered < n * (int)HA_RECS_PER_MSG && ticks < 10)
+		ha_sync_tick(&a.s, 1000 * MS + (uint64_t)(++ticks + 1) * (HA_RESEND_NS + 1));
+	assert_int_equal(b.delivered, n * (int)HA_RECS_PER_MSG);
+	assert_int_equal(a.s.st.lost, 0);
+	ha_sync_free(&a.s);
+	ha_sync_free(&b.s);
+}
+
 static void foreign_and_bad_rejected(void **state)
 {
 	struct end a, b;
@@ -168,6 +192,7 @@ int main(void)
 		cmocka_unit_test(in_order_and_acked),
 		cmocka_unit_test(gap_is_resent),
 		cmocka_unit_test(tail_loss_resent_on_timeout),
+		cmocka_unit_test(resend_is_bounded),
 		cmocka_unit_test(foreign_and_bad_rejected),
 		cmocka_unit_test(rejoin_triggers_resync),
 	};
