@@ -305,8 +305,12 @@ int tc_wan_ingress(struct __sk_buff *skb)
 			fe = flow_lookup(s, &p.key, now);
 		if (!fe && dst_is_local(p.key.daddr)) {
 			rc = forward_admit(skb, &p, s, now);
+			if (rc == -1)
+				rc = nat_map_inbound(skb, &p, s, now);
 			if (rc == -2)
 				return tc_verdict(HOOK_TC_WAN_IN, V_DROP_SRC_LIMIT);
+			if (rc == -3)
+				return tc_verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED);
 			if (rc == 0)
 				fe = flow_get(&p.key);
 		}

@@ -196,17 +196,13 @@ int xdp_lan(struct xdp_md *ctx)
 	return xdp_redirected(HOOK_XDP_LAN, v);
 }
 
-static __always_inline int xdp_wan_unmatched(struct xdp_md *ctx, const struct pkt *p)
+static __always_inline int xdp_wan_unsolicited(struct xdp_md *ctx)
 {
 	__u32 ifindex = ctx_ifindex(ctx);
 	struct gw_counters *gc;
 	struct iface_info *wan;
 	__u32 gw;
 
-	if (local_lan_side(p->key.daddr))
-		return xdp_verdict(HOOK_XDP_WAN, V_DROP_WAN_TO_LAN_ADDR);
-	if (wan_host_bound(&p->key))
-		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
 	wan = bpf_map_lookup_elem(&ifaces, &ifindex);
 	if (wan) {
 		gw = wan->gw;
@@ -215,6 +211,15 @@ static __always_inline int xdp_wan_unmatched(struct xdp_md *ctx, const struct pk
 			gc->unsolicited += 1;
 	}
 	return xdp_verdict(HOOK_XDP_WAN, V_DROP_UNSOLICITED);
+}
+
+static __always_inline int xdp_wan_unmatched(struct xdp_md *ctx, const struct pkt *p)
+{
+	if (local_lan_side(p->key.daddr))
+		return xdp_verdict(HOOK_XDP_WAN, V_DROP_WAN_TO_LAN_ADDR);
+	if (wan_host_bound(&p->key))
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
+	return xdp_wan_unsolicited(ctx);
 }
 
 SEC("xdp")
@@ -253,12 +258,19 @@ int xdp_wan(struct xdp_md *ctx)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
 	if (!fe && dst_is_local(p.key.daddr)) {
 		rc = forward_admit(ctx, &p, s, now);
+		v = V_FWD_PORT_FORWARD;
+		if (rc == -1) {
+			rc = nat_map_inbound(ctx, &p, s, now);
+			v = V_FWD_MAPPING;
+		}
 		if (rc == -2)
 			return xdp_verdict(HOOK_XDP_WAN, V_DROP_SRC_LIMIT);
-		if (rc == 0) {
+		if (rc == -3)   /* a mapping's port, its filter refuses: not the host's */
+			return xdp_wan_unsolicited(ctx);
+		if (rc == 0)
 			fe = flow_get(&p.key);
-			v = V_FWD_PORT_FORWARD;
-		}
+		else
+			v = V_FWD_IN;
 	}
 	if (!fe || fe->dir != FLOW_DIR_IN)
 		return xdp_wan_unmatched(ctx, &p);
@@ -295,7 +307,7 @@ int xdp_wan(struct xdp_md *ctx)
 			return xdp_verdict(HOOK_XDP_WAN, rc);
 		if (nat_rewrite(ctx, &p, 0, fe->xlate_addr, fe->xlate_port))
 			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
-		if (v != V_FWD_PORT_FORWARD)
+		if (v != V_FWD_PORT_FORWARD && v != V_FWD_MAPPING)
 			v = V_FWD_IN;
 	}
 	count_gw_packet(fe->gw, p.len, 0);

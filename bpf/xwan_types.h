@@ -294,7 +294,8 @@ struct gw_slot_table {
 	__u32 usable_mask;      /* the gateways this table names */
 	__u32 sticky_expire_s;  /* 0: not sticky */
 	__u8  sticky_key;       /* enum sticky_key */
-	__u8  pad[3];
+	__u8  filtering;        /* enum nat_filtering of the mappings it makes */
+	__u8  pad[2];
 	__u8  slot[XWAN_SLOTS]; /* gateway indices, or XWAN_GW_NONE */
 	__u8  pad2[3];
 };
@@ -315,6 +316,71 @@ struct sticky_binding {
 	__u8  gw;
 	__u8  pad[7];
 };
+
+/* ------------------------------------------------------------ mappings */
+
+/*
+ * Endpoint-independent mapping (RFC 4787 REQ-1, RFC 5382 REQ-1): while a
+ * LAN socket (address, port, protocol) holds a mapping, each of its flows,
+ * to any remote, leaves through the mapping's WAN with its public
+ * address:port. A mapping has two entries in `nat_maps`, like a flow:
+ *   LAN side {LAN address, LAN port}       -> the public address:port
+ *   PUB side {public address, public port} -> the LAN socket
+ * The PUB side is what makes one public port one socket's (per WAN
+ * address), and what an inbound packet finds. The LAN side is the one
+ * whose clock counts: a PUB entry whose LAN side no longer points back
+ * at it is a leftover, free to take.
+ */
+enum nat_filtering {
+	FILTER_ADDR_PORT = 0,   /* address-and-port-dependent: replies only (default) */
+	FILTER_ADDR      = 1,   /* address-dependent: any port of a remote it sent to */
+	FILTER_ENDPOINT  = 2,   /* endpoint-independent: anyone ("full cone") */
+	FILTER_MAX
+};
+
+enum nat_map_side {
+	NMAP_LAN = 0,
+	NMAP_PUB = 1,
+};
+
+struct nat_map_key {
+	__be32 addr;
+	__be16 port;
+	__u8   proto;
+	__u8   side;            /* enum nat_map_side */
+};
+
+struct nat_map {
+	__u64  created_ns;
+	__u64  last_ns;         /* LAN side: last use by one of its flows (refreshed
+				   every ~8.6 s of traffic, HA_TOUCH_SHIFT) */
+	__be32 addr;            /* LAN side: the public address; PUB side: the LAN one */
+	__be16 port;
+	__u8   gw;              /* the WAN */
+	__u8   filtering;       /* enum nat_filtering */
+	__u32  lan_ifindex;     /* where the LAN socket is */
+	__u8   l2_dst[6];       /* the LAN host's MAC (its first packet's source) */
+	__u8   pad[2];
+	__u32  flows;           /* flows the mapping made or reused, for the views */
+};
+
+/*
+ * address-dependent filtering: a remote address the mapping has sent to.
+ * Refreshed with the mapping, by flows to that address.
+ */
+struct nat_permit_key {
+	__be32 pub_addr;
+	__be32 remote;
+	__be16 pub_port;
+	__u8   proto;
+	__u8   pad;
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct nat_map_key) == 8, "nat_map_key layout");
+_Static_assert(sizeof(struct nat_map) == 40, "nat_map layout");
+_Static_assert(sizeof(struct nat_permit_key) == 12, "nat_permit_key layout");
+#endif
 
 /* ---------------------------------------------------------------- rules */
 
@@ -688,6 +754,7 @@ enum xwan_hook {
 	X(FWD_VIA_KERNEL,   "forward", "via_kernel")                  \
 	X(FWD_REROUTED,     "forward", "asymmetric_route")            \
 	X(FWD_PORT_FORWARD, "forward", "port_forward")                \
+	X(FWD_MAPPING,      "forward", "endpoint_mapping")            \
 	X(PASS_NOT_IPV4,    "pass",    "not_ipv4")                    \
 	X(PASS_LOCAL,       "pass",    "to_host")                     \
 	X(PASS_BYPASS,      "pass",    "bypass")                      \
@@ -754,6 +821,12 @@ enum xwan_verdict {
 	X(TCP_RST_IGNORED,  "tcp_rst_out_of_window")       \
 	X(TCP_FIN_IGNORED,  "tcp_fin_out_of_window")       \
 	X(TCP_DATA_IGNORED, "tcp_data_out_of_window")      \
+	X(MAPPING_CREATED,  "nat_mapping_created")         \
+	X(MAPPING_REUSED,   "nat_mapping_reused")          \
+	X(MAPPING_DROPPED,  "nat_mapping_wan_gone")        \
+	X(MAPPING_MOVED,    "nat_mapping_moved")           \
+	X(MAPPING_INBOUND,  "nat_mapping_inbound_flow")    \
+	X(MAPPING_FILTERED, "nat_mapping_inbound_filtered") \
 	X(HA_EVENT_LOST,    "ha_sync_event_lost")          \
 	X(NETLINK_RESYNC,   "netlink_overflow_resync")     \
 	X(WAN_RELEARNED,    "wan_address_or_gateway_changed")

@@ -1485,6 +1485,13 @@ static const struct keyword sticky_keys[] = {
 	{ NULL, 0 },
 };
 
+static const struct keyword filterings[] = {
+	{ "address-and-port-dependent", FILTER_ADDR_PORT },
+	{ "address-dependent", FILTER_ADDR },
+	{ "endpoint-independent", FILTER_ENDPOINT },
+	{ NULL, 0 },
+};
+
 static void group_defaults(struct xwan_group *g)
 {
 	memset(g, 0, sizeof(*g));
@@ -1615,9 +1622,10 @@ static int parse_group_policy(struct parser *p, const yaml_node_t *n,
 {
 	int method = g->method, trigger = g->trigger;
 	int all_down = g->when_all_down, on_down = g->on_gateway_down;
-	int on_up = g->on_gateway_up;
+	int on_up = g->on_gateway_up, filtering = g->filtering;
 
 	TRY(opt_keyword(p, n, path, "method", group_methods, &method));
+	TRY(opt_keyword(p, n, path, "filtering", filterings, &filtering));
 	TRY(opt_keyword(p, n, path, "trigger", triggers, &trigger));
 	TRY(opt_keyword(p, n, path, "when_all_down", all_down_actions,
 			&all_down));
@@ -1629,6 +1637,7 @@ static int parse_group_policy(struct parser *p, const yaml_node_t *n,
 	g->when_all_down = (enum when_all_down)all_down;
 	g->on_gateway_down = (enum xwan_on_down)on_down;
 	g->on_gateway_up = (enum xwan_on_up)on_up;
+	g->filtering = (enum nat_filtering)filtering;
 	return 0;
 }
 
@@ -1638,7 +1647,7 @@ static int parse_group(struct parser *p, const yaml_node_t *n,
 	static const char *const keys[] = {
 		"name", "members", "method", "hash_fields", "hash_seed",
 		"trigger", "when_all_down", "on_gateway_down", "on_gateway_up",
-		"sticky", NULL,
+		"sticky", "filtering", NULL,
 	};
 	struct xwan_group *g = &p->cfg->groups[index];
 	const yaml_node_t *v;

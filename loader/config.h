@@ -143,6 +143,8 @@ struct xwan_group {
 	bool sticky;                /* sticky: {enabled, expire_s, key} */
 	uint32_t sticky_expire_s;   /* default 300 */
 	enum sticky_key sticky_key;
+	enum nat_filtering filtering;   /* inbound to its mappings; default
+					   address-and-port-dependent */
 	int line;
 };
 

@@ -37,6 +37,8 @@
 	X(RULES,      "rules")          \
 	X(STICKY,     "sticky")         \
 	X(PORT_FWDS,  "port_fwds")      \
+	X(NAT_MAPS,   "nat_maps")       \
+	X(NAT_PERMITS, "nat_permits")   \
 	X(GW_HEALTH,  "gw_health")      \
 	X(RUNTIME,    "runtime")        \
 	X(HA_EVENTS,  "ha_events")      \

@@ -382,6 +382,7 @@ static int build_group_table(const struct xwan_config *cfg, int group, const boo
 	t->when_all_down = (uint8_t)g->when_all_down;
 	t->sticky_expire_s = g->sticky ? g->sticky_expire_s : 0;
 	t->sticky_key = (uint8_t)g->sticky_key;
+	t->filtering = (uint8_t)g->filtering;
 	memset(t->slot, XWAN_GW_NONE, sizeof(t->slot));
 	if (!tier)
 		return 0;

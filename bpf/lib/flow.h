@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "events.h"
+#include "mapping.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
@@ -544,6 +545,7 @@ static __always_inline __u32 flow_track(const struct xwan_settings *s, struct fl
 	if (tcp && !tcp_in_window(s, fe, p))
 		return tcp_window_refused(p);
 	ha_touch(fe, now);
+	nat_map_touch(fe, p, now);
 	fe->last_seen_ns = now;
 	fe->packets += 1;
 	fe->bytes += p->len;

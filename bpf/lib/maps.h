@@ -168,6 +168,28 @@ struct {
 	__type(value, struct port_fwd);
 } port_fwds SEC(".maps");
 
+/*
+ * Endpoint-independent mappings, both sides (xwan_types.h: struct
+ * nat_map). An LRU: when full the coldest mapping goes, and its flows
+ * carry on with their ports; only the next flow of that socket may get
+ * another one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 2 * 65536);
+	__type(key, struct nat_map_key);
+	__type(value, struct nat_map);
+} nat_maps SEC(".maps");
+
+/* Remote addresses an address-dependent mapping admits; the value is when
+ * the mapping last sent there. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct nat_permit_key);
+	__type(value, __u64);
+} nat_permits SEC(".maps");
+
 /* Redirect targets: every LAN and WAN interface, keyed by ifindex. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

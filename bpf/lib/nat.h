@@ -392,6 +392,9 @@ static __attribute__((noinline)) int lan_src_ok(__u32 ifindex, __be32 addr)
 	return bpf_map_lookup_elem(&lan_nets, &lk) != NULL;
 }
 
+/* Endpoint-independent mappings: they claim ports as above. */
+#include "mapping_nat.h"
+
 /*
  * Create both entries of a new flow from its first LAN packet. Returns the
  * verdict: V_FWD_OUT when the flow now exists (look it up again), or why
@@ -471,7 +474,7 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 		if (!t)
 			return V_PASS_ALL_DOWN;
 		pos = group_position(t, group, &p->key);
-		first = sticky_gateway(t, p, group, now);
+		first = nat_map_gateway(p, t, sticky_gateway(t, p, group, now), now);
 	}
 
 	for (attempt = 0; attempt < XWAN_GW_TRIES; attempt++) {
@@ -503,7 +506,15 @@ __xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
 			sport = bpf_ntohs(p->key.sport);
 			nt.first = sport >= gi->port_min && sport <= gi->port_max ? sport : 0;
 			nt.start = bpf_get_prandom_u32();
-			bpf_loop(XWAN_NAT_TRIES, nat_try_port, &nt, 0);
+			rc = nat_map_port(&nt, p, gw, t ? t->filtering : FILTER_ADDR_PORT, ifindex);
+			if (rc > 0) {
+				bpf_loop(XWAN_NAT_TRIES, nat_map_try, NULL, 0);
+				rc = nat_map_made(&nt);
+			}
+			if (rc)
+				bpf_loop(XWAN_NAT_TRIES, nat_try_port, &nt, 0);
+			else
+				nat_map_permit(&nt, t ? t->filtering : FILTER_ADDR_PORT);
 		} else {
 			/* Routed space: the reply key is the original tuple reversed. */
 			nt.rev.daddr = p->key.saddr;

@@ -202,6 +202,10 @@ static inline int fx_reset(void)
 	if (!rc)
 		rc = fx_clear_hash(m->fd[XM_STICKY]);
 	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_NAT_MAPS]);
+	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_NAT_PERMITS]);
+	if (!rc)
 		rc = fx_tx_paths(XDP_TX_REDIRECT);
 	if (!rc)
 		rc = fx_zero_percpu(m->fd[XM_VERDICTS], HOOK_MAX * V_MAX, sizeof(__u64));

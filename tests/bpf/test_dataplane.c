@@ -1406,9 +1406,11 @@ static void test_expired_flow_not_used(void **state)
 	set_timeout(TIMEOUT_UDP, 1000 * 1000);          /* 1 ms */
 	nanosleep(&ts, NULL);
 
+	/* The port is still the socket's live mapping: filtered, silently dropped. */
 	r = reply_to(&dg, o.gw, o.port, 0);
 	mk(&in, &r);
-	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_DROP, HOOK_XDP_WAN,
+		   V_DROP_UNSOLICITED);
 	expect_untouched(&out, &in);
 
 	mk(&in, &dg);
@@ -1421,8 +1423,11 @@ static void test_expired_flow_not_used(void **state)
 	assert_int_equal(e.packets, 0);
 	assert_int_equal(fx_flow_count(), 2);   /* the old reply entry went with it */
 	assert_int_equal(fx_event(EV_FLOW_CREATED), 2);
-	assert_int_equal(fx_event(EV_FLOW_REPLACED), 1);
-	assert_int_equal(fx_flow_count(), 2);
+	/* The socket's mapping outlives its flow by a refresh interval: same port. */
+	assert_int_equal(fx_event(EV_MAPPING_REUSED), 1);
+	assert_int_equal(ntohs(e.peer.sport), 140);
+	assert_true(fx_flow(&kout, &e));
+	assert_int_equal(ntohs(e.xlate_port), o.port);
 }
 
 /* ------------------------------------------------- destination policy */
@@ -2233,8 +2238,9 @@ static void test_evicted_reply_half_frees_no_port_in_use(void **state)
 
 	(void)state;
 	open_flow(&a, &oa);
-	/* The LRU evicts A's reply half. */
+	/* The LRU evicts A's reply half, and A's mapping, which held the port. */
 	assert_int_equal(bpf_map_delete_elem(FX.m->fd[XM_FLOWS_NEW], &oa.out_e.peer), 0);
+	assert_int_equal(fx_clear_hash(FX.m->fd[XM_NAT_MAPS]), 0);
 	/* A client whose flow lands on A's gateway, asking for A's port. */
 	for (uint32_t h = 3; h < 250 && !b_addr; h++) {
 		struct flow_key k = fkey(htonl(0x0a010000u + h), REMOTE, oa.port, 443, PROTO_TCP);
@@ -2565,6 +2571,11 @@ static void test_default_timeouts_meet_rfcs(void **state)
 	expect_reply_translated(&echo, &oe, 0);
 	r = reply_to(&late, ol.gw, ol.port, 0);
 	mk(&in, &r);
+	/* Its socket's mapping was not aged: it keeps the port, filtered. */
+	expect_xdp(FX.xdp_wan, FX.wan_if[ol.gw], &in, NULL, XDP_DROP, HOOK_XDP_WAN,
+		   V_DROP_UNSOLICITED);
+	/* Aged too, the port is nobody's: the host's, as before mappings. */
+	assert_int_equal(fx_clear_hash(FX.m->fd[XM_NAT_MAPS]), 0);
 	expect_xdp(FX.xdp_wan, FX.wan_if[ol.gw], &in, NULL, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
 }
 
