@@ -520,6 +520,22 @@ static inline __attribute__((always_inline)) __u32 xwan_timeout_index(__u8 proto
 	return proto == 1 /* IPPROTO_ICMP */ ? TIMEOUT_ICMP : TIMEOUT_UDP;
 }
 
+/*
+ * How long a NAT mapping lives after its last use (ns), given the settings'
+ * timeout of its protocol: the UDP timeout, TCP's transitory one (a mapping
+ * is what lets a new connection in, not an established one), and one more
+ * refresh interval (HA_TOUCH_SHIFT, below): its flows refresh it no oftener.
+ */
+static inline __attribute__((always_inline)) __u64 xwan_nat_map_timeout(__u64 proto_timeout_ns)
+{
+	return proto_timeout_ns + (1ULL << 33);
+}
+
+static inline __attribute__((always_inline)) __u32 xwan_nat_map_timeout_index(__u8 proto)
+{
+	return proto == 6 /* IPPROTO_TCP */ ? TIMEOUT_TCP_TRANSITORY : TIMEOUT_UDP;
+}
+
 enum asymmetric_policy {
 	ASYM_DROP  = 0,
 	ASYM_ALLOW = 1,

@@ -16,6 +16,7 @@
 #include "../bpf/xwan_hash.h"
 #include "../bpf/xwan_rules.h"
 #include "flows.h"
+#include "mappings.h"
 
 static const char *proto_name(uint8_t p)
 {
@@ -115,6 +116,48 @@ static void print_gateway_choice(FILE *out, const struct xwan_runtime *rt,
 		first = false;
 	}
 	fprintf(out, "\n");
+}
+
+/*
+ * The source socket's NAT mapping, when the query names one. 1: it is live
+ * and decides the gateway (the dataplane's nat_map_gateway, mapping_nat.h).
+ */
+static int print_mapping(FILE *out, const struct xwan_maps *m, const struct xwan_runtime *rt,
+			 const struct xwan_settings *s, const struct xwan_explain_query *q,
+			 const struct gw_slot_table *t, uint64_t now)
+{
+	struct nat_map_key k = { .addr = q->src, .port = htons(q->sport), .proto = q->proto,
+				 .side = NMAP_LAN };
+	char pub[INET_ADDRSTRLEN], lan[INET_ADDRSTRLEN];
+	struct nat_map nm;
+	uint64_t idle;
+
+	if (!q->has_sport || (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP))
+		return 0;
+	if (bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &k, &nm)) {
+		fprintf(out, "mapping:  none yet: this flow makes one (filtering %s)\n",
+			xwan_filtering_name(t->filtering));
+		return 0;
+	}
+	idle = now > nm.last_ns ? (now - nm.last_ns) / 1000000000ULL : 0;
+	inet_ntop(AF_INET, &nm.addr, pub, sizeof(pub));
+	if (!xwan_mapping_live(&nm, q->proto, s, now)) {
+		fprintf(out, "mapping:  expired (idle %llus): this flow makes a new one\n",
+			(unsigned long long)idle);
+		return 0;
+	}
+	fprintf(out, "mapping:  %s:%u -> %s:%u on %s, filtering %s, %u flows, idle %llus\n",
+		inet_ntop(AF_INET, &q->src, lan, sizeof(lan)),
+		q->sport, pub, ntohs(nm.port), gw_label(rt, nm.gw), xwan_filtering_name(nm.filtering),
+		nm.flows, (unsigned long long)idle);
+	if (nm.gw >= XWAN_MAX_GATEWAYS || !(t->usable_mask & (1U << nm.gw))) {
+		fprintf(out, "mapping:  its WAN is not usable in this group now: the flow makes a "
+			"new mapping where it goes\n");
+		return 0;
+	}
+	fprintf(out, "gateway:  %s (the socket's mapping, whatever the hash says)\n",
+		gw_label(rt, nm.gw));
+	return 1;
 }
 
 struct pin_ctx {
@@ -250,7 +293,9 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 			fprintf(out, "%s %s", n++ ? "," : "", gw_label(rt, (uint32_t)g));
 	if (!t->usable_mask)
 		fprintf(out, " none");
-	fprintf(out, "\n");
+	fprintf(out, ", filtering %s\n", xwan_filtering_name(t->filtering));
+	if (print_mapping(out, m, rt, &s, q, t, pc.now))
+		goto existing;
 	if (t->sticky_expire_s) {
 		struct sticky_key_v4 sk = { .src = q->src, .group = (uint8_t)group,
 					    .dst = t->sticky_key == STICKY_KEY_SRC_DST ? q->dst : 0 };

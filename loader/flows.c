@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "flows.h"
+#include "mappings.h"
 #include "rst.h"
 
 #include <arpa/inet.h>
@@ -318,6 +319,8 @@ int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *
 		fprintf(out, "\n]\n");
 	else
 		fprintf(out, "%d flows shown, %d in the table\n", c.shown, c.total);
+	if (!rc && !f->json)
+		rc = xwan_mappings_print(m, f, &rt, out);
 	return rc ? rc : c.shown;
 }
 

@@ -25,10 +25,11 @@ static __always_inline int nat_map_proto(__u8 proto)
 
 static __always_inline __u64 nat_map_timeout(const struct xwan_settings *s, __u8 proto)
 {
-	__u32 t = proto == IPPROTO_TCP ? TIMEOUT_TCP_TRANSITORY : TIMEOUT_UDP;
+	__u32 t = xwan_nat_map_timeout_index(proto);
 
-	/* One refresh interval more: a flow refreshes it no oftener. */
-	return s->timeout_ns[t] + (1ULL << HA_TOUCH_SHIFT);
+	if (t >= TIMEOUT_MAX)
+		return 0;
+	return xwan_nat_map_timeout(s->timeout_ns[t]);
 }
 
 static __always_inline int nat_map_live(const struct xwan_settings *s, const struct nat_map *m,

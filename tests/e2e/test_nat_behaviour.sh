@@ -17,6 +17,7 @@
 #     with the default, neither
 #   4 turnutils_natdiscovery (coturn) from the LAN client reports
 #     endpoint-independent mapping and the filtering the config asks for
+#   5 xwan flows and xwan explain show the mapping and its filtering
 #
 # xwan-only: with XWAN_E2E_MODE=kernel every check is reported as SKIP.
 # Every check prints "PASS: <what>" or "FAIL: <what> (<evidence>)".
@@ -102,6 +103,25 @@ t_mapping() {
 	n=$(sort -u <<<"$eps" | grep -c .)
 	check "2 TCP from one bound port to $S1 and $S2 at once: both see one public address:port ($(head -1 <<<"$eps"))" \
 		"$out" eval '[ "$(grep -c . <<<"$eps")" = 2 ] && [ "$n" = 1 ] && is_wan_ep "$(head -1 <<<"$eps")"'
+}
+
+# --- 5: the views ---------------------------------------------------------------------
+t_views() {
+	local out ep
+	ep=$(seen_of "$(probe "$LAB_NS_CLIENT" udp --bind "$LAB_CLIENT_IP:40000" --to "$S1:$PORT")")
+	out=$(lab_xwan flows --client "$LAB_CLIENT_IP" 2>&1)
+	info "xwan flows: $(grep -A3 "MAPPED TO" <<<"$out" | ev)"
+	check "5a xwan flows lists the mapping of $LAB_CLIENT_IP:40000 to $ep with its filtering" \
+		"$out" eval 'grep -E "^udp +$LAB_CLIENT_IP:40000 +$ep .*address-and-port-dependent" <<<"$out" >/dev/null'
+	out=$(lab_xwan explain --src "$LAB_CLIENT_IP" --sport 40000 --dst 192.0.2.77 --proto udp \
+		--dport 9 2>&1)
+	info "xwan explain: $(ev <<<"$out")"
+	check "5b xwan explain for a new flow of that socket names the mapping ($ep) and its WAN as the gateway" \
+		"$out" eval 'grep -q "^mapping: .*-> $ep" <<<"$out" && grep -q "^gateway: .*mapping" <<<"$out" && grep -q "filtering address-and-port-dependent" <<<"$out"'
+	out=$(lab_xwan explain --src "$LAB_CLIENT_IP" --sport 40999 --dst 192.0.2.77 --proto udp \
+		--dport 9 2>&1)
+	check "5c control: a socket without a mapping gets the hash's gateway" "$out" \
+		eval 'grep -q "^mapping: *none" <<<"$out" && ! grep -q "^gateway: .*mapping" <<<"$out"'
 }
 
 # --- 3: filtering ------------------------------------------------------------------
@@ -202,6 +222,7 @@ t_natdiscovery() {
 
 START=$SECONDS
 t_mapping
+t_views
 t_filtering
 t_natdiscovery
 echo "# test_nat_behaviour: $NPASS pass, $NFAIL fail ($((SECONDS - START)) s after lab setup)"
