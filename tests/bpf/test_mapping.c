@@ -407,6 +407,59 @@ static void test_icmp_error_keeps_mapping(void **state)
 	assert_int_equal(r2.gw, r.gw);
 }
 
+/* A TCP segment with explicit sequence numbers. */
+static void mk_tcp(struct frame *f, const uint8_t *dst, const uint8_t *src, uint32_t sa,
+		   uint32_t da, uint16_t sp, uint16_t dp, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct ip4_spec ip = { .saddr = sa, .daddr = da, .proto = PROTO_TCP, .ttl = 64, .id = 8 };
+	uint8_t l4[64];
+	size_t n = l4_tcp(l4, sa, da, sp, dp, flags, seq, ack, NULL, 0);
+
+	frame_ipv4(f, dst, src, &ip, l4, n);
+}
+
+/*
+ * RFC 5382 REQ-2: TCP simultaneous open (hole punching). Both ends send a
+ * SYN; each SYN reaches the other, the SYN-ACKs cross, and the connection
+ * is established, with the default filtering: the remote's SYN is to an
+ * endpoint the client sent to.
+ */
+static void test_tcp_simultaneous_open(void **state)
+{
+	struct flow_key k = fkey(CLIENT, REMOTE, 40000, 5000, PROTO_TCP);
+	struct flow_entry e;
+	struct frame in, o;
+	struct view v;
+	int gw;
+	uint16_t pub;
+
+	(void)state;
+	mk_tcp(&in, FX.lan_mac, MAC_CLIENT, CLIENT, REMOTE, 40000, 5000, F_SYN, 100, 0);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_REDIRECT);
+	assert_true(frame_view(&o, &v));
+	gw = fx_gw_of_addr(v.saddr);
+	pub = v.sport;
+	assert_in_range(gw, 0, NGW - 1);
+	/* The remote's own SYN, crossing ours. */
+	mk_tcp(&in, FX.wan_mac[gw], MAC_GW[gw], REMOTE, FX.nat_addr[gw], 5000, pub, F_SYN, 900, 0);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[gw], &in, &o), XDP_REDIRECT);
+	assert_true(frame_view(&o, &v));
+	assert_int_equal(v.daddr, CLIENT);
+	assert_int_equal(v.dport, 40000);
+	/* Each answers the other's SYN. */
+	mk_tcp(&in, FX.lan_mac, MAC_CLIENT, CLIENT, REMOTE, 40000, 5000, F_SYN | F_ACK, 100, 901);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_REDIRECT);
+	mk_tcp(&in, FX.wan_mac[gw], MAC_GW[gw], REMOTE, FX.nat_addr[gw], 5000, pub,
+	       F_SYN | F_ACK, 900, 101);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[gw], &in, &o), XDP_REDIRECT);
+	mk_tcp(&in, FX.lan_mac, MAC_CLIENT, CLIENT, REMOTE, 40000, 5000, F_ACK, 101, 901);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_REDIRECT);
+	assert_true(fx_flow(&k, &e));
+	assert_int_equal(e.state, FLOW_STATE_ESTABLISHED);
+	assert_int_equal(fx_verdict(HOOK_XDP_WAN, V_FWD_IN), 2);
+	assert_int_equal(fx_flow_count(), 2);
+}
+
 int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup(f, fx_setup)
@@ -424,6 +477,7 @@ int main(int argc, char **argv)
 		T(test_filter_tcp_syn),
 		T(test_filter_expired_mapping_admits_nobody),
 		T(test_icmp_error_keeps_mapping),
+		T(test_tcp_simultaneous_open),
 	};
 #undef T
 
