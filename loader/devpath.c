@@ -338,3 +338,39 @@ const char *devpath_tx_name(uint8_t tx)
 
 	return tx < 4 ? n[tx] : "?";
 }
+
+/* /proc/sys/net/ipv4/conf/IF/arp_ignore, -1 if unreadable. */
+static int arp_ignore_of(const char *ifname)
+{
+	char path[96];
+	FILE *f;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_ignore", ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+int devpath_lan_warning(const struct nl_link *l, char *msg, size_t len)
+{
+	struct nl_link parent = {};
+	int dev, all;
+
+	if (strcmp(l->kind, "macvlan") || l->link <= 0 || nl_link_get_index(l->link, &parent))
+		return 0;
+	/* The kernel uses the larger of the two. */
+	dev = arp_ignore_of(parent.name);
+	all = arp_ignore_of("all");
+	if (dev < 0 || all < 0 || dev > 0 || all > 0)
+		return 0;
+	snprintf(msg, len, "%s is a macvlan on %s, which answers ARP for %s's addresses "
+		 "(arp_ignore 0): clients that learn %s's MAC are routed past xwan, "
+		 "untranslated; set sysctl net.ipv4.conf.%s.arp_ignore=1", l->name, parent.name,
+		 l->name, parent.name, parent.name);
+	return 1;
+}

@@ -64,6 +64,14 @@ int devpath_sync(const struct xwan_maps *m, struct xwan_runtime *rt);
  */
 int devpath_refresh(const struct xwan_maps *m, char *what, size_t len);
 
+/*
+ * A LAN on a macvlan whose parent answers ARP for the macvlan's address
+ * (arp_ignore 0 on the parent and on "all"): clients that learn the
+ * parent's MAC are routed past xwan by the kernel, untranslated. 1 with
+ * the warning in msg, 0 when there is nothing to say.
+ */
+int devpath_lan_warning(const struct nl_link *l, char *msg, size_t len);
+
 /* "xdp native", "xdp generic" or "tc" (how packets arriving on it are handled),
  * and the tx path into it, for the views. */
 const char *devpath_rx_name(uint8_t xdp_mode);

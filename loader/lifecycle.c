@@ -277,6 +277,7 @@ static int attach_iface(const struct xwan_progs *pr, struct xwan_attach *a, bool
 	bool wan = a->role == IFACE_WAN;
 	struct dev_caps caps;
 	struct nl_link l;
+	char msg[256];
 	int fd, rc;
 
 	rc = nl_link_get_index((int)a->ifindex, &l);
@@ -298,6 +299,8 @@ static int attach_iface(const struct xwan_progs *pr, struct xwan_attach *a, bool
 			return rc;
 		a->tc_attached |= 2;
 	}
+	if (!wan && !quiet && devpath_lan_warning(&l, msg, sizeof(msg)))
+		fprintf(stderr, "xwan: warning: %s\n", msg);
 	if (!devpath_wants_xdp(&caps))
 		return 0;
 	fd = pr->fd[wan ? XP_XDP_WAN : XP_XDP_LAN];

@@ -111,6 +111,8 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	out->type = ifm->ifi_type;
 	out->flags = ifm->ifi_flags;
 	out->has_master = tb[IFLA_MASTER] != NULL;
+	if (tb[IFLA_LINK])
+		out->link = (int)mnl_attr_get_u32(tb[IFLA_LINK]);
 	if (tb[IFLA_LINKINFO]) {
 		struct nlattr *li[IFLA_INFO_MAX + 1] = {};
 		struct attr_table t = { (const struct nlattr **)li, IFLA_INFO_MAX };

@@ -34,6 +34,7 @@ struct nl_link {
 	uint32_t flags;     /* IFF_* (IFF_NOARP, IFF_POINTOPOINT...) */
 	char kind[16];      /* rtnl link kind: veth, bridge, bond, vlan, tun... ("" for a NIC) */
 	bool has_master;    /* a port of a bridge or bond */
+	int link;           /* IFLA_LINK: the parent of a macvlan or VLAN, 0 if none */
 	bool p2p;           /* point-to-point or no link-layer address (ppp, tun,
 			       raw-ip wwan, wg): the device is the route */
 };

@@ -39,16 +39,24 @@ lab_gw sysctl -qw net.ipv6.conf.mv-lan.disable_ipv6=1
 # Linux answers ARP for any local address on any interface: without this
 # lan0 answers for mv-lan's address too, the client sends to lan0's MAC and
 # the kernel routes it past xwan (un-NATed: isp1's anti-spoof rule drops it).
-lab_gw sysctl -qw net.ipv4.conf.lan0.arp_ignore=1
-lab_client ip neigh flush dev eth0
 CFG=$LAB_STATE/macvlan.yaml
 sed 's/interface: lan0$/interface: mv-lan/' "$XWAN_LAB_CONFIG" >"$CFG"
+# xwan up says so while the parent still answers ARP for mv-lan.
+lab_gw sysctl -qw net.ipv4.conf.lan0.arp_ignore=0 net.ipv4.conf.all.arp_ignore=0
+warn_log=$(lab_xwan up -c "$CFG" 2>&1)
+lab_xwan down >/dev/null 2>&1
+lab_gw sysctl -qw net.ipv4.conf.lan0.arp_ignore=1
+lab_client ip neigh flush dev eth0
 up_log=$(lab_xwan up -c "$CFG" 2>&1)
 rc=$?
 if [ "$rc" != 0 ]; then
 	fail "xwan up with the LAN on mv-lan" "$up_log"
 	exit 1
 fi
+check "0 xwan up warns that lan0 (arp_ignore 0) answers ARP for mv-lan, naming the sysctl; not once it is 1 (control)" \
+	"$(grep arp_ignore <<<"$warn_log"); after: $(grep -c arp_ignore <<<"$up_log")" \
+	bash -c 'grep -q "warning: mv-lan is a macvlan on lan0.*net.ipv4.conf.lan0.arp_ignore=1" <<<"$1" &&
+		! grep -q arp_ignore <<<"$2"' _ "$warn_log" "$up_log"
 lab_wait_ping "$LAB_NS_CLIENT" "$LAB_SERVER" 10 >/dev/null
 
 # --- 1. the path each interface uses -----------------------------------------------
