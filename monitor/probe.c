@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
+#include <netinet/icmp6.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,11 +73,62 @@ static void say(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *ip_str(uint32_t addr, char *buf)
+static bool is_v6(const struct probe_spec *s)
 {
-	struct in_addr a = { .s_addr = addr };
+	return s->family == AF_INET6;
+}
 
-	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+static const uint8_t *addr6_of(const struct probe_spec *s, bool src)
+{
+	return src ? s->src_addr6 : s->target6;
+}
+
+/* Is the spec's source (src) or target address unset? */
+static bool addr_unset(const struct probe_spec *s, bool src)
+{
+	static const uint8_t zero[16];
+
+	if (is_v6(s))
+		return !memcmp(addr6_of(s, src), zero, 16);
+	return !(src ? s->src_addr : s->target);
+}
+
+/*
+ * The spec's source (src) or target address with port, as a sockaddr of
+ * its family. A link-local IPv6 address (an RA-learned gateway is one) is
+ * scoped to the WAN interface.
+ */
+static socklen_t sockaddr_of(const struct probe_spec *s, bool src, uint16_t port,
+			     struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (is_v6(s)) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		memcpy(&a->sin6_addr, addr6_of(s, src), 16);
+		if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr) && s->ifname[0])
+			a->sin6_scope_id = if_nametoindex(s->ifname);
+		return sizeof(*a);
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	a->sin_addr.s_addr = src ? s->src_addr : s->target;
+	return sizeof(*a);
+}
+
+#define ADDR_STR_MAX INET6_ADDRSTRLEN
+
+static const char *addr_str(const struct probe_spec *s, bool src, char *buf)
+{
+	struct in_addr a = { .s_addr = src ? s->src_addr : s->target };
+
+	if (is_v6(s))
+		return inet_ntop(AF_INET6, addr6_of(s, src), buf, ADDR_STR_MAX);
+	return inet_ntop(AF_INET, &a, buf, ADDR_STR_MAX);
 }
 
 /*
@@ -86,13 +138,12 @@ static const char *ip_str(uint32_t addr, char *buf)
 static int wan_socket(const struct probe_spec *s, int type, int proto,
 		      uint16_t port, char *err, size_t errlen)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = s->src_addr,
-				  .sin_port = htons(port) };
-	char a[INET_ADDRSTRLEN];
+	struct sockaddr_storage sa;
+	socklen_t salen = sockaddr_of(s, true, port, &sa);
+	char a[ADDR_STR_MAX];
 	int fd, e, one = 1;
 
-	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	fd = socket(is_v6(s) ? AF_INET6 : AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
 	if (fd < 0) {
 		say(err, errlen, "socket: %s%s", strerror(errno),
 		    errno == EPERM ? " (probes need root or CAP_NET_RAW)" : "");
@@ -115,11 +166,12 @@ static int wan_socket(const struct probe_spec *s, int type, int proto,
 		say(err, errlen, "SO_REUSEADDR: %s", strerror(errno));
 		goto fail;
 	}
-	if ((s->src_addr || port) &&
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		say(err, errlen, "bind %s:%u: %s%s", ip_str(s->src_addr, a),
-		    port, strerror(errno), errno == EADDRNOTAVAIL ?
-		    " (is the address still on the interface?)" : "");
+	if ((!addr_unset(s, true) || port) &&
+	    bind(fd, (struct sockaddr *)&sa, salen)) {
+		say(err, errlen, is_v6(s) ? "bind [%s]:%u: %s%s" : "bind %s:%u: %s%s",
+		    addr_str(s, true, a), port, strerror(errno), errno == EADDRNOTAVAIL ?
+		    " (is the address still on the interface, and past duplicate address "
+		    "detection?)" : "");
 		goto fail;
 	}
 	return fd;
@@ -174,12 +226,40 @@ static uint16_t checksum(const void *data, size_t len)
 
 /* ------------------------------------------------------------- icmp */
 
+/* An ICMPv6 raw socket gets the message without the IPv6 header. */
+static void icmp6_readable(struct probe *p)
+{
+	uint8_t buf[1500];
+	ssize_t n;
+
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_in6 from;
+		socklen_t fl = sizeof(from);
+		const struct icmp6_hdr *ic = (const struct icmp6_hdr *)buf;
+
+		n = recvfrom(p->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < (ssize_t)sizeof(*ic) || fl < sizeof(from) ||
+		    memcmp(&from.sin6_addr, p->spec.target6, 16))
+			continue;
+		if (ic->icmp6_type != ICMP6_ECHO_REPLY ||
+		    ntohs(ic->icmp6_id) != p->spec.icmp_ident)
+			continue;
+		p->fn(p->ctx, ntohs(ic->icmp6_seq), probe_now());
+	}
+}
+
 static void icmp_readable(struct loop_handler *h, uint32_t events)
 {
 	struct probe *p = (struct probe *)h;
 	uint8_t buf[1500];
 	ssize_t n;
 
+	if (is_v6(&p->spec)) {
+		icmp6_readable(p);
+		return;
+	}
 	for (int i = 0; i < 64; i++) {
 		n = recv(p->fd, buf, sizeof(buf), 0);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -201,18 +281,30 @@ static void icmp_readable(struct loop_handler *h, uint32_t events)
 	}
 }
 
+/* Only echo replies (the type filter of the socket's family). */
+static int icmp_filter(const struct probe *p)
+{
+	uint32_t filter = ~(1U << ICMP_ECHOREPLY);
+	struct icmp6_filter f6;
+
+	if (!is_v6(&p->spec))
+		return setsockopt(p->fd, SOL_RAW, ICMP_FILTER, &filter, sizeof(filter));
+	ICMP6_FILTER_SETBLOCKALL(&f6);
+	ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f6);
+	return setsockopt(p->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f6, sizeof(f6));
+}
+
 static int icmp_open(struct probe *p, char *err, size_t errlen)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = p->spec.target };
-	uint32_t filter = ~(1U << ICMP_ECHOREPLY);
+	struct sockaddr_storage to;
+	socklen_t tolen = sockaddr_of(&p->spec, false, 0, &to);
 
-	p->fd = wan_socket(&p->spec, SOCK_RAW, IPPROTO_ICMP, 0, err, errlen);
+	p->fd = wan_socket(&p->spec, SOCK_RAW, is_v6(&p->spec) ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
+			   0, err, errlen);
 	if (p->fd < 0)
 		return -1;
 	/* Only echo replies, only from the target. */
-	if (setsockopt(p->fd, SOL_RAW, ICMP_FILTER, &filter, sizeof(filter)) ||
-	    connect(p->fd, (struct sockaddr *)&to, sizeof(to))) {
+	if (icmp_filter(p) || connect(p->fd, (struct sockaddr *)&to, tolen)) {
 		say(err, errlen, "icmp socket: %s", strerror(errno));
 		return -1;
 	}
@@ -220,8 +312,27 @@ static int icmp_open(struct probe *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* The kernel computes an ICMPv6 checksum itself (RFC 3542 3.1). */
+static int icmp6_send(struct probe *p, uint16_t seq)
+{
+	struct {
+		struct icmp6_hdr h;
+		char payload[16];
+	} pkt = { .h = { .icmp6_type = ICMP6_ECHO_REQUEST },
+		  .payload = "xwan link probe" };
+
+	pkt.h.icmp6_id = htons(p->spec.icmp_ident);
+	pkt.h.icmp6_seq = htons(seq);
+	if (send(p->fd, &pkt, sizeof(pkt), 0) == (ssize_t)sizeof(pkt))
+		return 0;
+	say(p->error, sizeof(p->error), "icmpv6 echo: %s", strerror(errno));
+	return -1;
+}
+
 static int icmp_send(struct probe *p, uint16_t seq)
 {
+	if (is_v6(&p->spec))
+		return icmp6_send(p, seq);
 	struct {
 		struct icmphdr h;
 		char payload[16];
@@ -260,15 +371,14 @@ static void dns_readable(struct loop_handler *h, uint32_t events)
 
 static int dns_open(struct probe *p, char *err, size_t errlen)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = p->spec.target,
-				  .sin_port = htons(p->dport) };
+	struct sockaddr_storage to;
+	socklen_t tolen = sockaddr_of(&p->spec, false, p->dport, &to);
 	uint16_t next = PROBE_PORT_MIN + p->spec.icmp_ident % PROBE_PORTS, port;
 
 	p->fd = wan_socket_port(p, SOCK_DGRAM, &next, &port, err, errlen);
 	if (p->fd < 0)
 		return -1;
-	if (connect(p->fd, (struct sockaddr *)&to, sizeof(to))) {
+	if (connect(p->fd, (struct sockaddr *)&to, tolen)) {
 		say(err, errlen, "dns socket: connect: %s", strerror(errno));
 		return -1;
 	}
@@ -344,7 +454,7 @@ static void conn_event(struct loop_handler *h, uint32_t events)
 {
 	struct probe_conn *c = (struct probe_conn *)h;
 	struct probe *p = c->p;
-	struct sockaddr_in peer;
+	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	int soerr = 0;
 	socklen_t elen = sizeof(soerr);
@@ -400,12 +510,11 @@ static struct probe_conn *conn_slot(struct probe *p)
 
 static int conn_send(struct probe *p, uint16_t seq, uint64_t now)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = p->spec.target,
-				  .sin_port = htons(p->dport) };
+	struct sockaddr_storage to;
+	socklen_t tolen = sockaddr_of(&p->spec, false, p->dport, &to);
 	struct linger rst = { .l_onoff = 1, .l_linger = 0 };
 	struct probe_conn *c = conn_slot(p);
-	char a[INET_ADDRSTRLEN];
+	char a[ADDR_STR_MAX];
 	uint16_t port;
 	int fd, e;
 
@@ -420,11 +529,12 @@ static int conn_send(struct probe *p, uint16_t seq, uint64_t now)
 	}
 	*c = (struct probe_conn){ .h.fn = conn_event, .p = p, .fd = fd,
 				  .seq = seq, .port = port, .sent_ns = now };
-	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) &&
+	if (connect(fd, (struct sockaddr *)&to, tolen) &&
 	    errno != EINPROGRESS) {
 		if (errno != ECONNREFUSED) {
-			say(p->error, sizeof(p->error), "connect %s:%u: %s",
-			    ip_str(p->spec.target, a), p->dport,
+			say(p->error, sizeof(p->error),
+			    is_v6(&p->spec) ? "connect [%s]:%u: %s" : "connect %s:%u: %s",
+			    addr_str(&p->spec, false, a), p->dport,
 			    strerror(errno));
 			goto fail;
 		}
@@ -459,7 +569,17 @@ static int http_parse(struct probe *p, char *err, size_t errlen)
 	hostlen = path ? (size_t)(path - host) : strlen(host);
 	if (!hostlen || hostlen > 255)
 		goto bad;
+	/* An IPv6 literal is bracketed: http://[2001:db8::1]:8080/ */
 	colon = memchr(host, ':', hostlen);
+	if (host[0] == '[') {
+		const char *rb = memchr(host, ']', hostlen);
+
+		if (!rb || rb == host + 1)
+			goto bad;
+		colon = rb + 1 < host + hostlen ? rb + 1 : NULL;
+		if (colon && *colon != ':')
+			goto bad;
+	}
 	if (colon) {
 		char *end;
 
@@ -496,7 +616,11 @@ struct probe *probe_create(const struct probe_spec *s, int epfd,
 		    "xwan's NAT range", s->icmp_ident, PROBE_ICMP_ID_MAX);
 		return NULL;
 	}
-	if (!s->target) {
+	if (s->family && s->family != AF_INET && s->family != AF_INET6) {
+		say(err, errlen, "address family %d: expected AF_INET or AF_INET6", s->family);
+		return NULL;
+	}
+	if (addr_unset(s, false)) {
 		say(err, errlen, "no target address");
 		return NULL;
 	}

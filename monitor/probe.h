@@ -13,6 +13,10 @@
  * (nat_ports starts at 1024 unless configured lower) and the dataplane
  * passes the replies up to the host.
  *
+ * Both families (spec.family): IPv4, and IPv6 with the same methods (ICMPv6
+ * echo for icmp; the kernel fills in the ICMPv6 checksum); the sockets are
+ * of that family, everything else is the same.
+ *
  * Methods:
  *   icmp  one raw socket per probe (target), created by probe_create and
  *         registered in the epoll set; echo request id = icmp_ident, seq = seq;
@@ -65,12 +69,16 @@
 
 struct probe_spec {
 	enum xwan_probe_method method;
-	uint32_t target;            /* network order */
+	int family;                 /* AF_INET (also 0) or AF_INET6 */
+	uint32_t target;            /* AF_INET: network order */
+	uint8_t target6[16];        /* AF_INET6; a link-local target is reached
+				       on ifname (its scope) */
 	uint16_t port;              /* tcp, dns (host order); http: from url */
 	char url[XWAN_URL_MAX];     /* http: http://host[:port][/path] */
 	char ifname[IFNAMSIZ];      /* the WAN interface; "" = not bound */
 	uint32_t src_addr;          /* the WAN's address, network order;
 				       0 = any */
+	uint8_t src_addr6[16];      /* AF_INET6: the WAN's IPv6 address; :: = any */
 	uint32_t fwmark;            /* SO_MARK; 0 = none */
 	uint16_t icmp_ident;        /* ICMP id, 0..PROBE_ICMP_ID_MAX; also seeds
 				       ports. Not "icmp_id": a macro in
