@@ -10,8 +10,7 @@
  *                   the kernel forward them to the LAN.
  */
 #define XWAN_HOOK_TC
-#include "lib/forward.h"
-#include "lib/icmp.h"
+#include "lib/classify.h"
 #include "lib/l2.h"
 #include "lib/verdict.h"
 
@@ -36,43 +35,21 @@ static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
 }
 
 /*
- * The flow of a LAN packet the kernel is about to route, created if this
- * is its first. 0 with *fep set, or the packet's verdict.
+ * What tc adds to a LAN packet's classification (lan_classify): a later
+ * fragment without a flow is held for its first, and the flow's own
+ * packets are tracked. 0 or the packet's verdict.
  */
-static __always_inline __u32 lan_flow_of(struct __sk_buff *skb, struct pkt *p,
-					 const struct xwan_settings *s, __u64 now,
-					 struct flow_entry **fep)
+static __always_inline __u32 lan_flow_finish(struct __sk_buff *skb, struct pkt *p,
+					     const struct xwan_settings *s, __u64 now,
+					     __u32 v, struct flow_entry *fe)
 {
-	struct flow_entry *fe;
-	__u32 v;
-
-	if (p->icmp_err) {
-		v = lan_icmp_error_flow(ctx_ifindex(skb), p, s, now, fep);
-		return v ? v : *fep ? 0 : V_PASS_NOT_XWAN;
+	if (v == V_PASS_FRAG_EARLY) {
+		if (!fe && p->ttl > 1 && !frag_hold_put(skb, p, now))
+			return V_HOLD_FRAG;     /* its first fragment may come yet */
+		return V_DROP_FRAG_UNKNOWN;
 	}
-	if (p->frag == FRAG_LATER) {
-		fe = frag_follow(p, now);
-		if (!fe || fe->dir != FLOW_DIR_OUT) {
-			if (dst_kernel_bound(p->key.daddr))
-				return V_PASS_BYPASS;
-			if (!fe && p->ttl > 1 && !frag_hold_put(skb, p, now))
-				return V_HOLD_FRAG;     /* its first fragment may come yet */
-			return V_DROP_FRAG_UNKNOWN;
-		}
-		*fep = fe;
-		return 0;
-	}
-	fe = flow_lookup(s, &p->key, now);
-	if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, p)))
-		fe = NULL;
-	if (!fe) {
-		v = flow_admit(skb, p, now);
-		if (v != V_FWD_OUT)
-			return v;
-		fe = flow_get(&p->key);
-		if (!fe)
-			return V_DROP_FLOW_ALLOC;
-	}
+	if (v || p->icmp_err || p->frag == FRAG_LATER)
+		return v;
 	/* Rule decisions were counted by XDP, which passed the packet here. */
 	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
 		return (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY : V_PASS_BYPASS;
@@ -83,7 +60,6 @@ static __always_inline __u32 lan_flow_of(struct __sk_buff *skb, struct pkt *p,
 			return v;
 		frag_remember(p, &p->key, now);
 	}
-	*fep = fe;
 	return 0;
 }
 
@@ -97,7 +73,7 @@ SEC("tc")
 int tc_lan_ingress(struct __sk_buff *skb)
 {
 	struct xwan_settings *s;
-	struct flow_entry *fe = NULL;
+	struct classified c;
 	struct gw_info *gi;
 	struct pkt p = {};
 	__u32 gw, v;
@@ -118,12 +94,13 @@ int tc_lan_ingress(struct __sk_buff *skb)
 	/* (an expiring first fragment is the kernel's to answer, not to re-inject) */
 	if (p.ttl > 1 && frag_release(skb, &p, now))
 		return frag_consumed(HOOK_TC_LAN_IN, V_HOLD_RELEASED);
-	v = lan_flow_of(skb, &p, s, now, &fe);
+	v = lan_classify(skb, &p, s, now, &c);
+	v = lan_flow_finish(skb, &p, s, now, v, c.fe);
 	if (v == V_HOLD_FRAG)
 		return frag_consumed(HOOK_TC_LAN_IN, v);
-	if (v || !fe)
-		return tc_verdict(HOOK_TC_LAN_IN, v ? v : V_PASS_NOT_XWAN);
-	gw = fe->gw;
+	if (v)
+		return tc_verdict(HOOK_TC_LAN_IN, v);
+	gw = c.fe->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi)
 		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
@@ -185,14 +162,9 @@ static __always_inline struct flow_entry *egress_flow(const struct pkt *p,
 {
 	struct flow_entry *fe;
 
-	if (p->icmp_err)
-		fe = icmp_error_flow(p, s, now);
-	else if (!marked)
+	if (!p->icmp_err && !marked)
 		return NULL;
-	else if (p->frag == FRAG_LATER)
-		fe = frag_follow(p, now);
-	else
-		fe = flow_lookup(s, &p->key, now);
+	fe = pkt_flow_lookup(p, s, now);
 	if (!fe || fe->dir != FLOW_DIR_OUT || (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)))
 		return NULL;
 	if (fe->out_ifindex != ifindex && (marked || !p->icmp_err))
@@ -274,11 +246,60 @@ int tc_wan_egress(struct __sk_buff *skb)
 	return tc_verdict(HOOK_TC_WAN_OUT, p.icmp_err ? V_FWD_ICMP_ERROR : V_FWD_OUT);
 }
 
+/*
+ * A WAN packet with no flow of ours: the host's (its addresses, DHCP,
+ * broadcast), a later fragment that may precede its first, or unsolicited.
+ */
+static __always_inline int wan_in_unmatched(struct __sk_buff *skb, const struct pkt *p,
+					    const struct flow_entry *fe, __u64 now)
+{
+	if (local_lan_side(p->key.daddr))
+		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_WAN_TO_LAN_ADDR);
+	if (!fe && dst_is_local(p->key.daddr) && !frag_hold_put(skb, p, now))
+		return frag_consumed(HOOK_TC_WAN_IN, V_HOLD_FRAG);
+	if (wan_host_bound(&p->key)) {
+		/* Packet sockets still see an "other host" packet; ip_rcv drops it. */
+		if (wan_dhcp_offer(&p->key))
+			bpf_skb_change_type(skb, XWAN_PACKET_OTHERHOST);
+		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
+	}
+	return tc_verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED);
+}
+
+/* A reply XDP passed on: destination-translated here, the kernel forwards it. */
+static __always_inline int wan_in_translate(struct __sk_buff *skb, const struct pkt *p,
+					    const struct xwan_settings *s,
+					    struct flow_entry *fe, __u64 now)
+{
+	int rc;
+
+	if (fe->in_ifindex != ctx_ifindex(skb)) {
+		if (s->asymmetric == ASYM_DROP)
+			return tc_verdict(HOOK_TC_WAN_IN, V_DROP_ASYMMETRIC);
+		count_event(EV_ASYMMETRIC_ALLOWED);
+	}
+	if (p->icmp_err) {
+		rc = nat_rewrite_icmp_error(skb, p, fe);
+	} else {
+		if (p->frag == FRAG_FIRST)
+			frag_remember(p, &p->key, now);
+		rc = flow_track(s, fe, p, now);
+		if (rc)
+			return tc_verdict(HOOK_TC_WAN_IN, rc);
+		rc = nat_rewrite(skb, p, 0, fe->xlate_addr, fe->xlate_port);
+	}
+	if (rc)
+		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_MALFORMED);
+	count_gw_packet(fe->gw, p->len, 0);
+	return tc_verdict(HOOK_TC_WAN_IN, V_FWD_VIA_KERNEL);
+}
+
 SEC("tc")
 int tc_wan_ingress(struct __sk_buff *skb)
 {
+	enum wan_class cls = WAN_CLS_UNMATCHED;
+	struct classified c = {};
 	struct xwan_settings *s;
-	struct flow_entry *fe;
 	struct pkt p = {};
 	__u64 now;
 	int rc;
@@ -295,62 +316,20 @@ int tc_wan_ingress(struct __sk_buff *skb)
 	if (rc == PARSE_OK && frag_release(skb, &p, now))
 		return frag_consumed(HOOK_TC_WAN_IN, V_HOLD_RELEASED);
 
-	fe = NULL;
-	if (rc == PARSE_OK) {
-		if (p.icmp_err)
-			fe = icmp_error_flow(&p, s, now);
-		else if (p.frag == FRAG_LATER)
-			fe = frag_follow(&p, now);
-		else
-			fe = flow_lookup(s, &p.key, now);
-		if (!fe && dst_is_local(p.key.daddr)) {
-			rc = forward_admit(skb, &p, s, now);
-			if (rc == -1)
-				rc = nat_map_inbound(skb, &p, s, now);
-			if (rc == -2)
-				return tc_verdict(HOOK_TC_WAN_IN, V_DROP_SRC_LIMIT);
-			if (rc == -3)
-				return tc_verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED);
-			if (rc == 0)
-				fe = flow_get(&p.key);
-		}
-	}
-	if (fe && fe->dir == FLOW_DIR_LOCAL) {
+	if (rc == PARSE_OK)
+		cls = wan_classify(skb, &p, s, now, &c);
+	switch (cls) {
+	case WAN_CLS_FLOW:
+		return wan_in_translate(skb, &p, s, c.fe, now);
+	case WAN_CLS_HOST:
 		if (!p.icmp_err)
-			local_track(fe, &p, now, 1);
+			local_track(c.fe, &p, now, 1);
 		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
-	}
-	if (!fe || fe->dir != FLOW_DIR_IN) {
-		if (local_lan_side(p.key.daddr))
-			return tc_verdict(HOOK_TC_WAN_IN, V_DROP_WAN_TO_LAN_ADDR);
-		if (!fe && dst_is_local(p.key.daddr) && !frag_hold_put(skb, &p, now))
-			return frag_consumed(HOOK_TC_WAN_IN, V_HOLD_FRAG);
-		if (wan_host_bound(&p.key)) {
-			/* Packet sockets still see an "other host" packet; ip_rcv drops it. */
-			if (wan_dhcp_offer(&p.key))
-				bpf_skb_change_type(skb, XWAN_PACKET_OTHERHOST);
-			return tc_verdict(HOOK_TC_WAN_IN, V_PASS_LOCAL);
-		}
+	case WAN_CLS_SRC_LIMIT:
+		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_SRC_LIMIT);
+	case WAN_CLS_REFUSED:
 		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED);
+	default:
+		return wan_in_unmatched(skb, &p, c.fe, now);
 	}
-	if (fe->in_ifindex != ctx_ifindex(skb)) {
-		if (s->asymmetric == ASYM_DROP)
-			return tc_verdict(HOOK_TC_WAN_IN, V_DROP_ASYMMETRIC);
-		count_event(EV_ASYMMETRIC_ALLOWED);
-	}
-
-	if (p.icmp_err) {
-		rc = nat_rewrite_icmp_error(skb, &p, fe);
-	} else {
-		if (p.frag == FRAG_FIRST)
-			frag_remember(&p, &p.key, now);
-		rc = flow_track(s, fe, &p, now);
-		if (rc)
-			return tc_verdict(HOOK_TC_WAN_IN, rc);
-		rc = nat_rewrite(skb, &p, 0, fe->xlate_addr, fe->xlate_port);
-	}
-	if (rc)
-		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_MALFORMED);
-	count_gw_packet(fe->gw, p.len, 0);
-	return tc_verdict(HOOK_TC_WAN_IN, V_FWD_VIA_KERNEL);
 }

@@ -8,8 +8,7 @@
 #define XWAN_HOOK_XDP
 #include "lib/compiler.h"
 #include <bpf/bpf_tracing.h>
-#include "lib/forward.h"
-#include "lib/icmp.h"
+#include "lib/classify.h"
 #include "lib/l2.h"
 #include "lib/verdict.h"
 
@@ -86,18 +85,81 @@ static __always_inline int mac_unknown(const __u8 *mac)
 	return !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
 }
 
+/* The destination MAC of a LAN flow's packet, NULL while unknown. */
+static __always_inline const __u8 *xdp_lan_dmac(struct xdp_md *ctx, const struct pkt *p,
+						struct flow_entry *fe, const struct gw_info *gi,
+						__u64 now, int new_flow)
+{
+	struct gw_neigh *n;
+
+	if (fe->flags & FLOW_F_ONLINK) {
+		if (mac_unknown(fe->l2_dst) &&
+		    onlink_neigh(ctx, p->icmp_err ? p->key.daddr : fe->peer.saddr, gi->ifindex,
+				 fe->l2_dst))
+			return NULL;
+		return fe->l2_dst;
+	}
+	n = gw_neigh_ready(ctx, fe->gw, gi, now, new_flow);
+	return n ? n->mac : NULL;
+}
+
+/* Send a LAN packet of flow fe (OUT) out of its WAN, translated. */
+static __always_inline int xdp_lan_forward(struct xdp_md *ctx, const struct pkt *p,
+					   const struct xwan_settings *s,
+					   struct flow_entry *fe, __u64 now, int new_flow)
+{
+	struct gw_info *gi;
+	const __u8 *dmac;
+	__u32 gw, v;
+
+	/* A rule's bypass or drop, decided on the flow's first packet. */
+	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)) {
+		fe->last_seen_ns = now;
+		fe->packets += 1;
+		fe->bytes += p->len;
+		return xdp_verdict(HOOK_XDP_LAN, (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY
+									   : V_PASS_BYPASS);
+	}
+	gw = fe->gw;
+	gi = bpf_map_lookup_elem(&gateways, &gw);
+	if (!gi)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
+	/* A WAN XDP cannot transmit into: tc marks the flow, the kernel sends. */
+	if (!xdp_tx_redirects(ctx_ifindex(ctx), gi->ifindex))
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
+	dmac = xdp_lan_dmac(ctx, p, fe, gi, now, new_flow);
+	if (!dmac)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
+	if (p->len > gi->mtu)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_MTU);
+
+	if (p->icmp_err) {
+		if (nat_rewrite_icmp_error(ctx, p, fe))
+			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
+		v = V_FWD_ICMP_ERROR;
+	} else {
+		v = flow_track(s, fe, p, now);
+		if (v)
+			return xdp_verdict(HOOK_XDP_LAN, v);
+		if (nat_rewrite(ctx, p, 1, fe->xlate_addr, fe->xlate_port))
+			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
+		v = V_FWD_OUT;
+	}
+	count_gw_packet(gw, p->len, 1);
+	if (xdp_forward(ctx, gi->ifindex, dmac, gi->mac_wan) != XDP_REDIRECT)
+		return xdp_verdict(HOOK_XDP_LAN, V_DROP_REDIRECT);
+	return xdp_redirected(HOOK_XDP_LAN, v);
+}
+
 SEC("xdp")
 int xdp_lan(struct xdp_md *ctx)
 {
 	struct xwan_settings *s;
-	struct flow_entry *fe = NULL;
-	struct gw_neigh *n;
-	struct gw_info *gi;
+	struct classified c;
 	struct pkt p = {};
-	const __u8 *dmac;
-	int new_flow = 0, rc;
-	__u32 gw, v;
 	__u64 now;
+	__u32 v;
+	int rc;
 
 	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), ctx_l3_off(ctx), &p);
 	if (rc == PARSE_NOT_IPV4)
@@ -114,86 +176,17 @@ int xdp_lan(struct xdp_md *ctx)
 		return xdp_verdict(HOOK_XDP_LAN, V_PASS_TTL);
 	now = bpf_ktime_get_coarse_ns();
 
-	if (p.icmp_err) {
-		/* A LAN host's error about a reply it got: goes back out NATed. */
-		v = lan_icmp_error_flow(ctx_ifindex(ctx), &p, s, now, &fe);
-		if (v)
-			return xdp_verdict(HOOK_XDP_LAN, v);
-		if (!fe)
-			return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
-	} else if (p.frag == FRAG_LATER) {
-		fe = frag_follow(&p, now);
-		if (!fe || fe->dir != FLOW_DIR_OUT) {
-			if (dst_kernel_bound(p.key.daddr))
-				return xdp_verdict(HOOK_XDP_LAN, V_PASS_BYPASS);
-			/* Before its first fragment, maybe: tc holds it. */
-			return xdp_verdict(HOOK_XDP_LAN, V_PASS_FRAG_EARLY);
-		}
-	} else {
-		fe = flow_lookup(s, &p.key, now);
-		if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, &p)))
-			fe = NULL;
-		if (!fe) {
-			v = flow_admit(ctx, &p, now);
-			if (v != V_FWD_OUT)
-				return xdp_verdict(HOOK_XDP_LAN, v);
-			fe = flow_get(&p.key);
-			if (!fe)
-				return xdp_verdict(HOOK_XDP_LAN, V_DROP_FLOW_ALLOC);
-			new_flow = 1;
-		}
+	/* (a later fragment before its first: tc holds it) */
+	v = lan_classify(ctx, &p, s, now, &c);
+	if (v)
+		return xdp_verdict(HOOK_XDP_LAN, v);
+	if (!p.icmp_err && p.frag != FRAG_LATER) {
 		frag_remember(&p, &p.key, now);
 		/* tc re-injects it with the later fragments that came first. */
 		if (frag_has_held(&p, now))
 			return xdp_verdict(HOOK_XDP_LAN, V_PASS_FRAG_HELD);
 	}
-	/* A rule's bypass or drop, decided on the flow's first packet. */
-	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)) {
-		fe->last_seen_ns = now;
-		fe->packets += 1;
-		fe->bytes += p.len;
-		return xdp_verdict(HOOK_XDP_LAN, (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY
-									  : V_PASS_BYPASS);
-	}
-
-	gw = fe->gw;
-	gi = bpf_map_lookup_elem(&gateways, &gw);
-	if (!gi)
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
-	/* A WAN XDP cannot transmit into: tc marks the flow, the kernel sends. */
-	if (!xdp_tx_redirects(ctx_ifindex(ctx), gi->ifindex))
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
-	if (fe->flags & FLOW_F_ONLINK) {
-		if (mac_unknown(fe->l2_dst) &&
-		    onlink_neigh(ctx, p.icmp_err ? p.key.daddr : fe->peer.saddr, gi->ifindex,
-				 fe->l2_dst))
-			return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
-		dmac = fe->l2_dst;
-	} else {
-		n = gw_neigh_ready(ctx, gw, gi, now, new_flow);
-		if (!n)
-			return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
-		dmac = n->mac;
-	}
-	if (p.len > gi->mtu)
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_MTU);
-
-	if (p.icmp_err) {
-		if (nat_rewrite_icmp_error(ctx, &p, fe))
-			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
-		v = V_FWD_ICMP_ERROR;
-	} else {
-		v = flow_track(s, fe, &p, now);
-		if (v)
-			return xdp_verdict(HOOK_XDP_LAN, v);
-		if (nat_rewrite(ctx, &p, 1, fe->xlate_addr, fe->xlate_port))
-			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
-		v = V_FWD_OUT;
-	}
-	count_gw_packet(gw, p.len, 1);
-	if (xdp_forward(ctx, gi->ifindex, dmac, gi->mac_wan) != XDP_REDIRECT)
-		return xdp_verdict(HOOK_XDP_LAN, V_DROP_REDIRECT);
-	return xdp_redirected(HOOK_XDP_LAN, v);
+	return xdp_lan_forward(ctx, &p, s, c.fe, now, c.opened != 0);
 }
 
 static __always_inline int xdp_wan_unsolicited(struct xdp_md *ctx)
@@ -222,13 +215,59 @@ static __always_inline int xdp_wan_unmatched(struct xdp_md *ctx, const struct pk
 	return xdp_wan_unsolicited(ctx);
 }
 
+/* Send a WAN packet of flow fe (IN) to its LAN host, translated. */
+static __always_inline int xdp_wan_forward(struct xdp_md *ctx, const struct pkt *p,
+					   const struct xwan_settings *s,
+					   struct flow_entry *fe, __u64 now, __u32 v)
+{
+	int rc;
+
+	if (fe->in_ifindex != ctx_ifindex(ctx)) {
+		if (s->asymmetric == ASYM_DROP)
+			return xdp_verdict(HOOK_XDP_WAN, V_DROP_ASYMMETRIC);
+		count_event(EV_ASYMMETRIC_ALLOWED);
+	}
+	if (!p->icmp_err && p->frag == FRAG_FIRST) {
+		frag_remember(p, &p->key, now);
+		if (frag_has_held(p, now))
+			return xdp_verdict(HOOK_XDP_WAN, V_PASS_FRAG_HELD);
+	}
+
+	if (p->ttl <= 1)
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_TTL);
+	/* A LAN XDP cannot transmit into (a bridge...): tc_wan_ingress translates. */
+	if (!xdp_tx_redirects(ctx_ifindex(ctx), fe->out_ifindex))
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NO_XDP_TX);
+	if (p->len > fe->out_mtu)
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_MTU);
+	/* A forwarded session's server whose MAC was unknown when it opened. */
+	if (mac_unknown(fe->l2_dst) &&
+	    onlink_neigh(ctx, fe->xlate_addr, fe->out_ifindex, fe->l2_dst))
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NO_NEIGH);
+
+	if (p->icmp_err) {
+		if (nat_rewrite_icmp_error(ctx, p, fe))
+			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
+		v = V_FWD_ICMP_ERROR;
+	} else {
+		rc = flow_track(s, fe, p, now);
+		if (rc)
+			return xdp_verdict(HOOK_XDP_WAN, rc);
+		if (nat_rewrite(ctx, p, 0, fe->xlate_addr, fe->xlate_port))
+			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
+	}
+	count_gw_packet(fe->gw, p->len, 0);
+	if (xdp_forward(ctx, fe->out_ifindex, fe->l2_dst, fe->l2_src) != XDP_REDIRECT)
+		return xdp_verdict(HOOK_XDP_WAN, V_DROP_REDIRECT);
+	return xdp_redirected(HOOK_XDP_WAN, v);
+}
+
 SEC("xdp")
 int xdp_wan(struct xdp_md *ctx)
 {
 	struct xwan_settings *s;
-	struct flow_entry *fe;
+	struct classified c;
 	struct pkt p = {};
-	__u32 v = V_FWD_IN;
 	__u64 now;
 	int rc;
 
@@ -244,76 +283,23 @@ int xdp_wan(struct xdp_md *ctx)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NOT_XWAN);
 	now = bpf_ktime_get_coarse_ns();
 
-	if (p.icmp_err)
-		fe = icmp_error_flow(&p, s, now);
-	else if (p.frag == FRAG_LATER)
-		fe = frag_follow(&p, now);
-	else
-		fe = flow_lookup(s, &p.key, now);
-	/* Before its first fragment, maybe: tc holds it. */
-	if (!fe && p.frag == FRAG_LATER && dst_is_local(p.key.daddr))
-		return xdp_verdict(HOOK_XDP_WAN, V_PASS_FRAG_EARLY);
-	/* The host's session: tc_wan_ingress, which sees it next, accounts it. */
-	if (fe && fe->dir == FLOW_DIR_LOCAL)
+	switch (wan_classify(ctx, &p, s, now, &c)) {
+	case WAN_CLS_FLOW:
+		break;
+	case WAN_CLS_HOST:
+		/* The host's session: tc_wan_ingress, which sees it next, accounts it. */
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_LOCAL);
-	if (!fe && dst_is_local(p.key.daddr)) {
-		rc = forward_admit(ctx, &p, s, now);
-		v = V_FWD_PORT_FORWARD;
-		if (rc == -1) {
-			rc = nat_map_inbound(ctx, &p, s, now);
-			v = V_FWD_MAPPING;
-		}
-		if (rc == -2)
-			return xdp_verdict(HOOK_XDP_WAN, V_DROP_SRC_LIMIT);
-		if (rc == -3)   /* a mapping's port, its filter refuses: not the host's */
-			return xdp_wan_unsolicited(ctx);
-		if (rc == 0)
-			fe = flow_get(&p.key);
-		else
-			v = V_FWD_IN;
-	}
-	if (!fe || fe->dir != FLOW_DIR_IN)
+	case WAN_CLS_SRC_LIMIT:
+		return xdp_verdict(HOOK_XDP_WAN, V_DROP_SRC_LIMIT);
+	case WAN_CLS_REFUSED:
+		return xdp_wan_unsolicited(ctx);
+	default:
+		/* Before its first fragment, maybe: tc holds it. */
+		if (!c.fe && p.frag == FRAG_LATER && dst_is_local(p.key.daddr))
+			return xdp_verdict(HOOK_XDP_WAN, V_PASS_FRAG_EARLY);
 		return xdp_wan_unmatched(ctx, &p);
-	if (fe->in_ifindex != ctx_ifindex(ctx)) {
-		if (s->asymmetric == ASYM_DROP)
-			return xdp_verdict(HOOK_XDP_WAN, V_DROP_ASYMMETRIC);
-		count_event(EV_ASYMMETRIC_ALLOWED);
 	}
-	if (!p.icmp_err && p.frag == FRAG_FIRST) {
-		frag_remember(&p, &p.key, now);
-		if (frag_has_held(&p, now))
-			return xdp_verdict(HOOK_XDP_WAN, V_PASS_FRAG_HELD);
-	}
-
-	if (p.ttl <= 1)
-		return xdp_verdict(HOOK_XDP_WAN, V_PASS_TTL);
-	/* A LAN XDP cannot transmit into (a bridge...): tc_wan_ingress translates. */
-	if (!xdp_tx_redirects(ctx_ifindex(ctx), fe->out_ifindex))
-		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NO_XDP_TX);
-	if (p.len > fe->out_mtu)
-		return xdp_verdict(HOOK_XDP_WAN, V_PASS_MTU);
-	/* A forwarded session's server whose MAC was unknown when it opened. */
-	if (mac_unknown(fe->l2_dst) &&
-	    onlink_neigh(ctx, fe->xlate_addr, fe->out_ifindex, fe->l2_dst))
-		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NO_NEIGH);
-
-	if (p.icmp_err) {
-		if (nat_rewrite_icmp_error(ctx, &p, fe))
-			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
-		v = V_FWD_ICMP_ERROR;
-	} else {
-		rc = flow_track(s, fe, &p, now);
-		if (rc)
-			return xdp_verdict(HOOK_XDP_WAN, rc);
-		if (nat_rewrite(ctx, &p, 0, fe->xlate_addr, fe->xlate_port))
-			return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
-		if (v != V_FWD_PORT_FORWARD && v != V_FWD_MAPPING)
-			v = V_FWD_IN;
-	}
-	count_gw_packet(fe->gw, p.len, 0);
-	if (xdp_forward(ctx, fe->out_ifindex, fe->l2_dst, fe->l2_src) != XDP_REDIRECT)
-		return xdp_verdict(HOOK_XDP_WAN, V_DROP_REDIRECT);
-	return xdp_redirected(HOOK_XDP_WAN, v);
+	return xdp_wan_forward(ctx, &p, s, c.fe, now, c.opened ? c.opened : V_FWD_IN);
 }
 
 /*

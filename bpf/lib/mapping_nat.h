@@ -18,6 +18,7 @@
 #define XWAN_MAPPING_NAT_H
 
 #include "mapping.h"
+#include "inbound.h"
 
 /* Working memory of a mapping search: off the programs' stack. */
 struct nat_map_scratch {
@@ -292,95 +293,44 @@ admit:
 	return pm;
 }
 
-/* Both entries of an inbound flow to the socket pm names, in sc. */
-static __always_inline void nat_map_inbound_entries(struct admit_scratch *sc, const struct pkt *p,
-						    const struct nat_map *pm,
-						    const struct gw_info *gi,
-						    const struct iface_info *lan, __u64 now)
-{
-	sc->in.created_ns = sc->out.created_ns = now;
-	sc->in.last_seen_ns = sc->out.last_seen_ns = now;
-	sc->in.gw = sc->out.gw = pm->gw;
-	sc->in.group = sc->out.group = XWAN_GROUP_NONE;
-	sc->in.rule = sc->out.rule = XWAN_RULE_NONE;
-	/* Opened from the WAN, as a forward is: the LAN side's answer establishes it. */
-	sc->in.flags = sc->out.flags = FLOW_F_FORWARD | FLOW_F_NAT;
-	sc->in.ct = sc->out.ct = FLOW_CT_CHARGED;
-
-	sc->in.peer.saddr = pm->addr;
-	sc->in.peer.daddr = p->key.saddr;
-	sc->in.peer.sport = pm->port;
-	sc->in.peer.dport = p->key.sport;
-	sc->in.peer.proto = p->key.proto;
-	sc->in.xlate_addr = pm->addr;
-	sc->in.xlate_port = pm->port;
-	sc->in.dir = FLOW_DIR_IN;
-	sc->in.in_ifindex = gi->ifindex;
-	sc->in.out_ifindex = pm->lan_ifindex;
-	sc->in.out_mtu = lan->mtu;
-	__builtin_memcpy(sc->in.l2_dst, pm->l2_dst, 6);
-	__builtin_memcpy(sc->in.l2_src, lan->mac, 6);
-
-	sc->out.peer = p->key;
-	sc->out.xlate_addr = p->key.daddr;
-	sc->out.xlate_port = p->key.dport;
-	sc->out.dir = FLOW_DIR_OUT;
-	sc->out.in_ifindex = pm->lan_ifindex;
-	sc->out.out_ifindex = gi->ifindex;
-	sc->out.out_mtu = gi->mtu;
-}
-
 /*
  * An inbound packet to a live mapping whose filter admits its sender opens
- * a flow to the mapped LAN socket (RFC 4787 REQ-8). 0: the packet has a
- * flow now; -2: the sender is over its budget; -3: the port is a live
- * mapping's and the filter refuses the sender: dropped, never the host's
- * to answer (no RST to a SYN, RFC 5382 REQ-4); -1: no mapping there.
+ * a flow to the mapped LAN socket (RFC 4787 REQ-8); a mapping's port whose
+ * filter refuses the sender is INBOUND_REFUSED.
  */
-static __attribute__((noinline)) int nat_map_inbound(xwan_ctx *ctx, const struct pkt *p,
-						     const struct xwan_settings *s, __u64 now)
+static __attribute__((noinline)) enum inbound_rc nat_map_inbound(xwan_ctx *ctx, const struct pkt *p,
+								 const struct xwan_settings *s,
+								 __u64 now)
 {
-	struct admit_scratch *sc;
-	struct iface_info *lan;
+	struct inbound_target t = {};
+	enum inbound_rc rc;
 	struct gw_info *gi;
 	struct nat_map *pm;
-	__u32 gw, ifx;
 	int filtered = 0;
+	__u32 gw;
 
 	if (!p || !s || !nat_map_proto(p->key.proto) || p->icmp_err || p->frag == FRAG_LATER)
-		return -1;
+		return INBOUND_NONE;
 	pm = nat_map_admits(s, p, now, &filtered);
 	if (!pm)
-		return filtered ? -3 : -1;
+		return filtered ? INBOUND_REFUSED : INBOUND_NONE;
 	/* Only a SYN opens a TCP flow; the rest is as unsolicited. */
 	if (p->key.proto == IPPROTO_TCP &&
 	    (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN)
-		return -3;
+		return INBOUND_REFUSED;
 	gw = pm->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi || gi->ifindex != ctx_ifindex(ctx) || gi->nat_addr != p->key.daddr)
-		return -1;
-	ifx = pm->lan_ifindex;
-	lan = bpf_map_lookup_elem(&ifaces, &ifx);
-	if (!lan || lan->role != IFACE_LAN)
-		return -1;
-	if (src_charge(s, p->key.saddr, SRC_WAN, now))
-		return -2;
-	sc = scratch_get();
-	if (!sc)
-		goto refund;
-	nat_map_inbound_entries(sc, p, pm, gi, lan, now);
-	if (nat_claim(s, &p->key, &sc->in, now))
-		goto refund;
-	flow_clear_dead(s, &sc->in.peer, now);
-	if (flow_install(&sc->in.peer, &sc->out, &p->key) <= 0)
-		goto refund;
-	flow_created(gw, s);
-	count_event(EV_MAPPING_INBOUND);
-	return 0;
-refund:
-	src_refund(p->key.saddr, SRC_WAN);
-	return -1;
+		return INBOUND_NONE;
+	t.addr = pm->addr;
+	t.port = pm->port;
+	t.gw = pm->gw;
+	t.lan_ifindex = pm->lan_ifindex;
+	__builtin_memcpy(t.l2_dst, pm->l2_dst, 6);
+	rc = inbound_flow_open(p, &t, now);
+	if (rc == INBOUND_OPENED)
+		count_event(EV_MAPPING_INBOUND);
+	return rc;
 }
 
 #endif /* XWAN_MAPPING_NAT_H */
