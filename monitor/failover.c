@@ -24,8 +24,24 @@ static bool trigger_excludes(enum xwan_trigger t, const struct gw_verdict *v)
 	return false;
 }
 
+const char *xwan_family_name(int fam)
+{
+	return fam == XWAN_FAM_IPV6 ? "ipv6" : "ipv4";
+}
+
+bool failover_wan_has_family(const struct xwan_config *cfg, int w, int fam)
+{
+	return fam != XWAN_FAM_IPV6 || cfg->wans[w].v6.enabled;
+}
+
 void failover_usable(const struct xwan_config *cfg, const struct gw_verdict *v,
 		     xwan_usable_t usable, bool *any)
+{
+	failover_usable_family(cfg, XWAN_FAM_IPV4, v, usable, any);
+}
+
+void failover_usable_family(const struct xwan_config *cfg, int fam, const struct gw_verdict *v,
+			    xwan_usable_t usable, bool *any)
 {
 	memset(usable, 0, sizeof(xwan_usable_t));
 	memset(any, 0, sizeof(bool) * XWAN_MAX_GATEWAYS);
@@ -41,14 +57,17 @@ void failover_usable(const struct xwan_config *cfg, const struct gw_verdict *v,
 		for (int i = 0; i < grp->n_members; i++) {
 			uint8_t st = v[grp->members[i].wan].status;
 
-			decided |= st != GW_STATUS_PENDING && st != GW_STATUS_DOWN;
+			if (failover_wan_has_family(cfg, grp->members[i].wan, fam))
+				decided |= st != GW_STATUS_PENDING && st != GW_STATUS_DOWN;
 		}
 		for (int i = 0; i < grp->n_members; i++) {
 			int w = grp->members[i].wan;
 			const struct gw_verdict *gv = &v[w];
 			bool ok;
 
-			if (gv->status == GW_STATUS_PENDING)
+			if (!failover_wan_has_family(cfg, w, fam))
+				ok = false;
+			else if (gv->status == GW_STATUS_PENDING)
 				ok = !decided;
 			else
 				ok = gv->status != GW_STATUS_DOWN && !trigger_excludes(grp->trigger, gv);

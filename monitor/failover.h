@@ -14,6 +14,23 @@
 #include "../loader/maps.h"
 #include "../loader/sync.h"
 
+/*
+ * Each WAN is judged per address family: up for IPv4 and down for IPv6 is a
+ * state of its own (issue 13). One rule for both: the same health code, the
+ * same group decisions, over each family's verdicts.
+ */
+enum xwan_family {
+	XWAN_FAM_IPV4 = 0,
+	XWAN_FAM_IPV6 = 1,
+	XWAN_FAMILIES
+};
+
+/* "ipv4", "ipv6": the metrics' family label and the views' word. */
+const char *xwan_family_name(int fam);
+
+/* Does WAN w carry family fam at all? IPv4: always; IPv6: with gateway6. */
+bool failover_wan_has_family(const struct xwan_config *cfg, int w, int fam);
+
 struct gw_verdict {
 	uint8_t status;         /* enum gw_status */
 	bool loss_alert;        /* loss at or above its warning threshold */
@@ -29,6 +46,14 @@ struct gw_verdict {
  */
 void failover_usable(const struct xwan_config *cfg, const struct gw_verdict *v,
 		     xwan_usable_t usable, bool *any);
+
+/*
+ * The same for one family's verdicts: a member whose WAN does not carry the
+ * family is never usable and has no say in "decided" (an IPv4-only WAN
+ * neither takes IPv6 flows nor keeps a pending IPv6 member out).
+ */
+void failover_usable_family(const struct xwan_config *cfg, int fam, const struct gw_verdict *v,
+			    xwan_usable_t usable, bool *any);
 
 /* Write statuses and usability into gateways and slot tables. */
 int failover_install(const struct xwan_config *cfg, const struct xwan_host *h,
