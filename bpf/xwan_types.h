@@ -741,6 +741,148 @@ struct ha_status {
 	__u64 events_lost;      /* ring buffer full: the dataplane's events were dropped */
 };
 
+/* ----------------------------------------------------------------- ipv6 */
+
+/*
+ * IPv6 (issue 13). The IPv4 layouts above stay as they are; IPv6 has its own
+ * maps beside them (bpf/lib/maps.h), with the same groups, slot tables and
+ * counters' meaning. Addresses are 16 network-order bytes.
+ */
+
+/* One direction of an NPTv6 mapping (bpf/lib/npt6.h): `from` becomes `to`. */
+struct npt6_map {
+	__u16 from[8];      /* network order words, bits past plen zero */
+	__u16 to[8];
+	__u16 adj;          /* one's complement sum(from) - sum(to) */
+	__u8  plen;         /* 1..NPT6_MAX_PLEN */
+	__u8  pad;
+};
+
+/* How a WAN's IPv6 traffic is translated (config nat6:). */
+enum nat6_mode {
+	NAT6_NPT        = 0,    /* RFC 6296 prefix translation, stateless per packet */
+	NAT6_MASQUERADE = 1,    /* NAT66 to the WAN's address (not in the dataplane yet) */
+	NAT6_NONE       = 2,    /* the LAN holds the ISP's prefix (RFC 8678) */
+};
+
+/* gw6_info.flags */
+#define GW6_F_CONFIGURED  0x01  /* the WAN has gateway6 */
+#define GW6_F_USABLE      0x04  /* may take new IPv6 flows (the slot tables agree) */
+#define GW6_F_AUTO        0x08  /* nexthop learned from the RA (gateway6: auto) */
+
+/* A WAN's IPv6 side. Written by userspace only (loader/sync6.c). */
+struct gw6_info {
+	__u32 ifindex;
+	__u16 mtu;
+	__u8  flags;            /* GW6_F_* */
+	__u8  nat6;             /* enum nat6_mode */
+	__u8  nexthop[16];      /* gateway6 */
+	__u8  addr[16];         /* the WAN's global address (zero: none) */
+	struct npt6_map out;    /* NPT: LAN prefix (inside) -> outside */
+	struct npt6_map in;     /* NPT: outside -> inside */
+	__u8  mac_wan[6];       /* our WAN interface's MAC */
+	__u8  addr_plen;
+	__u8  status;           /* enum gw_status, for the views */
+	__u32 fwmark;           /* the same mark as IPv4's: one table per WAN */
+	__u32 pad;
+};
+
+/*
+ * IPv6 flows: one LRU table, both directions, each keyed by the tuple its
+ * packets carry when they reach us (as IPv4's):
+ *   OUT {client, remote, client port, remote port}
+ *   IN  {remote, translated client, remote port, client port}
+ * ICMPv6 echo: the identifier is the request's sport and the reply's dport.
+ */
+struct flow6_key {
+	__u8   saddr[16];
+	__u8   daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8   proto;
+	__u8   pad[3];
+};
+
+struct flow6_entry {
+	__u64  created_ns;
+	__u64  last_seen_ns;
+	__u64  packets;         /* this direction only */
+	__u64  bytes;
+	struct flow6_key peer;  /* the other direction's key */
+	__u32  in_ifindex;      /* where this direction's packets arrive */
+	__u32  out_ifindex;     /* where they leave */
+	__u16  out_mtu;         /* IN: the LAN's MTU (OUT uses the gateway's) */
+	__u16  rule;            /* policy rule, XWAN_RULE_NONE: default group */
+	__u8   dir;             /* enum flow_dir */
+	__u8   state;           /* enum flow_state, equal in both entries */
+	__u8   gw;
+	__u8   group;           /* XWAN_GROUP_NONE: pinned (nat6 none: by source) */
+	__u8   flags;           /* FLOW_F_* (BYPASS, DROP, FIN_OUT, FIN_IN) */
+	__u8   nat6;            /* enum nat6_mode of the gateway when it was made */
+	__u8   pad[2];
+	__u8   l2_dst[6];       /* IN: the LAN host's MAC */
+	__u8   l2_src[6];       /* IN: our LAN interface's MAC */
+	__u8   pad2[8];
+};
+
+/* Later IPv6 fragments follow the first's flow (RFC 8200 fragment header). */
+struct frag6_key {
+	__u8   saddr[16];
+	__u8   daddr[16];
+	__be32 id;
+};
+
+struct frag6_entry {
+	struct flow6_key flow;  /* the entry the first fragment matched */
+	__u64 seen_ns;
+};
+
+struct lpm_v6_key {
+	__u32 prefixlen;
+	__u8  addr[16];
+};
+
+/* Anti-spoofing: which IPv6 sources a LAN interface may send from. */
+struct lan_src6_key {
+	__u32 prefixlen;        /* 32 (ifindex) + prefix length */
+	__u32 ifindex;
+	__u8  addr[16];
+};
+
+/* What an IPv6 prefix is to the dataplane (the prefix6 LPM map). */
+enum prefix6_kind {
+	PREFIX6_NONE      = 0,
+	PREFIX6_LOCAL     = 1,  /* one of the host's addresses: the kernel's */
+	PREFIX6_LAN       = 2,  /* a LAN network: the kernel routes LAN to LAN */
+	PREFIX6_OUTSIDE   = 3,  /* gw's NPT outside prefix: replies arrive there */
+	PREFIX6_DELEGATED = 4,  /* nat6 none: a LAN prefix that is gw's, sources in it
+				   leave through gw (RFC 8678) */
+	PREFIX6_WAN_NET   = 5,  /* a WAN's connected subnet */
+};
+
+struct prefix6_info {
+	__u8 kind;              /* enum prefix6_kind */
+	__u8 gw;                /* OUTSIDE, DELEGATED, WAN_NET, LOCAL on a WAN; else XWAN_GW_NONE */
+	__u8 pad[2];
+};
+
+struct sticky6_key {
+	__u8 src[16];
+	__u8 dst[16];           /* zero for STICKY_KEY_SRC */
+	__u8 group;
+	__u8 pad[3];
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct npt6_map) == 36, "npt6_map layout");
+_Static_assert(sizeof(struct gw6_info) == 128, "gw6_info layout");
+_Static_assert(sizeof(struct flow6_key) == 40, "flow6_key layout");
+_Static_assert(sizeof(struct flow6_entry) == 112, "flow6_entry layout");
+_Static_assert(sizeof(struct frag6_key) == 36, "frag6_key layout");
+_Static_assert(sizeof(struct lan_src6_key) == 24, "lan_src6_key layout");
+_Static_assert(sizeof(struct sticky6_key) == 36, "sticky6_key layout");
+#endif
+
 /* ------------------------------------------------------------- counters */
 
 /* Where a packet was seen. */
@@ -802,7 +944,9 @@ enum xwan_hook {
 	X(DROP_TCP_WINDOW,  "drop",    "tcp_out_of_window")         \
 	X(DROP_UNTRANSLATED, "drop",   "untranslated_lan_source")   \
 	X(DROP_ADDR_ONLY_TAKEN, "drop", "address_only_nat_in_use")  \
-	X(DROP_WAN_TO_LAN_ADDR, "drop", "wan_to_lan_side_address")
+	X(DROP_WAN_TO_LAN_ADDR, "drop", "wan_to_lan_side_address") \
+	X(PASS_LINK_SCOPE,  "pass",    "ipv6_link_scope")           \
+	X(DROP_NPT_UNMAPPABLE, "drop", "npt_untranslatable_address")
 
 enum xwan_verdict {
 #define XWAN_VERDICT_ENUM(name, verdict, reason) V_##name,

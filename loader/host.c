@@ -21,6 +21,75 @@ const char *xwan_wan_state_reason(uint8_t state)
 	return "";
 }
 
+const char *xwan_wan6_state_reason(uint8_t state)
+{
+	switch (state) {
+	case XWAN_WAN6_OFF:
+		return "no gateway6";
+	case XWAN_WAN6_NO_IFACE:
+		return "no interface";
+	case XWAN_WAN6_LINK_DOWN:
+		return "link down";
+	case XWAN_WAN6_NO_ADDR:
+		return "no IPv6 address";
+	case XWAN_WAN6_NO_GW:
+		return "no IPv6 gateway";
+	}
+	return "";
+}
+
+static bool in_prefix6(const uint8_t *a, const uint8_t *net, uint8_t plen)
+{
+	int full = plen / 8, rest = plen % 8;
+
+	if (memcmp(a, net, (size_t)full))
+		return false;
+	return !rest || ((a[full] ^ net[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/*
+ * A WAN's IPv6 facts: its global address (usable, not tentative or
+ * deprecated; the one whose subnet holds gateway6 first) and next hop.
+ * Needs h->addrs6 gathered.
+ */
+static void wan6_learn(const struct xwan_config *cfg, struct xwan_host *h, int i)
+{
+	const struct xwan_wan6 *w6 = &cfg->wans[i].v6;
+	struct xwan_wan6_facts *f = &h->wan6[i];
+	const struct nl_link *l = &h->wan[i];
+	int best = -1;
+
+	memset(f, 0, sizeof(*f));
+	if (!w6->enabled)
+		return;     /* XWAN_WAN6_OFF */
+	memcpy(f->gw, w6->gateway, 16);
+	for (int k = 0; k < h->n_addrs6; k++) {
+		const struct nl_addr6 *a = &h->addrs6[k];
+
+		if (a->ifindex != l->ifindex || a->scope != 0 /* RT_SCOPE_UNIVERSE */ ||
+		    (a->flags & (0x40 /* IFA_F_TENTATIVE */ | 0x20 /* IFA_F_DEPRECATED */ |
+				 0x08 /* IFA_F_DADFAILED */)))
+			continue;
+		if (best < 0 || (in_prefix6(f->gw, a->addr, a->plen) &&
+				 !in_prefix6(f->gw, h->addrs6[best].addr, h->addrs6[best].plen)))
+			best = k;
+	}
+	if (best >= 0) {
+		memcpy(f->addr, h->addrs6[best].addr, 16);
+		f->plen = h->addrs6[best].plen;
+	}
+	if (!l->ifindex)
+		f->state = XWAN_WAN6_NO_IFACE;
+	else if (!l->up || !l->carrier)
+		f->state = XWAN_WAN6_LINK_DOWN;
+	else if (best < 0 && w6->nat == XWAN_NAT6_MASQUERADE)
+		f->state = XWAN_WAN6_NO_ADDR;
+	else if (w6->gateway_auto && !l->p2p)
+		f->state = XWAN_WAN6_NO_GW;     /* v6ctl learns it from the RA */
+	else
+		f->state = XWAN_WAN6_OK;
+}
+
 /*
  * The next hop of gateway: auto is whatever default route the host's own
  * client keeps through the interface, in any table but xwan's (whose routes
@@ -85,6 +154,16 @@ int xwan_host_gather(const struct xwan_config *cfg, struct xwan_host *h,
 		return rc;
 	}
 	h->n_addrs = rc;
+	rc = nl_addr6_dump(h->addrs6, XWAN_MAX_HOST_ADDRS);
+	if (rc == -EAFNOSUPPORT)
+		rc = 0;         /* a kernel without IPv6: no WAN has IPv6 facts */
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot list the host's IPv6 addresses: %s", strerror(-rc));
+		return rc;
+	}
+	h->n_addrs6 = rc;
+	for (i = 0; i < cfg->n_wans; i++)
+		wan6_learn(cfg, h, i);
 	return 0;
 }
 
@@ -116,5 +195,6 @@ bool xwan_host_wan_changed(const struct xwan_host *a, const struct xwan_host *b,
 	return a->wan[w].ifindex != b->wan[w].ifindex || a->wan_gw[w] != b->wan_gw[w] ||
 	       a->wan_addr[w].addr != b->wan_addr[w].addr ||
 	       a->wan_addr[w].plen != b->wan_addr[w].plen || a->wan_state[w] != b->wan_state[w] ||
-	       a->wan[w].mtu != b->wan[w].mtu || memcmp(a->wan[w].mac, b->wan[w].mac, 6);
+	       a->wan[w].mtu != b->wan[w].mtu || memcmp(a->wan[w].mac, b->wan[w].mac, 6) ||
+	       memcmp(&a->wan6[w], &b->wan6[w], sizeof(a->wan6[w]));
 }

@@ -17,6 +17,26 @@ enum xwan_wan_state {
 	XWAN_WAN_NO_GW,         /* "no gateway": gateway: auto, no default route yet */
 };
 
+/*
+ * A WAN's IPv6 side (issue 13), beside wan_state (which is IPv4's): each
+ * family is up or down on its own.
+ */
+enum xwan_wan6_state {
+	XWAN_WAN6_OFF = 0,      /* "no gateway6": the WAN carries no IPv6 */
+	XWAN_WAN6_OK,
+	XWAN_WAN6_NO_IFACE,     /* "no interface" */
+	XWAN_WAN6_LINK_DOWN,    /* "link down" */
+	XWAN_WAN6_NO_ADDR,      /* "no IPv6 address": nat6 masquerade without a global address */
+	XWAN_WAN6_NO_GW,        /* "no IPv6 gateway": gateway6: auto, no RA default route yet */
+};
+
+struct xwan_wan6_facts {
+	uint8_t addr[16];       /* the WAN's global IPv6 address; all zero: none */
+	uint8_t plen;
+	uint8_t gw[16];         /* next hop: gateway6 as configured (auto: learned) */
+	uint8_t state;          /* enum xwan_wan6_state */
+};
+
 struct xwan_host {
 	struct nl_link lan[XWAN_MAX_LANS];
 	struct nl_link wan[XWAN_MAX_GATEWAYS];          /* ifindex 0: missing */
@@ -26,6 +46,9 @@ struct xwan_host {
 	uint8_t wan_state[XWAN_MAX_GATEWAYS];   /* enum xwan_wan_state */
 	struct nl_addr addrs[XWAN_MAX_HOST_ADDRS];      /* every IPv4 address */
 	int n_addrs;
+	struct xwan_wan6_facts wan6[XWAN_MAX_GATEWAYS];  /* indexed like wan[] */
+	struct nl_addr6 addrs6[XWAN_MAX_HOST_ADDRS];    /* every IPv6 address */
+	int n_addrs6;
 };
 
 /*
@@ -49,6 +72,9 @@ void xwan_host_keep_learned(const struct xwan_config *cfg, struct xwan_host *h,
 
 /* "no interface", "link down", ... ("" for XWAN_WAN_OK). */
 const char *xwan_wan_state_reason(uint8_t state);
+
+/* The same for enum xwan_wan6_state ("" for XWAN_WAN6_OK). */
+const char *xwan_wan6_state_reason(uint8_t state);
 
 /* Do two gatherings differ for WAN w in what the dataplane or routes use? */
 bool xwan_host_wan_changed(const struct xwan_host *a, const struct xwan_host *b, int w);

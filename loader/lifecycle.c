@@ -19,6 +19,7 @@
 #include "netlink.h"
 #include "pindir.h"
 #include "sync.h"
+#include "sync6.h"
 
 #define NEIGH_WAIT_MS 1000
 
@@ -96,6 +97,7 @@ static void undo_routing(const struct xwan_runtime *rt)
 				    false);
 		nl_route_flush_table(rt->route_table_base + i);
 	}
+	xwan_routes6_flush(rt->rule_priority, rt->route_table_base);
 }
 
 /* ---- up ---- */
@@ -852,6 +854,7 @@ static int down_other_build(const struct xwan_maps *m, struct xwan_runtime *hdr,
 		       hdr->route_table_base + XWAN_MAX_GATEWAYS - 1);
 	for (uint32_t t = 0; t < XWAN_MAX_GATEWAYS; t++)
 		nl_route_flush_table(hdr->route_table_base + t);
+	xwan_routes6_flush(hdr->rule_priority, hdr->route_table_base);
 	if (!quiet)
 		printf("xwan: down (the dataplane came from another build; sysctls left as they "
 		       "are)\n");

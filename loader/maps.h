@@ -42,7 +42,18 @@
 	X(GW_HEALTH,  "gw_health")      \
 	X(RUNTIME,    "runtime")        \
 	X(HA_EVENTS,  "ha_events")      \
-	X(HA_STATUS,  "ha_status")
+	X(HA_STATUS,  "ha_status")      \
+	X(FLOWS6,     "flows6")         \
+	X(GATEWAYS6,  "gateways6")      \
+	X(GW_NEIGH6,  "gw_neigh6")      \
+	X(GW_SLOTS6,  "gw_slots6")      \
+	X(GROUPS6,    "groups6")        \
+	X(PREFIX6,    "prefix6")        \
+	X(LAN_NETS6,  "lan_nets6")      \
+	X(FRAGS6,     "frags6")         \
+	X(STICKY6,    "sticky6")        \
+	X(VERDICTS6,  "verdicts6")      \
+	X(GW_STATS6,  "gw_stats6")
 
 enum xwan_map {
 #define XWAN_MAP_ENUM(id, name) XM_##id,

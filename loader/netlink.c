@@ -601,3 +601,196 @@ int nl_rules_flush(uint32_t prio_lo, uint32_t prio_hi, uint32_t table_lo, uint32
 	}
 	return done;
 }
+
+/* ---- IPv6 (issue 13) ---- */
+
+struct addr6_dump {
+	struct nl_addr6 *out;
+	int max, n;
+};
+
+static int addr6_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[IFA_MAX + 1] = {};
+	struct addr6_dump *d = data;
+	const struct nlattr *at;
+	struct nl_addr6 *a;
+
+	if (ifa->ifa_family != AF_INET6 || d->n >= d->max)
+		return MNL_CB_OK;
+	nl_attrs_parse(nlh, sizeof(*ifa), tb, IFA_MAX);
+	at = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!at || mnl_attr_get_payload_len(at) != 16)
+		return MNL_CB_OK;
+	a = &d->out[d->n++];
+	memset(a, 0, sizeof(*a));
+	a->ifindex = (int)ifa->ifa_index;
+	a->plen = ifa->ifa_prefixlen;
+	a->scope = ifa->ifa_scope;
+	a->flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
+	memcpy(a->addr, mnl_attr_get_payload(at), 16);
+	return MNL_CB_OK;
+}
+
+int nl_addr6_dump(struct nl_addr6 *out, int max)
+{
+	struct addr6_dump d = { .out = out, .max = max };
+	struct rtgenmsg rt = { .rtgen_family = AF_INET6 };
+	int err = nl_dump(RTM_GETADDR, &rt, sizeof(rt), addr6_cb, &d);
+
+	return err ? err : d.n;
+}
+
+static bool addr6_zero(const uint8_t a[16])
+{
+	static const uint8_t zero[16];
+
+	return !a || !memcmp(a, zero, 16);
+}
+
+int nl_route6(uint32_t table, const uint8_t dst[16], uint8_t dst_len, const uint8_t gw[16],
+	      int oif, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	bool via = !addr6_zero(gw);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET6;
+	rtm->rtm_dst_len = dst_len;
+	rtm->rtm_table = RT_TABLE_UNSPEC;
+	if (add) {
+		rtm->rtm_protocol = XWAN_RTPROT;
+		rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+		rtm->rtm_type = RTN_UNICAST;
+		rtm->rtm_flags = via ? RTNH_F_ONLINK : 0;
+	} else {
+		rtm->rtm_scope = RT_SCOPE_NOWHERE;
+	}
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	if (dst_len && dst)
+		mnl_attr_put(nlh, RTA_DST, 16, dst);
+	if (via)
+		mnl_attr_put(nlh, RTA_GATEWAY, 16, gw);
+	if (oif)
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
+	return nl_talk(nlh, NULL, NULL);
+}
+
+static int rule6_op(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = AF_INET6;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, prio);
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	if (mask) {
+		mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, mask);
+	}
+	return nl_talk(nlh, NULL, NULL);
+}
+
+int nl_rule6(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add)
+{
+	return rule6_op(prio, mark, mask, table, add);
+}
+
+/* What a flush deletes: rules (mark/mask) and routes (dst, gateway, oif). */
+struct flush6 {
+	uint32_t prio_lo, prio_hi, table_lo, table_hi;
+	struct {
+		uint32_t prio, table, mark, mask, oif;
+		uint8_t dst[16], gw[16], dst_len;
+	} e[NL_FLUSH_BATCH];
+	int n;
+};
+
+static int rule6_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[FRA_MAX + 1] = {};
+	struct flush6 *f = data;
+	uint32_t prio, table;
+
+	nl_attrs_parse(nlh, sizeof(*frh), tb, FRA_MAX);
+	prio = tb[FRA_PRIORITY] ? mnl_attr_get_u32(tb[FRA_PRIORITY]) : 0;
+	table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : frh->table;
+	if (frh->family != AF_INET6 || prio < f->prio_lo || prio > f->prio_hi ||
+	    table < f->table_lo || table > f->table_hi || f->n >= NL_FLUSH_BATCH)
+		return MNL_CB_OK;
+	f->e[f->n].prio = prio;
+	f->e[f->n].table = table;
+	f->e[f->n].mark = tb[FRA_FWMARK] ? mnl_attr_get_u32(tb[FRA_FWMARK]) : 0;
+	f->e[f->n].mask = tb[FRA_FWMASK] ? mnl_attr_get_u32(tb[FRA_FWMASK]) : 0;
+	f->n++;
+	return MNL_CB_OK;
+}
+
+static int route6_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[RTA_MAX + 1] = {};
+	struct flush6 *f = data;
+	uint32_t table;
+
+	nl_attrs_parse(nlh, sizeof(*rtm), tb, RTA_MAX);
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (rtm->rtm_family != AF_INET6 || table < f->table_lo || table > f->table_hi ||
+	    f->n >= NL_FLUSH_BATCH)
+		return MNL_CB_OK;
+	memset(&f->e[f->n], 0, sizeof(f->e[0]));
+	f->e[f->n].table = table;
+	f->e[f->n].dst_len = rtm->rtm_dst_len;
+	if (tb[RTA_DST])
+		memcpy(f->e[f->n].dst, mnl_attr_get_payload(tb[RTA_DST]), 16);
+	if (tb[RTA_GATEWAY])
+		memcpy(f->e[f->n].gw, mnl_attr_get_payload(tb[RTA_GATEWAY]), 16);
+	f->e[f->n].oif = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
+	f->n++;
+	return MNL_CB_OK;
+}
+
+int nl6_flush(uint32_t prio_lo, uint32_t prio_hi, uint32_t table_lo, uint32_t table_hi)
+{
+	struct fib_rule_hdr frh = { .family = AF_INET6 };
+	struct rtmsg rtm = { .rtm_family = AF_INET6 };
+	struct flush6 *f = calloc(1, sizeof(*f));
+	int err = 0, round, done;
+
+	if (!f)
+		return -ENOMEM;
+	/* Bounded: a round that deletes nothing ends each loop. */
+	for (round = 0; round < 64 && !err; round++) {
+		*f = (struct flush6){ .prio_lo = prio_lo, .prio_hi = prio_hi,
+				      .table_lo = table_lo, .table_hi = table_hi };
+		err = nl_dump(RTM_GETRULE, &frh, sizeof(frh), rule6_cb, f);
+		for (int i = done = 0; !err && i < f->n; i++)
+			done += rule6_op(f->e[i].prio, f->e[i].mark, f->e[i].mask,
+					 f->e[i].table, false) == 0;
+		if (!f->n || !done)
+			break;
+	}
+	for (round = 0; round < 64 && !err; round++) {
+		*f = (struct flush6){ .table_lo = table_lo, .table_hi = table_hi };
+		err = nl_dump(RTM_GETROUTE, &rtm, sizeof(rtm), route6_cb, f);
+		for (int i = done = 0; !err && i < f->n; i++)
+			done += nl_route6(f->e[i].table, f->e[i].dst, f->e[i].dst_len,
+					  f->e[i].gw, (int)f->e[i].oif, false) == 0;
+		if (!f->n || !done)
+			break;
+	}
+	free(f);
+	return err;
+}

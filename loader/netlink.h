@@ -96,4 +96,28 @@ int nl_rules_flush(uint32_t prio_lo, uint32_t prio_hi, uint32_t table_lo, uint32
 /* "ip rule fwmark mark/mask lookup table priority prio", add or delete. */
 int nl_rule(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add);
 
+/* ---- IPv6 (issue 13): the same operations for the IPv6 side of a WAN ---- */
+
+struct nl_addr6 {
+	int ifindex;
+	uint8_t addr[16];
+	uint8_t plen;
+	uint8_t scope;      /* RT_SCOPE_UNIVERSE (0) for a global address */
+	uint32_t flags;     /* IFA_F_* (tentative, deprecated, ...) */
+};
+
+/* Every IPv6 address of the namespace; returns the count or -errno. */
+int nl_addr6_dump(struct nl_addr6 *out, int max);
+
+/* "dst/dst_len [via gw] dev oif [onlink]" in table (gw NULL: on-link), add or delete. */
+int nl_route6(uint32_t table, const uint8_t dst[16], uint8_t dst_len, const uint8_t gw[16],
+	      int oif, bool add);
+
+/* "ip -6 rule fwmark mark/mask lookup table priority prio", add or delete. */
+int nl_rule6(uint32_t prio, uint32_t mark, uint32_t mask, uint32_t table, bool add);
+
+/* Delete every IPv6 rule with a priority in [prio_lo, prio_hi] that looks up
+ * a table in [table_lo, table_hi], and every IPv6 route of those tables. */
+int nl6_flush(uint32_t prio_lo, uint32_t prio_hi, uint32_t table_lo, uint32_t table_hi);
+
 #endif /* XWAN_NETLINK_H */

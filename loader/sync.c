@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "slots.h"
+#include "sync6.h"
 
 uint32_t xwan_gw_fwmark(uint32_t mask, int gw)
 {
@@ -414,6 +415,12 @@ static int build_group_table(const struct xwan_config *cfg, int group, const boo
 int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m,
 			const xwan_usable_t usable)
 {
+	return xwan_install_group_tables(cfg, m->fd[XM_GROUPS], m->fd[XM_GW_SLOTS], usable);
+}
+
+int xwan_install_group_tables(const struct xwan_config *cfg, int groups_fd, int slots_fd,
+			      const xwan_usable_t usable)
+{
 	struct gw_slot_table *t = malloc(sizeof(*t));
 	int rc = 0;
 
@@ -426,21 +433,21 @@ int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m
 		rc = build_group_table(cfg, g, usable[g], t);
 		if (rc)
 			break;
-		if (bpf_map_lookup_elem(m->fd[XM_GROUPS], &key, &gg)) {
+		if (bpf_map_lookup_elem(groups_fd, &key, &gg)) {
 			rc = -errno;
 			break;
 		}
 		/* Fill the idle bank, then flip: readers see old or new, never a mix. */
 		bank = (gg.active & 1) ^ 1;
 		key = xwan_slot_key((uint32_t)g, bank);
-		if (bpf_map_update_elem(m->fd[XM_GW_SLOTS], &key, t, BPF_ANY)) {
+		if (bpf_map_update_elem(slots_fd, &key, t, BPF_ANY)) {
 			rc = -errno;
 			break;
 		}
 		gg.active = bank;
 		gg.generation++;
 		key = (uint32_t)g;
-		if (bpf_map_update_elem(m->fd[XM_GROUPS], &key, &gg, BPF_ANY))
+		if (bpf_map_update_elem(groups_fd, &key, &gg, BPF_ANY))
 			rc = -errno;
 	}
 	free(t);
@@ -483,6 +490,11 @@ int xwan_sync_all(const struct xwan_config *cfg, const struct xwan_host *h,
 			memcpy(by_group[g], usable, sizeof(by_group[g][0]) * (size_t)cfg->n_wans);
 		what = "groups";
 		rc = xwan_install_groups(cfg, m, by_group);
+		/* IPv6 follows IPv4's usability until the agent gives it its own (v6ctl). */
+		if (!rc) {
+			what = "IPv6";
+			rc = xwan_sync6_all(cfg, h, m, status, by_group);
+		}
 	}
 	if (rc)
 		snprintf(err, errlen, "cannot write the %s maps: %s", what, strerror(-rc));

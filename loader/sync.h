@@ -40,6 +40,13 @@ typedef bool xwan_usable_t[XWAN_MAX_GROUPS][XWAN_MAX_GATEWAYS];
 int xwan_install_groups(const struct xwan_config *cfg, const struct xwan_maps *m,
 			const xwan_usable_t usable);
 
+/*
+ * The same into the given groups and slot-table maps: IPv4's (above) or
+ * IPv6's (sync6.h), one rule for both families.
+ */
+int xwan_install_group_tables(const struct xwan_config *cfg, int groups_fd, int slots_fd,
+			      const xwan_usable_t usable);
+
 /* A member's weight in its group: its own, else its WAN's. */
 int xwan_member_weight(const struct xwan_config *cfg, const struct xwan_member *mb);
 

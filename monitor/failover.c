@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../loader/flows.h"
+#include "../loader/sync6.h"
 
 static bool trigger_excludes(enum xwan_trigger t, const struct gw_verdict *v)
 {
@@ -94,6 +95,9 @@ int failover_install(const struct xwan_config *cfg, const struct xwan_host *h,
 	 * order is safe both ways.
 	 */
 	rc = xwan_install_groups(cfg, m, usable);
+	/* IPv6 with IPv4's usability until the agent has IPv6 health (v6ctl). */
+	if (!rc)
+		rc = xwan_install_groups6(cfg, m, usable);
 	if (rc)
 		return rc;
 	return xwan_sync_gateways(cfg, h, m, status, any);

@@ -235,6 +235,93 @@ struct {
 	__type(value, __u32);
 } xdp_last_fwd SEC(".maps");
 
+/* ---- IPv6 (issue 13): beside the IPv4 maps, never sharing their keys ---- */
+
+/* Both directions of every IPv6 flow (loader: 2 x flow_table_size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 2 * 262144);
+	__type(key, struct flow6_key);
+	__type(value, struct flow6_entry);
+} flows6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct gw6_info);
+} gateways6 SEC(".maps");
+
+/* The IPv6 gateway's MAC (its next hop differs from IPv4's). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct gw_neigh);
+} gw_neigh6 SEC(".maps");
+
+/* Per-family slot tables: a WAN may be up for IPv4 and down for IPv6. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GROUPS * 2);
+	__type(key, __u32);
+	__type(value, struct gw_slot_table);
+} gw_slots6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GROUPS);
+	__type(key, __u32);
+	__type(value, struct gw_group);
+} groups6 SEC(".maps");
+
+/* Host addresses, LAN networks, NPT outside and delegated prefixes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XWAN_MAX_DST_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_v6_key);
+	__type(value, struct prefix6_info);
+} prefix6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XWAN_MAX_LANS * XWAN_MAX_LAN_NETS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lan_src6_key);
+	__type(value, __u32);
+} lan_nets6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct frag6_key);
+	__type(value, struct frag6_entry);
+} frags6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sticky6_key);
+	__type(value, struct sticky_binding);
+} sticky6 SEC(".maps");
+
+/* IPv6 packets' verdicts, indexed like `verdicts` (a family label for the views). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HOOK_MAX * V_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} verdicts6 SEC(".maps");
+
+/* Per-gateway IPv6 counters, like gw_stats. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XWAN_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct gw_counters);
+} gw_stats6 SEC(".maps");
+
 /* The agent's view of each gateway; declared here for its BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

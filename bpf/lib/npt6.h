@@ -32,6 +32,7 @@
 #endif
 
 #include "csum.h"
+#include "../xwan_types.h"
 
 #define NPT6_MAX_PLEN 64
 
@@ -41,14 +42,7 @@
 #define NPT6_BE16(x) ((__u16)(x))
 #endif
 
-/* One direction of a mapping: addresses in `from` become addresses in `to`. */
-struct npt6_map {
-	__u16 from[8];      /* network order words, bits past plen zero */
-	__u16 to[8];
-	__u16 adj;          /* one's complement sum(from) - sum(to) */
-	__u8  plen;         /* 1..NPT6_MAX_PLEN */
-	__u8  pad;
-};
+/* struct npt6_map (one direction of a mapping) is a map layout: xwan_types.h. */
 
 /* Network-order mask of the prefix bits in word i. */
 static __always_inline __u16 npt6_word_mask(__u8 plen, int i)
