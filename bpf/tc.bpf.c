@@ -85,6 +85,8 @@ int tc_lan_ingress(struct __sk_buff *skb)
 		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_IPV4);
 	if (rc == PARSE_MALFORMED)
 		return tc_verdict(HOOK_TC_LAN_IN, V_DROP_MALFORMED);
+	if (!l2_for_us(skb))    /* another host's frame: ip_rcv drops it */
+		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_OUR_MAC);
 	if (rc == PARSE_UNSUPPORTED)
 		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_UNSUPPORTED);
 	s = get_settings();
@@ -309,6 +311,8 @@ int tc_wan_ingress(struct __sk_buff *skb)
 		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_IPV4);
 	if (rc == PARSE_MALFORMED)
 		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_MALFORMED);
+	if (!l2_for_us(skb))    /* another host's frame: ip_rcv drops it */
+		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_OUR_MAC);
 	s = get_settings();
 	if (!s)
 		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_XWAN);

@@ -166,6 +166,8 @@ int xdp_lan(struct xdp_md *ctx)
 		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_IPV4);
 	if (rc == PARSE_MALFORMED)
 		return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
+	if (!l2_for_us(ctx))    /* flooded by a switch to another router too */
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_OUR_MAC);
 	if (rc == PARSE_UNSUPPORTED)
 		return xdp_verdict(HOOK_XDP_LAN, V_PASS_UNSUPPORTED);
 	s = get_settings();
@@ -276,6 +278,8 @@ int xdp_wan(struct xdp_md *ctx)
 		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NOT_IPV4);
 	if (rc == PARSE_MALFORMED)
 		return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
+	if (!l2_for_us(ctx))
+		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NOT_OUR_MAC);
 	if (rc == PARSE_UNSUPPORTED)
 		return xdp_wan_unmatched(ctx, &p);
 	s = get_settings();

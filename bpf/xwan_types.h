@@ -926,6 +926,7 @@ enum xwan_hook {
 	X(PASS_FROM_HOST,   "pass",    "from_host")                   \
 	X(PASS_FRAG_EARLY,  "pass",    "fragment_before_first")       \
 	X(PASS_FRAG_HELD,   "pass",    "first_fragment_of_held")      \
+	X(PASS_NOT_OUR_MAC, "pass",    "not_our_mac")                 \
 	X(HOLD_FRAG,        "hold",    "fragment_before_first")       \
 	X(HOLD_RELEASED,    "hold",    "fragments_released")          \
 	X(DROP_MALFORMED,   "drop",    "malformed")                   \

@@ -39,12 +39,22 @@ static __always_inline int nat_rewrite_icmp_error(xwan_ctx *ctx, const struct pk
 	int out = fe->dir == FLOW_DIR_OUT;
 	__be32 addr = fe->xlate_addr;
 	__be16 port = fe->xlate_port;
-	__be32 old_outer = out ? p->key.saddr : p->key.daddr;
+	__be32 outer_s = p->key.saddr, outer_d = p->key.daddr;
+	__be32 old_outer;
 	__be32 old_in = out ? p->inner.daddr : p->inner.saddr;
 	__be16 old_port = out ? p->inner.dport : p->inner.sport;
 	__u32 in_port_off = out ? p->in_dport_off : p->in_sport_off;
 	__u32 icmp_csum = p->csum_off;
 	__u16 ip_check, l4_check;
+
+	/*
+	 * Both loaded first: clang otherwise selects between &saddr and &daddr
+	 * of the stack copy by OR-ing the offset into the pointer, which the
+	 * verifier refuses (and any change elsewhere may make it do so).
+	 */
+	barrier_var(outer_s);
+	barrier_var(outer_d);
+	old_outer = out ? outer_s : outer_d;
 
 	/* Quoted IP header: address and its checksum. */
 	if (ctx_store32(ctx, p->in_l3_off + (out ? 16 : 12), addr) ||

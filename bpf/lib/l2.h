@@ -47,6 +47,34 @@ static __attribute__((noinline)) int xdp_redirected(__u32 hook, __u32 v)
 		*last = XWAN_VERDICT_IDX(hook, v);
 	return XDP_REDIRECT;
 }
+
+/*
+ * Is the frame addressed to this interface's own MAC? The two routers of an
+ * HA pair share every LAN and ISP segment, and a switch floods a frame for a
+ * MAC it has not learnt (or has aged out: a dead active's) to both of them.
+ * Only the router it is addressed to may forward it, as the kernel does (it
+ * forwards only PACKET_HOST); anything else is the kernel's: it drops
+ * another host's frame (PACKET_OTHERHOST) and takes broadcasts as ever. No
+ * entry in ifaces: not an interface of ours, the caller's later checks say so.
+ * Not inlined: the hot programs' code and registers stay as they were.
+ */
+static __attribute__((noinline)) int l2_for_us(xwan_ctx *c)
+{
+	void *data = ctx_data(c), *end = ctx_data_end(c);
+	__u32 ifindex = ctx_ifindex(c);
+	struct iface_info *i;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return 1;       /* too short to be anyone's: the parser decides */
+	i = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (!i)
+		return 1;
+	/* Bytewise: the verifier takes no wider loads of a packet or map value here. */
+	return !((eth->h_dest[0] ^ i->mac[0]) | (eth->h_dest[1] ^ i->mac[1]) |
+		 (eth->h_dest[2] ^ i->mac[2]) | (eth->h_dest[3] ^ i->mac[3]) |
+		 (eth->h_dest[4] ^ i->mac[4]) | (eth->h_dest[5] ^ i->mac[5]));
+}
 #else
 /* In tc the packet starts at the device's link header, which may be none. */
 static __always_inline __u32 ctx_l3_off(const xwan_ctx *c)
@@ -55,6 +83,19 @@ static __always_inline __u32 ctx_l3_off(const xwan_ctx *c)
 	struct iface_info *i = bpf_map_lookup_elem(&ifaces, &ifindex);
 
 	return i && i->l2_len == 0 ? 0 : ETH_HLEN;
+}
+
+#define XWAN_L2_PACKET_OTHERHOST 3      /* linux/if_packet.h */
+
+/*
+ * In tc the kernel has already compared the destination MAC with the
+ * device's (eth_type_trans): a frame for another host (flooded by a switch
+ * to both routers of an HA pair) is about to be dropped by ip_rcv, and must
+ * make no flow state here first. L3 devices have no MAC: always ours.
+ */
+static __always_inline int l2_for_us(const xwan_ctx *c)
+{
+	return c->pkt_type != XWAN_L2_PACKET_OTHERHOST;
 }
 #endif
 

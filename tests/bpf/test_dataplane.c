@@ -3452,6 +3452,60 @@ static void test_wan_to_lan_side_address_dropped(void **state)
 	expect_xdp(FX.xdp_wan, FX.wan_if[0], &in, &out, XDP_PASS, HOOK_XDP_WAN, V_PASS_LOCAL);
 }
 
+/*
+ * 40. The two routers of an HA pair share each LAN and ISP segment, and a
+ * switch floods a frame it has no port for to both. Only the router it is
+ * addressed to forwards it: a frame for another MAC (the peer router's) or
+ * a broadcast makes no flow, is not translated and goes to the kernel
+ * (which drops another host's frame), counted not_our_mac, in XDP and tc.
+ * Controls: the same frames to our own MAC are forwarded.
+ */
+static void test_frame_for_another_mac_not_forwarded(void **state)
+{
+	static const uint8_t MAC_PEER_ROUTER[6] = { 0x02, 0, 0, 0, 0x09, 0x09 };
+	static const uint8_t MAC_BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct pk syn = client_syn(40400), reply;
+	struct opened o;
+	struct frame in, out;
+	uint32_t mark = 0;
+	int n;
+
+	(void)state;
+	n = fx_flow_count();
+	syn.l2 = (struct l2){ MAC_PEER_ROUTER, MAC_CLIENT };
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_PASS, HOOK_XDP_LAN, V_PASS_NOT_OUR_MAC);
+	expect_untouched(&out, &in);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, &out, &mark, TC_ACT_OK, HOOK_TC_LAN_IN,
+		  V_PASS_NOT_OUR_MAC);
+	expect_untouched(&out, &in);
+	assert_int_equal(mark, 0);
+	syn.l2 = (struct l2){ MAC_BCAST, MAC_CLIENT };
+	mk(&in, &syn);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_PASS, HOOK_XDP_LAN, V_PASS_NOT_OUR_MAC);
+	assert_int_equal(fx_flow_count(), n);
+
+	/* Control: addressed to us, the same SYN opens a flow and is forwarded. */
+	syn = client_syn(40400);
+	open_flow(&syn, &o);
+	assert_int_equal(fx_flow_count(), n + 2);
+
+	/* The reply, flooded on the ISP segment to the router that is not its gateway. */
+	reply = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	reply.l2 = (struct l2){ MAC_PEER_ROUTER, MAC_GW[o.gw] };
+	mk(&in, &reply);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_PASS, HOOK_XDP_WAN,
+		   V_PASS_NOT_OUR_MAC);
+	expect_untouched(&out, &in);
+	expect_tc(FX.tc_wan_in, FX.wan_if[o.gw], 0, &in, &out, NULL, TC_ACT_OK, HOOK_TC_WAN_IN,
+		  V_PASS_NOT_OUR_MAC);
+	expect_untouched(&out, &in);
+	/* Control: to our MAC, it is translated back to the client. */
+	reply = reply_to(&syn, o.gw, o.port, F_SYN | F_ACK);
+	mk(&in, &reply);
+	expect_xdp(FX.xdp_wan, FX.wan_if[o.gw], &in, &out, XDP_REDIRECT, HOOK_XDP_WAN, V_FWD_IN);
+}
+
 int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup(f, fx_setup)
@@ -3543,6 +3597,7 @@ int main(int argc, char **argv)
 		T(test_ttl_1_marked_for_its_flows_wan),
 		T(test_host_socket_on_lan_flows_port_wins),
 		T(test_wan_to_lan_side_address_dropped),
+		T(test_frame_for_another_mac_not_forwarded),
 	};
 #undef T
 

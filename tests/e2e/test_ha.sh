@@ -5,6 +5,8 @@
 #   1. the passive holds the flows the active forwards (download, UDP stream,
 #      interactive TCP session) and the sticky client's binding; /metrics
 #      shows the roles and the sync;
+#   1d. switches that flood (bridge ageing 0) hand r1's frames to r2 too:
+#      only r1 forwards them, every datagram reaches the internet once;
 #   2. the active dies (all links down at once, every process killed): the
 #      passive takes the addresses; the download completes with the right
 #      sha256 and no reset, the UDP stream and the held session go on, the
@@ -120,6 +122,39 @@ sticky_n() { ip netns exec "$(ha_ns "$1")" bpftool -j map dump pinned "$(ha_pin 
 check "1c the passive holds the client's sticky binding (r1 $(sticky_n r1), r2 $(sticky_n r2) bindings; its flows all NATed to ${pre_nat% })" \
 	"r1: $(sticky_n r1) r2: $(sticky_n r2) nat: $pre_nat" \
 	bash -c '[ "$1" -ge 1 ] && [ "$2" = "$1" ] && [ "$(echo $3 | wc -w)" = 1 ]' _ "$(sticky_n r1)" "$(sticky_n r2)" "$pre_nat"
+
+# --- 1d. frames a switch floods to both routers: only their addressee forwards them ----------
+# The three switches forget every MAC at once (ageing 0: a hub), so each frame
+# for r1 also reaches r2, which holds the same flows. r2 must leave them to its
+# kernel (verdict not_our_mac), else the internet gets every datagram twice.
+stat_sum() { # ROUTER AWK-REGEX: the sum of the xwan_packets_total lines that match
+	ha_xwan "$1" stats 2>/dev/null | awk -v re="$2" '$1 ~ /^xwan_packets_total/ && $1 ~ re { n += $2 } END { print n + 0 }'
+}
+lab_inet nft -f - <<-EOF
+	table ip haflood {
+		counter burst { }
+		chain pre {
+			type filter hook prerouting priority raw; policy accept;
+			udp dport 5302 counter name "burst" drop
+		}
+	}
+EOF
+for sw in "$HA_NS_LAN" "$HA_NS_SW1" "$HA_NS_SW2"; do ip -n "$sw" link set br0 type bridge ageing_time 0; done
+fwd0=$(stat_sum r2 'verdict="forward"') other0=$(stat_sum r2 'hook="xdp_(lan|wan)".*reason="not_our_mac"')
+lab_client "$LAB_PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(300):
+    s.sendto(b"flood %d" % i, (sys.argv[1], 5302)); time.sleep(0.002)' "$LAB_SERVER"
+sleep 0.5
+fwd1=$(stat_sum r2 'verdict="forward"') other1=$(stat_sum r2 'hook="xdp_(lan|wan)".*reason="not_our_mac"')
+burst=$(lab_inet nft list counter ip haflood burst | awk '/packets/ { print $2 }')
+for sw in "$HA_NS_LAN" "$HA_NS_SW1" "$HA_NS_SW2"; do ip -n "$sw" link set br0 type bridge ageing_time 30000; done
+lab_inet nft delete table ip haflood
+check "1d switches flooding (bridge ageing 0): 300 datagrams reach the internet once each (through r1); r2 forwarded nothing, though the flooded frames did reach it (control: its not_our_mac counter grew by the 300 and the streams' frames)" \
+	"inet got $burst of 300; r2 forward verdicts $fwd0 -> $fwd1, r2 XDP not_our_mac $other0 -> $other1" \
+	bash -c '[ "$1" -gt 0 ] && [ "$1" -le 300 ] && [ "$2" = "$3" ] && [ $(($5 - $4)) -ge 300 ]' _ \
+	"${burst:-0}" "$fwd0" "$fwd1" "$other0" "$other1"
 
 # --- 2. the active dies ---------------------------------------------------------------------------
 t_kill=$(now)
