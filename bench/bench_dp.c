@@ -8,6 +8,9 @@
  *
  *   bench_dp [--quick] [--json FILE] [--harness OBJ] [--bare OBJ]
  *   bench_dp --profile lan_est|new|bare    one case for 5 s, for perf record
+ *   bench_dp --rate [--json FILE]          part 2 only (new-flow rate), for
+ *                                          before/after comparisons of the
+ *                                          new-flow path
  *
  * The environment is the one of tests/bpf/fixture.h (its ideas copied here,
  * with the flow table size as a parameter): a private network namespace
@@ -1052,28 +1055,31 @@ int main(int argc, char **argv)
 	const char *json = "build/bench/bench_dp.json";
 	const char *harness = "build/bench/harness.bpf.o", *bare = "build/bench/bare_fwd.bpf.o";
 	const char *profile = NULL;
+	bool rate_only = false;
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, 'q' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "harness", required_argument, NULL, 'H' },
 		{ "bare", required_argument, NULL, 'b' },
 		{ "profile", required_argument, NULL, 'p' },
+		{ "rate", no_argument, NULL, 'r' },
 		{ 0 },
 	};
 	cpu_set_t cpus;
 	int c, cpu;
 	double t0 = now_s();
 
-	while ((c = getopt_long(argc, argv, "qj:H:b:p:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qj:H:b:p:r", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q': O.quick = true; break;
 		case 'j': json = optarg; break;
 		case 'H': harness = optarg; break;
 		case 'b': bare = optarg; break;
 		case 'p': profile = optarg; break;
+		case 'r': rate_only = true; break;
 		default:
 			fprintf(stderr, "usage: %s [--quick] [--json FILE] [--harness OBJ] [--bare OBJ]"
-				" [--profile lan_est|new|bare]\n",
+				" [--profile lan_est|new|bare] [--rate]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1105,9 +1111,10 @@ int main(int argc, char **argv)
 		profile_case(&big, profile);
 		return g_failed;
 	}
-	env_load(&big, O.big_capacity);
+	if (!rate_only)
+		env_load(&big, O.big_capacity);
 	env_load(&small, O.rate_capacity);
-	harness_load(&big, harness, bare);
+	harness_load(rate_only ? &small : &big, harness, bare);
 
 	g_json = fopen(json, "w");
 	if (!g_json)
@@ -1120,8 +1127,10 @@ int main(int argc, char **argv)
 	json_num("rounds", O.rounds);
 	json_num("single_runs", O.single);
 
-	part_paths(&big);
-	part_scale(&big);
+	if (!rate_only) {
+		part_paths(&big);
+		part_scale(&big);
+	}
 	part_rate(&small);
 
 	json_num("seconds", now_s() - t0);
@@ -1129,7 +1138,8 @@ int main(int argc, char **argv)
 	fprintf(g_json, "\n}\n");
 	fclose(g_json);
 	dp_destroy(&small.dp);
-	dp_destroy(&big.dp);
+	if (!rate_only)
+		dp_destroy(&big.dp);
 	printf("bench_dp: %.0f s%s, results in %s\n", now_s() - t0,
 	       g_failed ? ", SOME CHECKS FAILED (see above)" : "", json);
 	return g_failed ? 1 : 0;
