@@ -4,7 +4,7 @@
  * per-flow accounting, and the two tables a flow lives in (xwan_types.h):
  * flows_new until someone answers, then flows, where nothing evicts it.
  *
- * A flow is created (flow_install, nat.h), changes state (flow_set_state)
+ * A flow is created (flow_install, flow_install.h), changes state (flow_set_state)
  * and is removed (flow_remove) in one function each.
  *
  * Entries are reclaimed four ways: an expired entry is treated as absent
@@ -43,14 +43,28 @@ static __always_inline __u64 flow_timeout(const struct xwan_settings *s, __u8 pr
 	return s->timeout_ns[t];
 }
 
+/* A new flow's search for its reply key, and so its NAT port (nat.h). */
+struct nat_try {
+	struct flow_key rev;        /* candidate reply key; dport is the port */
+	__u64 now;
+	__u32 base;                 /* first port of the range, host order */
+	__u32 range;
+	__u32 first;                /* port to try first (the client's), 0: none */
+	__u32 start;                /* random offset the search walks on from */
+	__u32 port;                 /* result, host order */
+	__u32 found;
+};
+
 /*
- * Working memory of flow creation and promotion: two flow entries do not
- * fit the 512-byte BPF stack beside the parsed packet. Per CPU, and no
- * program nests on a CPU while it creates or promotes a flow.
+ * Working memory of flow creation and promotion: two flow entries and the
+ * port search do not fit the 512-byte BPF stack beside the parsed packet.
+ * Per CPU, and no program nests on a CPU while it creates or promotes a
+ * flow.
  */
 struct admit_scratch {
 	struct flow_entry out;
 	struct flow_entry in;
+	struct nat_try nt;      /* flow_admit's; zeroed by scratch_get */
 };
 
 struct {
