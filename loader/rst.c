@@ -31,7 +31,10 @@ struct tcp_pseudo {
 } __attribute__((packed));
 
 #define RST_FRAME_LEN sizeof(struct rst_frame)
-_Static_assert(sizeof(struct rst_frame) == ETH_HLEN + 20 + 20, "RST frame layout");
+/* Where the IP packet starts: an L3 LAN (wg, tun) is sent only that. */
+#define RST_IP_OFF offsetof(struct rst_frame, ip)
+_Static_assert(RST_IP_OFF == ETH_HLEN && offsetof(struct rst_frame, tcp) == ETH_HLEN + 20 &&
+	       RST_FRAME_LEN == ETH_HLEN + 20 + 20, "RST frame layout: Ethernet, IPv4, TCP, no options");
 _Static_assert(sizeof(struct tcp_pseudo) == 12, "TCP pseudo header layout");
 
 static uint16_t csum_fold32(uint32_t sum)
@@ -99,20 +102,21 @@ int rst_send_to_client(const struct flow_key *out_key, const struct flow_entry *
 		.sll_halen = 6,
 	};
 	struct nl_link lan;
-	int fd, n, err = 0, l2 = ETH_HLEN;
+	size_t skip = 0, len;
+	int fd, n, err = 0;
 
 	n = rst_build(frame, sizeof(frame), out_key, in);
 	if (n < 0)
 		return n;
 	/* An L3 LAN (wg, tun) takes the IP packet alone. */
 	if (nl_link_get_index((int)in->out_ifindex, &lan) == 0 && !devpath_l2_len(&lan))
-		l2 = 0;
+		skip = RST_IP_OFF;
+	len = (size_t)n - skip;
 	memcpy(to.sll_addr, in->l2_dst, 6);
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (sendto(fd, frame + ETH_HLEN - l2, (size_t)(n - ETH_HLEN + l2), 0, (struct sockaddr *)&to,
-		   sizeof(to)) != n - ETH_HLEN + l2)
+	if (sendto(fd, frame + skip, len, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)len)
 		err = -errno;
 	close(fd);
 	return err;

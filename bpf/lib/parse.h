@@ -57,6 +57,41 @@ struct pkt {
 	__u8  eth_dst[6];
 };
 
+/*
+ * Offsets of the L4 fields parsing reads and NAT rewrites, from the
+ * headers' own layouts (RFC 793, 768, 792). __builtin_offsetof: a
+ * constant, where vmlinux.h's preserve_access_index would make offsetof()
+ * a CO-RE relocation. TCP's data offset and flags are bitfields, which
+ * offsetof cannot name: they are the two bytes after the acknowledgment
+ * number.
+ */
+#define HDR_OFF(type, field) __builtin_offsetof(struct type, field)
+#define TCP_SPORT_OFF  HDR_OFF(tcphdr, source)
+#define TCP_DPORT_OFF  HDR_OFF(tcphdr, dest)
+#define TCP_SEQ_OFF    HDR_OFF(tcphdr, seq)
+#define TCP_ACK_OFF    HDR_OFF(tcphdr, ack_seq)
+#define TCP_DOFF_OFF   (TCP_ACK_OFF + sizeof(__be32))   /* data offset: high nibble */
+#define TCP_FLAGS_OFF  (TCP_DOFF_OFF + 1)               /* FIN ... CWR */
+#define TCP_WIN_OFF    HDR_OFF(tcphdr, window)
+#define TCP_CSUM_OFF   HDR_OFF(tcphdr, check)
+#define UDP_SPORT_OFF  HDR_OFF(udphdr, source)
+#define UDP_DPORT_OFF  HDR_OFF(udphdr, dest)
+#define UDP_CSUM_OFF   HDR_OFF(udphdr, check)
+#define ICMP_TYPE_OFF  HDR_OFF(icmphdr, type)
+#define ICMP_CSUM_OFF  HDR_OFF(icmphdr, checksum)
+#define ICMP_ID_OFF    HDR_OFF(icmphdr, un.echo.id)     /* queries' identifier */
+#define TCP_HLEN       sizeof(struct tcphdr)            /* without options */
+#define UDP_HLEN       sizeof(struct udphdr)
+#define ICMP_HLEN      sizeof(struct icmphdr)
+/* An ICMP error quotes the IP header and at least 8 L4 bytes (RFC 792). */
+#define ICMP_QUOTED_L4 8
+
+_Static_assert(TCP_FLAGS_OFF == 13 && TCP_WIN_OFF == 14 && TCP_CSUM_OFF == 16 &&
+	       TCP_HLEN == 20, "TCP header layout (RFC 793)");
+_Static_assert(UDP_CSUM_OFF == 6 && UDP_HLEN == 8, "UDP header layout (RFC 768)");
+_Static_assert(ICMP_CSUM_OFF == 2 && ICMP_ID_OFF == 4 && ICMP_HLEN == 8,
+	       "ICMP header layout (RFC 792)");
+
 static __always_inline int is_icmp_error(__u8 type)
 {
 	return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED ||
@@ -93,7 +128,7 @@ static __always_inline int proto_addr_only(__u8 proto)
 /* The packet an ICMP error quotes: its IP header and first 8 L4 bytes. */
 static __always_inline int parse_icmp_inner(void *data, void *data_end, struct pkt *p)
 {
-	__u32 l3 = p->l4_off + 8, l4;
+	__u32 l3 = p->l4_off + ICMP_HLEN, l4;
 	struct iphdr *ip = data + l3;
 	__u8 *l4p;
 
@@ -105,7 +140,7 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 		return PARSE_UNSUPPORTED;       /* no ports to match */
 	l4 = l3 + ip->ihl * 4;
 	l4p = data + l4;
-	if ((void *)(l4p + 8) > data_end || l4 + 8 > p->l3_off + p->len)
+	if ((void *)(l4p + ICMP_QUOTED_L4) > data_end || l4 + ICMP_QUOTED_L4 > p->l3_off + p->len)
 		return PARSE_MALFORMED;
 
 	p->in_l3_off = l3;
@@ -116,39 +151,41 @@ static __always_inline int parse_icmp_inner(void *data, void *data_end, struct p
 
 	switch (ip->protocol) {
 	case IPPROTO_TCP:
-		p->inner.sport = *(__be16 *)l4p;
-		p->inner.dport = *(__be16 *)(l4p + 2);
-		p->in_sport_off = l4;
-		p->in_dport_off = l4 + 2;
-		if ((void *)(l4p + 18) <= data_end && l4 + 18 <= p->l3_off + p->len) {
-			p->in_csum_off = l4 + 16;
-			p->in_l4_check = *(__u16 *)(l4p + 16);
+		p->inner.sport = *(__be16 *)(l4p + TCP_SPORT_OFF);
+		p->inner.dport = *(__be16 *)(l4p + TCP_DPORT_OFF);
+		p->in_sport_off = l4 + TCP_SPORT_OFF;
+		p->in_dport_off = l4 + TCP_DPORT_OFF;
+		/* The checksum lies past the 8 bytes a router must quote. */
+		if ((void *)(l4p + TCP_CSUM_OFF + 2) <= data_end &&
+		    l4 + TCP_CSUM_OFF + 2 <= p->l3_off + p->len) {
+			p->in_csum_off = l4 + TCP_CSUM_OFF;
+			p->in_l4_check = *(__u16 *)(l4p + TCP_CSUM_OFF);
 		}
 		p->in_pseudo = 1;
 		return PARSE_OK;
 	case IPPROTO_UDP:
-		p->inner.sport = *(__be16 *)l4p;
-		p->inner.dport = *(__be16 *)(l4p + 2);
-		p->in_sport_off = l4;
-		p->in_dport_off = l4 + 2;
-		p->in_csum_off = l4 + 6;
-		p->in_l4_check = *(__u16 *)(l4p + 6);
+		p->inner.sport = *(__be16 *)(l4p + UDP_SPORT_OFF);
+		p->inner.dport = *(__be16 *)(l4p + UDP_DPORT_OFF);
+		p->in_sport_off = l4 + UDP_SPORT_OFF;
+		p->in_dport_off = l4 + UDP_DPORT_OFF;
+		p->in_csum_off = l4 + UDP_CSUM_OFF;
+		p->in_l4_check = *(__u16 *)(l4p + UDP_CSUM_OFF);
 		p->in_pseudo = 1;
 		p->in_udp = 1;
 		return PARSE_OK;
 	case IPPROTO_ICMP:
 		/* Only queries can be NATed, so only queries can be quoted back. */
-		if (icmp_query_request(l4p[0])) {
-			p->inner.sport = *(__be16 *)(l4p + 4);
-			p->in_sport_off = l4 + 4;
-		} else if (icmp_query_reply(l4p[0])) {
-			p->inner.dport = *(__be16 *)(l4p + 4);
-			p->in_dport_off = l4 + 4;
+		if (icmp_query_request(l4p[ICMP_TYPE_OFF])) {
+			p->inner.sport = *(__be16 *)(l4p + ICMP_ID_OFF);
+			p->in_sport_off = l4 + ICMP_ID_OFF;
+		} else if (icmp_query_reply(l4p[ICMP_TYPE_OFF])) {
+			p->inner.dport = *(__be16 *)(l4p + ICMP_ID_OFF);
+			p->in_dport_off = l4 + ICMP_ID_OFF;
 		} else {
 			return PARSE_UNSUPPORTED;
 		}
-		p->in_csum_off = l4 + 2;
-		p->in_l4_check = *(__u16 *)(l4p + 2);
+		p->in_csum_off = l4 + ICMP_CSUM_OFF;
+		p->in_l4_check = *(__u16 *)(l4p + ICMP_CSUM_OFF);
 		return PARSE_OK;
 	}
 	return PARSE_OK;        /* address only: no quoted field but the addresses */
@@ -168,7 +205,7 @@ static __always_inline int l4_fits(const struct pkt *p, __u32 need)
 /* A SYN's window scale option (RFC 7323), TCP_NO_WSCALE when it has none. */
 static __always_inline __u8 tcp_parse_wscale(void *data, void *data_end, __u32 l4, __u32 hlen)
 {
-	__u32 off = 20;
+	__u32 off = TCP_HLEN;
 
 	for (int i = 0; i < 8; i++) {
 		__u8 *o = data + l4 + (off & 63);
@@ -191,6 +228,35 @@ static __always_inline __u8 tcp_parse_wscale(void *data, void *data_end, __u32 l
 	return TCP_NO_WSCALE;
 }
 
+/* TCP: ports, sequence space, window and flags (a SYN's window scale too). */
+static __always_inline int parse_tcp(void *data, void *data_end, struct pkt *p)
+{
+	__u32 l4 = p->l4_off, hlen;
+	__u8 *l4p = data + l4;
+
+	if ((void *)(l4p + TCP_HLEN) > data_end || !l4_fits(p, TCP_HLEN))
+		return PARSE_MALFORMED;
+	hlen = (l4p[TCP_DOFF_OFF] >> 4) * 4;
+	if (hlen < TCP_HLEN || !l4_fits(p, hlen))
+		return PARSE_MALFORMED;
+	p->key.sport = *(__be16 *)(l4p + TCP_SPORT_OFF);
+	p->key.dport = *(__be16 *)(l4p + TCP_DPORT_OFF);
+	p->tcp_flags = l4p[TCP_FLAGS_OFF];
+	p->tcp_seq = bpf_ntohl(*(__be32 *)(l4p + TCP_SEQ_OFF));
+	p->tcp_ack = bpf_ntohl(*(__be32 *)(l4p + TCP_ACK_OFF));
+	p->tcp_win = bpf_ntohs(*(__be16 *)(l4p + TCP_WIN_OFF));
+	p->tcp_wscale = TCP_NO_WSCALE;
+	if (p->tcp_flags & TCP_FLAG_SYN)
+		p->tcp_wscale = tcp_parse_wscale(data, data_end, l4, hlen);
+	p->tcp_seq_len = p->len - (l4 - p->l3_off) - hlen +
+			 !!(p->tcp_flags & TCP_FLAG_SYN) + !!(p->tcp_flags & TCP_FLAG_FIN);
+	p->sport_off = l4 + TCP_SPORT_OFF;
+	p->dport_off = l4 + TCP_DPORT_OFF;
+	p->csum_off = l4 + TCP_CSUM_OFF;
+	p->l4_pseudo = 1;
+	return PARSE_OK;
+}
+
 static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 {
 	__u32 l4 = p->l4_off;
@@ -198,52 +264,33 @@ static __always_inline int parse_l4(void *data, void *data_end, struct pkt *p)
 
 	switch (p->key.proto) {
 	case IPPROTO_TCP:
-		if ((void *)(l4p + 20) > data_end || !l4_fits(p, 20))
-			return PARSE_MALFORMED;
-		if ((l4p[12] >> 4) < 5 || !l4_fits(p, (l4p[12] >> 4) * 4))
-			return PARSE_MALFORMED;
-		p->key.sport = *(__be16 *)l4p;
-		p->key.dport = *(__be16 *)(l4p + 2);
-		p->tcp_flags = l4p[13];
-		p->tcp_seq = bpf_ntohl(*(__be32 *)(l4p + 4));
-		p->tcp_ack = bpf_ntohl(*(__be32 *)(l4p + 8));
-		p->tcp_win = bpf_ntohs(*(__be16 *)(l4p + 14));
-		p->tcp_wscale = TCP_NO_WSCALE;
-		if (p->tcp_flags & TCP_FLAG_SYN)
-			p->tcp_wscale = tcp_parse_wscale(data, data_end, l4, (l4p[12] >> 4) * 4);
-		p->tcp_seq_len = p->len - (l4 - p->l3_off) - (l4p[12] >> 4) * 4 +
-				 !!(p->tcp_flags & TCP_FLAG_SYN) + !!(p->tcp_flags & TCP_FLAG_FIN);
-		p->sport_off = l4;
-		p->dport_off = l4 + 2;
-		p->csum_off = l4 + 16;
-		p->l4_pseudo = 1;
-		return PARSE_OK;
+		return parse_tcp(data, data_end, p);
 	case IPPROTO_UDP:
-		if ((void *)(l4p + 8) > data_end || !l4_fits(p, 8))
+		if ((void *)(l4p + UDP_HLEN) > data_end || !l4_fits(p, UDP_HLEN))
 			return PARSE_MALFORMED;
-		p->key.sport = *(__be16 *)l4p;
-		p->key.dport = *(__be16 *)(l4p + 2);
-		p->sport_off = l4;
-		p->dport_off = l4 + 2;
-		p->csum_off = l4 + 6;
+		p->key.sport = *(__be16 *)(l4p + UDP_SPORT_OFF);
+		p->key.dport = *(__be16 *)(l4p + UDP_DPORT_OFF);
+		p->sport_off = l4 + UDP_SPORT_OFF;
+		p->dport_off = l4 + UDP_DPORT_OFF;
+		p->csum_off = l4 + UDP_CSUM_OFF;
 		p->l4_pseudo = 1;
 		p->udp = 1;
 		return PARSE_OK;
 	case IPPROTO_ICMP:
-		if ((void *)(l4p + 8) > data_end || !l4_fits(p, 8))
+		if ((void *)(l4p + ICMP_HLEN) > data_end || !l4_fits(p, ICMP_HLEN))
 			return PARSE_MALFORMED;
-		p->csum_off = l4 + 2;
-		if (icmp_query_request(l4p[0])) {
-			p->key.sport = *(__be16 *)(l4p + 4);
-			p->sport_off = l4 + 4;
+		p->csum_off = l4 + ICMP_CSUM_OFF;
+		if (icmp_query_request(l4p[ICMP_TYPE_OFF])) {
+			p->key.sport = *(__be16 *)(l4p + ICMP_ID_OFF);
+			p->sport_off = l4 + ICMP_ID_OFF;
 			return PARSE_OK;
 		}
-		if (icmp_query_reply(l4p[0])) {
-			p->key.dport = *(__be16 *)(l4p + 4);
-			p->dport_off = l4 + 4;
+		if (icmp_query_reply(l4p[ICMP_TYPE_OFF])) {
+			p->key.dport = *(__be16 *)(l4p + ICMP_ID_OFF);
+			p->dport_off = l4 + ICMP_ID_OFF;
 			return PARSE_OK;
 		}
-		if (!is_icmp_error(l4p[0]))
+		if (!is_icmp_error(l4p[ICMP_TYPE_OFF]))
 			return PARSE_UNSUPPORTED;
 		p->icmp_err = 1;
 		return parse_icmp_inner(data, data_end, p);
