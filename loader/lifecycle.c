@@ -630,6 +630,7 @@ static void retire_gateway(const struct xwan_maps *m, struct xwan_runtime *rt, i
 	}
 	bpf_map_update_elem(m->fd[XM_GATEWAYS], &key, &off, BPF_ANY);
 	bpf_map_update_elem(m->fd[XM_GW_HEALTH], &key, &none, BPF_ANY);
+	bpf_map_update_elem(m->fd[XM_GW_HEALTH6], &key, &none, BPF_ANY);
 	nl_rule(rt->rule_priority, xwan_gw_fwmark(rt->fwmark_mask, gw), rt->fwmark_mask,
 		rt->route_table_base + (uint32_t)gw, false);
 	if (rt->gw_src[gw])

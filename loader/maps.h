@@ -40,6 +40,7 @@
 	X(NAT_MAPS,   "nat_maps")       \
 	X(NAT_PERMITS, "nat_permits")   \
 	X(GW_HEALTH,  "gw_health")      \
+	X(GW_HEALTH6, "gw_health6")     \
 	X(RUNTIME,    "runtime")        \
 	X(HA_EVENTS,  "ha_events")      \
 	X(HA_STATUS,  "ha_status")      \

@@ -86,11 +86,50 @@ static void read_row(const struct xwan_maps *m, __u32 g, struct gw_row *r)
 			 r->gi.ifindex && r->gi.status != GW_STATUS_DOWN ? "the device" : "-");
 }
 
+/*
+ * A gateway's IPv6 side (issue 13): its own status, probes and reason
+ * (gw_health6, from the agent) and its address and next hop (gateways6).
+ */
+struct gw_row6 {
+	bool configured;                        /* the WAN has gateway6 */
+	struct gw_health hl;
+	struct gw6_info gi;
+	char addr[INET6_ADDRSTRLEN + 4];        /* addr/plen, "-": none */
+	char gw[INET6_ADDRSTRLEN];              /* "-": none (yet) */
+};
+
 struct status_view {
 	struct xwan_runtime rt;
 	struct gw_row row[XWAN_MAX_GATEWAYS];
+	struct gw_row6 row6[XWAN_MAX_GATEWAYS];
+	int n6;                                 /* gateways with IPv6 */
 	uint64_t now, newest;
 };
+
+static const uint8_t zero16[16];
+
+/* An older dataplane has no IPv6 maps: then no gateway has IPv6 rows. */
+static void read_row6(const struct xwan_maps *m, __u32 g, struct gw_row6 *r)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	memset(r, 0, sizeof(*r));
+	if (m->fd[XM_GATEWAYS6] < 0 ||
+	    bpf_map_lookup_elem(m->fd[XM_GATEWAYS6], &g, &r->gi) ||
+	    !(r->gi.flags & GW6_F_CONFIGURED))
+		return;
+	r->configured = true;
+	if (m->fd[XM_GW_HEALTH6] >= 0)
+		bpf_map_lookup_elem(m->fd[XM_GW_HEALTH6], &g, &r->hl);
+	snprintf(r->addr, sizeof(r->addr), "-");
+	snprintf(r->gw, sizeof(r->gw), "-");
+	if (memcmp(r->gi.addr, zero16, 16)) {
+		inet_ntop(AF_INET6, r->gi.addr, a, sizeof(a));
+		snprintf(r->addr, sizeof(r->addr), "%s/%u", a, r->gi.addr_plen);
+	}
+	if (memcmp(r->gi.nexthop, zero16, 16))
+		inet_ntop(AF_INET6, r->gi.nexthop, r->gw, sizeof(r->gw));
+}
 
 /* counts: the agent's last sweep; NULL: count the flows now (a full scan). */
 static int gather(const struct xwan_maps *m, const struct xwan_flow_counts *counts,
@@ -107,6 +146,8 @@ static int gather(const struct xwan_maps *m, const struct xwan_flow_counts *coun
 	v->newest = 0;
 	for (__u32 g = 0; g < v->rt.n_gateways && g < XWAN_MAX_GATEWAYS; g++) {
 		read_row(m, g, &v->row[g]);
+		read_row6(m, g, &v->row6[g]);
+		v->n6 += v->rt.gw_name[g][0] && v->row6[g].configured;
 		v->row[g].flows = counts ? counts->per_gw[g] : (uint64_t)fc.per_gw[g];
 		if (v->row[g].hl.updated_unix > v->newest)
 			v->newest = v->row[g].hl.updated_unix;
@@ -132,6 +173,60 @@ static void print_addresses(const struct status_view *v, FILE *out)
 	}
 }
 
+/* "-" until an agent has judged it (pending, down, ... from gateways6 otherwise). */
+static const char *status6_of(const struct gw_row6 *r)
+{
+	return r->gi.status < GW_STATUS_MAX ? status_name[r->gi.status] : "?";
+}
+
+/*
+ * IPv6: the same columns for each gateway's IPv6 side (a WAN is up or down
+ * per family), without flows; then its IPv6 address and next hop. Only
+ * when some gateway has gateway6.
+ */
+static void print_text6(const struct status_view *v, FILE *out)
+{
+	if (!v->n6)
+		return;
+	fprintf(out, "\n%-10s %-8s %9s %9s %7s %4s %6s %6s  %-19s  %s\n", "IPV6", "STATUS",
+		"RTT", "RTTSD", "LOSS", "TIER", "WEIGHT", "USABLE", "SINCE", "REASON");
+	for (__u32 g = 0; g < v->rt.n_gateways; g++) {
+		const struct gw_row6 *r = &v->row6[g];
+		const struct gw_health *hl = &r->hl;
+		char when[32], rtt[16] = "-", sd[16] = "-", loss[16] = "-", tier[8] = "-",
+		     weight[8] = "-";
+
+		if (!v->rt.gw_name[g][0] || !r->configured)
+			continue;
+		if (hl->updated_unix) {
+			snprintf(rtt, sizeof(rtt), "%.1fms", hl->rtt_us / 1000.0);
+			snprintf(sd, sizeof(sd), "%.1fms", hl->rttsd_us / 1000.0);
+			snprintf(loss, sizeof(loss), "%.1f%%", hl->loss_ppm / 10000.0);
+			snprintf(tier, sizeof(tier), "%u", hl->tier);
+			snprintf(weight, sizeof(weight), "%u", hl->weight);
+		}
+		since(when, sizeof(when), hl->since_unix);
+		fprintf(out, "%-10s %-8s %9s %9s %7s %4s %6s %6s  %-19s  %s\n", v->rt.gw_name[g],
+			status6_of(r), rtt, sd, loss, tier, weight,
+			(r->gi.flags & GW6_F_USABLE) ? "yes" : "no", when, hl->reason);
+	}
+}
+
+static void print_addresses6(const struct status_view *v, FILE *out)
+{
+	if (!v->n6)
+		return;
+	fprintf(out, "\n%-10s %-15s %-44s %s\n", "WAN6", "INTERFACE", "ADDRESS", "GATEWAY");
+	for (__u32 g = 0; g < v->rt.n_gateways; g++) {
+		const struct gw_row6 *r = &v->row6[g];
+
+		if (!v->rt.gw_name[g][0] || !r->configured)
+			continue;
+		fprintf(out, "%-10s %-15s %-44s %s%s\n", v->rt.gw_name[g], v->row[g].ifname, r->addr,
+			r->gw, (r->gi.flags & GW6_F_AUTO) ? " (auto)" : "");
+	}
+}
+
 static void print_text(const struct status_view *v, FILE *out)
 {
 	fprintf(out, "%-10s %-8s %9s %9s %7s %4s %6s %6s %7s  %-19s  %s\n", "GATEWAY", "STATUS",
@@ -154,6 +249,7 @@ static void print_text(const struct status_view *v, FILE *out)
 			(v->row[g].gi.flags & GW_F_USABLE) ? "yes" : "no",
 			(unsigned long long)v->row[g].flows, when, hl->reason);
 	}
+	print_text6(v, out);
 	fprintf(out, "\n%-4s %-15s %-10s %-11s %-20s %s\n", "ROLE", "INTERFACE", "KIND", "IN",
 		"OUT (XDP FORWARDS BY)", "WHY");
 	for (__u32 i = 0; i < v->rt.n_attach && i < XWAN_MAX_IFACES; i++) {
@@ -165,11 +261,43 @@ static void print_text(const struct status_view *v, FILE *out)
 			a->why[0] ? a->why : "-");
 	}
 	print_addresses(v, out);
+	print_addresses6(v, out);
 	if (!v->newest)
 		fprintf(out, "no agent has run: gateways are not monitored (start `xwan run -c FILE`)\n");
 	else if (v->now - v->newest > AGENT_STALE_S)
 		fprintf(out, "the agent stopped %llus ago: these are its last readings\n",
 			(unsigned long long)(v->now - v->newest));
+}
+
+/* ,"ipv6":{...} (the same keys as the gateway's, without flows), or null. */
+static void json_gateway6(const struct gw_row6 *r, FILE *out)
+{
+	const struct gw_health *hl = &r->hl;
+	bool monitored = hl->updated_unix != 0;
+
+	if (!r->configured) {
+		fprintf(out, ",\"ipv6\":null");
+		return;
+	}
+	fprintf(out, ",\"ipv6\":{\"status\":\"%s\",\"usable\":%s,\"monitored\":%s", status6_of(r),
+		(r->gi.flags & GW6_F_USABLE) ? "true" : "false", monitored ? "true" : "false");
+	if (monitored)
+		fprintf(out, ",\"rtt_ms\":%.3f,\"rttsd_ms\":%.3f,\"loss_pct\":%.3f,\"tier\":%u,"
+			"\"weight\":%u", hl->rtt_us / 1000.0, hl->rttsd_us / 1000.0,
+			hl->loss_ppm / 10000.0, hl->tier, hl->weight);
+	else
+		fprintf(out, ",\"rtt_ms\":null,\"rttsd_ms\":null,\"loss_pct\":null,\"tier\":null,"
+			"\"weight\":null");
+	fprintf(out, ",\"since_unix\":%llu,\"transitions\":%llu,\"probes_sent\":%llu,"
+		"\"probes_lost\":%llu,\"reason\":", (unsigned long long)hl->since_unix,
+		(unsigned long long)hl->transitions, (unsigned long long)hl->probes_sent,
+		(unsigned long long)hl->probes_lost);
+	xwan_json_str(out, hl->reason);
+	fprintf(out, ",\"address\":");
+	xwan_json_str(out, r->addr);
+	fprintf(out, ",\"gateway\":");
+	xwan_json_str(out, r->gw);
+	fprintf(out, ",\"gateway_auto\":%s}", (r->gi.flags & GW6_F_AUTO) ? "true" : "false");
 }
 
 static void json_gateway(const struct status_view *v, __u32 g, FILE *out)
@@ -202,7 +330,9 @@ static void json_gateway(const struct status_view *v, __u32 g, FILE *out)
 	xwan_json_str(out, r->addr);
 	fprintf(out, ",\"gateway\":");
 	xwan_json_str(out, r->gw);
-	fprintf(out, ",\"gateway_auto\":%s}", (r->gi.flags & GW_F_AUTO) ? "true" : "false");
+	fprintf(out, ",\"gateway_auto\":%s", (r->gi.flags & GW_F_AUTO) ? "true" : "false");
+	json_gateway6(&v->row6[g], out);
+	fputc('}', out);
 }
 
 static void print_json(const struct status_view *v, FILE *out)

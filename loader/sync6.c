@@ -83,9 +83,9 @@ static void words_of(const uint8_t *a, __u16 w[8])
 	memcpy(w, a, 16);
 }
 
-static int sync_gateways6(const struct xwan_config *cfg, const struct xwan_host *h,
-			  const struct xwan_maps *m, const uint8_t *status,
-			  const xwan_usable_t usable6)
+int xwan_sync_gateways6(const struct xwan_config *cfg, const struct xwan_host *h,
+			const struct xwan_maps *m, const uint8_t *status6,
+			const xwan_usable_t usable6)
 {
 	for (int i = 0; i < cfg->n_wans; i++) {
 		const struct xwan_wan6 *w6 = &cfg->wans[i].v6;
@@ -104,7 +104,7 @@ static int sync_gateways6(const struct xwan_config *cfg, const struct xwan_host 
 			gi.nat6 = (uint8_t)w6->nat;
 			gi.flags = GW6_F_CONFIGURED | (w6->gateway_auto ? GW6_F_AUTO : 0) |
 				   (usable && f->state == XWAN_WAN6_OK ? GW6_F_USABLE : 0);
-			gi.status = status[i];
+			gi.status = status6[i];
 			gi.fwmark = xwan_gw_fwmark(cfg->fwmark_mask, cfg->wans[i].gw);
 			memcpy(gi.nexthop, f->gw, 16);
 			memcpy(gi.addr, f->addr, 16);
@@ -306,7 +306,7 @@ int xwan_sync6_all(const struct xwan_config *cfg, const struct xwan_host *h,
 		   const struct xwan_maps *m, const uint8_t *status,
 		   const xwan_usable_t usable6)
 {
-	int rc = sync_gateways6(cfg, h, m, status, usable6);
+	int rc = xwan_sync_gateways6(cfg, h, m, status, usable6);
 
 	if (!rc)
 		rc = sync_prefix6(cfg, h, m);

@@ -37,6 +37,15 @@ int xwan_sync6_all(const struct xwan_config *cfg, const struct xwan_host *h,
 		   const struct xwan_maps *m, const uint8_t *status,
 		   const xwan_usable_t usable6);
 
+/*
+ * gateways6 alone: each WAN's IPv6 status and usability (status6[w], the
+ * groups' usable6) with its host facts, as the agent decides them per family
+ * (monitor/failover.c). Returns 0 or -errno.
+ */
+int xwan_sync_gateways6(const struct xwan_config *cfg, const struct xwan_host *h,
+			const struct xwan_maps *m, const uint8_t *status6,
+			const xwan_usable_t usable6);
+
 /* Remove xwan's IPv6 rules and per-WAN table routes (xwan down). */
 int xwan_routes6_flush(uint32_t rule_priority, uint32_t table_base);
 

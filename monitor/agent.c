@@ -61,17 +61,28 @@ struct agent_target {
 	struct agent *a;
 };
 
-struct agent_gw {
+/* What the agent knows of one address family of one WAN (issue 13). */
+struct agent_fam {
 	struct agent_target t[XWAN_MAX_TARGETS];
 	int n_targets;
 	struct gw_verdict v;
 	bool adopted;           /* v came from the pinned state, kept until probes decide */
-	bool link_up;
-	uint32_t nat_addr;      /* the address its flows were NATed to, last seen */
-	uint32_t nexthop;       /* the next hop they went to, last seen */
 	uint64_t since_unix;
 	uint64_t transitions;
 	char reason[HEALTH_REASON_MAX];
+};
+
+enum { F4 = XWAN_FAM_IPV4, F6 = XWAN_FAM_IPV6 };
+
+/*
+ * A WAN: each family is probed, judged and installed on its own (f[F4],
+ * f[F6]); the link and the operator's maintenance mark are the WAN's.
+ */
+struct agent_gw {
+	struct agent_fam f[XWAN_FAMILIES];
+	bool link_up;
+	uint32_t nat_addr;      /* the address its flows were NATed to, last seen */
+	uint32_t nexthop;       /* the next hop they went to, last seen */
 	bool maint;             /* `xwan gateway down`: down whatever the probes say */
 	char maint_reason[HEALTH_REASON_MAX];
 };
@@ -87,6 +98,8 @@ struct agent {
 	struct agent_gw gw[XWAN_MAX_GATEWAYS];
 	xwan_usable_t usable;
 	bool any[XWAN_MAX_GATEWAYS];
+	xwan_usable_t usable6;      /* IPv6's, from the WANs' IPv6 verdicts */
+	bool any6[XWAN_MAX_GATEWAYS];
 	struct metrics_server *metrics;
 	struct worker *worker;      /* sweeps, flushes, textfile, reloads: off the loop */
 	struct agent_metrics *am;   /* what /metrics shows of the agent's own state */
@@ -150,42 +163,89 @@ static void on_reply(void *ctx, uint16_t seq, uint64_t now)
 		t->a->dirty = true;
 }
 
-static void targets_close(struct agent *a, int w)
+static void targets_close_fam(struct agent_fam *f)
 {
-	struct agent_gw *g = &a->gw[w];
-
-	for (int i = 0; i < g->n_targets; i++) {
-		probe_destroy(g->t[i].probe);
-		health_free(&g->t[i].h);
+	for (int i = 0; i < f->n_targets; i++) {
+		probe_destroy(f->t[i].probe);
+		health_free(&f->t[i].h);
 	}
-	memset(g->t, 0, sizeof(g->t));
-	g->n_targets = 0;
+	memset(f->t, 0, sizeof(f->t));
+	f->n_targets = 0;
 }
 
-static int targets_open(struct agent *a, int w)
+/* Both families' probes: a changed interface or address needs new ones. */
+static void targets_close(struct agent *a, int w)
+{
+	for (int fam = 0; fam < XWAN_FAMILIES; fam++)
+		targets_close_fam(&a->gw[w].f[fam]);
+}
+
+/* The WAN's IPv6 side as the host has it: XWAN_WAN6_OK, or why not. */
+static uint8_t wan6_state(const struct agent *a, int w)
+{
+	if (!a->cfg->wans[w].v6.enabled)
+		return XWAN_WAN6_OFF;
+	return a->host.wan6[w].state;
+}
+
+/*
+ * Probe i of family fam of WAN w: its target (the configured one, else the
+ * gateway as configured or learned now) and source. False when there is
+ * nothing to probe (a point-to-point WAN, or no learned gateway yet).
+ */
+static bool target_spec(const struct agent *a, int w, int fam, int i, struct probe_spec *spec)
+{
+	const struct xwan_wan *wan = &a->cfg->wans[w];
+	static const uint8_t zero[16];
+
+	if (fam == F4) {
+		spec->family = AF_INET;
+		spec->target = wan->monitor.targets[i] ? wan->monitor.targets[i] : a->host.wan_gw[w];
+		spec->src_addr = a->host.wan_addr[w].addr;
+		return spec->target != 0;
+	}
+	spec->family = AF_INET6;
+	memcpy(spec->target6, i < wan->v6.n_targets && memcmp(wan->v6.targets[i], zero, 16) ?
+	       wan->v6.targets[i] : a->host.wan6[w].gw, 16);
+	memcpy(spec->src_addr6, a->host.wan6[w].addr, 16);
+	return memcmp(spec->target6, zero, 16) != 0;
+}
+
+/* How many targets family fam of WAN w has: gateway6: auto alone probes the learned one. */
+static int n_targets_of(const struct xwan_wan *wan, int fam)
+{
+	if (fam == F4)
+		return wan->monitor.n_targets;
+	return wan->v6.n_targets ? wan->v6.n_targets : wan->v6.gateway_auto;
+}
+
+/*
+ * Both families probe with the WAN's monitor settings (interval, windows,
+ * thresholds, method): one profile per WAN, IPv6 with its own targets.
+ */
+static int targets_open_fam(struct agent *a, int w, int fam)
 {
 	const struct xwan_wan *wan = &a->cfg->wans[w];
 	const struct xwan_monitor_cfg *mc = &wan->monitor;
-	struct agent_gw *g = &a->gw[w];
+	struct agent_fam *f = &a->gw[w].f[fam];
+	int n = n_targets_of(wan, fam);
 	uint64_t now = now_ns();
 	char err[256];
 
-	if (!mc->enabled || a->host.wan_state[w] != XWAN_WAN_OK)
+	if (!mc->enabled || a->host.wan_state[w] == XWAN_WAN_NO_IFACE ||
+	    (fam == F4 && a->host.wan_state[w] != XWAN_WAN_OK) ||
+	    (fam == F6 && wan6_state(a, w) != XWAN_WAN6_OK))
 		return 0;
-	for (int i = 0; i < mc->n_targets; i++) {
-		struct agent_target *t = &g->t[g->n_targets];
-		/* Target 0 is "the gateway" of gateway: auto, as learned now. */
-		uint32_t target = mc->targets[i] ? mc->targets[i] : a->host.wan_gw[w];
+	for (int i = 0; i < n; i++) {
+		struct agent_target *t = &f->t[f->n_targets];
 		struct probe_spec spec = {
 			.method = mc->method,
-			.target = target,
 			.port = mc->port,
-			.src_addr = a->host.wan_addr[w].addr,
 			.fwmark = xwan_gw_fwmark(a->cfg->fwmark_mask, wan->gw),
 			.icmp_ident = (uint16_t)(ICMP_ID_BASE + w * XWAN_MAX_TARGETS + i),
 		};
 
-		if (!target)
+		if (!target_spec(a, w, fam, i, &spec))
 			continue;       /* point-to-point: no next hop to probe */
 		snprintf(spec.ifname, sizeof(spec.ifname), "%s", wan->interface);
 		snprintf(spec.url, sizeof(spec.url), "%s", mc->url);
@@ -197,15 +257,24 @@ static int targets_open(struct agent *a, int w)
 		t->probe = probe_create(&spec, a->epfd, on_reply, t, err, sizeof(err));
 		if (!t->probe) {
 			health_free(&t->h);
-			logf_("gateway %s: cannot probe target %d: %s", wan->name, i, err);
+			logf_("gateway %s: cannot probe %s target %d: %s", wan->name,
+			      fam == F6 ? "IPv6" : "IPv4", i, err);
 			return -EINVAL;
 		}
-		/* Spread the first probes of a gateway's targets over one interval. */
-		t->next_send = now + (uint64_t)mc->interval_ms * MS * (uint64_t)i /
-					     (uint64_t)mc->n_targets;
-		g->n_targets++;
+		/* Spread the first probes of a gateway's targets over one interval;
+		 * IPv6's half an interval after IPv4's. */
+		t->next_send = now + (uint64_t)mc->interval_ms * MS *
+				     (uint64_t)(2 * i + (fam == F6)) / (uint64_t)(2 * n);
+		f->n_targets++;
 	}
 	return 0;
+}
+
+static int targets_open(struct agent *a, int w)
+{
+	int rc = targets_open_fam(a, w, F4);
+
+	return rc ? rc : targets_open_fam(a, w, F6);
 }
 
 /* The oldest outstanding probe's loss deadline, so it is counted on time. */
@@ -230,8 +299,9 @@ static uint64_t send_due_probes(struct agent *a, uint64_t now)
 		const struct xwan_monitor_cfg *mc = &a->cfg->wans[w].monitor;
 		uint64_t iv = (uint64_t)mc->interval_ms * MS;
 
-		for (int i = 0; i < a->gw[w].n_targets; i++) {
-			struct agent_target *t = &a->gw[w].t[i];
+		for (int fam = 0; fam < XWAN_FAMILIES; fam++)
+		for (int i = 0; i < a->gw[w].f[fam].n_targets; i++) {
+			struct agent_target *t = &a->gw[w].f[fam].t[i];
 			uint64_t dl;
 
 			if (now >= t->next_send) {
@@ -261,46 +331,67 @@ static uint64_t send_due_probes(struct agent *a, uint64_t now)
 
 /* ---- decisions ---- */
 
-static struct gw_verdict evaluate_gw(struct agent *a, int w, uint64_t now, char *reason,
-				     size_t len)
+/*
+ * Why family fam of WAN w cannot carry traffic whatever its probes say, ""
+ * when nothing stands in the way: the operator's mark and the link hold for
+ * both families; the host's address and gateway are per family.
+ */
+static const char *down_before_probes(const struct agent *a, int w, int fam)
+{
+	const struct agent_gw *g = &a->gw[w];
+
+	if (g->maint)
+		return g->maint_reason;
+	if (fam == F4 && a->host.wan_state[w])
+		return xwan_wan_state_reason(a->host.wan_state[w]);
+	if (fam == F6 && a->host.wan_state[w] == XWAN_WAN_NO_IFACE)
+		return xwan_wan_state_reason(a->host.wan_state[w]);
+	if (!g->link_up)
+		return "link down";
+	if (fam == F6 && wan6_state(a, w) != XWAN_WAN6_OK)
+		return xwan_wan6_state_reason(wan6_state(a, w));
+	return "";
+}
+
+static struct gw_verdict evaluate_gw(struct agent *a, int w, int fam, uint64_t now,
+				     char *reason, size_t len)
 {
 	const struct xwan_monitor_cfg *mc = &a->cfg->wans[w].monitor;
 	const struct health_target *ptr[XWAN_MAX_TARGETS];
-	struct agent_gw *g = &a->gw[w];
+	struct agent_fam *f = &a->gw[w].f[fam];
+	const char *why = down_before_probes(a, w, fam);
 	struct gw_verdict v = {};
 	int loss_ok = 0, lat_ok = 0;
+	/* monitor.reliability is checked against IPv4's targets; IPv6 may have fewer. */
+	int rel = fam == F6 && f->n_targets < mc->reliability ? f->n_targets : mc->reliability;
 
-	if (g->maint) {
+	if (*why) {
 		v.status = GW_STATUS_DOWN;
-		snprintf(reason, len, "%s", g->maint_reason);
+		snprintf(reason, len, "%s", why);
 		return v;
 	}
-	if (a->host.wan_state[w] || !g->link_up) {
-		v.status = GW_STATUS_DOWN;
-		snprintf(reason, len, "%s", a->host.wan_state[w] ?
-			 xwan_wan_state_reason(a->host.wan_state[w]) : "link down");
-		return v;
-	}
-	if (!mc->enabled || !g->n_targets) {
+	if (!mc->enabled || !f->n_targets) {
 		v.status = GW_STATUS_ONLINE;
-		snprintf(reason, len, "%s", mc->enabled ? "not monitored (no next hop to probe: "
-			 "set monitor.targets)" : "not monitored");
+		snprintf(reason, len, "%s", mc->enabled ? fam == F6 ?
+			 "not monitored (no next hop to probe: set monitor.targets6)" :
+			 "not monitored (no next hop to probe: set monitor.targets)" :
+			 "not monitored");
 		return v;
 	}
-	for (int i = 0; i < g->n_targets; i++) {
-		const struct health_stats *st = &g->t[i].h.stats;
+	for (int i = 0; i < f->n_targets; i++) {
+		const struct health_stats *st = &f->t[i].h.stats;
 
-		health_evaluate(&g->t[i].h, mc, now);
-		ptr[i] = &g->t[i].h;
-		if (g->t[i].h.status == GW_STATUS_PENDING)
+		health_evaluate(&f->t[i].h, mc, now);
+		ptr[i] = &f->t[i].h;
+		if (f->t[i].h.status == GW_STATUS_PENDING)
 			continue;
 		loss_ok += !(st->loss_pct >= mc->loss_warning_pct && st->loss_pct > 0);
 		lat_ok += !(st->rtt_ms >= mc->latency_warning_ms);
 	}
-	v.status = health_combine(ptr, g->n_targets, mc->reliability, reason, len);
+	v.status = health_combine(ptr, f->n_targets, rel, reason, len);
 	if (v.status != GW_STATUS_PENDING) {
-		v.loss_alert = loss_ok < mc->reliability;
-		v.latency_alert = lat_ok < mc->reliability;
+		v.loss_alert = loss_ok < rel;
+		v.latency_alert = lat_ok < rel;
 	}
 	return v;
 }
@@ -336,18 +427,27 @@ static void publish_snapshot(struct agent *a)
 		inet_ntop(AF_INET, &a->host.wan_gw[w], g->nexthop, sizeof(g->nexthop));
 		if (wan->gw < XWAN_MAX_GATEWAYS)
 			g->probe_errors = a->probe_errors[wan->gw];
-		g->n_targets = a->gw[w].n_targets;
 		g->maintenance = a->gw[w].maint;
-		for (int i = 0; i < g->n_targets; i++) {
-			const struct health_target *h = &a->gw[w].t[i].h;
+		/* Both families' targets: an IPv6 one is named by its address. */
+		for (int fam = 0; fam < XWAN_FAMILIES; fam++)
+		for (int i = 0; i < a->gw[w].f[fam].n_targets; i++) {
+			const struct agent_target *t = &a->gw[w].f[fam].t[i];
+			const struct health_target *h = &t->h;
+			struct am_target *at = &g->t[g->n_targets++];
+			struct probe_spec spec = {};
 
-			inet_ntop(AF_INET, &wan->monitor.targets[i], g->t[i].addr,
-				  sizeof(g->t[i].addr));
-			g->t[i].rtt_s = h->stats.rtt_ms / 1e3;
-			g->t[i].rttsd_s = h->stats.rttsd_ms / 1e3;
-			g->t[i].loss_ratio = h->stats.loss_pct / 100;
-			g->t[i].sent = h->sent_total;
-			g->t[i].lost = h->lost_total;
+			target_spec(a, w, fam, i, &spec);
+			at->family = fam;
+			if (fam == F6)
+				inet_ntop(AF_INET6, spec.target6, at->addr, sizeof(at->addr));
+			else
+				inet_ntop(AF_INET, &wan->monitor.targets[i], at->addr,
+					  sizeof(at->addr));
+			at->rtt_s = h->stats.rtt_ms / 1e3;
+			at->rttsd_s = h->stats.rttsd_ms / 1e3;
+			at->loss_ratio = h->stats.loss_pct / 100;
+			at->sent = h->sent_total;
+			at->lost = h->lost_total;
 		}
 	}
 	s.reloads_ok = a->reloads_ok;
@@ -388,46 +488,65 @@ static void history_sink(void *ctx, uint64_t unix_s, const char *line)
 	history_event(ctx, unix_s, line);
 }
 
+/* Family fam of WAN w as the views read it (gw_health, gw_health6); n: targets decided. */
+static struct gw_health fam_health(struct agent *a, int w, int fam, int *n)
+{
+	struct agent_gw *g = &a->gw[w];
+	struct agent_fam *f = &g->f[fam];
+	struct gw_health hl = {
+		.status = f->v.status,
+		.usable = fam == F6 ? a->any6[w] : a->any[w],
+		.link_up = g->link_up,
+		.since_unix = f->since_unix,
+		.updated_unix = (uint64_t)time(NULL),
+		.transitions = f->transitions,
+	};
+	double rtt = 0, sd = 0, loss = 0;
+
+	*n = 0;
+	for (int i = 0; i < f->n_targets; i++) {
+		const struct health_target *h = &f->t[i].h;
+
+		hl.probes_sent += h->sent_total;
+		hl.probes_lost += h->lost_total;
+		if (h->status == GW_STATUS_PENDING)
+			continue;
+		rtt += h->stats.rtt_ms;
+		sd += h->stats.rttsd_ms;
+		loss += h->stats.loss_pct;
+		(*n)++;
+	}
+	if (*n) {
+		hl.rtt_us = (uint32_t)(rtt / *n * 1000);
+		hl.rttsd_us = (uint32_t)(sd / *n * 1000);
+		hl.loss_ppm = (uint32_t)(loss / *n * 10000);
+	}
+	snprintf(hl.reason, sizeof(hl.reason), "%s", f->reason);
+	if (fam == F4) {
+		hl.wan_addr = a->host.wan_addr[w].addr;
+		hl.addr_plen = a->host.wan_addr[w].plen;
+	} else {
+		hl.addr_plen = a->host.wan6[w].plen;
+	}
+	member_of_default(a->cfg, w, &hl.tier, &hl.weight);
+	return hl;
+}
+
 static void publish_health(struct agent *a)
 {
 	publish_snapshot(a);
 	for (int w = 0; w < a->cfg->n_wans; w++) {
-		struct agent_gw *g = &a->gw[w];
-		struct gw_health hl = {
-			.status = g->v.status,
-			.usable = a->any[w],
-			.link_up = g->link_up,
-			.since_unix = g->since_unix,
-			.updated_unix = (uint64_t)time(NULL),
-			.transitions = g->transitions,
-		};
-		double rtt = 0, sd = 0, loss = 0;
-		int n = 0;
 		__u32 key = (__u32)a->cfg->wans[w].gw;
+		struct gw_health hl, none = {};
+		int n;
 
-		for (int i = 0; i < g->n_targets; i++) {
-			const struct health_target *h = &g->t[i].h;
-
-			hl.probes_sent += h->sent_total;
-			hl.probes_lost += h->lost_total;
-			if (h->status == GW_STATUS_PENDING)
-				continue;
-			rtt += h->stats.rtt_ms;
-			sd += h->stats.rttsd_ms;
-			loss += h->stats.loss_pct;
-			n++;
-		}
-		if (n) {
-			hl.rtt_us = (uint32_t)(rtt / n * 1000);
-			hl.rttsd_us = (uint32_t)(sd / n * 1000);
-			hl.loss_ppm = (uint32_t)(loss / n * 10000);
-		}
-		snprintf(hl.reason, sizeof(hl.reason), "%s", g->reason);
-		hl.wan_addr = a->host.wan_addr[w].addr;
-		hl.addr_plen = a->host.wan_addr[w].plen;
-		member_of_default(a->cfg, w, &hl.tier, &hl.weight);
+		hl = fam_health(a, w, F4, &n);
 		bpf_map_update_elem(a->maps.fd[XM_GW_HEALTH], &key, &hl, BPF_ANY);
 		record_history(a, w, &hl, n > 0);
+		/* A WAN without gateway6 has no IPv6 row (updated_unix 0). */
+		hl = failover_wan_has_family(a->cfg, w, F6) ? fam_health(a, w, F6, &n) : none;
+		if (a->maps.fd[XM_GW_HEALTH6] >= 0)
+			bpf_map_update_elem(a->maps.fd[XM_GW_HEALTH6], &key, &hl, BPF_ANY);
 	}
 }
 
@@ -498,12 +617,13 @@ static void flush_left_tiers(struct agent *a, const xwan_usable_t nu)
 }
 
 /*
- * Write the gateway choice unless a reload holds the maps: then it is
- * installed (with the verdicts of that moment) as soon as the reload ends;
- * the loop never waits for it.
+ * Write the gateway choice of both families unless a reload holds the maps:
+ * then it is installed (with the verdicts of that moment) as soon as the
+ * reload ends; the loop never waits for it.
  */
 static int install_locked(struct agent *a, const struct gw_verdict *v, xwan_usable_t nu,
-			  const bool *any)
+			  const bool *any, const struct gw_verdict *v6, xwan_usable_t nu6,
+			  const bool *any6)
 {
 	int rc;
 
@@ -512,75 +632,117 @@ static int install_locked(struct agent *a, const struct gw_verdict *v, xwan_usab
 		return 0;
 	}
 	rc = failover_install(a->cfg, &a->host, &a->maps, v, nu, any);
+	if (!rc)
+		rc = failover_install6(a->cfg, &a->host, &a->maps, v6, nu6, any6);
 	if (a->worker)
 		worker_maps_unlock(a->worker);
 	return rc;
 }
 
-static void apply(struct agent *a, const struct gw_verdict *old)
+/* Each family's verdicts as they are now. */
+static void verdicts_now(const struct agent *a, struct gw_verdict v[XWAN_FAMILIES][XWAN_MAX_GATEWAYS])
 {
-	struct gw_verdict v[XWAN_MAX_GATEWAYS];
-	static xwan_usable_t nu;
-	bool any[XWAN_MAX_GATEWAYS];
+	for (int fam = 0; fam < XWAN_FAMILIES; fam++)
+		for (int w = 0; w < a->cfg->n_wans; w++)
+			v[fam][w] = a->gw[w].f[fam].v;
+}
+
+static void apply(struct agent *a, struct gw_verdict old[XWAN_FAMILIES][XWAN_MAX_GATEWAYS])
+{
+	static struct gw_verdict v[XWAN_FAMILIES][XWAN_MAX_GATEWAYS];
+	static xwan_usable_t nu, nu6;
+	bool any[XWAN_MAX_GATEWAYS], any6[XWAN_MAX_GATEWAYS];
 	int rc;
 
-	for (int w = 0; w < a->cfg->n_wans; w++)
-		v[w] = a->gw[w].v;
-	failover_usable(a->cfg, v, nu, any);
-	rc = install_locked(a, v, nu, any);
+	verdicts_now(a, v);
+	failover_usable_family(a->cfg, F4, v[F4], nu, any);
+	failover_usable_family(a->cfg, F6, v[F6], nu6, any6);
+	rc = install_locked(a, v[F4], nu, any, v[F6], nu6, any6);
 	if (rc)
 		logf_("cannot install the new gateway choice: %s", strerror(-rc));
 	for (int w = 0; w < a->cfg->n_wans; w++)
-		if (old[w].status != GW_STATUS_DOWN && v[w].status == GW_STATUS_DOWN)
+		if (old[F4][w].status != GW_STATUS_DOWN && v[F4][w].status == GW_STATUS_DOWN)
 			flush_gateway(a, w, group_mask_down_flush(a->cfg), "gateway down");
 	flush_left_tiers(a, nu);
 	memcpy(a->usable, nu, sizeof(nu));
 	memcpy(a->any, any, sizeof(any));
+	memcpy(a->usable6, nu6, sizeof(nu6));
+	memcpy(a->any6, any6, sizeof(any6));
 	manage_default_route(a);
 	publish_health(a);
 }
 
+/* "isp1" for IPv4 (as ever), "isp1 (ipv6)" for IPv6: the log's name of a family. */
+static const char *fam_label(const struct agent *a, int w, int fam, char *buf, size_t len)
+{
+	if (fam == F4)
+		return gw_name(a, w);
+	snprintf(buf, len, "%s (ipv6)", gw_name(a, w));
+	return buf;
+}
+
+/* Down by the operator's mark or the host (not the link, not the probes). */
+static bool held_down(const struct agent *a, int w, int fam)
+{
+	if (a->gw[w].maint || a->host.wan_state[w] == XWAN_WAN_NO_IFACE)
+		return true;
+	return fam == F4 ? a->host.wan_state[w] != XWAN_WAN_OK :
+			   wan6_state(a, w) != XWAN_WAN6_OK;
+}
+
+/* One family of one WAN: true when its verdict (or its down reason) changed. */
+static bool evaluate_fam(struct agent *a, int w, int fam, uint64_t now)
+{
+	struct agent_gw *g = &a->gw[w];
+	struct agent_fam *f = &g->f[fam];
+	char reason[HEALTH_REASON_MAX], name[XWAN_NAME_MAX + 8];
+	struct gw_verdict v = evaluate_gw(a, w, fam, now, reason, sizeof(reason));
+	bool changed = false;
+	const char *who = fam_label(a, w, fam, name, sizeof(name));
+
+	if (!failover_wan_has_family(a->cfg, w, fam))
+		return false;
+	if (f->adopted) {
+		if (v.status == GW_STATUS_PENDING)
+			return false;
+		f->adopted = false;
+	}
+	if (v.status == GW_STATUS_DOWN && f->v.status == GW_STATUS_DOWN &&
+	    (held_down(a, w, fam) || !strncmp(f->reason, "maintenance", 11)) &&
+	    strcmp(reason, f->reason)) {
+		/* Still down, for another reason (adopted, the host changed, a mark). */
+		logf_("gateway %s: down (%s)", who, reason);
+		snprintf(f->reason, sizeof(f->reason), "%s", reason);
+		changed = true;         /* published now: xwan gateway waits for it */
+	}
+	if (v.status == f->v.status && v.loss_alert == f->v.loss_alert &&
+	    v.latency_alert == f->v.latency_alert)
+		return changed;
+	if (v.status != f->v.status) {
+		logf_("gateway %s: %s -> %s (%s)", who, health_status_name(f->v.status),
+		      health_status_name(v.status), reason);
+		f->transitions++;
+		f->since_unix = (uint64_t)time(NULL);
+		snprintf(f->reason, sizeof(f->reason), "%s", reason);
+		hooks_gateway_change(a->hooks, &(struct hook_gateway_event){
+			.gateway = gw_name(a, w), .interface = a->cfg->wans[w].interface,
+			.old_status = health_status_name(f->v.status),
+			.new_status = health_status_name(v.status), .reason = reason,
+			.family = xwan_family_name(fam) }, now);
+	}
+	f->v = v;
+	return true;
+}
+
 static void evaluate_all(struct agent *a, uint64_t now)
 {
-	struct gw_verdict old[XWAN_MAX_GATEWAYS];
+	static struct gw_verdict old[XWAN_FAMILIES][XWAN_MAX_GATEWAYS];
 	bool changed = false;
 
-	for (int w = 0; w < a->cfg->n_wans; w++) {
-		struct agent_gw *g = &a->gw[w];
-		char reason[HEALTH_REASON_MAX];
-		struct gw_verdict v = evaluate_gw(a, w, now, reason, sizeof(reason));
-
-		old[w] = g->v;
-		if (g->adopted) {
-			if (v.status == GW_STATUS_PENDING)
-				continue;
-			g->adopted = false;
-		}
-		if (v.status == GW_STATUS_DOWN && g->v.status == GW_STATUS_DOWN &&
-		    (a->host.wan_state[w] || g->maint || !strncmp(g->reason, "maintenance", 11)) &&
-		    strcmp(reason, g->reason)) {
-			/* Still down, for another reason (adopted, the host changed, a mark). */
-			logf_("gateway %s: down (%s)", gw_name(a, w), reason);
-			snprintf(g->reason, sizeof(g->reason), "%s", reason);
-			changed = true;         /* published now: xwan gateway waits for it */
-		}
-		if (v.status == g->v.status && v.loss_alert == g->v.loss_alert &&
-		    v.latency_alert == g->v.latency_alert)
-			continue;
-		if (v.status != g->v.status) {
-			logf_("gateway %s: %s -> %s (%s)", gw_name(a, w),
-			      health_status_name(g->v.status), health_status_name(v.status), reason);
-			g->transitions++;
-			g->since_unix = (uint64_t)time(NULL);
-			snprintf(g->reason, sizeof(g->reason), "%s", reason);
-			hooks_gateway_change(a->hooks, &(struct hook_gateway_event){
-				.gateway = gw_name(a, w), .interface = a->cfg->wans[w].interface,
-				.old_status = health_status_name(g->v.status),
-				.new_status = health_status_name(v.status), .reason = reason }, now);
-		}
-		g->v = v;
-		changed = true;
-	}
+	verdicts_now(a, old);
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		for (int fam = 0; fam < XWAN_FAMILIES; fam++)
+			changed |= evaluate_fam(a, w, fam, now);
 	if (changed)
 		apply(a, old);
 }
@@ -662,8 +824,9 @@ static void ev_link(void *ctx, int ifindex, bool carrier)
 		return;
 	a->gw[w].link_up = carrier;
 	if (!carrier)
-		for (int i = 0; i < a->gw[w].n_targets; i++)
-			health_force_down(&a->gw[w].t[i].h, "link down", now);
+		for (int fam = 0; fam < XWAN_FAMILIES; fam++)
+			for (int i = 0; i < a->gw[w].f[fam].n_targets; i++)
+				health_force_down(&a->gw[w].f[fam].t[i].h, "link down", now);
 	a->dirty = true;
 }
 
@@ -784,14 +947,16 @@ static void resync(struct agent *a)
 {
 	struct xwan_host *h = calloc(1, sizeof(*h));
 	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
-	struct gw_verdict v[XWAN_MAX_GATEWAYS];
+	static struct gw_verdict v[XWAN_FAMILIES][XWAN_MAX_GATEWAYS];
 	uint8_t status[XWAN_MAX_GATEWAYS];
 	bool changed[XWAN_MAX_GATEWAYS] = {}, full = a->full_resync;
-	uint8_t was_state[XWAN_MAX_GATEWAYS];
+	uint8_t was_state[XWAN_MAX_GATEWAYS], was_state6[XWAN_MAX_GATEWAYS];
 	char err[512] = "";
 	int rc;
 
 	memcpy(was_state, a->host.wan_state, sizeof(was_state));
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		was_state6[w] = wan6_state(a, w);
 	a->resync = false;
 	a->full_resync = false;
 	if (a->reloading) {
@@ -833,21 +998,23 @@ static void resync(struct agent *a)
 		xwan_wan_neigh(&a->maps, a->cfg, &a->host, w, 0);
 		targets_open(a, w);
 		/* Usable before and after (a new address or next hop): the verdict
-		 * stands until the new probes decide. */
-		a->gw[w].adopted = !was_state[w] && !a->host.wan_state[w];
+		 * stands until the new probes decide; per family. */
+		a->gw[w].f[F4].adopted = !was_state[w] && !a->host.wan_state[w];
+		a->gw[w].f[F6].adopted = was_state6[w] == XWAN_WAN6_OK &&
+					 wan6_state(a, w) == XWAN_WAN6_OK;
 		a->dirty = true;
 	}
 	xwan_runtime_write(&a->maps, rt);
-	for (int w = 0; w < a->cfg->n_wans; w++) {
-		status[w] = a->gw[w].v.status;
-		v[w] = a->gw[w].v;
-	}
+	verdicts_now(a, v);
+	for (int w = 0; w < a->cfg->n_wans; w++)
+		status[w] = v[F4][w].status;
 	if (a->worker && !worker_maps_trylock(a->worker)) {
 		a->resync = true;       /* a reload holds the maps: again next round */
 		goto out;
 	}
 	if (xwan_sync_all(a->cfg, &a->host, &a->maps, status, a->any, err, sizeof(err)) ||
-	    failover_install(a->cfg, &a->host, &a->maps, v, a->usable, a->any))
+	    failover_install(a->cfg, &a->host, &a->maps, v[F4], a->usable, a->any) ||
+	    failover_install6(a->cfg, &a->host, &a->maps, v[F6], a->usable6, a->any6))
 		logf_("cannot re-sync the maps: %s", err);
 	if (a->worker)
 		worker_maps_unlock(a->worker);
@@ -915,18 +1082,27 @@ static int adopt(struct agent *a, char *err, size_t len)
 	/* Keep every gateway as the last agent left it until probes say otherwise. */
 	for (int w = 0; w < a->cfg->n_wans; w++) {
 		struct gw_info gi = {};
-		struct gw_health hl = {};
+		struct gw_health hl = {}, hl6 = {};
 		__u32 key = (__u32)a->cfg->wans[w].gw;
+		struct agent_fam *f4 = &a->gw[w].f[F4], *f6 = &a->gw[w].f[F6];
 
 		bpf_map_lookup_elem(a->maps.fd[XM_GATEWAYS], &key, &gi);
 		bpf_map_lookup_elem(a->maps.fd[XM_GW_HEALTH], &key, &hl);
-		a->gw[w].v.status = gi.status < GW_STATUS_MAX ? gi.status : GW_STATUS_PENDING;
-		a->gw[w].adopted = true;
-		a->gw[w].since_unix = hl.since_unix;
-		a->gw[w].transitions = hl.transitions;
+		bpf_map_lookup_elem(a->maps.fd[XM_GW_HEALTH6], &key, &hl6);
+		f4->v.status = gi.status < GW_STATUS_MAX ? gi.status : GW_STATUS_PENDING;
+		f4->adopted = true;
+		f4->since_unix = hl.since_unix;
+		f4->transitions = hl.transitions;
 		a->gw[w].nat_addr = gi.nat_addr;
 		a->gw[w].nexthop = gi.nexthop;
-		snprintf(a->gw[w].reason, sizeof(a->gw[w].reason), "%s", hl.reason);
+		snprintf(f4->reason, sizeof(f4->reason), "%s", hl.reason);
+		/* IPv6 as the last agent published it (nothing: pending). */
+		f6->v.status = hl6.updated_unix && hl6.status < GW_STATUS_MAX ? hl6.status :
+			       GW_STATUS_PENDING;
+		f6->adopted = true;
+		f6->since_unix = hl6.since_unix;
+		f6->transitions = hl6.transitions;
+		snprintf(f6->reason, sizeof(f6->reason), "%s", hl6.reason);
 	}
 	logf_("adopted the running dataplane (pinned in %s) and applied %s: %d WAN(s) added, "
 	      "%d removed (%d flows flushed)", a->o->pin_dir, a->cfg->path, res.added,
@@ -980,7 +1156,7 @@ static int lock_pin_dir(struct agent *a, char *err, size_t len)
 static int start(struct agent *a, char *err, size_t len)
 {
 	struct xwan_up_opts uo = { .allow_generic = a->o->allow_generic };
-	struct gw_verdict v[XWAN_MAX_GATEWAYS];
+	static struct gw_verdict v[XWAN_FAMILIES][XWAN_MAX_GATEWAYS];
 	char where[128];
 	int rc;
 
@@ -999,23 +1175,31 @@ static int start(struct agent *a, char *err, size_t len)
 	note_attached(a);
 	for (int w = 0; w < a->cfg->n_wans; w++) {
 		a->gw[w].link_up = a->host.wan[w].up && a->host.wan[w].carrier;
-		if (!a->gw[w].adopted) {
-			a->gw[w].v.status = GW_STATUS_PENDING;
+		if (!a->gw[w].f[F4].adopted) {
+			a->gw[w].f[F4].v.status = GW_STATUS_PENDING;
 			a->gw[w].nat_addr = xwan_nat_addr(a->cfg, &a->host, w);
 			a->gw[w].nexthop = a->host.wan_gw[w];
 		}
+		if (!a->gw[w].f[F6].adopted)
+			a->gw[w].f[F6].v.status = GW_STATUS_PENDING;
 		if (a->host.wan_state[w])
 			logf_("gateway %s: down (%s) until it is usable", gw_name(a, w),
 			      xwan_wan_state_reason(a->host.wan_state[w]));
-		v[w] = a->gw[w].v;
+		else if (failover_wan_has_family(a->cfg, w, F6) && wan6_state(a, w) != XWAN_WAN6_OK)
+			logf_("gateway %s (ipv6): down (%s) until it is usable", gw_name(a, w),
+			      xwan_wan6_state_reason(wan6_state(a, w)));
 		rc = targets_open(a, w);
 		if (rc) {
 			snprintf(err, len, "cannot start probing %s", gw_name(a, w));
 			return rc;
 		}
 	}
-	failover_usable(a->cfg, v, a->usable, a->any);
-	rc = failover_install(a->cfg, &a->host, &a->maps, v, a->usable, a->any);
+	verdicts_now(a, v);
+	failover_usable_family(a->cfg, F4, v[F4], a->usable, a->any);
+	failover_usable_family(a->cfg, F6, v[F6], a->usable6, a->any6);
+	rc = failover_install(a->cfg, &a->host, &a->maps, v[F4], a->usable, a->any);
+	if (!rc)
+		rc = failover_install6(a->cfg, &a->host, &a->maps, v[F6], a->usable6, a->any6);
 	if (rc) {
 		snprintf(err, len, "cannot install the gateway choice: %s", strerror(-rc));
 		return rc;
@@ -1085,26 +1269,33 @@ static void switch_config(struct agent *a, struct xwan_config *cfg,
 			  const struct xwan_reload_result *res, const char *what)
 {
 	static struct agent_gw next[XWAN_MAX_GATEWAYS];
-	struct gw_verdict v[XWAN_MAX_GATEWAYS];
+	static struct gw_verdict v[XWAN_FAMILIES][XWAN_MAX_GATEWAYS];
 	int w, old;
 
 	memset(next, 0, sizeof(next));
 	for (w = 0; w < cfg->n_wans; w++) {
 		old = wan_by_name(a->cfg, cfg->wans[w].name, cfg->wans[w].interface);
 		if (old >= 0) {
-			next[w].v = a->gw[old].v;
-			next[w].adopted = true;
+			/* The verdicts and their history, not the probes (closed below). */
+			for (int fam = 0; fam < XWAN_FAMILIES; fam++) {
+				const struct agent_fam *of = &a->gw[old].f[fam];
+				struct agent_fam *nf = &next[w].f[fam];
+
+				nf->v = of->v;
+				nf->adopted = true;
+				nf->since_unix = of->since_unix;
+				nf->transitions = of->transitions;
+				memcpy(nf->reason, of->reason, sizeof(nf->reason));
+			}
 			next[w].link_up = a->gw[old].link_up;
-			next[w].since_unix = a->gw[old].since_unix;
-			next[w].transitions = a->gw[old].transitions;
 			next[w].nat_addr = a->gw[old].nat_addr;
 			next[w].nexthop = a->gw[old].nexthop;
-			memcpy(next[w].reason, a->gw[old].reason, sizeof(next[w].reason));
 			next[w].maint = a->gw[old].maint;
 			memcpy(next[w].maint_reason, a->gw[old].maint_reason,
 			       sizeof(next[w].maint_reason));
 		} else {
-			next[w].v.status = GW_STATUS_PENDING;
+			next[w].f[F4].v.status = GW_STATUS_PENDING;
+			next[w].f[F6].v.status = GW_STATUS_PENDING;
 			next[w].link_up = true;
 		}
 	}
@@ -1128,16 +1319,17 @@ static void switch_config(struct agent *a, struct xwan_config *cfg,
 	for (w = 0; w < cfg->n_wans; w++) {
 		/* The kernel's word on the link, not what it was before a re-attach. */
 		a->gw[w].link_up = a->host.wan[w].up && a->host.wan[w].carrier;
-		if (!a->gw[w].adopted) {
+		if (!a->gw[w].f[F4].adopted) {
 			a->gw[w].nat_addr = xwan_nat_addr(a->cfg, &a->host, w);
 			a->gw[w].nexthop = a->host.wan_gw[w];
 		}
 		targets_open(a, w);
-		v[w] = a->gw[w].v;
 	}
-	failover_usable(cfg, v, a->usable, a->any);
+	verdicts_now(a, v);
+	failover_usable_family(cfg, F4, v[F4], a->usable, a->any);
+	failover_usable_family(cfg, F6, v[F6], a->usable6, a->any6);
 	a->install_pending = false;
-	if (install_locked(a, v, a->usable, a->any))
+	if (install_locked(a, v[F4], a->usable, a->any, v[F6], a->usable6, a->any6))
 		logf_("%s: cannot install the gateway choice", what);
 	a->default_gw = -1;
 	manage_default_route(a);
@@ -1162,7 +1354,7 @@ static int apply_config(struct agent *a, struct xwan_config *cfg, const char *wh
 	int rc;
 
 	for (int w = 0; w < a->cfg->n_wans; w++)
-		cur[w] = a->gw[w].v.status;
+		cur[w] = a->gw[w].f[F4].v.status;
 	carry_over(a->cfg, cur, a->any, cfg, status, usable);
 	if (a->worker && !worker_maps_trylock(a->worker)) {
 		free(cfg);
@@ -1249,11 +1441,10 @@ static void reload_done(struct worker_job *j)
 		switch_config(a, r->cfg, &r->res, "reloaded");
 	}
 	if (a->install_pending) {
-		struct gw_verdict cur[XWAN_MAX_GATEWAYS];
+		static struct gw_verdict cur[XWAN_FAMILIES][XWAN_MAX_GATEWAYS];
 
 		/* Verdicts as they are now: no transition, so nothing more is flushed. */
-		for (int w = 0; w < a->cfg->n_wans; w++)
-			cur[w] = a->gw[w].v;
+		verdicts_now(a, cur);
 		a->install_pending = false;
 		apply(a, cur);
 	}
@@ -1284,7 +1475,7 @@ static void reload(struct agent *a)
 	r->j.done = reload_done;
 	r->a = a;
 	for (int w = 0; w < a->cfg->n_wans; w++) {
-		r->old_status[w] = a->gw[w].v.status;
+		r->old_status[w] = a->gw[w].f[F4].v.status;
 		r->old_any[w] = a->any[w];
 	}
 	a->reloading = true;
@@ -1400,7 +1591,8 @@ static void maint_refresh(struct agent *a)
 			logf_("gateway %s: maintenance over; the probes decide again", gw_name(a, w));
 		g->maint = on;
 		snprintf(g->maint_reason, sizeof(g->maint_reason), "%s", r);
-		g->adopted = false;     /* the mark decides now, not the adopted state */
+		g->f[F4].adopted = false;       /* the mark decides now, not the adopted state */
+		g->f[F6].adopted = false;
 		a->dirty = true;
 	}
 }

@@ -17,7 +17,8 @@
 #include "monitor/hooks.h"
 
 struct am_target {
-	char addr[16];
+	char addr[46];                  /* INET6_ADDRSTRLEN */
+	int family;                     /* enum xwan_family */
 	double rtt_s, rttsd_s, loss_ratio;
 	uint64_t sent, lost;
 };
@@ -26,8 +27,8 @@ struct am_gateway {
 	char name[XWAN_NAME_MAX];
 	char interface[IFNAMSIZ];
 	char nexthop[16];
-	int n_targets;
-	struct am_target t[XWAN_MAX_TARGETS];
+	int n_targets;                  /* IPv4's, then IPv6's */
+	struct am_target t[2 * XWAN_MAX_TARGETS];
 	uint64_t probe_errors;
 	bool maintenance;               /* marked down by `xwan gateway down` */
 };

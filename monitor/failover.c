@@ -95,12 +95,23 @@ int failover_install(const struct xwan_config *cfg, const struct xwan_host *h,
 	 * order is safe both ways.
 	 */
 	rc = xwan_install_groups(cfg, m, usable);
-	/* IPv6 with IPv4's usability until the agent has IPv6 health (v6ctl). */
-	if (!rc)
-		rc = xwan_install_groups6(cfg, m, usable);
 	if (rc)
 		return rc;
 	return xwan_sync_gateways(cfg, h, m, status, any);
+}
+
+int failover_install6(const struct xwan_config *cfg, const struct xwan_host *h,
+		      const struct xwan_maps *m, const struct gw_verdict *v6,
+		      const xwan_usable_t usable6, const bool *any6)
+{
+	uint8_t status6[XWAN_MAX_GATEWAYS];
+	int rc;
+
+	for (int w = 0; w < cfg->n_wans; w++)
+		status6[w] = v6[w].status;
+	/* Tables first, then the flags, as for IPv4 (failover_install). */
+	rc = xwan_install_groups6(cfg, m, usable6);
+	return rc ? rc : xwan_sync_gateways6(cfg, h, m, status6, usable6);
 }
 
 int failover_default_gateway(const struct xwan_config *cfg, const xwan_usable_t usable)

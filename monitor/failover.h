@@ -60,6 +60,14 @@ int failover_install(const struct xwan_config *cfg, const struct xwan_host *h,
 		     const struct xwan_maps *m, const struct gw_verdict *v,
 		     const xwan_usable_t usable, const bool *any);
 
+/*
+ * IPv6's: its slot tables from usable6 (loader/sync6.c). v6 and any6 are
+ * IPv6's verdicts and usability, indexed like cfg->wans.
+ */
+int failover_install6(const struct xwan_config *cfg, const struct xwan_host *h,
+		      const struct xwan_maps *m, const struct gw_verdict *v6,
+		      const xwan_usable_t usable6, const bool *any6);
+
 /* The gateway the host's own traffic should use: best of the default group. */
 int failover_default_gateway(const struct xwan_config *cfg, const xwan_usable_t usable);
 

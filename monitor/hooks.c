@@ -86,7 +86,7 @@ static struct hook_run *free_slot(struct hooks *h)
 
 void hooks_gateway_change(struct hooks *h, const struct hook_gateway_event *e, uint64_t now_ns)
 {
-	char vars[6][320], *argv[2];
+	char vars[7][320], *argv[2];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	struct hook_run *r;
@@ -109,7 +109,9 @@ void hooks_gateway_change(struct hooks *h, const struct hook_gateway_event *e, u
 	snprintf(vars[3], sizeof(vars[3]), "XWAN_OLD_STATUS=%s", e->old_status);
 	snprintf(vars[4], sizeof(vars[4]), "XWAN_NEW_STATUS=%s", e->new_status);
 	snprintf(vars[5], sizeof(vars[5]), "XWAN_REASON=%s", e->reason);
-	env = hook_env(vars, 6);
+	/* Each family of a WAN changes on its own (issue 13). */
+	snprintf(vars[6], sizeof(vars[6]), "XWAN_FAMILY=%s", e->family ? e->family : "ipv4");
+	env = hook_env(vars, 7);
 	if (!env) {
 		h->c.failed++;
 		agent_log("hook %s: out of memory", h->path);
@@ -147,7 +149,8 @@ void hooks_gateway_change(struct hooks *h, const struct hook_gateway_event *e, u
 	r->timeout_ms = h->timeout_ms;
 	_Static_assert(sizeof(r->path) == sizeof(h->path), "a run keeps the whole path");
 	memcpy(r->path, h->path, sizeof(r->path));
-	snprintf(r->what, sizeof(r->what), "%s %s -> %s", e->gateway, e->old_status,
+	snprintf(r->what, sizeof(r->what), "%s%s %s -> %s", e->gateway,
+		 e->family && strcmp(e->family, "ipv4") ? " (ipv6)" : "", e->old_status,
 		 e->new_status);
 }
 

@@ -3,7 +3,8 @@
  * Hooks (mwan3.user's job): the operator's program run on every gateway
  * transition, with what happened in its environment:
  *   XWAN_EVENT=gateway_change, XWAN_GATEWAY, XWAN_INTERFACE,
- *   XWAN_OLD_STATUS, XWAN_NEW_STATUS (pending|online|warning|down), XWAN_REASON.
+ *   XWAN_OLD_STATUS, XWAN_NEW_STATUS (pending|online|warning|down), XWAN_REASON,
+ *   XWAN_FAMILY (ipv4|ipv6: each family of a WAN changes status on its own).
  * A hook runs in a process group of its own, asynchronously: the agent's
  * loop starts it (posix_spawn) and goes on probing; hooks_tick() reaps it,
  * and kills the whole group once it overruns its timeout. A hook that exits
@@ -27,6 +28,7 @@ struct hook_counts {
 
 struct hook_gateway_event {
 	const char *gateway, *interface, *old_status, *new_status, *reason;
+	const char *family;     /* "ipv4" or "ipv6"; NULL: ipv4 */
 };
 
 struct hooks *hooks_new(void);

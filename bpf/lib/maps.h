@@ -330,6 +330,17 @@ struct {
 	__type(value, struct gw_health);
 } gw_health SEC(".maps");
 
+/*
+ * The same of each gateway's IPv6 side (issue 13: a WAN is up or down per
+ * family); wan_addr is unused there (the IPv6 addresses are in gateways6).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XWAN_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct gw_health);
+} gw_health6 SEC(".maps");
+
 /* Userspace bookkeeping (struct xwan_runtime); declared here for its BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

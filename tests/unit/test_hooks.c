@@ -79,10 +79,33 @@ static void test_environment_and_ok(void **state)
 	while (fgets(line, sizeof(line), f))
 		strncat(got, line, sizeof(got) - strlen(got) - 1);
 	fclose(f);
-	assert_string_equal(got, "XWAN_EVENT=gateway_change\nXWAN_GATEWAY=isp1\n"
-			    "XWAN_INTERFACE=wan1\nXWAN_NEW_STATUS=down\nXWAN_OLD_STATUS=online\n"
-			    "XWAN_REASON=loss 100% >= 20%\n");
+	assert_string_equal(got, "XWAN_EVENT=gateway_change\nXWAN_FAMILY=ipv4\n"
+			    "XWAN_GATEWAY=isp1\nXWAN_INTERFACE=wan1\nXWAN_NEW_STATUS=down\n"
+			    "XWAN_OLD_STATUS=online\nXWAN_REASON=loss 100% >= 20%\n");
 	unsetenv("XWAN_GATEWAY");
+	hooks_free(h);
+}
+
+/* An IPv6 transition says so; the IPv4 event above (family unset) is the control. */
+static void test_environment_family(void **state)
+{
+	struct hooks *h = hooks_new();
+	struct hook_gateway_event e6 = ev;
+	char out[300], line[400], got[256] = "";
+	FILE *f;
+
+	(void)state;
+	e6.family = "ipv6";
+	snprintf(out, sizeof(out), "%s/env6.txt", dir);
+	snprintf(line, sizeof(line), "echo $XWAN_FAMILY $XWAN_GATEWAY > %s", out);
+	hooks_configure(h, script("env6.sh", line), 5000);
+	hooks_gateway_change(h, &e6, now_ns());
+	drain(h, 5000);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "ipv6 isp1\n");
 	hooks_free(h);
 }
 
@@ -148,6 +171,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_environment_and_ok),
+		cmocka_unit_test(test_environment_family),
 		cmocka_unit_test(test_failures_counted),
 		cmocka_unit_test(test_hang_returns_at_once_and_is_killed),
 		cmocka_unit_test(test_too_many_skipped),
