@@ -92,6 +92,87 @@ static void write_health(FILE *out, const struct xwan_maps *m, const struct xwan
 #undef HEALTH
 }
 
+/*
+ * Per address family (issue 13): one series per gateway and family, label
+ * family="ipv4"|"ipv6", under names of their own. The IPv4 series above keep
+ * their names and labels (dashboards sum and max them by gateway; an IPv6
+ * series among them would change those sums). A gateway without gateway6
+ * has no ipv6 series.
+ */
+struct fam_row {
+	bool have;
+	uint8_t status, usable;
+	struct gw_health hl;
+};
+
+static void family_rows(const struct xwan_maps *m, __u32 g, struct fam_row r[2])
+{
+	struct gw_info gi = {};
+	struct gw6_info gi6 = {};
+
+	memset(r, 0, 2 * sizeof(*r));
+	bpf_map_lookup_elem(m->fd[XM_GATEWAYS], &g, &gi);
+	r[0].have = true;
+	r[0].status = gi.status;
+	r[0].usable = !!(gi.flags & GW_F_USABLE);
+	bpf_map_lookup_elem(m->fd[XM_GW_HEALTH], &g, &r[0].hl);
+	if (m->fd[XM_GATEWAYS6] < 0 || bpf_map_lookup_elem(m->fd[XM_GATEWAYS6], &g, &gi6) ||
+	    !(gi6.flags & GW6_F_CONFIGURED))
+		return;
+	r[1].have = true;
+	r[1].status = gi6.status;
+	r[1].usable = !!(gi6.flags & GW6_F_USABLE);
+	if (m->fd[XM_GW_HEALTH6] >= 0)
+		bpf_map_lookup_elem(m->fd[XM_GW_HEALTH6], &g, &r[1].hl);
+}
+
+static void write_family(FILE *out, const struct xwan_maps *m, const struct xwan_runtime *rt)
+{
+	static const char *const fam[2] = { "ipv4", "ipv6" };
+	struct fam_row rows[XWAN_MAX_GATEWAYS][2];
+	int g, f, i;
+
+	for (g = 0; g < (int)rt->n_gateways; g++)
+		if (gw_known(rt, g))
+			family_rows(m, (__u32)g, rows[g]);
+#define FAMILY(metric, type, text, fmt, expr)                                                  \
+	do {                                                                                   \
+		help(out, metric, type, text);                                                 \
+		for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))                 \
+			for (f = 0; f < 2; f++) if (rows[g][f].have) {                         \
+				const struct fam_row *r = &rows[g][f];                         \
+				fprintf(out, "%s{gateway=\"%s\",family=\"%s\"} " fmt "\n", metric, \
+					rt->gw_name[g], fam[f], expr);                         \
+			}                                                                      \
+	} while (0)
+	FAMILY("xwan_gateway_up", "gauge",
+	       "1 while a gateway's address family is online or warning, else 0 (down or pending).",
+	       "%d", r->status == GW_STATUS_ONLINE || r->status == GW_STATUS_WARNING);
+	FAMILY("xwan_gateway_family_usable", "gauge",
+	       "1 when a gateway may take new flows of the address family.", "%d", r->usable);
+	FAMILY("xwan_gateway_family_rtt_seconds", "gauge",
+	       "Mean probe round-trip time of a gateway's address family over the window.", "%.6f",
+	       r->hl.rtt_us / 1e6);
+	FAMILY("xwan_gateway_family_loss_ratio", "gauge",
+	       "Share of a gateway's address family's probes lost over the window (0-1).", "%.6f",
+	       r->hl.loss_ppm / 1e6);
+	FAMILY("xwan_gateway_family_probes_sent_total", "counter",
+	       "Probes sent to the targets of a gateway's address family.", "%llu",
+	       (unsigned long long)r->hl.probes_sent);
+	FAMILY("xwan_gateway_family_transitions_total", "counter",
+	       "Status changes of a gateway's address family.", "%llu",
+	       (unsigned long long)r->hl.transitions);
+#undef FAMILY
+	help(out, "xwan_gateway_family_status", "gauge",
+	     "1 for the current status of a gateway's address family, 0 for the others.");
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))
+		for (f = 0; f < 2; f++) if (rows[g][f].have)
+			for (i = 0; i < GW_STATUS_MAX; i++)
+				fprintf(out, "xwan_gateway_family_status{gateway=\"%s\",family=\"%s\","
+					"status=\"%s\"} %d\n", rt->gw_name[g], fam[f], status_label[i],
+					rows[g][f].status == i);
+}
+
 int xwan_stats_write(const struct xwan_maps *m, FILE *out, xwan_metrics_extra extra, void *ctx)
 {
 	return xwan_stats_write_counted(m, out, NULL, extra, ctx);
@@ -208,6 +289,7 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 	}
 
 	write_health(out, m, rt);
+	write_family(out, m, rt);
 
 	help(out, "xwan_xdp_redirect_errors_total", "counter",
 	     "XDP redirects into an interface that the kernel failed to transmit (counted as drops, reason redirect_failed, never as forwarded).");
