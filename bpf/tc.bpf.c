@@ -50,6 +50,8 @@ static __always_inline __u32 lan_flow_finish(struct __sk_buff *skb, struct pkt *
 	}
 	if (v || p->icmp_err || p->frag == FRAG_LATER)
 		return v;
+	if (flow_is_hairpin(fe))
+		return p->ttl > 1 ? flow_track(s, fe, p, now) : 0;
 	/* Rule decisions were counted by XDP, which passed the packet here. */
 	if (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
 		return (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY : V_PASS_BYPASS;
@@ -61,6 +63,31 @@ static __always_inline __u32 lan_flow_finish(struct __sk_buff *skb, struct pkt *
 		frag_remember(p, &p->key, now);
 	}
 	return 0;
+}
+
+/*
+ * A hairpinned packet XDP passed up (no XDP transmit, neighbour unknown):
+ * translated here and sent to the other LAN host by the kernel's
+ * neighbour table. Routing would drop it: its source may now be one of the
+ * host's own addresses. An expiring TTL is the kernel's to answer.
+ */
+static __attribute__((noinline)) int tc_hairpin(struct __sk_buff *skb, const struct pkt *p,
+				      const struct flow_entry *fe)
+{
+	__u16 old, ttl;
+
+	if (p->ttl <= 1)
+		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_TTL);
+	if (hairpin_rewrite(skb, p, fe))
+		return tc_verdict(HOOK_TC_LAN_IN, V_DROP_MALFORMED);
+	/* TTL and protocol share a 16-bit word of the checksum. */
+	old = bpf_htons((__u16)p->ttl << 8 | p->key.proto);
+	ttl = bpf_htons((__u16)(p->ttl - 1) << 8 | p->key.proto);
+	if (ctx_l3_csum_replace(skb, p->l3_off + 10, old, ttl, 2) ||
+	    bpf_skb_store_bytes(skb, p->l3_off + 8, &ttl, 1, 0))
+		return tc_verdict(HOOK_TC_LAN_IN, V_DROP_MALFORMED);
+	count_verdict(HOOK_TC_LAN_IN, p->icmp_err ? V_FWD_ICMP_ERROR : V_FWD_HAIRPIN);
+	return bpf_redirect_neigh(fe->out_ifindex, NULL, 0, 0);
 }
 
 /*
@@ -102,6 +129,8 @@ int tc_lan_ingress(struct __sk_buff *skb)
 		return frag_consumed(HOOK_TC_LAN_IN, v);
 	if (v)
 		return tc_verdict(HOOK_TC_LAN_IN, v);
+	if (flow_is_hairpin(c.fe))
+		return tc_hairpin(skb, &p, c.fe);
 	gw = c.fe->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi)

@@ -151,6 +151,37 @@ static __always_inline int xdp_lan_forward(struct xdp_md *ctx, const struct pkt 
 	return xdp_redirected(HOOK_XDP_LAN, v);
 }
 
+/*
+ * A hairpinned packet (either way: both arrive on a LAN) to the other LAN
+ * host, both addresses translated as its entry says.
+ */
+static __attribute__((noinline)) int xdp_hairpin_forward(struct xdp_md *ctx, const struct pkt *p,
+					       const struct xwan_settings *s,
+					       struct flow_entry *fe, __u64 now)
+{
+	__u32 v = V_FWD_ICMP_ERROR;
+
+	if (!xdp_tx_redirects(ctx_ifindex(ctx), fe->out_ifindex))
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
+	if (p->len > fe->out_mtu)
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_MTU);
+	/* The LAN host whose MAC was unknown when the flow opened. */
+	if (mac_unknown(fe->l2_dst) &&
+	    onlink_neigh(ctx, fe->peer.saddr, fe->out_ifindex, fe->l2_dst))
+		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
+	if (!p->icmp_err) {
+		v = flow_track(s, fe, p, now);
+		if (v)
+			return xdp_verdict(HOOK_XDP_LAN, v);
+		v = V_FWD_HAIRPIN;
+	}
+	if (hairpin_rewrite(ctx, p, fe))
+		return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
+	if (xdp_forward(ctx, fe->out_ifindex, fe->l2_dst, fe->l2_src) != XDP_REDIRECT)
+		return xdp_verdict(HOOK_XDP_LAN, V_DROP_REDIRECT);
+	return xdp_redirected(HOOK_XDP_LAN, v);
+}
+
 SEC("xdp")
 int xdp_lan(struct xdp_md *ctx)
 {
@@ -188,6 +219,8 @@ int xdp_lan(struct xdp_md *ctx)
 		if (frag_has_held(&p, now))
 			return xdp_verdict(HOOK_XDP_LAN, V_PASS_FRAG_HELD);
 	}
+	if (flow_is_hairpin(c.fe))
+		return xdp_hairpin_forward(ctx, &p, s, c.fe, now);
 	return xdp_lan_forward(ctx, &p, s, c.fe, now, c.opened != 0);
 }
 

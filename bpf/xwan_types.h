@@ -24,6 +24,9 @@
 #define XWAN_SLOTS          4093   /* prime, so Maglev permutations cover it */
 #define XWAN_GW_NONE        0xff   /* slot value: no usable gateway */
 #define XWAN_GROUP_NONE     0xff
+#define XWAN_GROUP_HAIRPIN  0xfe   /* flow_entry.group of a hairpinned flow: LAN to
+				      LAN through a WAN address, no group chose a
+				      gateway (bpf/lib/hairpin.h) */
 
 /* Tunables of the hot path that need no runtime configuration. */
 #define XWAN_NAT_TRIES      16     /* port candidates per gateway */
@@ -402,8 +405,16 @@ struct policy_rule {
 	__u8   proto;           /* 0: any */
 	__u8   action;          /* enum rule_action */
 	__u8   group;
-	__u8   pad;
+	__u8   filtering;       /* the mappings its flows make: 0 the group's,
+				   else enum nat_filtering + 1 (xwan_rule_filtering) */
 };
+
+/* A rule's filtering over its group's. */
+static inline __attribute__((always_inline)) __u8 xwan_rule_filtering(__u8 rule_filtering,
+								     __u8 group_filtering)
+{
+	return rule_filtering ? (__u8)(rule_filtering - 1) : group_filtering;
+}
 
 /* --------------------------------------------------------- port forwards */
 
@@ -418,8 +429,12 @@ struct port_fwd {
 	__be32 to_addr;
 	__be16 to_port;
 	__u8   gw;              /* the WAN: replies leave through it */
-	__u8   pad;
+	__u8   flags;           /* PORT_FWD_F_* */
 };
+
+/* port_fwd.flags */
+#define PORT_FWD_F_REFLECT 0x01 /* LAN clients reach it through the WAN address
+				   too (NAT reflection, `reflection: true`) */
 
 struct gw_group {
 	__u32 active;           /* bank in use: slot table index group * 2 + active */
@@ -493,12 +508,21 @@ struct dst_policy {
 	__u8 pad[2];
 };
 
-/* Anti-spoofing: which sources a LAN interface may send from. */
+/*
+ * Anti-spoofing: which sources a LAN interface may send from. The value
+ * names the configured network (xwan_lan_net_id): two addresses with the
+ * same value are on one subnet, so hairpinning translates their source.
+ */
 struct lan_src_key {
 	__u32  prefixlen;       /* 32 (ifindex) + prefix length */
 	__u32  ifindex;
 	__be32 addr;
 };
+
+static inline __attribute__((always_inline)) __u32 xwan_lan_net_id(__u32 lan, __u32 network)
+{
+	return lan << 16 | network;
+}
 
 /* ------------------------------------------------------------- settings */
 
@@ -913,6 +937,7 @@ enum xwan_hook {
 	X(FWD_REROUTED,     "forward", "asymmetric_route")            \
 	X(FWD_PORT_FORWARD, "forward", "port_forward")                \
 	X(FWD_MAPPING,      "forward", "endpoint_mapping")            \
+	X(FWD_HAIRPIN,      "forward", "hairpin")                     \
 	X(PASS_NOT_IPV4,    "pass",    "not_ipv4")                    \
 	X(PASS_LOCAL,       "pass",    "to_host")                     \
 	X(PASS_BYPASS,      "pass",    "bypass")                      \
@@ -988,6 +1013,8 @@ enum xwan_verdict {
 	X(MAPPING_MOVED,    "nat_mapping_moved")           \
 	X(MAPPING_INBOUND,  "nat_mapping_inbound_flow")    \
 	X(MAPPING_FILTERED, "nat_mapping_inbound_filtered") \
+	X(HAIRPIN_OPENED,   "hairpin_flow_created")        \
+	X(HAIRPIN_FILTERED, "hairpin_to_mapping_filtered") \
 	X(HA_EVENT_LOST,    "ha_sync_event_lost")          \
 	X(NETLINK_RESYNC,   "netlink_overflow_resync")     \
 	X(WAN_RELEARNED,    "wan_address_or_gateway_changed")

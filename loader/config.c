@@ -1799,12 +1799,32 @@ static int parse_rule_action(struct parser *p, const yaml_node_t *n,
 	return 0;
 }
 
+/* `filtering:` of a rule: its flows' mappings filter so, whatever the group's. */
+static int parse_rule_filtering(struct parser *p, const yaml_node_t *n,
+				const char *path, struct xwan_rule *r)
+{
+	char kp[PATH_LEN];
+	int filtering = -1;
+
+	TRY(opt_keyword(p, n, path, "filtering", filterings, &filtering));
+	if (filtering < 0)
+		return 0;
+	if (r->action != RULE_ACTION_GROUP)
+		return fail(p, field(p, n, path, "filtering", kp), kp,
+			    "filtering applies to the mappings of NATed flows: this rule's "
+			    "action leaves its flows untranslated; remove `filtering:` or "
+			    "send the flows to a group");
+	r->has_filtering = true;
+	r->filtering = (enum nat_filtering)filtering;
+	return 0;
+}
+
 static int parse_rule(struct parser *p, const yaml_node_t *n,
 		      const char *path, int index)
 {
 	static const char *const keys[] = {
 		"name", "lan", "src", "dst", "proto", "dport", "group",
-		"action", NULL,
+		"action", "filtering", NULL,
 	};
 	struct xwan_rule *r = &p->cfg->rules[index];
 	const yaml_node_t *v;
@@ -1822,7 +1842,8 @@ static int parse_rule(struct parser *p, const yaml_node_t *n,
 		return fail(p, v, kp, "duplicate name \"%s\" (first defined at "
 			    "line %d)", r->name, p->cfg->rules[dup].line);
 	TRY(parse_rule_match(p, n, path, r));
-	return parse_rule_action(p, n, path, r);
+	TRY(parse_rule_action(p, n, path, r));
+	return parse_rule_filtering(p, n, path, r);
 }
 
 static int parse_rules(struct parser *p, const yaml_node_t *root)
@@ -1871,7 +1892,7 @@ static int check_forward_unique(struct parser *p, const yaml_node_t *n,
 static int parse_forward(struct parser *p, const yaml_node_t *n,
 			 const char *path, int index)
 {
-	static const char *const keys[] = { "wan", "proto", "port", "to", NULL };
+	static const char *const keys[] = { "wan", "proto", "port", "to", "reflection", NULL };
 	struct xwan_port_forward *f = &p->cfg->forwards[index];
 	const yaml_node_t *v;
 	char kp[PATH_LEN];
@@ -1896,6 +1917,9 @@ static int parse_forward(struct parser *p, const yaml_node_t *n,
 		return -1;
 	f->to_port = f->port;
 	TRY(get_addr_port(p, v, kp, false, &f->to_addr, &f->to_port));
+	f->reflection = true;
+	if ((v = field(p, n, path, "reflection", kp)))
+		TRY(get_bool(p, v, kp, &f->reflection));
 	return check_forward_unique(p, n, path, index);
 }
 

@@ -158,6 +158,8 @@ struct xwan_rule {
 	uint16_t dport_max;
 	enum rule_action action;
 	int group;                  /* RULE_ACTION_GROUP: index into groups */
+	bool has_filtering;         /* `filtering:` set: it overrides the group's */
+	enum nat_filtering filtering;
 	int line;
 };
 
@@ -167,6 +169,8 @@ struct xwan_port_forward {
 	uint16_t port;              /* host order, on the WAN address */
 	uint32_t to_addr;           /* network order */
 	uint16_t to_port;           /* host order; default: port */
+	bool reflection;            /* LAN clients reach it through the WAN address
+				       too (default true) */
 	int line;
 };
 

@@ -276,11 +276,15 @@ int devpath_sync(const struct xwan_maps *m, struct xwan_runtime *rt)
 			const struct xwan_attach *in = &rt->attach[i];
 			struct tx_path t = {};
 
-			if (in->role == out->role || in->xdp_mode == XDP_ATTACH_NONE)
+			/* LAN to LAN (itself too): hairpinned flows. */
+			if ((in->role == out->role && in->role != IFACE_LAN) ||
+			    in->xdp_mode == XDP_ATTACH_NONE)
 				continue;
 			t.path = devpath_redirects(in->xdp_mode, &caps[o]) ? XDP_TX_REDIRECT
 									    : XDP_TX_KERNEL;
-			t.path == XDP_TX_REDIRECT ? yes++ : no++;
+			/* The views describe what crosses from one side to the other. */
+			if (in->role != out->role)
+				t.path == XDP_TX_REDIRECT ? yes++ : no++;
 			k.in_ifindex = in->ifindex;
 			k.out_ifindex = out->ifindex;
 			if (bpf_map_update_elem(m->fd[XM_TX_PATHS], &k, &t, BPF_ANY) && !rc)

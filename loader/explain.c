@@ -160,6 +160,69 @@ static int print_mapping(FILE *out, const struct xwan_maps *m, const struct xwan
 	return 1;
 }
 
+/* The configured LAN network of addr on lan (xwan_lan_net_id), -1: none. */
+static long lan_net_of(const struct xwan_maps *m, uint32_t lan, uint32_t addr)
+{
+	struct lan_src_key k = { .prefixlen = 64, .ifindex = lan, .addr = addr };
+	__u32 v;
+
+	return bpf_map_lookup_elem(m->fd[XM_LAN_NETS], &k, &v) ? -1 : (long)v;
+}
+
+/*
+ * A LAN client's flow to one of the host's WAN addresses: hairpinned to a
+ * port forward's server or to a LAN host's mapping (bpf/lib/hairpin.h), or
+ * the host's. 1 when it said what happens.
+ */
+static int print_hairpin(FILE *out, const struct xwan_maps *m, const struct xwan_runtime *rt,
+			 const struct xwan_settings *s, const struct xwan_explain_query *q,
+			 uint64_t now)
+{
+	struct port_fwd_key fk = { .addr = q->dst, .port = htons(q->dport), .proto = q->proto };
+	struct nat_map_key mk = { .addr = q->dst, .port = htons(q->dport), .proto = q->proto,
+				  .side = NMAP_PUB };
+	char to[INET_ADDRSTRLEN], pub[INET_ADDRSTRLEN];
+	uint32_t lan = lan_of(m, rt, q->src);
+	struct port_fwd pf;
+	struct nat_map pm, lm;
+	long cnet;
+
+	if ((q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP) || !lan)
+		return 0;
+	if (bpf_map_lookup_elem(m->fd[XM_PORT_FWDS], &fk, &pf) == 0) {
+		inet_ntop(AF_INET, &pf.to_addr, to, sizeof(to));
+		if (!(pf.flags & PORT_FWD_F_REFLECT)) {
+			fprintf(out, "hairpin:  a port forward of %s to %s:%u, reflection: false: the "
+				"host answers (set `reflection: true` to reach the server)\n",
+				gw_label(rt, pf.gw), to, ntohs(pf.to_port));
+			return 1;
+		}
+		cnet = lan_net_of(m, lan, q->src);
+		fprintf(out, "hairpin:  reflected by the port forward of %s to %s:%u; the server "
+			"sees %s\n", gw_label(rt, pf.gw), to, ntohs(pf.to_port),
+			cnet >= 0 && cnet == lan_net_of(m, lan_of(m, rt, pf.to_addr), pf.to_addr)
+				? "the router's LAN address (same network as the client)"
+				: "the client's own address");
+		return 1;
+	}
+	if (bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &mk, &pm))
+		return 0;
+	mk = (struct nat_map_key){ .addr = pm.addr, .port = pm.port, .proto = q->proto,
+				   .side = NMAP_LAN };
+	if (bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &mk, &lm) || lm.addr != q->dst ||
+	    lm.port != htons(q->dport) || !xwan_mapping_live(&lm, q->proto, s, now))
+		return 0;
+	inet_ntop(AF_INET, &pm.addr, to, sizeof(to));
+	fprintf(out, "hairpin:  %s:%u is the live mapping of %s:%u (filtering %s): %s\n",
+		inet_ntop(AF_INET, &q->dst, pub, sizeof(pub)),
+		q->dport, to, ntohs(pm.port), xwan_filtering_name(lm.filtering),
+		lm.filtering == FILTER_ENDPOINT
+			? "hairpinned, the LAN host sees the client's public address"
+			: "hairpinned only if the LAN host sent to this WAN address "
+			  "(address-dependent), else dropped as unsolicited");
+	return 1;
+}
+
 struct pin_ctx {
 	const struct xwan_explain_query *q;
 	const struct xwan_runtime *rt;
@@ -229,6 +292,8 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 
 	if (bpf_map_lookup_elem(m->fd[XM_DST_POLICY], &dk, &dp) == 0) {
 		if (dp.action == DST_ACTION_LOCAL) {
+			if (print_hairpin(out, m, rt, &s, q, pc.now))
+				goto existing;
 			fprintf(out, "policy:   %s is the host itself: the kernel answers, no rule applies\n",
 				dst);
 			goto existing;
@@ -293,7 +358,11 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 			fprintf(out, "%s %s", n++ ? "," : "", gw_label(rt, (uint32_t)g));
 	if (!t->usable_mask)
 		fprintf(out, " none");
-	fprintf(out, ", filtering %s\n", xwan_filtering_name(t->filtering));
+	/* A rule's filtering overrides its group's for the mappings its flows make. */
+	if (rule >= 0 && pr.filtering)
+		t->filtering = xwan_rule_filtering(pr.filtering, t->filtering);
+	fprintf(out, ", filtering %s%s\n", xwan_filtering_name(t->filtering),
+		rule >= 0 && pr.filtering ? " (the rule's)" : "");
 	if (print_mapping(out, m, rt, &s, q, t, pc.now))
 		goto existing;
 	if (t->sticky_expire_s) {

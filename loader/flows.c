@@ -219,6 +219,8 @@ const char *xwan_flow_kind(const struct xwan_flow *f)
 		return "drop";
 	if (f->out.flags & FLOW_F_BYPASS)
 		return "bypass";
+	if (f->out.group == XWAN_GROUP_HAIRPIN)
+		return "hairpin";
 	if (f->out.flags & FLOW_F_FORWARD)
 		return "forward";
 	return (f->out.flags & FLOW_F_NAT) ? "nat" : "routed";

@@ -86,6 +86,7 @@ static int sync_rules(const struct xwan_config *cfg, const struct xwan_maps *m, 
 			.proto = r->proto,
 			.action = (uint8_t)r->action,
 			.group = (uint8_t)(r->action == RULE_ACTION_GROUP ? r->group : 0),
+			.filtering = r->has_filtering ? (uint8_t)(r->filtering + 1) : 0,
 		};
 		uint32_t key = xwan_rule_key(bank, (uint32_t)i);
 
@@ -153,6 +154,7 @@ static int sync_port_forwards(const struct xwan_config *cfg, const struct xwan_h
 		vals[n].to_addr = f->to_addr;
 		vals[n].to_port = htons(f->to_port ? f->to_port : f->port);
 		vals[n].gw = (uint8_t)cfg->wans[f->wan].gw;
+		vals[n].flags = f->reflection ? PORT_FWD_F_REFLECT : 0;
 		n++;
 	}
 	return map_replace_all(m->fd[XM_PORT_FWDS], sizeof(keys[0]), sizeof(vals[0]), keys,
@@ -206,7 +208,7 @@ static int sync_lan_nets(const struct xwan_config *cfg, const struct xwan_host *
 			keys[n].prefixlen = 32 + cfg->lans[i].networks[j].plen;
 			keys[n].ifindex = (uint32_t)h->lan[i].ifindex;
 			keys[n].addr = cfg->lans[i].networks[j].addr;
-			vals[n] = (uint32_t)i;
+			vals[n] = xwan_lan_net_id((uint32_t)i, (uint32_t)j);
 		}
 	}
 	return map_replace_all(m->fd[XM_LAN_NETS], sizeof(keys[0]), sizeof(vals[0]),

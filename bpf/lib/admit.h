@@ -28,6 +28,7 @@ struct admit_plan {
 	__u32 pinned;                   /* dst_policy's WAN, XWAN_GW_NONE */
 	__u32 group;
 	__u32 rule;                     /* XWAN_RULE_NONE: no rule matched */
+	__u32 rule_filtering;           /* its policy_rule.filtering, 0: the group's */
 	__u32 pos;                      /* slot position (hash or round robin) */
 	__u32 first;                    /* gateway tried first */
 	__u32 exhausted;                /* a gateway ran out of ports */
@@ -179,6 +180,7 @@ static __always_inline __u32 admit_policy(const struct pkt *p, const struct xwan
 		}
 	}
 	ap->rule = rs.found;
+	ap->rule_filtering = rs.filtering;
 	return ADMIT_NEXT;
 }
 
@@ -241,7 +243,8 @@ static __always_inline void admit_nat_port(struct nat_try *nt, const struct pkt 
 					   const struct admit_plan *ap, const struct gw_info *gi,
 					   __u32 gw)
 {
-	__u32 filtering = ap->t ? ap->t->filtering : FILTER_ADDR_PORT;
+	__u32 filtering = ap->t ? xwan_rule_filtering((__u8)ap->rule_filtering, ap->t->filtering)
+				: FILTER_ADDR_PORT;
 	__u32 sport = bpf_ntohs(p->key.sport);
 	int rc;
 

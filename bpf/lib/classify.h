@@ -11,6 +11,7 @@
 #define XWAN_CLASSIFY_H
 
 #include "forward.h"
+#include "hairpin.h"
 #include "icmp.h"
 
 /* A packet's flow, and whether this packet made it. */
@@ -18,8 +19,27 @@ struct classified {
 	struct flow_entry *fe;
 	__u32 opened;           /* the verdict of the step that made fe with this
 				   packet (V_FWD_OUT, V_FWD_PORT_FORWARD,
-				   V_FWD_MAPPING); 0: fe existed */
+				   V_FWD_MAPPING, V_FWD_HAIRPIN); 0: fe existed */
 };
+
+/*
+ * A new LAN flow to one of the host's addresses: 0 when it was hairpinned
+ * (look it up again), V_PASS_LOCAL when it is the host's (flow_admit says
+ * so), or a drop.
+ */
+static __always_inline __u32 lan_hairpin_open(xwan_ctx *ctx, const struct pkt *p, __u64 now)
+{
+	switch (hairpin_open(ctx, p, now)) {
+	case INBOUND_OPENED:
+		return 0;
+	case INBOUND_SRC_LIMIT:
+		return V_DROP_SRC_LIMIT;
+	case INBOUND_REFUSED:   /* a mapping's filter: as from the internet */
+		return V_DROP_UNSOLICITED;
+	default:
+		return V_PASS_LOCAL;
+	}
+}
 
 /*
  * A packet that arrived on a LAN. 0: c->fe is its OUT flow (an ICMP
@@ -43,13 +63,24 @@ static __always_inline __u32 lan_classify(xwan_ctx *ctx, const struct pkt *p,
 	}
 	if (p->frag == FRAG_LATER) {
 		c->fe = frag_follow(p, now);
-		if (c->fe && c->fe->dir == FLOW_DIR_OUT)
+		if (c->fe && (c->fe->dir == FLOW_DIR_OUT || flow_is_hairpin(c->fe)))
 			return 0;
 		return dst_kernel_bound(p->key.daddr) ? V_PASS_BYPASS : V_PASS_FRAG_EARLY;
 	}
 	fe = flow_lookup(s, &p->key, now);
-	if (fe && (fe->dir != FLOW_DIR_OUT || flow_reopened(fe, p)))
+	if (fe && ((fe->dir != FLOW_DIR_OUT && !flow_is_hairpin(fe)) || flow_reopened(fe, p)))
 		fe = NULL;
+	if (!fe && dst_is_local(p->key.daddr)) {
+		v = lan_hairpin_open(ctx, p, now);
+		if (v && v != V_PASS_LOCAL)
+			return v;
+		if (!v) {
+			fe = flow_get(&p->key);
+			if (!fe)
+				return V_DROP_FLOW_ALLOC;
+			c->opened = V_FWD_HAIRPIN;
+		}
+	}
 	if (!fe) {
 		v = flow_admit(ctx, p, now);
 		if (v != V_FWD_OUT)

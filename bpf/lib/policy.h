@@ -23,6 +23,7 @@ struct rule_scan {
 	__u8   proto;
 	__u8   action;
 	__u8   group;
+	__u8   filtering;       /* the rule's policy_rule.filtering, 0: none */
 };
 
 static long rule_try(__u32 i, void *data)
@@ -42,6 +43,7 @@ static long rule_try(__u32 i, void *data)
 	r->found = i;
 	r->action = pr->action;
 	r->group = pr->group;
+	r->filtering = pr->filtering;
 	return 1;
 }
 

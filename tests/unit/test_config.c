@@ -697,6 +697,26 @@ static void test_forwards(void **state)
 	assert_int_equal(cfg.forwards[1].to_port, 1);
 	assert_int_equal(cfg.forwards[2].to_port, 65535);
 	assert_int_equal(cfg.forwards[2].line, 14);
+	/* NAT reflection is on unless a forward says otherwise. */
+	assert_true(cfg.forwards[0].reflection);
+	parse_ok(BASE "port_forwards:\n"
+		 "  - {wan: isp2, proto: udp, port: 53, to: 10.1.0.3, reflection: false}\n");
+	assert_false(cfg.forwards[0].reflection);
+	parse_fails(BASE "port_forwards:\n"
+		    "  - {wan: isp2, proto: udp, port: 53, to: 10.1.0.3, reflection: maybe}\n",
+		    "xwan.yaml:12: port_forwards[0].reflection: \"maybe\" is not a boolean "
+		    "(expected true, false, yes or no)");
+	/* A rule's filtering overrides its group's; only NATed flows have one. */
+	parse_ok(BASE "rules:\n  - {name: p2p, src: 10.1.0.3/32, group: g, "
+		 "filtering: endpoint-independent}\ngroups:\n  - {name: g, members: [{wan: isp1}]}\ndefault_group: g\n");
+	assert_true(cfg.rules[0].has_filtering);
+	assert_int_equal(cfg.rules[0].filtering, FILTER_ENDPOINT);
+	parse_ok(BASE "rules:\n  - {name: r, src: 10.1.0.3/32, action: bypass}\n");
+	assert_false(cfg.rules[0].has_filtering);
+	parse_fails(BASE "rules:\n  - {name: r, action: bypass, filtering: address-dependent}\n",
+		    "xwan.yaml:12: rules[0].filtering: filtering applies to the mappings of "
+		    "NATed flows: this rule's action leaves its flows untranslated; remove "
+		    "`filtering:` or send the flows to a group");
 	parse_fails(BASE "port_forwards:\n  - {wan: isp1, port: 80, to: 10.1.0.3}\n",
 		    "xwan.yaml:12: port_forwards[0]: missing required key \"proto\"");
 	parse_fails(BASE "port_forwards:\n  - {wan: isp1, proto: icmp, port: 80, "
