@@ -15,6 +15,23 @@
 
 #define SCAN_BATCH 4096
 
+static xwan_flow_deleted_fn deleted_fn;
+static void *deleted_ctx;
+
+void xwan_flows_on_delete(xwan_flow_deleted_fn fn, void *ctx)
+{
+	deleted_ctx = ctx;
+	__atomic_store_n(&deleted_fn, fn, __ATOMIC_RELEASE);
+}
+
+static void deleted(const struct flow_key *k)
+{
+	xwan_flow_deleted_fn fn = __atomic_load_n(&deleted_fn, __ATOMIC_ACQUIRE);
+
+	if (fn)
+		fn(deleted_ctx, k);
+}
+
 uint64_t xwan_now_ns(void)
 {
 	struct timespec ts;
@@ -483,6 +500,7 @@ static int remove_collected(const struct xwan_maps *m, struct doomed *d)
 		if (bpf_map_delete_elem(fd, &d->keys[i].a) == 0) {
 			removed++;
 			unreplied += d->keys[i].table == XM_FLOWS_NEW;
+			deleted(&d->keys[i].a);
 		}
 		bpf_map_delete_elem(fd, &d->keys[i].b);
 	}
@@ -572,6 +590,7 @@ int xwan_flows_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, boo
 		if (bpf_map_delete_elem(m->fd[f->table], &f->map_key) == 0) {
 			removed++;
 			unreplied += f->table == XM_FLOWS_NEW;
+			deleted(&f->map_key);
 		}
 		if (f->has_in)
 			bpf_map_delete_elem(m->fd[f->table], &f->out.peer);

@@ -80,6 +80,15 @@ int xwan_flows_gc_counted(const struct xwan_maps *m, struct xwan_flow_counts *co
 int xwan_flows_flush(const struct xwan_maps *m, int gw, uint32_t group_mask, bool pinned,
 		     bool rst, int *resets);
 
+/*
+ * Who must hear of every flow this process deletes (gc, flushes): the HA
+ * agent, whose peer would keep the flows otherwise (the dataplane reports
+ * only its own deletions). fn gets the key of the entry deleted (its other
+ * half goes with it) and may run on any thread. NULL: nobody.
+ */
+typedef void (*xwan_flow_deleted_fn)(void *ctx, const struct flow_key *key);
+void xwan_flows_on_delete(xwan_flow_deleted_fn fn, void *ctx);
+
 /* Tell the dataplane n flows were deleted from userspace. */
 void xwan_flow_gauge_sub(const struct xwan_maps *m, uint64_t n, uint64_t unreplied);
 

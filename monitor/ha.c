@@ -416,6 +416,67 @@ static void on_ring(struct loop_handler *h, uint32_t events)
 	ring_buffer__consume(ha->rb);
 }
 
+/* ---- deletions made in userspace ---- */
+
+#define HA_DEL_MAX (1u << 20)   /* 16 MiB of keys: a flush of a full big table */
+
+/* loader/flows.c, on any thread: queue the key for ha_tick. */
+static void on_deleted(void *ctx, const struct flow_key *key)
+{
+	struct ha *ha = ctx;
+
+	if (__atomic_load_n(&ha->role, __ATOMIC_RELAXED) != HA_ROLE_ACTIVE)
+		return;
+	pthread_mutex_lock(&ha->del_lock);
+	if (ha->del_n == ha->del_cap && ha->del_cap < HA_DEL_MAX) {
+		size_t cap = ha->del_cap ? ha->del_cap * 2 : 1024;
+		struct flow_key *k = realloc(ha->del_keys, cap * sizeof(*k));
+
+		if (k) {
+			ha->del_keys = k;
+			ha->del_cap = cap;
+		}
+	}
+	if (ha->del_n < ha->del_cap)
+		ha->del_keys[ha->del_n++] = *key;
+	else
+		ha->del_dropped++;
+	pthread_mutex_unlock(&ha->del_lock);
+}
+
+/* Send the deletions queued since the last tick as DELETE records. */
+static void deletions_send(struct ha *ha, uint64_t now)
+{
+	struct flow_key *keys;
+	size_t n;
+	uint64_t dropped;
+	struct ha_rec r;
+
+	pthread_mutex_lock(&ha->del_lock);
+	keys = ha->del_keys;
+	n = ha->del_n;
+	dropped = ha->del_dropped;
+	ha->del_keys = NULL;
+	ha->del_n = ha->del_cap = 0;
+	ha->del_dropped = 0;
+	pthread_mutex_unlock(&ha->del_lock);
+	if (ha->role == HA_ROLE_ACTIVE) {
+		for (size_t i = 0; i < n; i++) {
+			memset(&r, 0, sizeof(r));
+			r.type = HA_REC_DELETE;
+			r.key_out = keys[i];
+			ha_sync_queue(&ha->sync, &r, now);
+		}
+		if (dropped) {
+			/* What the peer missed it learns from a whole table. */
+			agent_log("ha: %llu deletions did not fit the queue: bulk resync",
+				  (unsigned long long)dropped);
+			ha->bulk_due = true;
+		}
+	}
+	free(keys);
+}
+
 /* ---- roles ---- */
 
 static void set_role(struct ha *ha, uint8_t role, const char *why)
@@ -523,6 +584,9 @@ int ha_open(struct ha *ha, const struct xwan_config *cfg, const struct xwan_host
 
 	memset(ha, 0, sizeof(*ha));
 	ha->sock = ha->fifo_fd = ha->rb_fd = -1;
+	pthread_mutex_init(&ha->del_lock, NULL);
+	ha->del_lock_made = true;
+	xwan_flows_on_delete(on_deleted, ha);
 	ha->cfg = cfg;
 	ha->cur = cfg->ha;
 	ha->maps = m;
@@ -610,6 +674,7 @@ uint64_t ha_tick(struct ha *ha, uint64_t now)
 
 	watch_keepalived(ha, now);
 	ring_buffer__consume(ha->rb);
+	deletions_send(ha, now);
 	if (ha->bulk_due)
 		bulk_send(ha, now);
 	ha->sync.flows = flow_count(ha);
@@ -640,6 +705,15 @@ uint64_t ha_tick(struct ha *ha, uint64_t now)
 
 void ha_close(struct ha *ha)
 {
+	if (ha->del_lock_made) {
+		/* The mutex stays: a worker may be inside on_deleted right now. */
+		xwan_flows_on_delete(NULL, NULL);
+		pthread_mutex_lock(&ha->del_lock);
+		free(ha->del_keys);
+		ha->del_keys = NULL;
+		ha->del_n = ha->del_cap = 0;
+		pthread_mutex_unlock(&ha->del_lock);
+	}
 	if (ha->keepalived > 0) {
 		kill(ha->keepalived, SIGTERM);
 		waitpid(ha->keepalived, NULL, 0);

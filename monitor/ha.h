@@ -9,6 +9,7 @@
 #ifndef XWAN_HA_H
 #define XWAN_HA_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +50,15 @@ struct ha {
 		uint8_t gw;
 		uint64_t at_ns;
 	} sticky_sent[1024];
+	/*
+	 * Flows the agent deleted itself (gc, flushes: loader/flows.c tells
+	 * us, from the worker thread too), queued for the peer by ha_tick.
+	 */
+	pthread_mutex_t del_lock;
+	struct flow_key *del_keys;
+	size_t del_n, del_cap;
+	uint64_t del_dropped;           /* queue full (the peer then gets a bulk resync) */
+	bool del_lock_made;
 };
 
 /* Start HA for cfg (cfg->ha.enabled): socket, ring buffer, keepalived. */

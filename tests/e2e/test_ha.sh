@@ -18,6 +18,8 @@
 #   4. split brain: the sync link fails while both stay up: one router holds
 #      the addresses; flows opened meanwhile reach the peer when the link
 #      returns (resent or resynced, counted);
+#   4e. the active's own deletions (a flush: `xwan gateway down`) reach the
+#      passive; control: with the sync blocked the passive keeps the flows;
 #   5. a config that differs is counted (reload of the passive), and a
 #      reload back clears it; a reload of the active's VRRP priority reaches
 #      keepalived without a restart or a role change;
@@ -230,6 +232,33 @@ check "4c the link returns: r1 holds the 20 flows, counted as resent messages or
 check "4d still one active: r2 with the addresses, r1 passive" "r1 $(ha_role r1)/$(ha_vips r1), r2 $(ha_role r2)/$(ha_vips r2)" \
 	bash -c '[ "$1" = passive ] && [ "$2" = 0 ] && [ "$3" = 3 ]' _ "$(ha_role r1)" "$(ha_vips r1)" "$(ha_vips r2)"
 info "split brain: converged $(after "$t_sync" "$t_conv") s after the link returned; resent $resent0 -> $resent1, resyncs $resync0 -> $resync1"
+
+# --- 4e. the active's own deletions reach the passive -------------------------------------------
+# r2 (active) flushes every flow of the WAN the 20 UDP flows use (maintenance:
+# `xwan gateway down`, the same flush as a gateway going down or a WAN
+# address changing). The dataplane reports only its own deletions; the agent's
+# must reach r1 too, or r1 would bring dead flows back on a takeover.
+split_wan=$(ha_flowset r2 | awk -v c="$LAB_CLIENT_IP:$(head -n 1 "$S/split.ports")" '$2 == c { print $5; exit }')
+ip netns exec "$HA_NS_R1" nft -f - <<-EOF
+	table inet hadel {
+		chain input {
+			type filter hook input priority filter; policy accept;
+			iifname "sync0" udp dport 7874 drop
+		}
+	}
+EOF
+ha_xwan r2 gateway down "$split_wan" --reason "test_ha 4e" >"$S/maint.log" 2>&1
+lab_poll 10 lacks_flows r2 "$S/split.ports"
+sleep 0.5   # what r2 sends now is dropped at r1
+_flushed_here_not_there() { lacks_flows r2 "$S/split.ports" && has_flows r1 "$S/split.ports"; }
+check "4e control: r2 flushed the 20 flows of $split_wan; with the sync blocked r1 still holds them" \
+	"r2: $(ha_flowset r2 | wc -l) flows, r1: $(ha_flowset r1 | tr '\n' ';'); $(cat "$S/maint.log")" \
+	_flushed_here_not_there
+ip netns exec "$HA_NS_R1" nft delete table inet hadel
+lab_poll 15 lacks_flows r1 "$S/split.ports"
+check "4f the sync returns: r2's deletions reach r1, which holds none of the 20 flows either" \
+	"r1: $(ha_flowset r1 | tr '\n' ';')" lacks_flows r1 "$S/split.ports"
+ha_xwan r2 gateway up "$split_wan" >>"$S/maint.log" 2>&1
 
 # --- 5. a config that differs is counted -------------------------------------------------------
 mm0=$(metric r2 xwan_ha_config_hash_mismatches_total)
