@@ -11,6 +11,7 @@
  */
 #define XWAN_HOOK_TC
 #include "lib/classify.h"
+#include "lib/fwd6.h"
 #include "lib/l2.h"
 #include "lib/verdict.h"
 
@@ -109,7 +110,7 @@ int tc_lan_ingress(struct __sk_buff *skb)
 
 	rc = tc_parse(skb, &p);
 	if (rc == PARSE_NOT_IPV4)
-		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_IPV4);
+		return tc6_lan_ingress(skb);
 	if (rc == PARSE_MALFORMED)
 		return tc_verdict(HOOK_TC_LAN_IN, V_DROP_MALFORMED);
 	if (!l2_for_us(skb))    /* another host's frame: ip_rcv drops it */
@@ -243,7 +244,7 @@ int tc_wan_egress(struct __sk_buff *skb)
 	marked = !!(ctx_mark(skb) & s->fwmark_mask);
 	rc = tc_parse(skb, &p);
 	if (rc == PARSE_NOT_IPV4)
-		return tc_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_IPV4);
+		return tc6_wan_egress(skb);
 	now = bpf_ktime_get_coarse_ns();
 
 	if (rc == PARSE_OK)
@@ -337,7 +338,7 @@ int tc_wan_ingress(struct __sk_buff *skb)
 
 	rc = tc_parse(skb, &p);
 	if (rc == PARSE_NOT_IPV4)
-		return tc_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_IPV4);
+		return tc6_wan_ingress(skb);
 	if (rc == PARSE_MALFORMED)
 		return tc_verdict(HOOK_TC_WAN_IN, V_DROP_MALFORMED);
 	if (!l2_for_us(skb))    /* another host's frame: ip_rcv drops it */

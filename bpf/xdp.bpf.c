@@ -9,6 +9,7 @@
 #include "lib/compiler.h"
 #include <bpf/bpf_tracing.h>
 #include "lib/classify.h"
+#include "lib/fwd6.h"
 #include "lib/l2.h"
 #include "lib/verdict.h"
 
@@ -194,7 +195,7 @@ int xdp_lan(struct xdp_md *ctx)
 
 	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), ctx_l3_off(ctx), &p);
 	if (rc == PARSE_NOT_IPV4)
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_IPV4);
+		return xdp6_lan(ctx);
 	if (rc == PARSE_MALFORMED)
 		return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
 	if (!l2_for_us(ctx))    /* flooded by a switch to another router too */
@@ -308,7 +309,7 @@ int xdp_wan(struct xdp_md *ctx)
 
 	rc = parse_packet(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), ctx_l3_off(ctx), &p);
 	if (rc == PARSE_NOT_IPV4)
-		return xdp_verdict(HOOK_XDP_WAN, V_PASS_NOT_IPV4);
+		return xdp6_wan(ctx);
 	if (rc == PARSE_MALFORMED)
 		return xdp_verdict(HOOK_XDP_WAN, V_DROP_MALFORMED);
 	if (!l2_for_us(ctx))

@@ -952,6 +952,7 @@ enum xwan_hook {
 	X(PASS_FRAG_EARLY,  "pass",    "fragment_before_first")       \
 	X(PASS_FRAG_HELD,   "pass",    "first_fragment_of_held")      \
 	X(PASS_NOT_OUR_MAC, "pass",    "not_our_mac")                 \
+	X(PASS_LINK_SCOPE,  "pass",    "ipv6_link_scope")             \
 	X(HOLD_FRAG,        "hold",    "fragment_before_first")       \
 	X(HOLD_RELEASED,    "hold",    "fragments_released")          \
 	X(DROP_MALFORMED,   "drop",    "malformed")                   \
@@ -971,7 +972,6 @@ enum xwan_hook {
 	X(DROP_UNTRANSLATED, "drop",   "untranslated_lan_source")   \
 	X(DROP_ADDR_ONLY_TAKEN, "drop", "address_only_nat_in_use")  \
 	X(DROP_WAN_TO_LAN_ADDR, "drop", "wan_to_lan_side_address") \
-	X(PASS_LINK_SCOPE,  "pass",    "ipv6_link_scope")           \
 	X(DROP_NPT_UNMAPPABLE, "drop", "npt_untranslatable_address")
 
 enum xwan_verdict {

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * IPv6 flows (issue 13): the flows6 table, both directions of a flow; its
+ * gateway chosen on the first packet (nat6 none: by the source's delegated
+ * prefix, RFC 8678; else the default group's IPv6 slot table, sticky
+ * clients included) and pinned for the flow's life; timeouts as IPv4's;
+ * later fragments following their first one's flow.
+ */
+#ifndef XWAN_FLOW6_H
+#define XWAN_FLOW6_H
+
+#include "clock.h"
+#include "gw_select.h"
+#include "npt6.h"
+#include "pkt6.h"
+#include "stats.h"
+
+static __always_inline void count_verdict6(__u32 hook, __u32 v)
+{
+	__u32 idx = XWAN_VERDICT_IDX(hook, v);
+	__u64 *n = bpf_map_lookup_elem(&verdicts6, &idx);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void count_gw6_packet(__u32 gw, __u32 len, int out)
+{
+	struct gw_counters *gc = bpf_map_lookup_elem(&gw_stats6, &gw);
+
+	if (!gc)
+		return;
+	if (out) {
+		gc->pkts_out += 1;
+		gc->bytes_out += len;
+	} else {
+		gc->pkts_in += 1;
+		gc->bytes_in += len;
+	}
+}
+
+static __always_inline struct xwan_settings *settings6(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&settings, &zero);
+}
+
+/* IPv4's timeouts, ICMPv6 living by ICMP's. */
+static __always_inline __u64 flow6_timeout(const struct xwan_settings *s, __u8 proto,
+					   __u8 state)
+{
+	__u32 t = xwan_timeout_index(proto == IPPROTO_ICMPV6_ ? 1 : proto, state);
+
+	if (t >= TIMEOUT_MAX)
+		return 0;
+	return s->timeout_ns[t];
+}
+
+/* A live entry for k (an expired one is as good as none). */
+static __always_inline struct flow6_entry *flow6_lookup(const struct xwan_settings *s,
+							const struct flow6_key *k, __u64 now)
+{
+	struct flow6_entry *fe = bpf_map_lookup_elem(&flows6, k);
+
+	if (!fe || age_exceeds(now, fe->last_seen_ns, flow6_timeout(s, k->proto, fe->state)))
+		return NULL;
+	return fe;
+}
+
+static __always_inline struct prefix6_info *prefix6_of(const __u8 *addr)
+{
+	struct lpm_v6_key k = { .prefixlen = 128 };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&prefix6, &k);
+}
+
+static __always_inline __u8 prefix6_kind(const __u8 *addr)
+{
+	struct prefix6_info *pi = prefix6_of(addr);
+
+	return pi ? pi->kind : PREFIX6_NONE;
+}
+
+/* Anti-spoofing: is addr one of the sources LAN interface ifindex may use? */
+static __always_inline int lan6_src_ok(__u32 ifindex, const __u8 *addr)
+{
+	struct lan_src6_key k = { .prefixlen = 32 + 128, .ifindex = ifindex };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&lan_nets6, &k) != NULL;
+}
+
+static __always_inline struct gw_slot_table *group6_table(__u32 group)
+{
+	struct gw_group *gi = bpf_map_lookup_elem(&groups6, &group);
+	__u32 idx;
+
+	if (!gi)
+		return NULL;
+	idx = xwan_slot_key(group, gi->active);
+	return bpf_map_lookup_elem(&gw_slots6, &idx);
+}
+
+/* An IPv6 address folded to the 32 bits the shared flow hash takes. */
+static __always_inline __u32 addr6_fold(const __u8 *a)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, a, 16);
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+/*
+ * Working memory of the IPv6 path: it runs inside the IPv4 program's frame,
+ * whose stack and its own must fit 512 bytes together, so the packet, the
+ * keys it builds and a new flow's two entries live here. Per CPU; no
+ * program nests on a CPU while it uses it.
+ */
+struct v6_scratch {
+	struct pkt6 p;
+	struct flow6_key k;             /* an ICMPv6 error's flow */
+	struct frag6_key fk;
+	struct frag6_entry fe;
+	struct sticky6_key sk;
+	struct sticky_binding nb;
+	struct flow6_entry out;         /* a new flow's entries */
+	struct flow6_entry in;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct v6_scratch);
+} v6_scratch SEC(".maps");
+
+/* This CPU's scratch, its packet zeroed. */
+static __always_inline struct v6_scratch *v6_scratch_get(void)
+{
+	__u32 zero = 0;
+	struct v6_scratch *w = bpf_map_lookup_elem(&v6_scratch, &zero);
+
+	if (w)
+		__builtin_memset(&w->p, 0, sizeof(w->p));
+	return w;
+}
+
+static __always_inline void sticky6_key_of(const struct gw_slot_table *t, const struct pkt6 *p,
+					   __u32 group, struct sticky6_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->src, p->key.saddr, 16);
+	if (t->sticky_key == STICKY_KEY_SRC_DST)
+		__builtin_memcpy(k->dst, p->key.daddr, 16);
+	k->group = (__u8)group;
+}
+
+/* The gateway group `group` gives a new flow: sticky binding, else its slot. */
+static __always_inline __u32 group6_gateway(const struct gw_slot_table *t,
+					    struct v6_scratch *w, __u32 group, __u64 now)
+{
+	const struct pkt6 *p = &w->p;
+	struct sticky_binding *b;
+	__u32 pos, gw;
+
+	if (t->sticky_expire_s) {
+		sticky6_key_of(t, p, group, &w->sk);
+		b = bpf_map_lookup_elem(&sticky6, &w->sk);
+		if (b && b->gw < XWAN_MAX_GATEWAYS && (t->usable_mask & (1U << b->gw)) &&
+		    !age_exceeds(now, b->last_ns, (__u64)t->sticky_expire_s * 1000000000ULL)) {
+			b->last_ns = now;
+			count_event(EV_STICKY_HIT);
+			return b->gw;
+		}
+	}
+	if (t->method == GROUP_METHOD_ROUND_ROBIN) {
+		__u32 *rr = bpf_map_lookup_elem(&rr_pos, &group);
+
+		pos = rr ? (*rr)++ : 0;
+	} else {
+		pos = xwan_flow_hash(addr6_fold(p->key.saddr), addr6_fold(p->key.daddr),
+				     p->key.sport, p->key.dport, p->key.proto, t->hash_fields,
+				     t->seed);
+	}
+	gw = slot_gateway(t, pos);
+	if (gw < XWAN_MAX_GATEWAYS && t->sticky_expire_s) {
+		w->nb.last_ns = now;
+		w->nb.gw = (__u8)gw;
+		bpf_map_update_elem(&sticky6, &w->sk, &w->nb, BPF_ANY);
+	}
+	return gw;
+}
+
+/* The translated source of a LAN address through gateway gi (NPT), in place. */
+static __always_inline int nat6_src_of(const struct gw6_info *gi, __u8 *addr)
+{
+	__u16 w[8];
+	int rc;
+
+	if (gi->nat6 != NAT6_NPT)
+		return 0;
+	__builtin_memcpy(w, addr, 16);
+	rc = npt6_translate(&gi->out, w);
+	if (rc)
+		return -1;
+	__builtin_memcpy(addr, w, 16);
+	return 0;
+}
+
+/*
+ * Both entries of a new flow from LAN interface lan_ifindex through gateway
+ * gw. 0, or the verdict that refuses it.
+ */
+static __always_inline __u32 flow6_create(struct v6_scratch *sc, __u32 lan_ifindex, __u32 gw,
+					  __u32 group, __u64 now)
+{
+	struct gw6_info *gi = bpf_map_lookup_elem(&gateways6, &gw);
+	struct iface_info *lan = bpf_map_lookup_elem(&ifaces, &lan_ifindex);
+	const struct pkt6 *p = &sc->p;
+
+	if (!gi || !gi->ifindex || !lan)
+		return V_DROP_NO_GATEWAY;
+	__builtin_memset(&sc->out, 0, sizeof(sc->out));
+	__builtin_memset(&sc->in, 0, sizeof(sc->in));
+	sc->out.created_ns = sc->in.created_ns = now;
+	sc->out.last_seen_ns = sc->in.last_seen_ns = now;
+	sc->out.dir = FLOW_DIR_OUT;
+	sc->in.dir = FLOW_DIR_IN;
+	sc->out.gw = sc->in.gw = (__u8)gw;
+	sc->out.group = sc->in.group = (__u8)group;
+	sc->out.nat6 = sc->in.nat6 = gi->nat6;
+	sc->out.rule = sc->in.rule = XWAN_RULE_NONE;
+	sc->out.in_ifindex = sc->in.out_ifindex = lan_ifindex;
+	sc->out.out_ifindex = sc->in.in_ifindex = gi->ifindex;
+	sc->in.out_mtu = lan->mtu;
+	__builtin_memcpy(sc->in.l2_dst, p->eth_src, 6);
+	__builtin_memcpy(sc->in.l2_src, lan->mac, 6);
+	/* IN is keyed by the reply's tuple: remote -> translated client. */
+	__builtin_memcpy(sc->in.peer.saddr, p->key.saddr, 16);
+	if (nat6_src_of(gi, sc->in.peer.saddr))
+		return V_DROP_NPT_UNMAPPABLE;
+	__builtin_memcpy(sc->out.peer.saddr, p->key.daddr, 16);
+	__builtin_memcpy(sc->out.peer.daddr, sc->in.peer.saddr, 16);
+	sc->out.peer.sport = p->key.dport;
+	sc->out.peer.dport = p->key.sport;
+	sc->out.peer.proto = p->key.proto;
+	sc->in.peer = p->key;
+	if (bpf_map_update_elem(&flows6, &sc->out.peer, &sc->in, BPF_ANY) ||
+	    bpf_map_update_elem(&flows6, &p->key, &sc->out, BPF_ANY))
+		return V_DROP_FLOW_ALLOC;
+	count_event(EV_FLOW_CREATED);
+	{
+		struct gw_counters *gc = bpf_map_lookup_elem(&gw_stats6, &gw);
+
+		if (gc)
+			gc->flows_created += 1;
+	}
+	return 0;
+}
+
+/*
+ * The gateway of a new LAN flow, or a verdict: nat6 none sources leave by
+ * their prefix's WAN; the rest by the default group (IPv4's policy rules
+ * match IPv4 addresses only).
+ */
+static __always_inline __u32 flow6_choose(struct v6_scratch *w, const struct xwan_settings *s,
+					  __u64 now, __u32 *gw, __u32 *group)
+{
+	struct prefix6_info *src = prefix6_of(w->p.key.saddr);
+	struct gw_slot_table *t;
+
+	if (src && src->kind == PREFIX6_DELEGATED) {
+		*gw = src->gw;
+		*group = XWAN_GROUP_NONE;
+		return 0;
+	}
+	*group = s->default_group;
+	t = group6_table(*group);
+	if (!t)
+		return V_PASS_NOT_XWAN;
+	*gw = group6_gateway(t, w, *group, now);
+	if (*gw < XWAN_MAX_GATEWAYS)
+		return 0;
+	return t->when_all_down == ALL_DOWN_DROP ? V_DROP_NO_GATEWAY : V_PASS_ALL_DOWN;
+}
+
+/* Connection tracking's part: timeouts by state, both entries kept equal. */
+static __always_inline void flow6_track(struct flow6_entry *fe, const struct pkt6 *p, __u64 now)
+{
+	struct flow6_entry *peer;
+	__u8 st = fe->state;
+
+	fe->last_seen_ns = now;
+	fe->packets += 1;
+	fe->bytes += p->len;
+	if (p->key.proto == IPPROTO_TCP) {
+		if (p->tcp_flags & TCP_FLAG_RST)
+			st = FLOW_STATE_CLOSED;
+		else if (p->tcp_flags & TCP_FLAG_FIN)
+			st = FLOW_STATE_CLOSING;
+		else if (fe->dir == FLOW_DIR_OUT && (p->tcp_flags & TCP_FLAG_SYN) &&
+			 !(p->tcp_flags & TCP_FLAG_ACK))
+			st = FLOW_STATE_NEW;    /* a new connection on the same tuple */
+		else if (fe->dir == FLOW_DIR_IN && st == FLOW_STATE_NEW)
+			st = FLOW_STATE_ESTABLISHED;
+	} else if (fe->dir == FLOW_DIR_IN) {
+		st = FLOW_STATE_ESTABLISHED;
+	}
+	if (st == fe->state)
+		return;
+	fe->state = st;
+	peer = bpf_map_lookup_elem(&flows6, &fe->peer);
+	if (peer) {
+		peer->state = st;
+		peer->last_seen_ns = now;
+	}
+}
+
+/* A first fragment remembers its flow for the later ones. */
+static __always_inline void frag6_remember(struct v6_scratch *w, __u64 now)
+{
+	const struct pkt6 *p = &w->p;
+
+	if (p->frag != FRAG_FIRST)
+		return;
+	__builtin_memcpy(w->fk.saddr, p->key.saddr, 32);
+	w->fk.id = p->frag_id;
+	w->fe.flow = p->key;
+	w->fe.seen_ns = now;
+	bpf_map_update_elem(&frags6, &w->fk, &w->fe, BPF_ANY);
+}
+
+/* A later fragment's flow: the entry its first fragment matched. */
+static __always_inline struct flow6_entry *frag6_follow(const struct xwan_settings *s,
+							struct v6_scratch *w, __u64 now)
+{
+	const struct pkt6 *p = &w->p;
+	struct frag6_entry *e;
+
+	__builtin_memcpy(w->fk.saddr, p->key.saddr, 32);
+	w->fk.id = p->frag_id;
+	e = bpf_map_lookup_elem(&frags6, &w->fk);
+	if (!e || age_exceeds(now, e->seen_ns, 30ULL * 1000000000ULL))
+		return NULL;
+	count_event(EV_FRAG_FOLLOWED);
+	return flow6_lookup(s, &e->flow, now);
+}
+
+#endif /* XWAN_FLOW6_H */

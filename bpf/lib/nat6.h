@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * IPv6 translation of one packet of a flow, by its gateway's nat6 mode:
+ *   npt   RFC 6296 through the gateway's maps (npt6.h): the source of a LAN
+ *         packet inside -> outside, the destination of a reply back. Checksum
+ *         neutral: no transport checksum changes, nor skb->csum in tc.
+ *   none  nothing: the LAN holds the ISP's prefix (RFC 8678).
+ * An ICMPv6 error is translated with its quoted header, the quoted address
+ * through the same map as the outer one on the other side (still neutral:
+ * the ICMPv6 checksum covers both and each keeps its sum).
+ */
+#ifndef XWAN_NAT6_H
+#define XWAN_NAT6_H
+
+#include "flow6.h"
+
+#define IP6_SRC_OFF 8
+#define IP6_DST_OFF 24
+
+/* One address through m: 0, or the verdict when it cannot be. */
+static __always_inline __u32 nat6_addr(xwan_ctx *c, __u32 off, const struct npt6_map *m)
+{
+	int rc = npt6_rewrite(c, off, m);
+
+	if (rc == 0)
+		return 0;
+	return rc > 0 ? V_DROP_UNTRANSLATED : V_DROP_NPT_UNMAPPABLE;
+}
+
+/* LAN -> WAN: the source (and an error's quoted destination). */
+static __always_inline __u32 nat6_out(xwan_ctx *c, const struct pkt6 *p,
+				      const struct gw6_info *gi)
+{
+	__u32 v;
+
+	if (gi->nat6 != NAT6_NPT)
+		return 0;
+	v = nat6_addr(c, p->l3_off + IP6_SRC_OFF, &gi->out);
+	if (!v && p->icmp_err)
+		v = nat6_addr(c, p->in_l3_off + IP6_DST_OFF, &gi->out);
+	return v;
+}
+
+/* WAN -> LAN: the destination (and an error's quoted source). */
+static __always_inline __u32 nat6_in(xwan_ctx *c, const struct pkt6 *p,
+				     const struct gw6_info *gi)
+{
+	__u32 v;
+
+	if (gi->nat6 != NAT6_NPT)
+		return 0;
+	v = nat6_addr(c, p->l3_off + IP6_DST_OFF, &gi->in);
+	if (!v && p->icmp_err)
+		v = nat6_addr(c, p->in_l3_off + IP6_SRC_OFF, &gi->in);
+	return v;
+}
+
+/* The key of the entry an ICMPv6 error is about, in the error's direction:
+ * the quoted packet went the other way. */
+static __always_inline void icmp6_err_key(const struct pkt6 *p, struct flow6_key *k)
+{
+	__builtin_memcpy(k->saddr, p->inner.daddr, 16);
+	__builtin_memcpy(k->daddr, p->inner.saddr, 16);
+	k->sport = p->inner.dport;
+	k->dport = p->inner.sport;
+	k->proto = p->inner.proto;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+}
+
+#endif /* XWAN_NAT6_H */
