@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "flows.h"
+#include "flows6.h"
 #include "mappings.h"
 #include "rst.h"
 
@@ -334,6 +335,14 @@ int xwan_flows_print(const struct xwan_maps *m, const struct xwan_flows_filter *
 			"PROTO", "KIND", "CLIENT", "NAT", "REMOTE", "WAN", "STATE", "AGE", "IDLE",
 			"PKTS_OUT", "BYTES_OUT", "PKTS_IN", "BYTES_IN", "RULE");
 	rc = xwan_flow_scan(m, print_one, &c);
+	if (!rc) {
+		int n6 = xwan_flows6_print(m, f, &rt, out, &c.shown);
+
+		if (n6 < 0)
+			rc = n6;
+		else
+			c.total += n6;
+	}
 	if (f->json)
 		fprintf(out, "\n]\n");
 	else

@@ -17,9 +17,15 @@ int xwan_install_groups6(const struct xwan_config *cfg, const struct xwan_maps *
 {
 	static xwan_usable_t u;
 
+	/*
+	 * Groups balance the NPT WANs: a nat6 none WAN takes the flows whose
+	 * source is in its delegated prefix only (any other source would leave
+	 * it untranslated), and masquerade is not in the dataplane yet.
+	 */
 	for (int g = 0; g < cfg->n_groups; g++)
 		for (int w = 0; w < cfg->n_wans; w++)
-			u[g][w] = usable6[g][w] && cfg->wans[w].v6.enabled;
+			u[g][w] = usable6[g][w] && cfg->wans[w].v6.enabled &&
+				  cfg->wans[w].v6.nat == XWAN_NAT6_NPT;
 	return xwan_install_group_tables(cfg, m->fd[XM_GROUPS6], m->fd[XM_GW_SLOTS6], u);
 }
 

@@ -20,7 +20,9 @@
  * Rebuild every group's IPv6 slot table from the usable members of its best
  * tier, per IPv6 usability (usable6[group][w], indexed like cfg->wans), and
  * flip it in atomically: the same tables IPv4 gets from the same usability.
- * A WAN without gateway6 is never given IPv6 flows, whatever usable6 says.
+ * A WAN without gateway6 is never given IPv6 flows, whatever usable6 says,
+ * nor one whose nat6 is not npt (none: by source prefix only; masquerade:
+ * not in the dataplane yet).
  * Returns 0 or -errno.
  */
 int xwan_install_groups6(const struct xwan_config *cfg, const struct xwan_maps *m,

@@ -55,8 +55,8 @@
 #           sources (counter "lan_leak6"). Kernel mode adds the IPv6
 #           baseline: multipath default (3:1), nft prefix NAT (NPTv6-like,
 #           stateful) of fd00:1::/64 to each WAN's ::100 /64 and source
-#           routing; xwan mode only a default via isp1 (xwan passes IPv6 to
-#           the kernel; lab_gw_nat6 adds the kernel's NAT on top). Not
+#           routing; xwan mode only the host's own default via isp1 (xwan
+#           forwards the LAN's IPv6 itself, issue 13). Not
 #           combined with XWAN_LAB_LAN or XWAN_LAB_WAN2 yet.
 #
 # Use as a library:
@@ -421,8 +421,8 @@ _lab_create_body() {
 		echo "ready=0" >>"$LAB_STATE/state"
 		lab_log "WARNING: client cannot reach $LAB_SERVER after gw setup ($mode)"
 	fi
-	# xwan does not forward IPv6 yet: only the kernel baseline must reach it.
-	if [ -n "$XWAN_LAB_V6" ] && [ "$mode" = kernel ]; then
+	# IPv6 through the kernel baseline or xwan's IPv6 dataplane (issue 13).
+	if [ -n "$XWAN_LAB_V6" ]; then
 		if lab_wait_ping "$LAB_NS_CLIENT" "$LAB_SERVER6" 20; then
 			echo "ready6=1" >>"$LAB_STATE/state"
 		else

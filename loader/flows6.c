@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "flows6.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+/* "[addr]:port", or the bare address for a protocol without ports. */
+static void endpoint6(char *out, size_t len, const uint8_t *addr, uint16_t port, bool ports)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, addr, a, sizeof(a));
+	if (ports)
+		snprintf(out, len, "[%s]:%u", a, ntohs(port));
+	else
+		snprintf(out, len, "%s", a);
+}
+
+static const char *proto6_name(uint8_t p)
+{
+	switch (p) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMPV6:
+		return "icmp6";
+	}
+	return "other";
+}
+
+static const char *const nat6_names[] = { "npt", "masquerade", "none" };
+
+struct print6 {
+	const struct xwan_flows_filter *f;
+	const struct xwan_runtime *rt;
+	const struct xwan_settings *s;
+	FILE *out;
+	uint64_t now;
+	int *shown, matched;
+};
+
+static bool live6(const struct xwan_settings *s, const struct flow6_entry *e, uint8_t proto,
+		  uint64_t now)
+{
+	uint32_t t = xwan_timeout_index(proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto, e->state);
+
+	return t < TIMEOUT_MAX && (int64_t)(now - e->last_seen_ns) <= (int64_t)s->timeout_ns[t];
+}
+
+static void print6_one(struct print6 *c, const struct flow6_key *k, const struct flow6_entry *o,
+		       const struct flow6_entry *in)
+{
+	char cli[56], nat[56], rem[56];
+	bool ports = k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP;
+	bool live = live6(c->s, o, k->proto, c->now);
+	const char *wan = o->gw < XWAN_MAX_GATEWAYS && c->rt->gw_name[o->gw][0]
+				  ? c->rt->gw_name[o->gw] : "-";
+
+	if ((!live && !c->f->all) || c->f->client || (c->f->gw >= 0 && o->gw != c->f->gw))
+		return;
+	c->matched++;
+	if (c->f->limit && (unsigned)(*c->shown + 1) > c->f->limit)
+		return;
+	(*c->shown)++;
+	endpoint6(cli, sizeof(cli), k->saddr, k->sport, ports || k->proto == IPPROTO_ICMPV6);
+	endpoint6(nat, sizeof(nat), o->peer.daddr, o->peer.dport, ports);
+	endpoint6(rem, sizeof(rem), k->daddr, k->dport, ports);
+	if (c->f->json) {
+		fprintf(c->out,
+			"%s{\"family\":\"ipv6\",\"proto\":\"%s\",\"client\":\"%s\",\"nat\":\"%s\","
+			"\"nat6\":\"%s\",\"remote\":\"%s\",\"wan\":\"%s\",\"state\":\"%s\","
+			"\"live\":%s,\"packets_out\":%llu,\"bytes_out\":%llu,\"packets_in\":%llu,"
+			"\"bytes_in\":%llu}",
+			*c->shown > 1 ? ",\n" : "", proto6_name(k->proto), cli, nat,
+			o->nat6 < 3 ? nat6_names[o->nat6] : "?", rem, wan,
+			xwan_flow_state_name(k->proto, o->state), live ? "true" : "false",
+			(unsigned long long)o->packets, (unsigned long long)o->bytes,
+			(unsigned long long)(in ? in->packets : 0),
+			(unsigned long long)(in ? in->bytes : 0));
+		return;
+	}
+	fprintf(c->out, "%-5s %-7s %s -> %s -> %s wan %s %s %s, out %llu pkts %llu B, in %llu pkts "
+		"%llu B\n", proto6_name(k->proto), "ipv6", cli,
+		o->nat6 == NAT6_NPT ? nat : "(not translated)", rem, wan,
+		xwan_flow_state_name(k->proto, o->state), live ? "live" : "expired",
+		(unsigned long long)o->packets, (unsigned long long)o->bytes,
+		(unsigned long long)(in ? in->packets : 0), (unsigned long long)(in ? in->bytes : 0));
+}
+
+int xwan_flows6_print(const struct xwan_maps *m, const struct xwan_flows_filter *f,
+		      const struct xwan_runtime *rt, FILE *out, int *shown)
+{
+	struct xwan_settings s = {};
+	struct print6 c = { .f = f, .rt = rt, .s = &s, .out = out, .now = xwan_now_ns(),
+			    .shown = shown };
+	struct flow6_key k, next, *after = NULL;
+	struct flow6_entry e, in;
+	int fd = m->fd[XM_FLOWS6];
+
+	if (fd < 0)
+		return 0;       /* a dataplane of a build without IPv6 */
+	if (xwan_settings_read(m, &s))
+		return -EIO;
+	while (bpf_map_get_next_key(fd, after, &next) == 0) {
+		k = next;
+		after = &k;
+		if (bpf_map_lookup_elem(fd, &k, &e) || e.dir != FLOW_DIR_OUT)
+			continue;
+		print6_one(&c, &k, &e, bpf_map_lookup_elem(fd, &e.peer, &in) ? NULL : &in);
+	}
+	return c.matched;
+}

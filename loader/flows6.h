@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* IPv6 flows (issue 13) in `xwan flows`: the flows6 table, one line per flow. */
+#ifndef XWAN_FLOWS6_H
+#define XWAN_FLOWS6_H
+
+#include <stdio.h>
+
+#include "flows.h"
+#include "maps.h"
+
+/*
+ * Print the IPv6 flows matching f (its client filter is IPv4's: with one,
+ * no IPv6 flow matches) after the IPv4 ones; *shown counts on from them
+ * (JSON separators). Returns how many matched, or -errno.
+ */
+int xwan_flows6_print(const struct xwan_maps *m, const struct xwan_flows_filter *f,
+		      const struct xwan_runtime *rt, FILE *out, int *shown);
+
+#endif /* XWAN_FLOWS6_H */
