@@ -120,9 +120,10 @@ static __always_inline __u32 wan6_flow(xwan_ctx *c, struct v6_scratch *w,
 }
 
 /*
- * Nothing leaves an NPT WAN with a LAN-side source untranslated: the
- * kernel's forwarding of what xwan does not translate, the host's own
- * packets from its LAN address.
+ * Nothing leaves a WAN from a LAN-side source its ISP does not route (it
+ * would drop it as spoofed): the kernel's forwarding of what xwan does not
+ * translate, the host's own packets from its LAN addresses. On a nat6 none
+ * WAN the sources of its own delegated prefix are the ISP's.
  */
 static __always_inline int egress6_untranslated(__u32 ifindex, const __u8 *saddr)
 {
@@ -135,8 +136,10 @@ static __always_inline int egress6_untranslated(__u32 ifindex, const __u8 *saddr
 		return 0;
 	gw = wan->gw;
 	gi = bpf_map_lookup_elem(&gateways6, &gw);
-	if (!gi || gi->nat6 != NAT6_NPT)
+	if (!gi || !(gi->flags & GW6_F_CONFIGURED))
 		return 0;
+	if (src->kind == PREFIX6_DELEGATED)
+		return src->gw != gw;
 	return src->kind == PREFIX6_LAN || (src->kind == PREFIX6_LOCAL && src->gw == XWAN_GW_NONE);
 }
 
