@@ -209,6 +209,18 @@ static inline int fx_reset(void)
 		rc = fx_tx_paths(XDP_TX_REDIRECT);
 	if (!rc)
 		rc = fx_zero_percpu(m->fd[XM_VERDICTS], HOOK_MAX * V_MAX, sizeof(__u64));
+	/* IPv6's state (issue 13) */
+	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_FLOWS6]);
+	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_FRAGS6]);
+	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_STICKY6]);
+	if (!rc)
+		rc = fx_zero_percpu(m->fd[XM_VERDICTS6], HOOK_MAX * V_MAX, sizeof(__u64));
+	if (!rc)
+		rc = fx_zero_percpu(m->fd[XM_GW_STATS6], XWAN_MAX_GATEWAYS,
+				    sizeof(struct gw_counters));
 	if (!rc)
 		rc = fx_zero_percpu(m->fd[XM_EVENTS], EV_MAX, sizeof(__u64));
 	if (!rc)

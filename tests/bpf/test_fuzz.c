@@ -662,7 +662,8 @@ static const char *key_str(const struct flow_key *k, char *buf, size_t len)
 static uint64_t VCUR[HOOK_MAX * V_MAX];
 static __u64 *VBUF;
 
-static void read_verdicts(uint64_t *v)
+/* Add one verdict map's counters (summed over CPUs) into v. */
+static void read_verdict_map(int fd, uint64_t *v)
 {
 	enum { N = HOOK_MAX * V_MAX };
 	static __u32 keys[N];
@@ -673,16 +674,14 @@ static void read_verdicts(uint64_t *v)
 	if (!VBUF)
 		VBUF = calloc((size_t)N * (size_t)FX.ncpu, sizeof(__u64));
 	assert_non_null(VBUF);
-	rc = bpf_map_lookup_batch(FX.m->fd[XM_VERDICTS], NULL, &out_batch, keys, VBUF, &count,
-				  &o);
+	rc = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, VBUF, &count, &o);
 	if ((rc && rc != -ENOENT) || count != N) {
 		/* No batch support: one element at a time. */
 		for (int i = 0; i < N; i++) {
 			__u64 s = 0;
 
-			assert_int_equal(xwan_percpu_sum(FX.m->fd[XM_VERDICTS], (__u32)i, &s,
-							 sizeof(s)), 0);
-			v[i] = s;
+			assert_int_equal(xwan_percpu_sum(fd, (__u32)i, &s, sizeof(s)), 0);
+			v[i] += s;
 		}
 		return;
 	}
@@ -691,8 +690,16 @@ static void read_verdicts(uint64_t *v)
 
 		for (int c = 0; c < FX.ncpu; c++)
 			s += VBUF[(size_t)i * (size_t)FX.ncpu + (size_t)c];
-		v[keys[i]] = s;
+		v[keys[i]] += s;
 	}
+}
+
+/* Every frame ends in one verdict of its hook: IPv4's map or IPv6's (verdicts6). */
+static void read_verdicts(uint64_t *v)
+{
+	memset(v, 0, sizeof(uint64_t) * HOOK_MAX * V_MAX);
+	read_verdict_map(FX.m->fd[XM_VERDICTS], v);
+	read_verdict_map(FX.m->fd[XM_VERDICTS6], v);
 }
 
 static const char *const VNAME[V_MAX] = {

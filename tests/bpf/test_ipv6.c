@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The IPv6 dataplane (issue 13) on the real programs (BPF_PROG_TEST_RUN,
+ * fixture.h), frames built from scratch here:
+ *   - nat6 npt through xdp_lan/xdp_wan and the tc path (tc_lan_ingress
+ *     marks, tc_wan_egress translates): the source mapped into the outside
+ *     prefix and the reply back, the TCP checksum untouched and valid when
+ *     recomputed from scratch, the address sum unchanged (RFC 6296);
+ *   - nat6 none: a source in isp2's delegated prefix leaves through isp2
+ *     untranslated, whatever the group says (RFC 8678);
+ *   - ICMPv6 errors (Packet Too Big, Time Exceeded) from an ISP hop
+ *     translated back with their quoted header, the ICMPv6 checksum valid;
+ *   - anti-spoofing of LAN sources, unsolicited inbound dropped and counted,
+ *     link-scoped packets left to the kernel, later fragments following
+ *     their first one's flow.
+ * Each case has a control that shows the check can fail.
+ *
+ *   build/tests/test_ipv6             all (root)
+ *   build/tests/test_ipv6 'test_npt*' those matching a pattern
+ */
+#include "tests/bpf/fixture.h"
+
+#include <arpa/inet.h>
+#include <linux/pkt_cls.h>   /* TC_ACT_* */
+
+static const char V6_CONFIG[] =
+	"lan:\n"
+	"  - interface: lan0\n"
+	"    networks: [10.1.0.0/24, fd00:1::/64, 2001:db8:2:100::/64]\n"
+	"wan:\n"
+	"  - name: isp1\n"
+	"    interface: wan1\n"
+	"    gateway: 203.0.113.1\n"
+	"    weight: 3\n"
+	"    monitor: false\n"
+	"    gateway6: 2001:db8:1::1\n"
+	"    nat6: npt\n"
+	"    npt: {inside: fd00:1::/64, outside: 2001:db8:1:100::/64}\n"
+	"  - name: isp2\n"
+	"    interface: wan2\n"
+	"    gateway: 198.51.100.1\n"
+	"    weight: 1\n"
+	"    monitor: false\n"
+	"    gateway6: 2001:db8:2::1\n"
+	"    nat6: none\n"
+	"groups:\n"
+	"  - name: balance\n"
+	"    members: [{wan: isp1}, {wan: isp2}]\n"
+	"default_group: balance\n"
+	"flow_table_size: 65536\n";
+
+/* The namespace's IPv6: WAN addresses and the gateways' permanent neighbours. */
+static const char V6_NETNS[] =
+	"set -e\n"
+	"sysctl -qw net.ipv6.conf.all.forwarding=1\n"
+	"ip -6 addr add fd00:1::1/64 dev lan0 nodad\n"
+	"ip -6 addr add 2001:db8:1::2/64 dev wan1 nodad\n"
+	"ip -6 addr add 2001:db8:2::2/64 dev wan2 nodad\n"
+	"ip -6 neigh replace 2001:db8:1::1 lladdr 02:00:00:00:01:01 dev wan1 nud permanent\n"
+	"ip -6 neigh replace 2001:db8:2::1 lladdr 02:00:00:00:02:01 dev wan2 nud permanent\n";
+
+#define CLIENT   "fd00:1::2"
+#define CLIENT_N "2001:db8:2:100::2"    /* in isp2's delegated prefix (nat6 none) */
+#define SERVER   "2001:db8:ffff::100"
+#define OUTSIDE1 "2001:db8:1:100::"
+#define HOP1     "2001:db8:1::1"        /* isp1's router */
+#define IP6_H    40
+#define L4       (ETH_LEN + IP6_H)
+
+static const uint8_t MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+
+static void a6(const char *s, uint8_t out[16])
+{
+	if (inet_pton(AF_INET6, s, out) != 1)
+		fail_msg("bad address in test: %s", s);
+}
+
+/* The upper-layer checksum over the IPv6 pseudo-header, from scratch. */
+static uint16_t l4sum6(const uint8_t *ip, const uint8_t *l4, size_t len, uint8_t nh)
+{
+	uint8_t ph[40] = { 0 };
+
+	memcpy(ph, ip + 8, 32);
+	ph[34] = (uint8_t)(len >> 8);
+	ph[35] = (uint8_t)len;
+	ph[39] = nh;
+	return cs_fold(cs_add(cs_add(0, ph, sizeof(ph)), l4, len));
+}
+
+/*
+ * Ethernet + IPv6 + l4 (len bytes, its checksum at csum_off filled in from
+ * scratch unless csum_off < 0). nh: the next header of the fixed header;
+ * ul: the upper layer the checksum covers (they differ behind a fragment
+ * header, whose checksum the caller computed over the whole datagram).
+ */
+static void frame6(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sa,
+		   const char *da, uint8_t nh, uint8_t hop, const uint8_t *l4, size_t len,
+		   int csum_off, uint8_t ul)
+{
+	uint8_t *ip = f->d + ETH_LEN, *p = ip + IP6_H;
+
+	memset(f, 0, sizeof(*f));
+	memcpy(f->d, dmac, 6);
+	memcpy(f->d + 6, smac, 6);
+	wr16(f->d + 12, 0x86dd);
+	ip[0] = 0x60;
+	wr16(ip + 4, (uint16_t)len);
+	ip[6] = nh;
+	ip[7] = hop;
+	a6(sa, ip + 8);
+	a6(da, ip + 24);
+	memcpy(p, l4, len);
+	if (csum_off >= 0) {
+		wr16(p + csum_off, 0);
+		wr16(p + csum_off, (uint16_t)~l4sum6(ip, p, len, ul));
+	}
+	f->len = L4 + len;
+}
+
+static size_t tcp_seg(uint8_t *t, uint16_t sp, uint16_t dp, uint8_t flags)
+{
+	memset(t, 0, 24);
+	wr16(t, sp);
+	wr16(t + 2, dp);
+	wr32(t + 4, 1000);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	wr16(t + 14, 64240);
+	memcpy(t + 20, "data", 4);
+	return 24;
+}
+
+static void tcp6(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sa,
+		 const char *da, uint16_t sp, uint16_t dp, uint8_t flags)
+{
+	uint8_t t[24];
+
+	frame6(f, dmac, smac, sa, da, PROTO_TCP, 64, t, tcp_seg(t, sp, dp, flags), 16, PROTO_TCP);
+}
+
+static bool l4_ok(const struct frame *f, uint8_t nh)
+{
+	const uint8_t *ip = f->d + ETH_LEN;
+
+	return l4sum6(ip, ip + IP6_H, rd16(ip + 4), nh) == 0xffff;
+}
+
+static bool addr_is(const uint8_t *a, const char *s)
+{
+	uint8_t b[16];
+
+	a6(s, b);
+	return !memcmp(a, b, 16);
+}
+
+static bool in64(const uint8_t *a, const char *prefix)
+{
+	uint8_t b[16];
+
+	a6(prefix, b);
+	return !memcmp(a, b, 8);
+}
+
+static uint16_t addr_sum(const uint8_t *a)
+{
+	return cs_fold(cs_add(0, a, 16));
+}
+
+static uint64_t v6verdict(int hook, int v)
+{
+	__u64 n = 0;
+
+	assert_int_equal(xwan_percpu_sum(FX.m->fd[XM_VERDICTS6],
+					 (__u32)XWAN_VERDICT_IDX(hook, v), &n, sizeof(n)), 0);
+	return n;
+}
+
+static struct gw_counters gw6(int gw)
+{
+	struct gw_counters c = {};
+
+	assert_int_equal(xwan_percpu_sum(FX.m->fd[XM_GW_STATS6], (__u32)gw, (__u64 *)&c,
+					 sizeof(c)), 0);
+	return c;
+}
+
+static int group_setup(void **state)
+{
+	FX_BASE_YAML = V6_CONFIG;
+	if (fx_group_setup(state))
+		return -1;
+	if (system(V6_NETNS) != 0) {
+		fprintf(stderr, "test_ipv6: cannot add the namespace's IPv6\n");
+		return -1;
+	}
+	return fx_reset();      /* gather the host again, with its IPv6 */
+}
+
+/* A client's TCP segment out through xdp_lan; returns the XDP action. */
+static uint32_t out_xdp(const char *src, uint16_t sp, uint8_t flags, struct frame *o)
+{
+	struct frame f;
+
+	tcp6(&f, FX.lan_mac, MAC_CLIENT, src, SERVER, sp, 443, flags);
+	return run_xdp(FX.xdp_lan, FX.lan_if, &f, o);
+}
+
+/* ------------------------------------------------------------------ npt */
+
+static void test_npt_out_and_reply_back_xdp(void **state)
+{
+	struct frame in, o, r;
+	const uint8_t *ip = o.d + ETH_LEN;
+	uint8_t lan[16], pub[16];
+	uint16_t sum_before;
+
+	(void)state;
+	tcp6(&in, FX.lan_mac, MAC_CLIENT, CLIENT, SERVER, 40000, 443, F_SYN);
+	sum_before = rd16(in.d + L4 + 16);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_REDIRECT);
+	/* To isp1's router from our wan1 MAC, hop limit decremented. */
+	assert_memory_equal(o.d, MAC_GW[0], 6);
+	assert_memory_equal(o.d + 6, FX.wan_mac[0], 6);
+	assert_int_equal(ip[7], 63);
+	/* The source is in the outside /64, the address sum unchanged (RFC 6296)... */
+	a6(CLIENT, lan);
+	memcpy(pub, ip + 8, 16);
+	assert_true(in64(pub, OUTSIDE1));
+	assert_int_equal(addr_sum(pub), addr_sum(lan));
+	assert_true(addr_is(ip + 24, SERVER));
+	/* ...so the TCP checksum was not written and is right from scratch. */
+	assert_int_equal(rd16(o.d + L4 + 16), sum_before);
+	assert_true(l4_ok(&o, PROTO_TCP));
+	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_FWD_OUT), 1);
+
+	/* The reply to that address comes back to the client, translated back. */
+	tcp6(&r, FX.wan_mac[0], MAC_GW[0], SERVER, "::1", 443, 40000, F_SYN | F_ACK);
+	memcpy(r.d + ETH_LEN + 24, pub, 16);
+	wr16(r.d + L4 + 16, 0);
+	wr16(r.d + L4 + 16, (uint16_t)~l4sum6(r.d + ETH_LEN, r.d + L4, 24, PROTO_TCP));
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &r, &o), XDP_REDIRECT);
+	assert_memory_equal(o.d, MAC_CLIENT, 6);
+	assert_memory_equal(o.d + 6, FX.lan_mac, 6);
+	assert_true(addr_is(ip + 24, CLIENT));
+	assert_true(l4_ok(&o, PROTO_TCP));
+	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_FWD_IN), 1);
+	assert_int_equal(gw6(0).pkts_out, 1);
+	assert_int_equal(gw6(0).pkts_in, 1);
+}
+
+/* Control: the checks above do fail on a frame that was not translated. */
+static void test_npt_control_untranslated_fails_the_checks(void **state)
+{
+	struct frame in;
+	uint8_t *ip = in.d + ETH_LEN;
+
+	(void)state;
+	tcp6(&in, FX.lan_mac, MAC_CLIENT, CLIENT, SERVER, 40000, 443, F_SYN);
+	assert_false(in64(ip + 8, OUTSIDE1));
+	/* A source rewritten without the adjustment breaks the checksum. */
+	a6(OUTSIDE1 "2", ip + 8);
+	assert_false(l4_ok(&in, PROTO_TCP));
+}
+
+static void test_npt_tc_path_marks_then_translates(void **state)
+{
+	struct frame in, o;
+	uint32_t mark = 0;
+	uint16_t sum_before;
+
+	(void)state;
+	tcp6(&in, FX.lan_mac, MAC_CLIENT, CLIENT, SERVER, 40001, 443, F_SYN);
+	sum_before = rd16(in.d + L4 + 16);
+	assert_int_equal(run_tc(FX.tc_lan_in, FX.lan_if, 0, &in, &o, &mark), TC_ACT_OK);
+	assert_int_equal(mark & FX.fwmark_mask, xwan_gw_fwmark(FX.fwmark_mask, 0));
+	assert_int_equal(v6verdict(HOOK_TC_LAN_IN, V_FWD_VIA_KERNEL), 1);
+	/* The kernel routed it to wan1 by the mark: tc_wan_egress translates. */
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[0], mark, &o, &o, NULL), TC_ACT_OK);
+	assert_true(in64(o.d + ETH_LEN + 8, OUTSIDE1));
+	assert_int_equal(rd16(o.d + L4 + 16), sum_before);
+	assert_true(l4_ok(&o, PROTO_TCP));
+	assert_int_equal(v6verdict(HOOK_TC_WAN_OUT, V_FWD_OUT), 1);
+	/* Control: unmarked, the same LAN source may not leave untranslated. */
+	tcp6(&in, FX.wan_mac[0], MAC_GW[0], CLIENT, SERVER, 40002, 443, F_SYN);
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &in, NULL, NULL), TC_ACT_SHOT);
+	assert_int_equal(v6verdict(HOOK_TC_WAN_OUT, V_DROP_UNTRANSLATED), 1);
+}
+
+/* ----------------------------------------------------------------- none */
+
+static void test_none_source_prefix_picks_its_wan(void **state)
+{
+	struct frame o;
+	int to_isp2 = 0, to_isp1 = 0;
+
+	(void)state;
+	/* isp2 is not in the IPv6 group (nat6 none): only its own prefix goes there. */
+	for (uint16_t sp = 41000; sp < 41016; sp++) {
+		assert_int_equal(out_xdp(CLIENT_N, sp, F_SYN, &o), XDP_REDIRECT);
+		to_isp2 += !memcmp(o.d, MAC_GW[1], 6) && addr_is(o.d + ETH_LEN + 8, CLIENT_N);
+		/* Control: the same ports from the ULA go by the group, to isp1. */
+		assert_int_equal(out_xdp(CLIENT, sp, F_SYN, &o), XDP_REDIRECT);
+		to_isp1 += !memcmp(o.d, MAC_GW[0], 6) && in64(o.d + ETH_LEN + 8, OUTSIDE1);
+	}
+	assert_int_equal(to_isp2, 16);
+	assert_int_equal(to_isp1, 16);
+	assert_true(l4_ok(&o, PROTO_TCP));
+}
+
+/* ----------------------------------------------------------- icmp errors */
+
+/* An ICMPv6 error from isp1's router to pub quoting the segment `quoted` (as sent). */
+static void icmp6_err(struct frame *f, uint8_t type, uint32_t rest, const struct frame *quoted)
+{
+	uint8_t b[8 + 64];
+	size_t ql = quoted->len - ETH_LEN;
+
+	if (ql > 64)
+		ql = 64;
+	memset(b, 0, sizeof(b));
+	b[0] = type;
+	wr32(b + 4, rest);
+	memcpy(b + 8, quoted->d + ETH_LEN, ql);
+	frame6(f, FX.wan_mac[0], MAC_GW[0], HOP1, "::1", 58, 64, b, 8 + ql, 2, 58);
+	memcpy(f->d + ETH_LEN + 24, quoted->d + ETH_LEN + 8, 16);  /* to the quoted source */
+	wr16(f->d + L4 + 2, 0);
+	wr16(f->d + L4 + 2, (uint16_t)~l4sum6(f->d + ETH_LEN, f->d + L4, 8 + ql, 58));
+}
+
+static void test_icmp6_errors_reach_the_client_translated(void **state)
+{
+	static const struct { uint8_t type; uint32_t rest; } errs[] = {
+		{ 2, 1400 },    /* Packet Too Big, mtu 1400 */
+		{ 3, 0 },       /* Time Exceeded */
+		{ 1, 0 },       /* Destination Unreachable */
+	};
+	struct frame sent, err, o;
+	const uint8_t *oip = o.d + ETH_LEN, *q = o.d + L4 + 8;
+
+	(void)state;
+	assert_int_equal(out_xdp(CLIENT, 42000, F_SYN, &sent), XDP_REDIRECT);
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		icmp6_err(&err, errs[i].type, errs[i].rest, &sent);
+		assert_true(l4_ok(&err, 58));
+		assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &err, &o), XDP_REDIRECT);
+		assert_memory_equal(o.d, MAC_CLIENT, 6);
+		assert_true(addr_is(oip + 8, HOP1));            /* the router's own source */
+		assert_true(addr_is(oip + 24, CLIENT));         /* back to the client */
+		assert_true(addr_is(q + 8, CLIENT));            /* and what it quotes too */
+		assert_true(addr_is(q + 24, SERVER));
+		assert_int_equal(o.d[L4], errs[i].type);
+		assert_int_equal(rd16(o.d + L4 + 4) << 16 | rd16(o.d + L4 + 6), errs[i].rest);
+		assert_true(l4_ok(&o, 58));                     /* ICMPv6 checksum from scratch */
+	}
+	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_FWD_ICMP_ERROR), 3);
+	/* Control: an error quoting a flow nobody made is unsolicited. */
+	assert_int_equal(out_xdp(CLIENT, 42001, F_SYN, &sent), XDP_REDIRECT);
+	wr16(sent.d + L4, 42999);       /* another source port */
+	icmp6_err(&err, 2, 1400, &sent);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &err, &o), XDP_DROP);
+	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_DROP_UNSOLICITED), 1);
+}
+
+/* ------------------------------------------- spoofing, unsolicited, kernel */
+
+static void test_antispoof6_drops_foreign_lan_sources(void **state)
+{
+	struct frame o;
+
+	(void)state;
+	assert_int_equal(out_xdp("2001:db8:3::2", 43000, F_SYN, &o), XDP_DROP);
+	assert_int_equal(out_xdp(OUTSIDE1 "2", 43000, F_SYN, &o), XDP_DROP);
+	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_DROP_SPOOFED), 2);
+	/* Control: a source in the LAN's prefixes is forwarded. */
+	assert_int_equal(out_xdp(CLIENT, 43000, F_SYN, &o), XDP_REDIRECT);
+	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_DROP_SPOOFED), 2);
+}
+
+static void test_unsolicited6_dropped_and_counted(void **state)
+{
+	struct frame in;
+
+	(void)state;
+	tcp6(&in, FX.wan_mac[0], MAC_GW[0], SERVER, OUTSIDE1 "5", 443, 44000, F_SYN);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &in, NULL), XDP_DROP);
+	assert_int_equal(run_tc(FX.tc_wan_in, FX.wan_if[0], 0, &in, NULL, NULL), TC_ACT_SHOT);
+	tcp6(&in, FX.wan_mac[1], MAC_GW[1], SERVER, CLIENT_N, 443, 44000, F_SYN);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[1], &in, NULL), XDP_DROP);
+	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_DROP_UNSOLICITED), 2);
+	assert_int_equal(v6verdict(HOOK_TC_WAN_IN, V_DROP_UNSOLICITED), 1);
+	assert_int_equal(gw6(0).unsolicited, 2);
+	assert_int_equal(gw6(1).unsolicited, 1);
+	/* Control: to the host's own WAN address it is the kernel's. */
+	tcp6(&in, FX.wan_mac[0], MAC_GW[0], SERVER, "2001:db8:1::2", 443, 22, F_SYN);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &in, NULL), XDP_PASS);
+	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_PASS_LOCAL), 1);
+}
+
+static void test_link_scope_goes_to_the_kernel(void **state)
+{
+	uint8_t ns[24] = { 135 };       /* neighbour solicitation */
+	struct frame in, o;
+
+	(void)state;
+	frame6(&in, FX.lan_mac, MAC_CLIENT, CLIENT, "ff02::1:ff00:1", 58, 255, ns, sizeof(ns), 2, 58);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_PASS);
+	frame6(&in, FX.lan_mac, MAC_CLIENT, "fe80::2", SERVER, 58, 64, ns, sizeof(ns), 2, 58);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_PASS);
+	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_PASS_LINK_SCOPE), 2);
+	assert_int_equal(fx_table_count(XM_FLOWS6), 0);
+	/* Control: an echo request to the internet is forwarded, a flow made. */
+	ns[0] = 128;
+	frame6(&in, FX.lan_mac, MAC_CLIENT, CLIENT, SERVER, 58, 64, ns, sizeof(ns), 2, 58);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_REDIRECT);
+	assert_int_equal(fx_table_count(XM_FLOWS6), 2);
+}
+
+/* ------------------------------------------------------------ fragments */
+
+/* A UDP datagram of 16 bytes split in two fragments of 8 + 8 (id), from src. */
+static void frag6(struct frame *f, const char *src, uint32_t id, int second)
+{
+	uint8_t udp[16] = { 0 }, b[16], ip[40] = { 0 };
+
+	wr16(udp, 45000);
+	wr16(udp + 2, 53);
+	wr16(udp + 4, 16);
+	memcpy(udp + 8, "fragment", 8);
+	a6(src, ip + 8);
+	a6(SERVER, ip + 24);
+	wr16(udp + 6, (uint16_t)~l4sum6(ip, udp, 16, PROTO_UDP));
+	memset(b, 0, sizeof(b));
+	b[0] = PROTO_UDP;
+	wr16(b + 2, second ? (1 << 3) : 1);     /* offset 8 bytes / M flag */
+	wr32(b + 4, id);
+	memcpy(b + 8, udp + (second ? 8 : 0), 8);
+	frame6(f, FX.lan_mac, MAC_CLIENT, src, SERVER, 44, 64, b, 16, -1, 0);
+}
+
+static void test_later_fragments_follow_the_first(void **state)
+{
+	struct frame f, o;
+
+	(void)state;
+	frag6(&f, CLIENT, 7, 0);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f, &o), XDP_REDIRECT);
+	assert_true(in64(o.d + ETH_LEN + 8, OUTSIDE1));
+	frag6(&f, CLIENT, 7, 1);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f, &o), XDP_REDIRECT);
+	assert_true(in64(o.d + ETH_LEN + 8, OUTSIDE1));
+	assert_memory_equal(o.d, MAC_GW[0], 6);
+	/* Control: a later fragment whose first never came is the kernel's. */
+	frag6(&f, CLIENT, 8, 1);
+	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f, &o), XDP_PASS);
+	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_PASS_FRAG_EARLY), 1);
+}
+
+#define T(fn) cmocka_unit_test_setup(fn, fx_setup)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_npt_out_and_reply_back_xdp),
+		T(test_npt_control_untranslated_fails_the_checks),
+		T(test_npt_tc_path_marks_then_translates),
+		T(test_none_source_prefix_picks_its_wan),
+		T(test_icmp6_errors_reach_the_client_translated),
+		T(test_antispoof6_drops_foreign_lan_sources),
+		T(test_unsolicited6_dropped_and_counted),
+		T(test_link_scope_goes_to_the_kernel),
+		T(test_later_fragments_follow_the_first),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, fx_group_teardown);
+}
