@@ -396,65 +396,6 @@ static void test_unsolicited6_dropped_and_counted(void **state)
 	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_PASS_LOCAL), 1);
 }
 
-static void test_link_scope_goes_to_the_kernel(void **state)
-{
-	uint8_t ns[24] = { 135 };       /* neighbour solicitation */
-	struct frame in, o;
-
-	(void)state;
-	frame6(&in, FX.lan_mac, MAC_CLIENT, CLIENT, "ff02::1:ff00:1", 58, 255, ns, sizeof(ns), 2, 58);
-	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_PASS);
-	frame6(&in, FX.lan_mac, MAC_CLIENT, "fe80::2", SERVER, 58, 64, ns, sizeof(ns), 2, 58);
-	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_PASS);
-	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_PASS_LINK_SCOPE), 2);
-	assert_int_equal(fx_table_count(XM_FLOWS6), 0);
-	/* Control: an echo request to the internet is forwarded, a flow made. */
-	ns[0] = 128;
-	frame6(&in, FX.lan_mac, MAC_CLIENT, CLIENT, SERVER, 58, 64, ns, sizeof(ns), 2, 58);
-	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &in, &o), XDP_REDIRECT);
-	assert_int_equal(fx_table_count(XM_FLOWS6), 2);
-}
-
-/* ------------------------------------------------------------ fragments */
-
-/* A UDP datagram of 16 bytes split in two fragments of 8 + 8 (id), from src. */
-static void frag6(struct frame *f, const char *src, uint32_t id, int second)
-{
-	uint8_t udp[16] = { 0 }, b[16], ip[40] = { 0 };
-
-	wr16(udp, 45000);
-	wr16(udp + 2, 53);
-	wr16(udp + 4, 16);
-	memcpy(udp + 8, "fragment", 8);
-	a6(src, ip + 8);
-	a6(SERVER, ip + 24);
-	wr16(udp + 6, (uint16_t)~l4sum6(ip, udp, 16, PROTO_UDP));
-	memset(b, 0, sizeof(b));
-	b[0] = PROTO_UDP;
-	wr16(b + 2, second ? (1 << 3) : 1);     /* offset 8 bytes / M flag */
-	wr32(b + 4, id);
-	memcpy(b + 8, udp + (second ? 8 : 0), 8);
-	frame6(f, FX.lan_mac, MAC_CLIENT, src, SERVER, 44, 64, b, 16, -1, 0);
-}
-
-static void test_later_fragments_follow_the_first(void **state)
-{
-	struct frame f, o;
-
-	(void)state;
-	frag6(&f, CLIENT, 7, 0);
-	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f, &o), XDP_REDIRECT);
-	assert_true(in64(o.d + ETH_LEN + 8, OUTSIDE1));
-	frag6(&f, CLIENT, 7, 1);
-	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f, &o), XDP_REDIRECT);
-	assert_true(in64(o.d + ETH_LEN + 8, OUTSIDE1));
-	assert_memory_equal(o.d, MAC_GW[0], 6);
-	/* Control: a later fragment whose first never came is the kernel's. */
-	frag6(&f, CLIENT, 8, 1);
-	assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f, &o), XDP_PASS);
-	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_PASS_FRAG_EARLY), 1);
-}
-
 #define T(fn) cmocka_unit_test_setup(fn, fx_setup)
 
 int main(void)
@@ -467,8 +408,6 @@ int main(void)
 		T(test_icmp6_errors_reach_the_client_translated),
 		T(test_antispoof6_drops_foreign_lan_sources),
 		T(test_unsolicited6_dropped_and_counted),
-		T(test_link_scope_goes_to_the_kernel),
-		T(test_later_fragments_follow_the_first),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, fx_group_teardown);
