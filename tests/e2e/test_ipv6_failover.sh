@@ -156,9 +156,10 @@ check "2d xwan status --json: isp1 status online, ipv6.status down" "$j" [ "$j" 
 v4_after=$(via_isp1_v4)
 check "2e IPv4 connections still leave by isp1 (of 40: $v4_before before the cut, $v4_after after)" \
 	"before $v4_before, after $v4_after" [ "${v4_after:-0}" -ge 15 ]
-l=$(fo_log_grep "$FO_LOG_MARK" 'gateway isp1 \(ipv6\): online -> down')
-check "2f the agent logged the IPv6 transition of isp1 alone" "$l; ipv4 lines: $(fo_log_grep "$FO_LOG_MARK" 'gateway isp1: online -> down')" \
-	bash -c '[ -n "$1" ] && [ -z "$2" ]' _ "$l" "$(fo_log_grep "$FO_LOG_MARK" 'gateway isp1: online -> down')"
+l=$(fo_log_grep "$FO_LOG_MARK" 'gateway isp1 \(ipv6\): [a-z]+ -> down')
+l_all=$(fo_log_since "$FO_LOG_MARK" | grep "gateway isp1" | tail -n 4 | tr "\n" ";")
+check "2f the agent logged the IPv6 transition of isp1 alone" "$l; isp1 lines: $l_all; ipv4 lines: $(fo_log_grep "$FO_LOG_MARK" 'gateway isp1: [a-z]+ -> down')" \
+	bash -c '[ -n "$1" ] && [ -z "$2" ]' _ "$l" "$(fo_log_grep "$FO_LOG_MARK" 'gateway isp1: [a-z]+ -> down')"
 
 if [ "$DP6" = 1 ]; then
 	read -r a b f <<<"$(split6)"
