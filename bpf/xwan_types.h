@@ -843,7 +843,8 @@ struct flow6_entry {
 	__u8   group;           /* XWAN_GROUP_NONE: pinned (nat6 none: by source) */
 	__u8   flags;           /* FLOW_F_* (BYPASS, DROP, FIN_OUT, FIN_IN) */
 	__u8   nat6;            /* enum nat6_mode of the gateway when it was made */
-	__u8   pad[2];
+	__u8   ct;              /* FLOW_CT_REPLIED: lives in flows6, else flows6_new */
+	__u8   pad;
 	__u8   l2_dst[6];       /* IN: the LAN host's MAC */
 	__u8   l2_src[6];       /* IN: our LAN interface's MAC */
 	__u8   pad2[8];

@@ -36,6 +36,9 @@ int dp_load(struct xwan_dp *dp, uint32_t flow_capacity, char *err, size_t errlen
 	if (!rc)
 		rc = bpf_map__set_max_entries(dp->xdp->maps.flows6, 2 * flow_capacity);
 	if (!rc)
+		rc = bpf_map__set_max_entries(dp->xdp->maps.flows6_new,
+					      2 * xwan_unreplied_capacity(flow_capacity));
+	if (!rc)
 		rc = xwan_xdp__load(dp->xdp);
 	if (rc) {
 		snprintf(err, errlen, "cannot load the XDP programs (%s); the kernel log above "

@@ -527,7 +527,7 @@ int xwan_flows_gc_counted(const struct xwan_maps *m, struct xwan_flow_counts *co
 {
 	struct doomed d = { .m = m, .counts = counts };
 	uint64_t t0 = xwan_now_ns();
-	int rc;
+	int rc, rc6;
 
 	if (counts) {
 		memset(counts, 0, sizeof(*counts));
@@ -541,6 +541,10 @@ int xwan_flows_gc_counted(const struct xwan_maps *m, struct xwan_flow_counts *co
 		return rc;
 	}
 	rc = remove_collected(m, &d);
+	rc6 = xwan_flows6_gc(m);
+	if (rc6 < 0)
+		return rc6;
+	rc += rc6;
 	if (counts)
 		counts->took_ns = xwan_now_ns() - t0;
 	return rc;

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* "[addr]:port", or the bare address for a protocol without ports. */
@@ -91,26 +92,90 @@ static void print6_one(struct print6 *c, const struct flow6_key *k, const struct
 		(unsigned long long)(in ? in->packets : 0), (unsigned long long)(in ? in->bytes : 0));
 }
 
+/* The OUT entries of one of the two IPv6 tables, each with its peer. */
+static void print6_table(struct print6 *c, int fd)
+{
+	struct flow6_key k, next, *after = NULL;
+	struct flow6_entry e, in;
+
+	while (bpf_map_get_next_key(fd, after, &next) == 0) {
+		k = next;
+		after = &k;
+		if (bpf_map_lookup_elem(fd, &k, &e) || e.dir != FLOW_DIR_OUT)
+			continue;
+		print6_one(c, &k, &e, bpf_map_lookup_elem(fd, &e.peer, &in) ? NULL : &in);
+	}
+}
+
 int xwan_flows6_print(const struct xwan_maps *m, const struct xwan_flows_filter *f,
 		      const struct xwan_runtime *rt, FILE *out, int *shown)
 {
 	struct xwan_settings s = {};
 	struct print6 c = { .f = f, .rt = rt, .s = &s, .out = out, .now = xwan_now_ns(),
 			    .shown = shown };
-	struct flow6_key k, next, *after = NULL;
-	struct flow6_entry e, in;
-	int fd = m->fd[XM_FLOWS6];
 
-	if (fd < 0)
+	if (m->fd[XM_FLOWS6] < 0)
 		return 0;       /* a dataplane of a build without IPv6 */
 	if (xwan_settings_read(m, &s))
 		return -EIO;
+	print6_table(&c, m->fd[XM_FLOWS6]);
+	if (m->fd[XM_FLOWS6_NEW] >= 0)
+		print6_table(&c, m->fd[XM_FLOWS6_NEW]);
+	return c.matched;
+}
+
+/*
+ * Expired pairs of one table: a flow is dead when neither direction was
+ * seen within its timeout (the dataplane's rule, live6). Keys are
+ * collected first: deleting while walking restarts get_next_key. Returns
+ * the flows (OUT entries) removed.
+ */
+static int gc6_table(int fd, const struct xwan_settings *s, uint64_t now)
+{
+	struct flow6_key k, next, *after = NULL, *doomed = NULL, *d;
+	struct flow6_entry e, peer;
+	size_t n = 0, cap = 0;
+	int removed = 0;
+
 	while (bpf_map_get_next_key(fd, after, &next) == 0) {
 		k = next;
 		after = &k;
-		if (bpf_map_lookup_elem(fd, &k, &e) || e.dir != FLOW_DIR_OUT)
+		if (bpf_map_lookup_elem(fd, &k, &e) || live6(s, &e, k.proto, now))
 			continue;
-		print6_one(&c, &k, &e, bpf_map_lookup_elem(fd, &e.peer, &in) ? NULL : &in);
+		if (!bpf_map_lookup_elem(fd, &e.peer, &peer) && live6(s, &peer, k.proto, now))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			d = realloc(doomed, cap * sizeof(*d));
+			if (!d) {
+				free(doomed);
+				return -ENOMEM;
+			}
+			doomed = d;
+		}
+		doomed[n++] = k;
+		removed += e.dir == FLOW_DIR_OUT;
 	}
-	return c.matched;
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
+	return removed;
+}
+
+int xwan_flows6_gc(const struct xwan_maps *m)
+{
+	struct xwan_settings s = {};
+	uint64_t now = xwan_now_ns();
+	int a, b = 0;
+
+	if (m->fd[XM_FLOWS6] < 0)
+		return 0;
+	if (xwan_settings_read(m, &s))
+		return -EIO;
+	a = gc6_table(m->fd[XM_FLOWS6], &s, now);
+	if (a >= 0 && m->fd[XM_FLOWS6_NEW] >= 0)
+		b = gc6_table(m->fd[XM_FLOWS6_NEW], &s, now);
+	if (a < 0 || b < 0)
+		return a < 0 ? a : b;
+	return a + b;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* IPv6 flows (issue 13) in `xwan flows`: the flows6 table, one line per flow. */
+/* IPv6 flows (issue 13): `xwan flows` (flows6 and flows6_new, one line per
+ * flow) and their sweep. */
 #ifndef XWAN_FLOWS6_H
 #define XWAN_FLOWS6_H
 
@@ -15,5 +16,11 @@
  */
 int xwan_flows6_print(const struct xwan_maps *m, const struct xwan_flows_filter *f,
 		      const struct xwan_runtime *rt, FILE *out, int *shown);
+
+/*
+ * Delete the expired IPv6 flows of both tables (flows6 never evicts, so
+ * nothing else makes room there). Returns the flows removed, or -errno.
+ */
+int xwan_flows6_gc(const struct xwan_maps *m);
 
 #endif /* XWAN_FLOWS6_H */

@@ -45,6 +45,7 @@
 	X(HA_EVENTS,  "ha_events")      \
 	X(HA_STATUS,  "ha_status")      \
 	X(FLOWS6,     "flows6")         \
+	X(FLOWS6_NEW, "flows6_new")     \
 	X(GATEWAYS6,  "gateways6")      \
 	X(GW_NEIGH6,  "gw_neigh6")      \
 	X(GW_SLOTS6,  "gw_slots6")      \

@@ -10,6 +10,7 @@
 #define XWAN_FLOW6_H
 
 #include "clock.h"
+#include "flow.h"
 #include "gw_select.h"
 #include "npt6.h"
 #include "pkt6.h"
@@ -57,13 +58,50 @@ static __always_inline __u64 flow6_timeout(const struct xwan_settings *s, __u8 p
 	return s->timeout_ns[t];
 }
 
-/* A live entry for k (an expired one is as good as none). */
+static __always_inline int flow6_key_eq(const struct flow6_key *a, const struct flow6_key *b)
+{
+	return !__builtin_memcmp(a, b, sizeof(*a));
+}
+
+/* The other half, in the table this entry lives in. */
+static __always_inline struct flow6_entry *flow6_peer(const struct flow6_entry *fe)
+{
+	if (fe->ct & FLOW_CT_REPLIED)
+		return bpf_map_lookup_elem(&flows6, &fe->peer);
+	return bpf_map_lookup_elem(&flows6_new, &fe->peer);
+}
+
+/*
+ * An unanswered entry whose other half the LRU evicted (or a newer flow
+ * took over) is a leftover: it must not forward. Past the grace a flow
+ * being made on another CPU has, it is removed.
+ */
+static __always_inline int flow6_half_left(const struct flow6_entry *fe,
+					   const struct flow6_key *k, __u64 now)
+{
+	struct flow6_entry *peer = bpf_map_lookup_elem(&flows6_new, &fe->peer);
+
+	if (peer && flow6_key_eq(&peer->peer, k))
+		return 0;
+	if ((__s64)(now - fe->created_ns) > (__s64)FLOW_HALF_GRACE_NS) {
+		count_event(EV_HALF_REMOVED);
+		bpf_map_delete_elem(&flows6_new, k);
+	}
+	return 1;
+}
+
+/* A live entry for k, answered table first (an expired one is as good as none). */
 static __always_inline struct flow6_entry *flow6_lookup(const struct xwan_settings *s,
 							const struct flow6_key *k, __u64 now)
 {
 	struct flow6_entry *fe = bpf_map_lookup_elem(&flows6, k);
 
-	if (!fe || age_exceeds(now, fe->last_seen_ns, flow6_timeout(s, k->proto, fe->state)))
+	if (!fe) {
+		fe = bpf_map_lookup_elem(&flows6_new, k);
+		if (!fe || flow6_half_left(fe, k, now))
+			return NULL;
+	}
+	if (age_exceeds(now, fe->last_seen_ns, flow6_timeout(s, k->proto, fe->state)))
 		return NULL;
 	return fe;
 }
@@ -247,8 +285,12 @@ static __always_inline __u32 flow6_create(struct v6_scratch *sc, __u32 lan_ifind
 	sc->out.peer.dport = p->key.sport;
 	sc->out.peer.proto = p->key.proto;
 	sc->in.peer = p->key;
-	if (bpf_map_update_elem(&flows6, &sc->out.peer, &sc->in, BPF_ANY) ||
-	    bpf_map_update_elem(&flows6, &p->key, &sc->out, BPF_ANY))
+	/* A new flow starts unanswered (flows6_new), whatever an old entry of
+	 * its key held: the answered copy goes, or lookups would find it first. */
+	bpf_map_delete_elem(&flows6, &sc->out.peer);
+	bpf_map_delete_elem(&flows6, &p->key);
+	if (bpf_map_update_elem(&flows6_new, &sc->out.peer, &sc->in, BPF_ANY) ||
+	    bpf_map_update_elem(&flows6_new, &p->key, &sc->out, BPF_ANY))
 		return V_DROP_FLOW_ALLOC;
 	count_event(EV_FLOW_CREATED);
 	{
@@ -286,7 +328,48 @@ static __always_inline __u32 flow6_choose(struct v6_scratch *w, const struct xwa
 	return t->when_all_down == ALL_DOWN_DROP ? V_DROP_NO_GATEWAY : V_PASS_ALL_DOWN;
 }
 
-/* Connection tracking's part: timeouts by state, both entries kept equal. */
+/*
+ * Move an answered flow from flows6_new to flows6: copies first (OUT, then
+ * IN, BPF_NOEXIST, so of two CPUs promoting at once one does it), then the
+ * unanswered entries go; a reader in between finds the copy first. A full
+ * answered table leaves the flow where it is (counted).
+ */
+static __attribute__((noinline)) void flow6_promote(struct flow6_entry *fe)
+{
+	struct flow6_entry *peer = bpf_map_lookup_elem(&flows6_new, &fe->peer);
+	struct v6_scratch *w;
+	__u32 zero = 0;
+
+	w = bpf_map_lookup_elem(&v6_scratch, &zero);
+	if (!peer || !w)
+		return;
+	if (fe->dir == FLOW_DIR_OUT) {
+		w->out = *fe;
+		w->in = *peer;
+	} else {
+		w->out = *peer;
+		w->in = *fe;
+	}
+	w->out.ct |= FLOW_CT_REPLIED;
+	w->in.ct |= FLOW_CT_REPLIED;
+	/* The OUT entry is keyed by what its peer (IN) points back at. */
+	if (bpf_map_update_elem(&flows6, &w->in.peer, &w->out, BPF_NOEXIST))
+		goto full;
+	if (bpf_map_update_elem(&flows6, &w->out.peer, &w->in, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&flows6, &w->in.peer);
+		goto full;
+	}
+	bpf_map_delete_elem(&flows6_new, &w->in.peer);
+	bpf_map_delete_elem(&flows6_new, &w->out.peer);
+	count_event(EV_FLOW_PROMOTED);
+	return;
+full:
+	if (!bpf_map_lookup_elem(&flows6, &w->in.peer))
+		count_event(EV_REPLIED_FULL);
+}
+
+/* Connection tracking's part: timeouts by state, both entries kept equal,
+ * an answered flow moved to the table nothing evicts. */
 static __always_inline void flow6_track(struct flow6_entry *fe, const struct pkt6 *p, __u64 now)
 {
 	struct flow6_entry *peer;
@@ -311,11 +394,13 @@ static __always_inline void flow6_track(struct flow6_entry *fe, const struct pkt
 	if (st == fe->state)
 		return;
 	fe->state = st;
-	peer = bpf_map_lookup_elem(&flows6, &fe->peer);
+	peer = flow6_peer(fe);
 	if (peer) {
 		peer->state = st;
 		peer->last_seen_ns = now;
 	}
+	if (st == FLOW_STATE_ESTABLISHED && !(fe->ct & FLOW_CT_REPLIED))
+		flow6_promote(fe);
 }
 
 /* A first fragment remembers its flow for the later ones. */

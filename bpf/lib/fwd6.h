@@ -62,7 +62,7 @@ static __always_inline __u32 lan6_flow(xwan_ctx *c, struct v6_scratch *w,
 		v = flow6_create(w, ifindex, gw, group, now);
 		if (v)
 			return v;
-		fe = bpf_map_lookup_elem(&flows6, &p->key);
+		fe = bpf_map_lookup_elem(&flows6_new, &p->key);
 		if (!fe)
 			return V_DROP_FLOW_ALLOC;
 		*new_flow = 1;

@@ -237,13 +237,25 @@ struct {
 
 /* ---- IPv6 (issue 13): beside the IPv4 maps, never sharing their keys ---- */
 
-/* Both directions of every IPv6 flow (loader: 2 x flow_table_size). */
+/*
+ * Both directions of every answered IPv6 flow (loader: 2 x flow_table_size),
+ * and of every flow not answered yet (loader: 2 x xwan_unreplied_capacity()),
+ * as IPv4's flows and flows_new: a LAN host spraying new flows churns only
+ * flows6_new's LRU, never an answered flow.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 2 * 262144);
 	__type(key, struct flow6_key);
 	__type(value, struct flow6_entry);
 } flows6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 2 * 65536);
+	__type(key, struct flow6_key);
+	__type(value, struct flow6_entry);
+} flows6_new SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -12,7 +12,9 @@
  *     translated back with their quoted header, the ICMPv6 checksum valid;
  *   - anti-spoofing of LAN sources, unsolicited inbound dropped and counted,
  *     link-scoped packets left to the kernel, later fragments following
- *     their first one's flow.
+ *     their first one's flow;
+ *   - a LAN host's flood of new flows churns only the unanswered table
+ *     (flows6_new): an answered flow (flows6) keeps forwarding.
  * Each case has a control that shows the check can fail.
  *
  *   build/tests/test_ipv6             all (root)
@@ -396,6 +398,82 @@ static void test_unsolicited6_dropped_and_counted(void **state)
 	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_PASS_LOCAL), 1);
 }
 
+/* ---------------------------------------------------------------- flood */
+
+static int table6_count(int fd)
+{
+	struct flow6_key k, prev;
+	int n = 0;
+
+	if (bpf_map_get_next_key(fd, NULL, &k))
+		return 0;
+	do {
+		n++;
+		prev = k;
+	} while (bpf_map_get_next_key(fd, &prev, &k) == 0);
+	return n;
+}
+
+/* The reply of the server to the translated source pub, for port sp. */
+static void reply6(struct frame *r, const uint8_t pub[16], uint16_t sp, uint8_t flags)
+{
+	tcp6(r, FX.wan_mac[0], MAC_GW[0], SERVER, "::1", 443, sp, flags);
+	memcpy(r->d + ETH_LEN + 24, pub, 16);
+	wr16(r->d + L4 + 16, 0);
+	wr16(r->d + L4 + 16, (uint16_t)~l4sum6(r->d + ETH_LEN, r->d + L4, 24, PROTO_TCP));
+}
+
+/*
+ * A LAN host spraying new flows (more than the unanswered table holds)
+ * churns only flows6_new: an answered flow lives in flows6, which never
+ * evicts, and goes on forwarding both ways as the same flow.
+ */
+static void test_flood6_keeps_answered_flows(void **state)
+{
+	int cap = 2 * (int)xwan_unreplied_capacity(65536), n = cap;   /* V6_CONFIG's table */
+	struct frame o, r, first;
+	uint8_t pub[16], first_pub[16];
+	uint64_t created;
+
+	(void)state;
+	assert_int_equal(out_xdp(CLIENT, 40000, F_SYN, &o), XDP_REDIRECT);
+	memcpy(pub, o.d + ETH_LEN + 8, 16);
+	reply6(&r, pub, 40000, F_SYN | F_ACK);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &r, &o), XDP_REDIRECT);
+	assert_int_equal(table6_count(FX.m->fd[XM_FLOWS6]), 2);
+	assert_int_equal(fx_event(EV_FLOW_PROMOTED), 1);
+
+	/* The flood: n unanswered flows, each two entries, from ports of the same host. */
+	for (int i = 0; i < n; i++) {
+		struct frame f;
+
+		tcp6(&f, FX.lan_mac, MAC_CLIENT, CLIENT, SERVER, (uint16_t)(1024 + i / 8),
+		     (uint16_t)(1000 + i % 8), F_SYN);
+		assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f, i ? NULL : &first), XDP_REDIRECT);
+	}
+	memcpy(first_pub, first.d + ETH_LEN + 8, 16);
+	assert_true(table6_count(FX.m->fd[XM_FLOWS6_NEW]) <= cap);
+
+	/* The answered flow: the client's next segment and the server's reply
+	 * go on as that flow (no flow made again), translated as before. */
+	created = fx_event(EV_FLOW_CREATED);
+	assert_int_equal(out_xdp(CLIENT, 40000, F_ACK, &o), XDP_REDIRECT);
+	assert_memory_equal(o.d + ETH_LEN + 8, pub, 16);
+	reply6(&r, pub, 40000, F_ACK);
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &r, &o), XDP_REDIRECT);
+	assert_true(addr_is(o.d + ETH_LEN + 24, CLIENT));
+	assert_int_equal(fx_event(EV_FLOW_CREATED), created);
+
+	/* Control: the flood did overflow the unanswered table: its first flow
+	 * was evicted, and the server's answer to it is unsolicited now. */
+	tcp6(&r, FX.wan_mac[0], MAC_GW[0], SERVER, "::1", 1000, 1024, F_SYN | F_ACK);
+	memcpy(r.d + ETH_LEN + 24, first_pub, 16);
+	wr16(r.d + L4 + 16, 0);
+	wr16(r.d + L4 + 16, (uint16_t)~l4sum6(r.d + ETH_LEN, r.d + L4, 24, PROTO_TCP));
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &r, NULL), XDP_DROP);
+	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_DROP_UNSOLICITED), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, fx_setup)
 
 int main(void)
@@ -408,6 +486,7 @@ int main(void)
 		T(test_icmp6_errors_reach_the_client_translated),
 		T(test_antispoof6_drops_foreign_lan_sources),
 		T(test_unsolicited6_dropped_and_counted),
+		T(test_flood6_keeps_answered_flows),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, fx_group_teardown);
