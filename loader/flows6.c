@@ -179,3 +179,54 @@ int xwan_flows6_gc(const struct xwan_maps *m)
 		return a < 0 ? a : b;
 	return a + b;
 }
+
+/*
+ * Collect the keys of both entries of every flow whose OUT entry matches
+ * (gw, group in group_mask) in one table, then delete them. Returns the
+ * flows removed, or -ENOMEM.
+ */
+static int flush6_table(int fd, int gw, uint32_t group_mask)
+{
+	struct flow6_key k, next, *after = NULL, *doomed = NULL, *d;
+	struct flow6_entry e;
+	size_t n = 0, cap = 0;
+	int removed = 0;
+
+	while (bpf_map_get_next_key(fd, after, &next) == 0) {
+		k = next;
+		after = &k;
+		if (bpf_map_lookup_elem(fd, &k, &e) || e.dir != FLOW_DIR_OUT || e.gw != gw ||
+		    e.group >= 32 || !(group_mask & (1U << e.group)))
+			continue;
+		if (n + 2 > cap) {
+			cap = cap ? cap * 2 : 256;
+			d = realloc(doomed, cap * sizeof(*d));
+			if (!d) {
+				free(doomed);
+				return -ENOMEM;
+			}
+			doomed = d;
+		}
+		doomed[n++] = k;
+		doomed[n++] = e.peer;
+		removed++;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
+	return removed;
+}
+
+int xwan_flows6_flush(const struct xwan_maps *m, int gw, uint32_t group_mask)
+{
+	int a, b = 0;
+
+	if (m->fd[XM_FLOWS6] < 0)
+		return 0;
+	a = flush6_table(m->fd[XM_FLOWS6], gw, group_mask);
+	if (a >= 0 && m->fd[XM_FLOWS6_NEW] >= 0)
+		b = flush6_table(m->fd[XM_FLOWS6_NEW], gw, group_mask);
+	if (a < 0 || b < 0)
+		return a < 0 ? a : b;
+	return a + b;
+}

@@ -23,4 +23,12 @@ int xwan_flows6_print(const struct xwan_maps *m, const struct xwan_flows_filter 
  */
 int xwan_flows6_gc(const struct xwan_maps *m);
 
+/*
+ * Delete the IPv6 flows that gateway gw carries for the groups in
+ * group_mask (bit g: group g), so that their next packet chooses again. A
+ * flow pinned by its source prefix (nat6 none, no group) stays: its
+ * addresses belong to that ISP. Returns the flows removed, or -errno.
+ */
+int xwan_flows6_flush(const struct xwan_maps *m, int gw, uint32_t group_mask);
+
 #endif /* XWAN_FLOWS6_H */

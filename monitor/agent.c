@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../loader/flows.h"
+#include "../loader/flows6.h"
 #include "../loader/host.h"
 #include "../loader/devpath.h"
 #include "../loader/lifecycle.h"
@@ -594,6 +595,22 @@ static void flush_gateway(struct agent *a, int w, uint32_t mask, const char *why
 		      resets, why);
 }
 
+/* IPv6's flows of WAN w: its IPv6 went down while its IPv4 may well be up. */
+static void flush_gateway6(struct agent *a, int w, uint32_t mask, const char *why)
+{
+	int n;
+
+	if (!mask || ha_is_passive(a->ha))
+		return;
+	if (worker_post_flush_family(a->worker, F6, a->cfg->wans[w].gw, mask, gw_name(a, w), why))
+		return;
+	n = xwan_flows6_flush(&a->maps, a->cfg->wans[w].gw, mask);
+	if (n < 0)
+		logf_("gateway %s (ipv6): cannot flush its flows: %s", gw_name(a, w), strerror(-n));
+	else if (n)
+		logf_("gateway %s (ipv6): flushed %d flows: %s", gw_name(a, w), n, why);
+}
+
 /* Groups with on_gateway_up: flush leave lower tiers as soon as a better one is back. */
 static void flush_left_tiers(struct agent *a, const xwan_usable_t nu)
 {
@@ -660,9 +677,13 @@ static void apply(struct agent *a, struct gw_verdict old[XWAN_FAMILIES][XWAN_MAX
 	rc = install_locked(a, v[F4], nu, any, v[F6], nu6, any6);
 	if (rc)
 		logf_("cannot install the new gateway choice: %s", strerror(-rc));
-	for (int w = 0; w < a->cfg->n_wans; w++)
+	for (int w = 0; w < a->cfg->n_wans; w++) {
 		if (old[F4][w].status != GW_STATUS_DOWN && v[F4][w].status == GW_STATUS_DOWN)
 			flush_gateway(a, w, group_mask_down_flush(a->cfg), "gateway down");
+		if (failover_wan_has_family(a->cfg, w, F6) &&
+		    old[F6][w].status != GW_STATUS_DOWN && v[F6][w].status == GW_STATUS_DOWN)
+			flush_gateway6(a, w, group_mask_down_flush(a->cfg), "gateway down for ipv6");
+	}
 	flush_left_tiers(a, nu);
 	memcpy(a->usable, nu, sizeof(nu));
 	memcpy(a->any, any, sizeof(any));

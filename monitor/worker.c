@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "loader/flows6.h"
+#include "monitor/failover.h"
 #include "monitor/log.h"
 #include "monitor/metrics.h"
 #include "monitor/rt.h"
@@ -319,14 +321,26 @@ static void run_flush(struct worker_job *j, struct worker *w)
 			  resets, f->why);
 }
 
-bool worker_post_flush(struct worker *w, int gw, uint32_t group_mask, const char *gw_name,
-		       const char *why)
+/* IPv6 flows are not reset: rst.c crafts IPv4 resets only. */
+static void run_flush6(struct worker_job *j, struct worker *w)
+{
+	struct flush_job *f = (struct flush_job *)j;
+	int n = xwan_flows6_flush(&w->maps, f->gw, f->mask);
+
+	if (n < 0)
+		agent_log("gateway %s (ipv6): cannot flush its flows: %s", f->name, strerror(-n));
+	else if (n)
+		agent_log("gateway %s (ipv6): flushed %d flows: %s", f->name, n, f->why);
+}
+
+bool worker_post_flush_family(struct worker *w, int family, int gw, uint32_t group_mask,
+			      const char *gw_name, const char *why)
 {
 	struct flush_job *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return false;
-	f->j.run = run_flush;
+	f->j.run = family == XWAN_FAM_IPV6 ? run_flush6 : run_flush;
 	f->gw = gw;
 	f->mask = group_mask;
 	snprintf(f->name, sizeof(f->name), "%s", gw_name);
@@ -336,4 +350,10 @@ bool worker_post_flush(struct worker *w, int gw, uint32_t group_mask, const char
 		return false;
 	}
 	return true;
+}
+
+bool worker_post_flush(struct worker *w, int gw, uint32_t group_mask, const char *gw_name,
+		       const char *why)
+{
+	return worker_post_flush_family(w, XWAN_FAM_IPV4, gw, group_mask, gw_name, why);
 }

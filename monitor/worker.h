@@ -60,5 +60,8 @@ bool worker_post_gc(struct worker *w, bool *in_flight);
 bool worker_post_textfile(struct worker *w, const char *path, bool *in_flight);
 bool worker_post_flush(struct worker *w, int gw, uint32_t group_mask, const char *gw_name,
 		       const char *why);
+/* The flows of one address family (XWAN_FAM_*): families fail over apart. */
+bool worker_post_flush_family(struct worker *w, int family, int gw, uint32_t group_mask,
+			      const char *gw_name, const char *why);
 
 #endif /* XWAN_MONITOR_WORKER_H */

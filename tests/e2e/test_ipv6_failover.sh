@@ -14,6 +14,8 @@
 #   3  the cut removed: isp1 online for ipv6 again
 #   4  control: isp2's IPv4 cut instead (fo_blackhole): isp2 down for ipv4,
 #      online for ipv6 (the view is per family, not "ipv6 = the other one")
+#      and IPv6 flows: UDP sockets whose flow was on isp1 end on isp2 (the
+#      agent flushes isp1's IPv6 flows), those on isp2 stay
 #   5  xwan gateway down isp1 holds both families down; gateway up frees both
 # The time from the IPv6 cut to "down" in xwan status is printed, never
 # asserted. New IPv6 connections moving to isp2 need the IPv6 dataplane
@@ -136,8 +138,42 @@ else
 	echo "# 1c, 2g, 3b not checked: this build does not forward IPv6 (the IPv6 dataplane is v6dp's)"
 fi
 
+# udp_streams6 SECONDS OUT: 8 UDP sockets, each on its own source port, ask
+# the server's UDP whoami every 100 ms; OUT gets one line per socket: the
+# ISP (1, 2 or - for no answer) of each of its queries, in order. Runs in
+# the background (STREAMS_PID).
+udp_streams6() {
+	ip netns exec "$LAB_NS_CLIENT" "$LAB_PY" - "$LAB_SERVER6" "$1" "$LAB_NPT1_OUT" "$LAB_NPT2_OUT" >"$2" 2>&1 <<-'PY' &
+		import ipaddress, select, socket, sys, time
+		server, secs = sys.argv[1], float(sys.argv[2])
+		nets = [ipaddress.ip_network(n) for n in sys.argv[3:5]]
+		socks = [socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) for _ in range(8)]
+		seen = [[] for _ in socks]
+		end = time.monotonic() + secs
+		while time.monotonic() < end:
+		    for i, s in enumerate(socks):
+		        s.sendto(b"q", (server, 5300))
+		    got = ["-"] * len(socks)
+		    t = time.monotonic() + 0.1
+		    while (w := t - time.monotonic()) > 0:
+		        r, _, _ = select.select(socks, [], [], w)
+		        for s in r:
+		            who = s.recv(512).decode().split()[-1].rpartition(":")[0].strip("[]")
+		            a = ipaddress.ip_address(who)
+		            got[socks.index(s)] = "1" if a in nets[0] else "2" if a in nets[1] else "?"
+		    for i, g in enumerate(got):
+		        seen[i].append(g)
+		for v in seen:
+		    print("".join(v))
+	PY
+	STREAMS_PID=$!
+}
+
 # --- 2. isp1's IPv6 cut --------------------------------------------------------------------
 v4_before=$(via_isp1_v4)
+STREAMS_PID=
+[ "$DP6" = 1 ] && udp_streams6 12 "$FO_DIR/streams6"
+sleep 1
 cut_at=$(fo_now)
 cut6 isp1
 wait6 isp1 down 30
@@ -165,6 +201,22 @@ if [ "$DP6" = 1 ]; then
 	read -r a b f <<<"$(split6)"
 	check "2g new IPv6 connections leave by isp2 while isp1's IPv6 is down (isp1 $a, isp2 $b, failed $f of 40)" \
 		"$a $b $f" [ "$a" = 0 -a "$b" = 40 ]
+	# A UDP socket whose flow was on isp1 keeps sending through the cut: its
+	# flow is flushed when isp1 goes down for IPv6, so its next datagram
+	# chooses again and it ends on isp2. The sockets that started on isp2
+	# are the control: they stay there. Without the flush an isp1 socket
+	# stays pinned to the dead path: its answers stop ("-").
+	wait "$STREAMS_PID"
+	# "ON1 MOVED ON2 STAYED": a socket's first answer names where it
+	# started; moved: its last 10 queries all answered by isp2.
+	read -r on1 moved on2 stayed < <(awk '{ sub(/^-+/, "") }
+		/^1/ { on1++; if (/2222222222$/) moved++ }
+		/^2/ { on2++; if (!/1/ && /2$/) stayed++ }
+		END { print on1 + 0, moved + 0, on2 + 0, stayed + 0 }' "$FO_DIR/streams6")
+	check "2h IPv6 UDP sockets whose flow was on isp1 end on isp2 after the cut ($moved of $on1 moved); those on isp2 never moved ($stayed of $on2)" \
+		"$(tr '\n' ' ' <"$FO_DIR/streams6")" [ "$on1" -gt 0 -a "$moved" = "$on1" -a "$stayed" = "$on2" ]
+	l=$(fo_log_grep "$FO_LOG_MARK" 'gateway isp1 \(ipv6\): flushed [0-9]+ flows')
+	check "2i the agent logged the flush of isp1's IPv6 flows" "$l" [ -n "$l" ]
 fi
 
 # --- 3. isp1's IPv6 back ----------------------------------------------------------------------
