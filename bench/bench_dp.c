@@ -61,11 +61,13 @@
  * a default route, and the client as a known neighbour. */
 static const char NETNS_SETUP[] = XWAN_TEST_NETNS
 	"ip neigh replace 10.1.0.2 lladdr 02:00:00:00:00:02 dev lan0 nud permanent\n"
-	"ip route add default via 203.0.113.1 dev wan1\n";
+	"ip route add default via 203.0.113.1 dev wan1\n"
+	XWAN_TEST_NETNS6;
 
 /* The tests' config, with the table size left open. */
 /* No per-source limits: the new-flow figures open millions from few clients. */
-static const char CONFIG_FMT[] = XWAN_TEST_CONFIG
+/* IPv6 on as well (nat6 npt), for the IPv6 established path beside IPv4's. */
+static const char CONFIG_FMT[] = XWAN_TEST_CONFIG_OF(XWAN_TEST_LAN_WAN6)
 	"limits: {unreplied_per_lan_host: 0, unreplied_per_wan_host: 0}\n"
 	"flow_table_size: %u\n";
 
@@ -639,6 +641,86 @@ static void flow_open(const struct env *e, uint32_t i, int *gw, uint16_t *port)
 		die("flow %u is not established after the handshake", i);
 }
 
+/* ------------------------------------------------------------ IPv6 */
+
+/*
+ * One IPv6 TCP flow (issue 13), client fd00:1::2 to a remote, opened by a
+ * handshake through the programs: lan and wan are its established
+ * segments (an ACK out, the remote's ACK back to the translated address),
+ * len bytes each; gw is the WAN the flow took.
+ */
+struct flow6_bench {
+	struct frame lan, wan;
+	int gw;
+};
+
+static const uint8_t V6_CLIENT[16] = { 0xfd, 0, 0, 1, [15] = 2 };
+static const uint8_t V6_REMOTE[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, [15] = 0x10 };
+
+static void tcp6_frame(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6],
+		       const uint8_t sa[16], const uint8_t da[16], uint16_t sp, uint16_t dp,
+		       uint8_t flags)
+{
+	static const uint8_t payload[10] = "xwanbench";
+	uint8_t t[30] = { 0 };
+
+	wr16(t, sp);
+	wr16(t + 2, dp);
+	wr32(t + 4, 1000);
+	wr32(t + 8, (flags & F_ACK) ? 5000 : 0);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	wr16(t + 14, 64240);
+	memcpy(t + 20, payload, sizeof(payload));
+	frame_ipv6(f, dmac, smac, sa, da, PROTO_TCP, 64, t, sizeof(t), 16, PROTO_TCP);
+}
+
+/* One run of prog on frame f (its own length); the output frame into out. */
+static double run6(int prog, const struct frame *f, int ifindex, struct frame *out,
+		   uint32_t *retval)
+{
+	struct xdp_md ctx = { .data_end = (__u32)f->len, .ingress_ifindex = (__u32)ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->d, .data_size_in = (__u32)f->len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (out) {
+		opts.data_out = out->d;
+		opts.data_size_out = sizeof(out->d);
+	}
+	if (bpf_prog_test_run_opts(prog, &opts))
+		die("BPF_PROG_TEST_RUN (IPv6): %s", strerror(errno));
+	if (out)
+		out->len = opts.data_size_out;
+	if (retval)
+		*retval = opts.retval;
+	return (double)opts.duration;
+}
+
+static void flow6_open(const struct env *e, uint16_t sport, struct flow6_bench *b)
+{
+	struct frame f, o;
+	uint8_t pub[16];
+	uint32_t rv;
+
+	tcp6_frame(&f, e->lan_mac, MAC_CLIENT, V6_CLIENT, V6_REMOTE, sport, BT_DPORT, F_SYN);
+	run6(e->xdp_lan, &f, e->lan_if, &o, &rv);
+	if (rv != XDP_REDIRECT)
+		die("IPv6 flow: the SYN was not forwarded (action %u; IPv6 dataplane off?)", rv);
+	b->gw = !memcmp(o.d, MAC_GW[1], 6);
+	memcpy(pub, o.d + ETH_LEN + 8, 16);
+	tcp6_frame(&b->wan, e->wan_mac[b->gw], MAC_GW[b->gw], V6_REMOTE, pub, BT_DPORT, sport,
+		   F_SYN | F_ACK);
+	run6(e->xdp_wan, &b->wan, e->wan_if[b->gw], NULL, &rv);
+	if (rv != XDP_REDIRECT)
+		die("IPv6 flow: the SYN-ACK was not forwarded (action %u)", rv);
+	tcp6_frame(&b->lan, e->lan_mac, MAC_CLIENT, V6_CLIENT, V6_REMOTE, sport, BT_DPORT, F_ACK);
+	tcp6_frame(&b->wan, e->wan_mac[b->gw], MAC_GW[b->gw], V6_REMOTE, pub, BT_DPORT, sport,
+		   F_ACK);
+	run6(e->xdp_lan, &b->lan, e->lan_if, NULL, &rv);
+	if (rv != XDP_REDIRECT)
+		die("IPv6 flow: the ACK was not forwarded (action %u)", rv);
+}
+
 /* ------------------------------------------------------------ measuring */
 
 struct meas {
@@ -722,9 +804,13 @@ static void part_paths(const struct env *e)
 		      uns_s = { .name = "wan_unsolicited_ns" }, ratio_l = { .name = "ratio_lan_bare" },
 		      ratio_w = { .name = "ratio_wan_bare" }, ratio_lg = { .name = "ratio_lan_bare_gross" },
 		      s_null = { .name = "single_null_ns" }, s_lan = { .name = "single_lan_est_ns" },
-		      s_new = { .name = "single_new_flow_ns" }, s_bare = { .name = "single_bare_lan_ns" };
+		      s_new = { .name = "single_new_flow_ns" }, s_bare = { .name = "single_bare_lan_ns" },
+		      s_wan = { .name = "single_wan_est_ns" }, s_lan6 = { .name = "single_lan6_est_ns" },
+		      s_wan6 = { .name = "single_wan6_est_ns" },
+		      r_lan6 = { .name = "ratio_lan6_lan" }, r_wan6 = { .name = "ratio_wan6_wan" };
 	struct series *all[] = { &null_s, &bare_s, &bare_w, &lan_s, &wan_s, &new_s, &uns_s,
-				 &ratio_l, &ratio_w, &ratio_lg, &s_null, &s_lan, &s_new, &s_bare };
+				 &ratio_l, &ratio_w, &ratio_lg, &s_null, &s_lan, &s_new, &s_bare,
+				 &s_wan, &s_lan6, &s_wan6, &r_lan6, &r_wan6 };
 	double *tmp = malloc(sizeof(double) * O.single);
 
 	if (!tmp)
@@ -809,9 +895,10 @@ static void part_paths(const struct env *e)
 		 * per run.
 		 */
 		{
-			uint8_t f[BENCH_FRAME];
+			uint8_t f[BENCH_FRAME], fw[BENCH_FRAME];
+			struct flow6_bench f6;
 			uint32_t rv;
-			double sn, sl, sb, sw;
+			double sn, sl, sb, sw, swn, sl6, sw6;
 
 			frame_lan(e, f, 0, F_ACK);
 			for (uint32_t k = 0; k < O.single; k++)
@@ -825,6 +912,21 @@ static void part_paths(const struct env *e)
 				tmp[k] = run_once(H.bare, f, e->lan_if, &rv);
 			check(rv == XDP_REDIRECT, "single bare: action %u", rv);
 			sb = median(tmp, (int)O.single);
+			/* IPv4 and IPv6 established, both directions, same method. */
+			frame_wan(e, fw, 0, gw, port, F_ACK);
+			for (uint32_t k = 0; k < O.single; k++)
+				tmp[k] = run_once(e->xdp_wan, fw, e->wan_if[gw], &rv);
+			check(rv == XDP_REDIRECT, "single xdp_wan: action %u", rv);
+			swn = median(tmp, (int)O.single);
+			flow6_open(e, (uint16_t)(40000 + r), &f6);
+			for (uint32_t k = 0; k < O.single; k++)
+				tmp[k] = run6(e->xdp_lan, &f6.lan, e->lan_if, NULL, &rv);
+			check(rv == XDP_REDIRECT, "single xdp_lan IPv6: action %u", rv);
+			sl6 = median(tmp, (int)O.single);
+			for (uint32_t k = 0; k < O.single; k++)
+				tmp[k] = run6(e->xdp_wan, &f6.wan, e->wan_if[f6.gw], NULL, &rv);
+			check(rv == XDP_REDIRECT, "single xdp_wan IPv6: action %u", rv);
+			sw6 = median(tmp, (int)O.single);
 			uint64_t before = event(e, EV_FLOW_CREATED);
 			for (uint32_t k = 0; k < O.single; k++) {
 				frame_lan(e, f, g_next_new++, F_SYN);
@@ -838,13 +940,20 @@ static void part_paths(const struct env *e)
 			series_add(&s_lan, sl - sn);
 			series_add(&s_bare, sb - sn);
 			series_add(&s_new, sw - sn);
+			series_add(&s_wan, swn - sn);
+			series_add(&s_lan6, sl6 - sn);
+			series_add(&s_wan6, sw6 - sn);
+			series_add(&r_lan6, (sl6 - sn) / (sl - sn));
+			series_add(&r_wan6, (sw6 - sn) / (swn - sn));
 		}
 		printf("  round %d: harness %.0f | net ns: bare %.0f, lan est %.0f, bare wan %.0f,"
 		       " wan est %.0f, unsolicited %.0f, new flow %.0f (harness %.0f)\n"
 		       "           single runs: empty prog %.0f | net: bare %.0f, lan est %.0f,"
-		       " new flow %.0f\n", r + 1, null_ns, bl - null_ns, l - null_ns,
+		       " new flow %.0f | lan est v4 %.0f v6 %.0f, wan est v4 %.0f v6 %.0f\n",
+		       r + 1, null_ns, bl - null_ns, l - null_ns,
 		       bw - null_ns, w - null_ns, u - null_ns, nf - nfn, nfn, s_null.v[r],
-		       s_bare.v[r], s_lan.v[r], s_new.v[r]);
+		       s_bare.v[r], s_lan.v[r], s_new.v[r], s_lan.v[r], s_lan6.v[r], s_wan.v[r],
+		       s_wan6.v[r]);
 		fflush(stdout);
 	}
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

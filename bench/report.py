@@ -85,7 +85,7 @@ def part_dp(d, dp, summary):
         ("bare forwarder, LAN→WAN (`bench/bare_fwd.bpf.c`)", "bare_lan_ns", "single_bare_lan_ns"),
         ("bare forwarder, WAN→LAN", "bare_wan_ns", None),
         ("`xdp_lan`, established flow, LAN→WAN (SNAT)", "lan_est_ns", "single_lan_est_ns"),
-        ("`xdp_wan`, established flow, WAN→LAN reply (DNAT)", "wan_est_ns", None),
+        ("`xdp_wan`, established flow, WAN→LAN reply (DNAT)", "wan_est_ns", "single_wan_est_ns"),
         ("`xdp_lan`, new flow (rules, gateway choice, NAT port, 2 entries)", "new_flow_ns",
          "single_new_flow_ns"),
         ("`xdp_wan`, unsolicited packet to a LAN address, dropped", "wan_unsolicited_ns", None),
@@ -101,6 +101,18 @@ def part_dp(d, dp, summary):
       f"(median of the per-round ratios; with the harness left in: "
       f"{fmt(m('ratio_lan_bare_gross'), '×', 2)}). Target ≤ 1.5×: {verdict(ok)}.")
     d()
+    if m("single_lan6_est_ns") is not None:
+        r6l, r6w = m("ratio_lan6_lan"), m("ratio_wan6_wan")
+        d("IPv6 (issue 13) against IPv4, established TCP flow, single runs in the same rounds "
+          "(the harness takes 64-byte IPv4 frames only; an 84-byte IPv6 frame, nat6 npt):")
+        d()
+        d.table(["path", "IPv4 ns (median)", "IPv6 ns (median)", "IPv6 / IPv4 (median of rounds)"],
+                [("`xdp_lan`, LAN→WAN", fmt(m("single_lan_est_ns"), nd=0),
+                  fmt(m("single_lan6_est_ns"), nd=0), fmt(r6l, "×", 2)),
+                 ("`xdp_wan`, WAN→LAN", fmt(m("single_wan_est_ns"), nd=0),
+                  fmt(m("single_wan6_est_ns"), nd=0), fmt(r6w, "×", 2))])
+        summary.append(("IPv6 / IPv4 established cost (single runs)", "(reported)",
+                        f"LAN→WAN {fmt(r6l, '×', 2)}, WAN→LAN {fmt(r6w, '×', 2)}", "measured"))
     d("XDP_REDIRECT under BPF_PROG_TEST_RUN without `BPF_F_TEST_XDP_LIVE_FRAMES` only records "
       "the target: nothing is transmitted, so these are the programs' own costs (the devmap "
       "transmit is in the lab figures below).")

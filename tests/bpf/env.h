@@ -9,11 +9,11 @@
 #ifndef XWAN_TEST_ENV_H
 #define XWAN_TEST_ENV_H
 
-/* The LAN and the two WANs. */
-#define XWAN_TEST_LAN_WAN \
+/* The LAN (its networks NETS) and the two WANs, each with lines W1 / W2 added. */
+#define XWAN_TEST_LAN_WAN_WITH(NETS, W1, W2) \
 	"lan:\n" \
 	"  - interface: lan0\n" \
-	"    networks: [10.1.0.0/24]\n" \
+	"    networks: " NETS "\n" \
 	"wan:\n" \
 	"  - name: isp1\n" \
 	"    interface: wan1\n" \
@@ -21,14 +21,28 @@
 	"    weight: 3\n" \
 	"    nat_ports: 1024-65535\n" \
 	"    monitor: false\n" \
+	W1 \
 	"  - name: isp2\n" \
 	"    interface: wan2\n" \
 	"    gateway: 198.51.100.1\n" \
 	"    weight: 1\n" \
-	"    monitor: false\n"
+	"    monitor: false\n" \
+	W2
 
-/* The config but its flow_table_size line. */
-#define XWAN_TEST_CONFIG XWAN_TEST_LAN_WAN \
+#define XWAN_TEST_LAN_WAN XWAN_TEST_LAN_WAN_WITH("[10.1.0.0/24]", "", "")
+
+/* Both WANs with IPv6 too: the ULA LAN prefix translated into each ISP's
+ * /64 (nat6 npt), the gateways' neighbours in XWAN_TEST_NETNS6. */
+#define XWAN_TEST_LAN_WAN6 XWAN_TEST_LAN_WAN_WITH("[10.1.0.0/24, fd00:1::/64]", \
+	"    gateway6: 2001:db8:1::1\n" \
+	"    nat6: npt\n" \
+	"    npt: {inside: fd00:1::/64, outside: 2001:db8:1:100::/64}\n", \
+	"    gateway6: 2001:db8:2::1\n" \
+	"    nat6: npt\n" \
+	"    npt: {inside: fd00:1::/64, outside: 2001:db8:2:100::/64}\n")
+
+/* The config but its flow_table_size line, over LAN_WAN. */
+#define XWAN_TEST_CONFIG_OF(LAN_WAN) LAN_WAN \
 	"groups:\n" \
 	"  - name: balance\n" \
 	"    members: [{wan: isp1}, {wan: isp2}]\n" \
@@ -36,6 +50,8 @@
 	"    hash_fields: [src, dst, proto, sport, dport]\n" \
 	"default_group: balance\n" \
 	"timeouts: {tcp_established: 7440, tcp_transitory: 120, udp: 60, icmp: 30}\n"
+
+#define XWAN_TEST_CONFIG XWAN_TEST_CONFIG_OF(XWAN_TEST_LAN_WAN)
 
 /* The namespace's interfaces, addresses, gateway neighbours, forwarding. */
 #define XWAN_TEST_NETNS \
@@ -51,5 +67,14 @@
 	"ip neigh replace 203.0.113.1 lladdr 02:00:00:00:01:01 dev wan1 nud permanent\n" \
 	"ip neigh replace 198.51.100.1 lladdr 02:00:00:00:02:01 dev wan2 nud permanent\n" \
 	"echo 1 > /proc/sys/net/ipv4/ip_forward\n"
+
+/* IPv6 beside it (XWAN_TEST_LAN_WAN6): addresses without DAD, neighbours. */
+#define XWAN_TEST_NETNS6 \
+	"sysctl -qw net.ipv6.conf.all.forwarding=1\n" \
+	"ip -6 addr add fd00:1::1/64 dev lan0 nodad\n" \
+	"ip -6 addr add 2001:db8:1::2/64 dev wan1 nodad\n" \
+	"ip -6 addr add 2001:db8:2::2/64 dev wan2 nodad\n" \
+	"ip -6 neigh replace 2001:db8:1::1 lladdr 02:00:00:00:01:01 dev wan1 nud permanent\n" \
+	"ip -6 neigh replace 2001:db8:2::1 lladdr 02:00:00:00:02:01 dev wan2 nud permanent\n"
 
 #endif /* XWAN_TEST_ENV_H */

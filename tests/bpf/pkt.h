@@ -258,6 +258,51 @@ static inline void frame_ipv4(struct frame *f, const uint8_t dst[6], const uint8
 	f->len = off + n;
 }
 
+/* ------------------------------------------------------------ IPv6 */
+
+#define IP6_HLEN 40
+
+/* The upper-layer checksum over the IPv6 pseudo-header (RFC 8200 8.1) of
+ * the header at ip, from scratch: 0xffff when l4 (len bytes) is right. */
+static inline uint16_t l4sum6(const uint8_t *ip, const uint8_t *l4, size_t len, uint8_t nh)
+{
+	uint8_t ph[40] = { 0 };
+
+	memcpy(ph, ip + 8, 32);
+	ph[34] = (uint8_t)(len >> 8);
+	ph[35] = (uint8_t)len;
+	ph[39] = nh;
+	return cs_fold(cs_add(cs_add(0, ph, sizeof(ph)), l4, len));
+}
+
+/*
+ * Ethernet + IPv6 + l4 (len bytes, its checksum at csum_off filled in from
+ * scratch unless csum_off < 0). nh: the next header of the fixed header;
+ * ul: the upper layer the checksum covers (they differ behind a fragment
+ * header, whose checksum the caller computed over the whole datagram).
+ */
+static inline void frame_ipv6(struct frame *f, const uint8_t dst[6], const uint8_t src[6],
+			      const uint8_t sa[16], const uint8_t da[16], uint8_t nh, uint8_t hop,
+			      const uint8_t *l4, size_t len, int csum_off, uint8_t ul)
+{
+	uint8_t *ip = f->d + ETH_LEN, *p = ip + IP6_HLEN;
+
+	memset(f, 0, sizeof(*f));
+	l2_eth(f->d, dst, src, 0x86dd);
+	ip[0] = 0x60;
+	wr16(ip + 4, (uint16_t)len);
+	ip[6] = nh;
+	ip[7] = hop;
+	memcpy(ip + 8, sa, 16);
+	memcpy(ip + 24, da, 16);
+	memcpy(p, l4, len);
+	if (csum_off >= 0) {
+		wr16(p + csum_off, 0);
+		wr16(p + csum_off, (uint16_t)~l4sum6(ip, p, len, ul));
+	}
+	f->len = ETH_LEN + IP6_HLEN + len;
+}
+
 /* -------------------------------------------------------------- view */
 
 /* Where things are in an Ethernet/IPv4 frame (no validation beyond bounds). */

@@ -77,46 +77,16 @@ static void a6(const char *s, uint8_t out[16])
 		fail_msg("bad address in test: %s", s);
 }
 
-/* The upper-layer checksum over the IPv6 pseudo-header, from scratch. */
-static uint16_t l4sum6(const uint8_t *ip, const uint8_t *l4, size_t len, uint8_t nh)
-{
-	uint8_t ph[40] = { 0 };
-
-	memcpy(ph, ip + 8, 32);
-	ph[34] = (uint8_t)(len >> 8);
-	ph[35] = (uint8_t)len;
-	ph[39] = nh;
-	return cs_fold(cs_add(cs_add(0, ph, sizeof(ph)), l4, len));
-}
-
-/*
- * Ethernet + IPv6 + l4 (len bytes, its checksum at csum_off filled in from
- * scratch unless csum_off < 0). nh: the next header of the fixed header;
- * ul: the upper layer the checksum covers (they differ behind a fragment
- * header, whose checksum the caller computed over the whole datagram).
- */
+/* Ethernet + IPv6 + l4 between addresses written as text (frame_ipv6). */
 static void frame6(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sa,
 		   const char *da, uint8_t nh, uint8_t hop, const uint8_t *l4, size_t len,
 		   int csum_off, uint8_t ul)
 {
-	uint8_t *ip = f->d + ETH_LEN, *p = ip + IP6_H;
+	uint8_t s6[16], d6[16];
 
-	memset(f, 0, sizeof(*f));
-	memcpy(f->d, dmac, 6);
-	memcpy(f->d + 6, smac, 6);
-	wr16(f->d + 12, 0x86dd);
-	ip[0] = 0x60;
-	wr16(ip + 4, (uint16_t)len);
-	ip[6] = nh;
-	ip[7] = hop;
-	a6(sa, ip + 8);
-	a6(da, ip + 24);
-	memcpy(p, l4, len);
-	if (csum_off >= 0) {
-		wr16(p + csum_off, 0);
-		wr16(p + csum_off, (uint16_t)~l4sum6(ip, p, len, ul));
-	}
-	f->len = L4 + len;
+	a6(sa, s6);
+	a6(da, d6);
+	frame_ipv6(f, dmac, smac, s6, d6, nh, hop, l4, len, csum_off, ul);
 }
 
 static size_t tcp_seg(uint8_t *t, uint16_t sp, uint16_t dp, uint8_t flags)
