@@ -393,21 +393,38 @@ enum rule_action {
 	RULE_ACTION_DROP   = 2,
 };
 
-/* First match wins; evaluated on a flow's first packet only. */
+/* What a rule's prefixes are (policy_rule.family): one family's flows, or both. */
+enum rule_family {
+	RULE_FAMILY_ANY  = 0,   /* no prefix, no `family:`: IPv4 and IPv6 flows */
+	RULE_FAMILY_IPV4 = 4,
+	RULE_FAMILY_IPV6 = 6,
+};
+
+/*
+ * First match wins; evaluated on a flow's first packet only, either family
+ * (xwan_rules.h). Addresses are four words, an IPv4 one in word 0 with the
+ * other masks zero, so one test serves both.
+ */
 struct policy_rule {
-	__be32 src_addr;        /* already masked */
-	__be32 src_mask;
-	__be32 dst_addr;
-	__be32 dst_mask;
+	__be32 src_addr[4];     /* already masked */
+	__be32 src_mask[4];
+	__be32 dst_addr[4];
+	__be32 dst_mask[4];
 	__u32  lan_ifindex;     /* 0: any LAN */
 	__u16  dport_min;       /* host order; 0-65535: any */
 	__u16  dport_max;
-	__u8   proto;           /* 0: any */
+	__u8   proto;           /* 0: any; IPPROTO_ICMP is either family's ICMP */
 	__u8   action;          /* enum rule_action */
 	__u8   group;
 	__u8   filtering;       /* the mappings its flows make: 0 the group's,
 				   else enum nat_filtering + 1 (xwan_rule_filtering) */
+	__u8   family;          /* enum rule_family */
+	__u8   pad[3];
 };
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct policy_rule) == 80, "policy_rule layout");
+#endif
 
 /* A rule's filtering over its group's. */
 static inline __attribute__((always_inline)) __u8 xwan_rule_filtering(__u8 rule_filtering,

@@ -1737,35 +1737,95 @@ static int parse_default_group(struct parser *p, const yaml_node_t *root)
 
 static const struct keyword rule_protos[] = {
 	{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP },
-	{ "any", 0 }, { NULL, 0 },
+	{ "icmpv6", IPPROTO_ICMPV6 }, { "any", 0 }, { NULL, 0 },
 };
 static const struct keyword rule_actions[] = {
 	{ "bypass", RULE_ACTION_BYPASS }, { "drop", RULE_ACTION_DROP }, { NULL, 0 },
 };
+static const struct keyword rule_families[] = {
+	{ "ipv4", RULE_FAMILY_IPV4 }, { "ipv6", RULE_FAMILY_IPV6 }, { NULL, 0 },
+};
+
+static const char *rule_family_name(uint8_t f)
+{
+	return f == RULE_FAMILY_IPV6 ? "IPv6" : "IPv4";
+}
+
+/* What a key of a rule says its family is; the rule's other keys must agree. */
+static int rule_family(struct parser *p, const yaml_node_t *n, const char *path,
+		       struct xwan_rule *r, uint8_t family, const char *first)
+{
+	if (r->family && r->family != family)
+		return fail(p, n, path, "is %s while %s makes the rule %s: a rule matches flows of "
+			    "one family (write one rule per family)", rule_family_name(family),
+			    first, rule_family_name(r->family));
+	r->family = family;
+	return 0;
+}
+
+/* src or dst: an IPv4 or an IPv6 prefix, the rule's family. */
+static int parse_rule_prefix(struct parser *p, const yaml_node_t *n, const char *path,
+			     const char *key, struct xwan_rule *r, const char **first)
+{
+	char kp[PATH_LEN];
+	const yaml_node_t *v = field(p, n, path, key, kp);
+	bool v6 = is_ipv6_entry(v);
+
+	if (!v)
+		return 0;
+	if (v6)
+		TRY(get_cidr6(p, v, kp, !strcmp(key, "src") ? &r->src6 : &r->dst6));
+	else
+		TRY(get_cidr(p, v, kp, !strcmp(key, "src") ? &r->src : &r->dst));
+	TRY(rule_family(p, v, kp, r, v6 ? RULE_FAMILY_IPV6 : RULE_FAMILY_IPV4, *first));
+	*first = key;
+	return 0;
+}
 
 static int parse_rule_match(struct parser *p, const yaml_node_t *n,
 			    const char *path, struct xwan_rule *r)
 {
+	const char *first = "family";
 	const yaml_node_t *v;
 	char kp[PATH_LEN];
-	int proto = 0, lan;
+	int proto = 0, lan, family = 0;
 
 	if ((v = field(p, n, path, "lan", kp))) {
 		lan = resolve_lan(p, v, kp);
 		TRY(lan);
 		memcpy(r->lan, p->cfg->lans[lan].interface, IFNAMSIZ);
 	}
-	if ((v = field(p, n, path, "src", kp)))
-		TRY(get_cidr(p, v, kp, &r->src));
-	if ((v = field(p, n, path, "dst", kp)))
-		TRY(get_cidr(p, v, kp, &r->dst));
+	TRY(opt_keyword(p, n, path, "family", rule_families, &family));
+	r->family = (uint8_t)family;
+	TRY(parse_rule_prefix(p, n, path, "src", r, &first));
+	TRY(parse_rule_prefix(p, n, path, "dst", r, &first));
 	TRY(opt_keyword(p, n, path, "proto", rule_protos, &proto));
+	if (proto == IPPROTO_ICMPV6) {
+		/* ICMPv6 is IPv6's `icmp`: the matcher sees either family's ICMP as one. */
+		TRY(rule_family(p, field(p, n, path, "proto", kp), kp, r, RULE_FAMILY_IPV6, first));
+		proto = IPPROTO_ICMP;
+	}
 	r->proto = (uint8_t)proto;
 	if (!(v = field(p, n, path, "dport", kp)))
 		return 0;
 	if (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP)
 		return fail(p, v, kp, "only applies with proto tcp or udp");
 	return get_port_range(p, v, kp, true, &r->dport_min, &r->dport_max);
+}
+
+/* An IPv6 rule's group needs an IPv6 member, or every flow it takes has no gateway. */
+static int rule_group_family(struct parser *p, const yaml_node_t *n, const char *path,
+			     const struct xwan_rule *r)
+{
+	const struct xwan_group *g = &p->cfg->groups[r->group];
+
+	if (r->family != RULE_FAMILY_IPV6)
+		return 0;
+	for (int i = 0; i < g->n_members; i++)
+		if (p->cfg->wans[g->members[i].wan].v6.enabled)
+			return 0;
+	return fail(p, n, path, "group \"%s\" has no member with gateway6: the IPv6 flows "
+		    "this rule matches would have no gateway", g->name);
 }
 
 /* Exactly one of "group: NAME" (the group action) or "action: bypass|drop". */
@@ -1786,7 +1846,7 @@ static int parse_rule_action(struct parser *p, const yaml_node_t *n,
 	if (g) {
 		r->action = RULE_ACTION_GROUP;
 		r->group = resolve_group(p, g, gp);
-		return r->group < 0 ? -1 : 0;
+		return r->group < 0 ? -1 : rule_group_family(p, g, gp, r);
 	}
 	TRY(read_text(p, a, ap, "an action", &t));
 	if (!strcmp(t.s, "group"))
@@ -1823,7 +1883,7 @@ static int parse_rule(struct parser *p, const yaml_node_t *n,
 		      const char *path, int index)
 {
 	static const char *const keys[] = {
-		"name", "lan", "src", "dst", "proto", "dport", "group",
+		"name", "lan", "family", "src", "dst", "proto", "dport", "group",
 		"action", "filtering", NULL,
 	};
 	struct xwan_rule *r = &p->cfg->rules[index];

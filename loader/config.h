@@ -151,9 +151,14 @@ struct xwan_group {
 struct xwan_rule {
 	char name[XWAN_NAME_MAX];
 	char lan[IFNAMSIZ];         /* "" = any LAN interface */
-	struct xwan_cidr src;       /* plen 0 = any */
+	struct xwan_cidr src;       /* family 4: plen 0 = any */
 	struct xwan_cidr dst;
-	uint8_t proto;              /* 0 = any, else IPPROTO_TCP/UDP/ICMP */
+	struct xwan_cidr6 src6;     /* family 6: plen 0 = any */
+	struct xwan_cidr6 dst6;
+	uint8_t family;             /* enum rule_family: its prefixes', `family:` or
+				       `proto: icmpv6`; 0 both families' flows */
+	uint8_t proto;              /* 0 = any, else IPPROTO_TCP/UDP/ICMP (ICMP: either
+				       family's, ICMPv6 for IPv6 flows) */
 	uint16_t dport_min;         /* host order; 0-0 = any */
 	uint16_t dport_max;
 	enum rule_action action;

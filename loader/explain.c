@@ -43,18 +43,18 @@ static uint32_t lan_of(const struct xwan_maps *m, const struct xwan_runtime *rt,
 	return 0;
 }
 
+/* The first live rule matching t, -1: none (the dataplane's scan, policy.h). */
 static int first_rule(const struct xwan_maps *m, const struct xwan_settings *s,
-		      const struct xwan_explain_query *q, uint32_t lan, struct policy_rule *out)
+		      const struct xwan_rule_tuple *t, struct policy_rule *out)
 {
 	uint32_t bank = xwan_rules_bank(s->rules_sel), count = xwan_rules_count(s->rules_sel);
-	uint16_t dport = q->proto == IPPROTO_ICMP ? 0 : q->dport;
 
 	for (uint32_t i = 0; i < count && i < XWAN_MAX_RULES; i++) {
 		__u32 key = xwan_rule_key(bank, i);
 
 		if (bpf_map_lookup_elem(m->fd[XM_RULES], &key, out))
 			return -1;
-		if (xwan_rule_matches(out, q->src, q->dst, q->proto, dport, lan))
+		if (xwan_rule_matches(out, t))
 			return (int)i;
 	}
 	return -1;
@@ -262,6 +262,7 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 	struct lpm_v4_key dk = { .prefixlen = 32, .addr = q->dst };
 	struct pin_ctx pc = { .q = q, .out = out, .now = xwan_now_ns() };
 	struct xwan_settings s;
+	struct xwan_rule_tuple tuple;
 	struct policy_rule pr;
 	struct dst_policy dp;
 	struct gw_group gg;
@@ -319,7 +320,8 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 	}
 
 	group = s.default_group;
-	rule = first_rule(m, &s, q, lan, &pr);
+	xwan_rule_tuple4(&tuple, q->src, q->dst, q->proto, q->dport, lan);
+	rule = first_rule(m, &s, &tuple, &pr);
 	if (rule < 0) {
 		fprintf(out, "rule:     none matched (%u rules): the default group\n",
 			xwan_rules_count(s.rules_sel));

@@ -60,6 +60,11 @@ static void print6_one(struct print6 *c, const struct flow6_key *k, const struct
 	bool live = live6(c->s, o, k->proto, c->now);
 	const char *wan = o->gw < XWAN_MAX_GATEWAYS && c->rt->gw_name[o->gw][0]
 				  ? c->rt->gw_name[o->gw] : "-";
+	const char *rule = o->rule < XWAN_MAX_RULES && o->rule < c->rt->n_rules
+				   ? c->rt->rule_name[o->rule] : "-";
+	/* A rule's bypass or drop is a marker: one entry, nothing translated. */
+	const char *kind = (o->flags & FLOW_F_DROP) ? "drop" : (o->flags & FLOW_F_BYPASS) ? "bypass"
+			   : o->nat6 == NAT6_NPT ? "npt" : "routed";
 
 	if ((!live && !c->f->all) || c->f->client || (c->f->gw >= 0 && o->gw != c->f->gw))
 		return;
@@ -68,15 +73,19 @@ static void print6_one(struct print6 *c, const struct flow6_key *k, const struct
 		return;
 	(*c->shown)++;
 	endpoint6(cli, sizeof(cli), k->saddr, k->sport, ports || k->proto == IPPROTO_ICMPV6);
-	endpoint6(nat, sizeof(nat), o->peer.daddr, o->peer.dport, ports);
+	if (o->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
+		snprintf(nat, sizeof(nat), "-");
+	else
+		endpoint6(nat, sizeof(nat), o->peer.daddr, o->peer.dport, ports);
 	endpoint6(rem, sizeof(rem), k->daddr, k->dport, ports);
 	if (c->f->json) {
 		fprintf(c->out,
-			"%s{\"family\":\"ipv6\",\"proto\":\"%s\",\"client\":\"%s\",\"nat\":\"%s\","
+			"%s{\"family\":\"ipv6\",\"proto\":\"%s\",\"kind\":\"%s\",\"rule\":\"%s\","
+			"\"client\":\"%s\",\"nat\":\"%s\","
 			"\"nat6\":\"%s\",\"remote\":\"%s\",\"wan\":\"%s\",\"state\":\"%s\","
 			"\"live\":%s,\"packets_out\":%llu,\"bytes_out\":%llu,\"packets_in\":%llu,"
 			"\"bytes_in\":%llu}",
-			*c->shown > 1 ? ",\n" : "", proto6_name(k->proto), cli, nat,
+			*c->shown > 1 ? ",\n" : "", proto6_name(k->proto), kind, rule, cli, nat,
 			o->nat6 < 3 ? nat6_names[o->nat6] : "?", rem, wan,
 			xwan_flow_state_name(k->proto, o->state), live ? "true" : "false",
 			(unsigned long long)o->packets, (unsigned long long)o->bytes,
@@ -84,9 +93,9 @@ static void print6_one(struct print6 *c, const struct flow6_key *k, const struct
 			(unsigned long long)(in ? in->bytes : 0));
 		return;
 	}
-	fprintf(c->out, "%-5s %-7s %s -> %s -> %s wan %s %s %s, out %llu pkts %llu B, in %llu pkts "
-		"%llu B\n", proto6_name(k->proto), "ipv6", cli,
-		o->nat6 == NAT6_NPT ? nat : "(not translated)", rem, wan,
+	fprintf(c->out, "%-5s %-7s %s -> %s -> %s wan %s rule %s %s %s, out %llu pkts %llu B, in "
+		"%llu pkts %llu B\n", proto6_name(k->proto), kind, cli,
+		o->nat6 == NAT6_NPT || !strcmp(nat, "-") ? nat : "(not translated)", rem, wan, rule,
 		xwan_flow_state_name(k->proto, o->state), live ? "live" : "expired",
 		(unsigned long long)o->packets, (unsigned long long)o->bytes,
 		(unsigned long long)(in ? in->packets : 0), (unsigned long long)(in ? in->bytes : 0));

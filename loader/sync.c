@@ -74,24 +74,45 @@ static uint32_t idle_rule_bank(const struct xwan_maps *m)
 	return xwan_rules_bank(cur.rules_sel) ^ 1;
 }
 
+/* A rule's src or dst as the matcher's four words (an IPv4 prefix in word 0). */
+static void rule_words(const struct xwan_rule *r, bool src, __be32 addr[4], __be32 mask[4])
+{
+	const struct xwan_cidr *c4 = src ? &r->src : &r->dst;
+	const struct xwan_cidr6 *c6 = src ? &r->src6 : &r->dst6;
+
+	memset(addr, 0, 16);
+	memset(mask, 0, 16);
+	if (r->family == RULE_FAMILY_IPV4) {
+		mask[0] = mask_of(c4->plen);
+		addr[0] = c4->addr & mask[0];
+	} else if (r->family == RULE_FAMILY_IPV6) {
+		memcpy(addr, c6->addr, 16);
+		for (int i = 0; i < 4; i++) {
+			int bits = c6->plen - 32 * i;
+
+			mask[i] = mask_of((uint8_t)(bits < 0 ? 0 : bits > 32 ? 32 : bits));
+			addr[i] &= mask[i];
+		}
+	}
+}
+
 static int sync_rules(const struct xwan_config *cfg, const struct xwan_maps *m, uint32_t bank)
 {
 	for (int i = 0; i < cfg->n_rules; i++) {
 		const struct xwan_rule *r = &cfg->rules[i];
 		struct policy_rule pr = {
-			.src_mask = mask_of(r->src.plen),
-			.dst_mask = mask_of(r->dst.plen),
 			.dport_min = r->dport_min,
 			.dport_max = r->dport_max ? r->dport_max : 65535,
 			.proto = r->proto,
 			.action = (uint8_t)r->action,
 			.group = (uint8_t)(r->action == RULE_ACTION_GROUP ? r->group : 0),
 			.filtering = r->has_filtering ? (uint8_t)(r->filtering + 1) : 0,
+			.family = r->family,
 		};
 		uint32_t key = xwan_rule_key(bank, (uint32_t)i);
 
-		pr.src_addr = r->src.addr & pr.src_mask;
-		pr.dst_addr = r->dst.addr & pr.dst_mask;
+		rule_words(r, true, pr.src_addr, pr.src_mask);
+		rule_words(r, false, pr.dst_addr, pr.dst_mask);
 		if (r->lan[0]) {
 			pr.lan_ifindex = if_nametoindex(r->lan);
 			if (!pr.lan_ifindex)

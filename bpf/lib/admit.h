@@ -144,14 +144,14 @@ static __attribute__((noinline)) int lan_src_ok(__u32 ifindex, __be32 addr)
  * May this packet open a flow, and through which group or pinned WAN? The
  * destination's policy, anti-spoofing, the opening packet, the LAN
  * interface, then the rules (a bypass or drop ends here, as a marker).
- * Not inlined: the rule scan's state stays off flow_admit's frame, which
- * the port step's callees need.
+ * The rule scan's state is per CPU (policy.h), off flow_admit's frame,
+ * which the port step's callees need.
  */
 static __always_inline __u32 admit_policy(const struct pkt *p, const struct xwan_settings *s,
 					  struct admit_plan *ap, __u64 now)
 {
-	struct rule_scan rs = { .found = XWAN_RULE_NONE };
 	struct dst_policy *dp = dst_policy_of(p->key.daddr);
+	struct rule_scan *rs;
 	__u32 ifindex = ap->ifindex;    /* a key on the stack: ap stays in registers */
 
 	ap->group = s->default_group;
@@ -171,16 +171,20 @@ static __always_inline __u32 admit_policy(const struct pkt *p, const struct xwan
 	ap->lan = bpf_map_lookup_elem(&ifaces, &ifindex);
 	if (!ap->lan || ap->lan->role != IFACE_LAN)
 		return V_PASS_NOT_XWAN;
-	if (ap->pinned == XWAN_GW_NONE) {
-		rules_match(p, ap->ifindex, s, &rs);
-		if (rs.found != XWAN_RULE_NONE) {
-			if (rs.action != RULE_ACTION_GROUP)
-				return flow_admit_marker(s, p, ap->ifindex, rs.found, rs.action, now);
-			ap->group = rs.group;
-		}
+	ap->rule = XWAN_RULE_NONE;
+	ap->rule_filtering = 0;
+	if (ap->pinned != XWAN_GW_NONE)
+		return ADMIT_NEXT;
+	rs = rules_match(p, ap->ifindex, s);
+	if (!rs)
+		return V_DROP_FLOW_ALLOC;
+	if (rs->found != XWAN_RULE_NONE) {
+		if (rs->action != RULE_ACTION_GROUP)
+			return flow_admit_marker(s, p, ap->ifindex, rs->found, rs->action, now);
+		ap->group = rs->group;
 	}
-	ap->rule = rs.found;
-	ap->rule_filtering = rs.filtering;
+	ap->rule = rs->found;
+	ap->rule_filtering = rs->filtering;
 	return ADMIT_NEXT;
 }
 

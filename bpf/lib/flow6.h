@@ -2,8 +2,8 @@
 /*
  * IPv6 flows (issue 13): the flows6 table, both directions of a flow; its
  * gateway chosen on the first packet (nat6 none: by the source's delegated
- * prefix, RFC 8678; else the default group's IPv6 slot table, sticky
- * clients included) and pinned for the flow's life; timeouts as IPv4's;
+ * prefix, RFC 8678; else its group's IPv6 slot table, the group the rules
+ * chose (policy6.h), sticky clients included) and pinned for the flow's life; timeouts as IPv4's;
  * later fragments following their first one's flow.
  */
 #ifndef XWAN_FLOW6_H
@@ -165,6 +165,7 @@ struct v6_scratch {
 	struct sticky_binding nb;
 	struct flow6_entry out;         /* a new flow's entries */
 	struct flow6_entry in;
+	__u16 rule;                     /* a new flow's rule (policy6.h), XWAN_RULE_NONE */
 };
 
 struct {
@@ -269,7 +270,7 @@ static __always_inline __u32 flow6_create(struct v6_scratch *sc, __u32 lan_ifind
 	sc->out.gw = sc->in.gw = (__u8)gw;
 	sc->out.group = sc->in.group = (__u8)group;
 	sc->out.nat6 = sc->in.nat6 = gi->nat6;
-	sc->out.rule = sc->in.rule = XWAN_RULE_NONE;
+	sc->out.rule = sc->in.rule = sc->rule;
 	sc->out.in_ifindex = sc->in.out_ifindex = lan_ifindex;
 	sc->out.out_ifindex = sc->in.in_ifindex = gi->ifindex;
 	sc->in.out_mtu = lan->mtu;
@@ -303,9 +304,9 @@ static __always_inline __u32 flow6_create(struct v6_scratch *sc, __u32 lan_ifind
 }
 
 /*
- * The gateway of a new LAN flow, or a verdict: nat6 none sources leave by
- * their prefix's WAN; the rest by the default group (IPv4's policy rules
- * match IPv4 addresses only).
+ * The gateway of a new LAN flow in *group (the rules' choice, policy6.h),
+ * or a verdict: nat6 none sources leave by their prefix's WAN whatever the
+ * group (another ISP would drop the source); the rest by the group.
  */
 static __always_inline __u32 flow6_choose(struct v6_scratch *w, const struct xwan_settings *s,
 					  __u64 now, __u32 *gw, __u32 *group)
@@ -318,7 +319,6 @@ static __always_inline __u32 flow6_choose(struct v6_scratch *w, const struct xwa
 		*group = XWAN_GROUP_NONE;
 		return 0;
 	}
-	*group = s->default_group;
 	t = group6_table(*group);
 	if (!t)
 		return V_PASS_NOT_XWAN;

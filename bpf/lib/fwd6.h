@@ -17,6 +17,7 @@
 
 #include "l2.h"
 #include "nat6.h"
+#include "policy6.h"
 #include "verdict.h"
 
 /*
@@ -48,15 +49,25 @@ static __always_inline __u32 lan6_flow(xwan_ctx *c, struct v6_scratch *w,
 		return V_PASS_BYPASS;
 	if (p->frag == FRAG_LATER) {
 		fe = frag6_follow(s, w, now);
+		if (fe && flow6_is_marker(fe))
+			return flow6_marked(fe, p, now);
 		*fep = fe;
 		return fe && fe->dir == FLOW_DIR_OUT ? 0 : V_PASS_FRAG_EARLY;
 	}
 	fe = flow6_lookup(s, &p->key, now);
+	if (fe && flow6_is_marker(fe)) {
+		frag6_remember(w, now);
+		return flow6_marked(fe, p, now);
+	}
 	if (fe && (fe->dir != FLOW_DIR_OUT ||
 		   (fe->state == FLOW_STATE_CLOSED && (p->tcp_flags & TCP_FLAG_SYN))))
 		fe = NULL;
 	if (!fe) {
-		v = flow6_choose(w, s, now, &gw, &group);
+		v = flow6_policy(w, s, ifindex, now, &group);
+		if (!v)
+			v = flow6_choose(w, s, now, &gw, &group);
+		if (v == V_PASS_BYPASS || v == V_DROP_POLICY)
+			frag6_remember(w, now);   /* a rule's marker: later fragments too */
 		if (v)
 			return v;
 		v = flow6_create(w, ifindex, gw, group, now);

@@ -114,20 +114,20 @@ static __always_inline int nat_rewrite_icmp_error(xwan_ctx *ctx, const struct pk
  * What any packet from a LAN passes, an error from a LAN host passes too:
  * anti-spoofing of its own source, and the rules that drop. Only errors to
  * the internet are checked, as only flows to it are: the host's and the
- * LAN side's are the kernel's. 0 or the verdict. Not inlined: the rule
- * scan's state stays off the programs' stack.
+ * LAN side's are the kernel's. 0 or the verdict. Not inlined: it stays
+ * off the programs' stack.
  */
 static __attribute__((noinline)) __u32 lan_icmp_error_check(__u32 ifindex, const struct pkt *p)
 {
 	struct xwan_settings *s = get_settings();
-	struct rule_scan rs = { .found = XWAN_RULE_NONE };
+	struct rule_scan *rs;
 
 	if (!p || !s || dst_kernel_bound(p->key.daddr))
 		return 0;
 	if (!lan_src_ok(ifindex, p->key.saddr))
 		return V_DROP_SPOOFED;
-	rules_match(p, ifindex, s, &rs);
-	if (rs.found != XWAN_RULE_NONE && rs.action == RULE_ACTION_DROP)
+	rs = rules_match(p, ifindex, s);
+	if (!rs || (rs->found != XWAN_RULE_NONE && rs->action == RULE_ACTION_DROP))
 		return V_DROP_POLICY;
 	return 0;
 }

@@ -12,33 +12,50 @@
 #include "parse.h"
 #include "../xwan_rules.h"
 
+/*
+ * One rule scan: the tuple and its first matching rule. Per CPU (no program
+ * nests on a CPU while it scans), so neither family's path carries it on
+ * its stack; the bpf_loop callback finds it by itself.
+ */
 struct rule_scan {
-	__be32 saddr;
-	__be32 daddr;
-	__u32  ifindex;
+	struct xwan_rule_tuple t;
 	__u32  base;            /* first rule of the live bank */
 	__u32  count;
 	__u32  found;           /* rule index, XWAN_RULE_NONE */
-	__u16  dport;           /* host order */
-	__u8   proto;
 	__u8   action;
 	__u8   group;
 	__u8   filtering;       /* the rule's policy_rule.filtering, 0: none */
+	__u8   pad;
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rule_scan);
+} rule_scans SEC(".maps");
+
+static __always_inline struct rule_scan *rule_scan_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&rule_scans, &zero);
+}
 
 static long rule_try(__u32 i, void *data)
 {
-	struct rule_scan *r = data;
+	struct rule_scan *r = rule_scan_get();
 	struct policy_rule *pr;
 	__u32 k;
 
-	if (i >= r->count)
+	(void)data;
+	if (!r || i >= r->count)
 		return 1;
 	k = r->base + i;
 	pr = bpf_map_lookup_elem(&rules, &k);
 	if (!pr)
 		return 1;
-	if (!xwan_rule_matches(pr, r->saddr, r->daddr, r->proto, r->dport, r->ifindex))
+	if (!xwan_rule_matches(pr, &r->t))
 		return 0;
 	r->found = i;
 	r->action = pr->action;
@@ -47,22 +64,32 @@ static long rule_try(__u32 i, void *data)
 	return 1;
 }
 
-/* The first rule matching a new flow; found == XWAN_RULE_NONE when none. */
-static __always_inline void rules_match(const struct pkt *p, __u32 ifindex,
-					const struct xwan_settings *s, struct rule_scan *r)
+/* The first rule matching r->t (either family); found == XWAN_RULE_NONE when none. */
+static __always_inline struct rule_scan *rules_scan(struct rule_scan *r,
+						    const struct xwan_settings *s)
 {
 	__u32 sel = s->rules_sel;
 
-	r->saddr = p->key.saddr;
-	r->daddr = p->key.daddr;
-	r->ifindex = ifindex;
 	r->base = xwan_rule_key(xwan_rules_bank(sel), 0);
 	r->count = xwan_rules_count(sel);
 	r->found = XWAN_RULE_NONE;
-	r->dport = p->key.proto == IPPROTO_ICMP ? 0 : bpf_ntohs(p->key.dport);
-	r->proto = p->key.proto;
+	r->action = r->group = r->filtering = 0;
 	if (r->count)
-		bpf_loop(XWAN_MAX_RULES, rule_try, r, 0);
+		bpf_loop(XWAN_MAX_RULES, rule_try, NULL, 0);
+	return r;
+}
+
+/* The first rule matching a new IPv4 flow; NULL only if the scan has no memory. */
+static __always_inline struct rule_scan *rules_match(const struct pkt *p, __u32 ifindex,
+						     const struct xwan_settings *s)
+{
+	struct rule_scan *r = rule_scan_get();
+
+	if (!r)
+		return NULL;
+	xwan_rule_tuple4(&r->t, p->key.saddr, p->key.daddr, p->key.proto,
+			 bpf_ntohs(p->key.dport), ifindex);
+	return rules_scan(r, s);
 }
 
 static __always_inline void sticky_key_of(const struct gw_slot_table *t, const struct pkt *p,

@@ -25,8 +25,6 @@
 #define ROUTER   ip4("100.64.7.1")      /* a router on the path, sends errors */
 #define WAN1_IP  ip4("203.0.113.2")
 
-static const uint8_t MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-
 /* The two MACs of a hop. */
 struct l2 {
 	const uint8_t *dst, *src;

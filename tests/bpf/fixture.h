@@ -64,6 +64,9 @@ static const uint8_t MAC_GW[NGW][6] = {
 	{ 0x02, 0, 0, 0, 0x02, 0x01 },
 };
 
+/* The LAN client's MAC (either family's tests). */
+static const uint8_t MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+
 struct fixture {
 	struct xwan_dp dp;
 	struct xwan_config cfg;
@@ -460,15 +463,15 @@ static inline bool fx_flow(const struct flow_key *k, struct flow_entry *e)
 
 static inline int fx_table_count(int table)
 {
-	struct flow_key k, prev;
+	uint8_t k[64], prev[64];        /* any table's key (flow6_key, sticky6_key...) */
 	int n = 0;
 
-	if (bpf_map_get_next_key(FX.m->fd[table], NULL, &k))
+	if (bpf_map_get_next_key(FX.m->fd[table], NULL, k))
 		return 0;
 	do {
 		n++;
-		prev = k;
-	} while (bpf_map_get_next_key(FX.m->fd[table], &prev, &k) == 0);
+		memcpy(prev, k, sizeof(k));
+	} while (bpf_map_get_next_key(FX.m->fd[table], prev, k) == 0);
 	return n;
 }
 

@@ -3261,8 +3261,9 @@ static void client_error_about_reply(struct frame *f, const struct pk *dg,
 static void drop_icmp_from_client(void)
 {
 	struct policy_rule r = {
-		.src_addr = CLIENT, .src_mask = 0xffffffff, .proto = PROTO_ICMP,
+		.src_addr = { CLIENT }, .src_mask = { 0xffffffff }, .proto = PROTO_ICMP,
 		.dport_min = 0, .dport_max = 65535, .action = RULE_ACTION_DROP,
+		.family = RULE_FAMILY_IPV4,
 	};
 	struct xwan_settings st;
 	uint32_t k = 0;

@@ -137,8 +137,6 @@ static void rnd_bytes(uint8_t *p, size_t n)
 #define FWD_TCP_PORT 2222       /* isp1 tcp 2222 -> 10.1.0.2:22 */
 #define FWD_UDP_PORT 5353       /* isp1 udp 5353 -> 10.1.0.3:53 */
 
-static const uint8_t MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-
 struct fwd {
 	uint32_t addr;          /* the WAN address it arrives on */
 	uint16_t port;

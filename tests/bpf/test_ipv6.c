@@ -20,10 +20,7 @@
  *   build/tests/test_ipv6             all (root)
  *   build/tests/test_ipv6 'test_npt*' those matching a pattern
  */
-#include "tests/bpf/fixture.h"
-
-#include <arpa/inet.h>
-#include <linux/pkt_cls.h>   /* TC_ACT_* */
+#include "tests/bpf/cases6.h"
 
 static const char V6_CONFIG[] =
 	"lan:\n"
@@ -51,121 +48,14 @@ static const char V6_CONFIG[] =
 	"default_group: balance\n"
 	"flow_table_size: 65536\n";
 
-/* The namespace's IPv6: WAN addresses and the gateways' permanent neighbours. */
-static const char V6_NETNS[] =
-	"set -e\n"
-	"sysctl -qw net.ipv6.conf.all.forwarding=1\n"
-	"ip -6 addr add fd00:1::1/64 dev lan0 nodad\n"
-	"ip -6 addr add 2001:db8:1::2/64 dev wan1 nodad\n"
-	"ip -6 addr add 2001:db8:2::2/64 dev wan2 nodad\n"
-	"ip -6 neigh replace 2001:db8:1::1 lladdr 02:00:00:00:01:01 dev wan1 nud permanent\n"
-	"ip -6 neigh replace 2001:db8:2::1 lladdr 02:00:00:00:02:01 dev wan2 nud permanent\n";
-
 #define CLIENT   "fd00:1::2"
 #define CLIENT_N "2001:db8:2:100::2"    /* in isp2's delegated prefix (nat6 none) */
 #define SERVER   "2001:db8:ffff::100"
 #define OUTSIDE1 "2001:db8:1:100::"
 #define HOP1     "2001:db8:1::1"        /* isp1's router */
-#define IP6_H    40
-#define L4       (ETH_LEN + IP6_H)
-
-static const uint8_t MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-
-static void a6(const char *s, uint8_t out[16])
-{
-	if (inet_pton(AF_INET6, s, out) != 1)
-		fail_msg("bad address in test: %s", s);
-}
-
-/* Ethernet + IPv6 + l4 between addresses written as text (frame_ipv6). */
-static void frame6(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sa,
-		   const char *da, uint8_t nh, uint8_t hop, const uint8_t *l4, size_t len,
-		   int csum_off, uint8_t ul)
-{
-	uint8_t s6[16], d6[16];
-
-	a6(sa, s6);
-	a6(da, d6);
-	frame_ipv6(f, dmac, smac, s6, d6, nh, hop, l4, len, csum_off, ul);
-}
-
-static size_t tcp_seg(uint8_t *t, uint16_t sp, uint16_t dp, uint8_t flags)
-{
-	memset(t, 0, 24);
-	wr16(t, sp);
-	wr16(t + 2, dp);
-	wr32(t + 4, 1000);
-	t[12] = 5 << 4;
-	t[13] = flags;
-	wr16(t + 14, 64240);
-	memcpy(t + 20, "data", 4);
-	return 24;
-}
-
-static void tcp6(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sa,
-		 const char *da, uint16_t sp, uint16_t dp, uint8_t flags)
-{
-	uint8_t t[24];
-
-	frame6(f, dmac, smac, sa, da, PROTO_TCP, 64, t, tcp_seg(t, sp, dp, flags), 16, PROTO_TCP);
-}
-
-static bool l4_ok(const struct frame *f, uint8_t nh)
-{
-	const uint8_t *ip = f->d + ETH_LEN;
-
-	return l4sum6(ip, ip + IP6_H, rd16(ip + 4), nh) == 0xffff;
-}
-
-static bool addr_is(const uint8_t *a, const char *s)
-{
-	uint8_t b[16];
-
-	a6(s, b);
-	return !memcmp(a, b, 16);
-}
-
-static bool in64(const uint8_t *a, const char *prefix)
-{
-	uint8_t b[16];
-
-	a6(prefix, b);
-	return !memcmp(a, b, 8);
-}
-
-static uint16_t addr_sum(const uint8_t *a)
-{
-	return cs_fold(cs_add(0, a, 16));
-}
-
-static uint64_t v6verdict(int hook, int v)
-{
-	__u64 n = 0;
-
-	assert_int_equal(xwan_percpu_sum(FX.m->fd[XM_VERDICTS6],
-					 (__u32)XWAN_VERDICT_IDX(hook, v), &n, sizeof(n)), 0);
-	return n;
-}
-
-static struct gw_counters gw6(int gw)
-{
-	struct gw_counters c = {};
-
-	assert_int_equal(xwan_percpu_sum(FX.m->fd[XM_GW_STATS6], (__u32)gw, (__u64 *)&c,
-					 sizeof(c)), 0);
-	return c;
-}
-
 static int group_setup(void **state)
 {
-	FX_BASE_YAML = V6_CONFIG;
-	if (fx_group_setup(state))
-		return -1;
-	if (system(V6_NETNS) != 0) {
-		fprintf(stderr, "test_ipv6: cannot add the namespace's IPv6\n");
-		return -1;
-	}
-	return fx_reset();      /* gather the host again, with its IPv6 */
+	return fx6_group_setup(state, V6_CONFIG);
 }
 
 /* A client's TCP segment out through xdp_lan; returns the XDP action. */

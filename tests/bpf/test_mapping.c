@@ -16,8 +16,6 @@
 #define REMOTE2  ip4("198.18.0.20")     /* another address: another "STUN server" */
 #define THIRD    ip4("100.70.0.30")     /* an internet host the client never sent to */
 
-static const uint8_t MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-
 /* A UDP datagram or a TCP segment, as a frame from the LAN or a WAN. */
 static void mk_l4(struct frame *f, const uint8_t *dst, const uint8_t *src, uint32_t sa,
 		  uint32_t da, uint8_t proto, uint16_t sp, uint16_t dp, uint8_t flags)

@@ -1049,6 +1049,58 @@ static void test_ipv6_keys(void **state)
 	assert_false(cfg.wans[0].v6.enabled);
 }
 
+#define WANS6 "wan:\n" \
+	"  - name: isp1\n    interface: wan1\n    gateway: 203.0.113.1\n" \
+	"    gateway6: 2001:db8:1::1\n    npt: {outside: 2001:db8:1:100::/64}\n" \
+	"  - {name: isp3, interface: wan3, gateway: 192.0.2.1}\n" \
+	"groups:\n  - {name: g, members: [{wan: isp1}]}\n" \
+	"  - {name: v4only, members: [{wan: isp3}]}\ndefault_group: g\n"
+
+/* A rule's family: its prefixes', `family:`, or `proto: icmpv6`; else both. */
+static void test_rules_ipv6(void **state)
+{
+	(void)state;
+	parse_ok(LAN6 WANS6 "rules:\n"
+		 "  - {name: a, dst: \"2001:db8:ffff::/48\", group: g}\n"
+		 "  - {name: b, src: \"fd00:1::8000/113\", dst: 2001:db8::1, action: drop}\n"
+		 "  - {name: c, proto: udp, dport: 53, group: v4only}\n"
+		 "  - {name: d, family: ipv6, proto: tcp, group: g}\n"
+		 "  - {name: e, proto: icmpv6, action: drop}\n"
+		 "  - {name: f, dst: 192.0.2.0/24, proto: icmp, group: v4only}\n");
+	assert_int_equal(cfg.rules[0].family, RULE_FAMILY_IPV6);
+	assert_ip6(cfg.rules[0].dst6.addr, "2001:db8:ffff::");
+	assert_int_equal(cfg.rules[0].dst6.plen, 48);
+	assert_int_equal(cfg.rules[0].src6.plen, 0);
+	assert_ip6(cfg.rules[1].src6.addr, "fd00:1::8000");
+	assert_int_equal(cfg.rules[1].src6.plen, 113);
+	assert_int_equal(cfg.rules[1].dst6.plen, 128);
+	assert_int_equal(cfg.rules[2].family, RULE_FAMILY_ANY);
+	assert_int_equal(cfg.rules[3].family, RULE_FAMILY_IPV6);
+	assert_int_equal(cfg.rules[4].family, RULE_FAMILY_IPV6);
+	assert_int_equal(cfg.rules[4].proto, IPPROTO_ICMP);
+	assert_int_equal(cfg.rules[5].family, RULE_FAMILY_IPV4);
+	assert_int_equal(cfg.rules[5].dst.addr, ip("192.0.2.0"));
+
+	parse_fails(LAN6 WANS6 "rules:\n  - {name: r, src: 10.1.0.0/24, dst: \"2001:db8::/32\", "
+		    "action: drop}\n",
+		    "xwan.yaml:16: rules[0].dst: is IPv6 while src makes the rule IPv4: a rule "
+		    "matches flows of one family (write one rule per family)");
+	parse_fails(LAN6 WANS6 "rules:\n  - {name: r, family: ipv4, proto: icmpv6, action: drop}\n",
+		    "xwan.yaml:16: rules[0].proto: is IPv6 while family makes the rule IPv4: a "
+		    "rule matches flows of one family (write one rule per family)");
+	parse_fails(LAN6 WANS6 "rules:\n  - {name: r, family: inet6, action: drop}\n",
+		    "xwan.yaml:16: rules[0].family: unknown value \"inet6\" (expected one of: "
+		    "ipv4, ipv6)");
+	parse_fails(LAN6 WANS6 "rules:\n  - {name: r, dst: \"2001:db8::1/64\", action: drop}\n",
+		    "xwan.yaml:16: rules[0].dst: 2001:db8::1/64 has host bits set; did you "
+		    "mean 2001:db8::/64?");
+	parse_fails(LAN6 WANS6 "rules:\n  - {name: r, dst: \"2001:db8::/32\", group: v4only}\n",
+		    "xwan.yaml:16: rules[0].group: group \"v4only\" has no member with gateway6: "
+		    "the IPv6 flows this rule matches would have no gateway");
+	/* Control: the same group takes an IPv4 rule. */
+	parse_ok(LAN6 WANS6 "rules:\n  - {name: r, dst: 192.0.2.0/24, group: v4only}\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1080,6 +1132,7 @@ int main(void)
 		cmocka_unit_test(test_check_system),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_ipv6_keys),
+		cmocka_unit_test(test_rules_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
