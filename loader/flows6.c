@@ -112,7 +112,9 @@ static void print6_table(struct print6 *c, int fd)
 		after = &k;
 		if (bpf_map_lookup_elem(fd, &k, &e) || e.dir != FLOW_DIR_OUT)
 			continue;
-		print6_one(c, &k, &e, bpf_map_lookup_elem(fd, &e.peer, &in) ? NULL : &in);
+		/* A rule's marker is its own peer (policy6.h): no reply direction. */
+		print6_one(c, &k, &e, (e.flags & (FLOW_F_BYPASS | FLOW_F_DROP)) ||
+					      bpf_map_lookup_elem(fd, &e.peer, &in) ? NULL : &in);
 	}
 }
 

@@ -56,8 +56,12 @@ static __always_inline __u32 flow6_marker(struct v6_scratch *w, __u32 ifindex, _
 	mk->group = XWAN_GROUP_NONE;
 	mk->rule = (__u16)rule;
 	mk->flags = action == RULE_ACTION_DROP ? FLOW_F_DROP : FLOW_F_BYPASS;
-	mk->peer.proto = w->p.key.proto;
-	if (bpf_map_update_elem(&flows6, &w->p.key, mk, BPF_ANY) == 0)
+	/* Its own peer: one entry that is a whole flow to the half-flow checks
+	 * (flow6_half_left), the sweep and the flush. Never answered, it lives
+	 * in flows6_new; an older answered entry of its key would shadow it. */
+	mk->peer = w->p.key;
+	bpf_map_delete_elem(&flows6, &w->p.key);
+	if (bpf_map_update_elem(&flows6_new, &w->p.key, mk, BPF_ANY) == 0)
 		count_event(EV_FLOW_CREATED);
 	return action == RULE_ACTION_DROP ? V_DROP_POLICY : V_PASS_BYPASS;
 }

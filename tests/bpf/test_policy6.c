@@ -126,7 +126,8 @@ static bool flow6_of(const struct frame *f, struct flow6_entry *e)
 		memcpy(&k.sport, ip + IP6_H + 4, 2);   /* echo: the identifier */
 		k.dport = 0;
 	}
-	return bpf_map_lookup_elem(FX.m->fd[XM_FLOWS6], &k, e) == 0;
+	return bpf_map_lookup_elem(FX.m->fd[XM_FLOWS6], &k, e) == 0 ||
+	       bpf_map_lookup_elem(FX.m->fd[XM_FLOWS6_NEW], &k, e) == 0;
 }
 
 /* ------------------------------------------------------------- rules */
