@@ -35,10 +35,8 @@ struct admit_plan {
 };
 
 /*
- * Only a flow's opening packet may create it; replies and errors never do.
- * A TCP segment other than a SYN opens a flow only with `asymmetric: allow`:
- * it belongs to a session that started elsewhere (before a restart, or
- * through another router), and picking it up mid-stream is a choice.
+ * Only a flow's opening packet may create it; replies and errors never do,
+ * nor a TCP segment but a SYN unless asymmetric: allow (nat_port.h).
  */
 static __always_inline int pkt_opens_flow(const struct pkt *p, const struct xwan_settings *s)
 {
@@ -46,9 +44,7 @@ static __always_inline int pkt_opens_flow(const struct pkt *p, const struct xwan
 		return 0;
 	switch (p->key.proto) {
 	case IPPROTO_TCP:
-		if ((p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN)
-			return 1;
-		return s->asymmetric == ASYM_ALLOW && !(p->tcp_flags & TCP_FLAG_RST);
+		return tcp_opens_flow(p->tcp_flags, s);
 	case IPPROTO_UDP:
 		return 1;
 	case IPPROTO_ICMP:

@@ -87,16 +87,8 @@ static __attribute__((noinline)) __u32 nat_map_gateway(const struct pkt *p,
 /* The i-th public port to try: the client's, then the same parity. */
 static __always_inline __u32 nat_map_candidate(const struct nat_map_scratch *ms, __u32 i)
 {
-	__u32 base = ms->nt.base, range = ms->nt.range, c;
-
-	if (i == 0 && ms->first)
-		return ms->first;
-	if (i >= XWAN_NAT_TRIES / 2)    /* parity is RECOMMENDED, a mapping more so */
-		return base + (ms->nt.start + i) % range;
-	c = base + (ms->nt.start + 2 * i) % range;
-	if ((c & 1) != ms->parity && (c ^ 1) >= base && (c ^ 1) < base + range)
-		c ^= 1;
-	return c;
+	return nat_port_candidate(ms->first, ms->nt.base, ms->nt.range, ms->nt.start,
+				  ms->parity, i);
 }
 
 /* Take the PUB side at ms->pub: free, or a leftover no live mapping owns. */

@@ -17,6 +17,7 @@
 #include "flow_install.h"
 #include "frag.h"
 #include "gw_select.h"
+#include "nat_port.h"
 #include "policy.h"
 #include "route.h"
 
@@ -153,13 +154,8 @@ static __always_inline int nat_rewrite(xwan_ctx *ctx, const struct pkt *p, enum 
 	__u64 mangled = p->udp ? BPF_F_MARK_MANGLED_0 : 0;
 
 	if (p->frag != FRAG_LATER) {
-		if (port_off && old_port != port) {
-			if (ctx_l4_csum_replace(ctx, p->csum_off, old_port, port,
-						mangled | sizeof(port)))
-				return -1;
-			if (ctx_store16(ctx, port_off, port))
-				return -1;
-		}
+		if (nat_store_port(ctx, p->csum_off, port_off, old_port, port, mangled))
+			return -1;
 		if (p->l4_pseudo && old_addr != addr &&
 		    ctx_l4_csum_replace(ctx, p->csum_off, old_addr, addr,
 					mangled | BPF_F_PSEUDO_HDR | sizeof(addr)))
