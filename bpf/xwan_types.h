@@ -802,7 +802,7 @@ struct npt6_map {
 /* How a WAN's IPv6 traffic is translated (config nat6:). */
 enum nat6_mode {
 	NAT6_NPT        = 0,    /* RFC 6296 prefix translation, stateless per packet */
-	NAT6_MASQUERADE = 1,    /* NAT66 to the WAN's address (not in the dataplane yet) */
+	NAT6_MASQUERADE = 1,    /* NAT66 to the WAN's address with a port (nat66.h) */
 	NAT6_NONE       = 2,    /* the LAN holds the ISP's prefix (RFC 8678) */
 };
 
@@ -825,7 +825,8 @@ struct gw6_info {
 	__u8  addr_plen;
 	__u8  status;           /* enum gw_status, for the views */
 	__u32 fwmark;           /* the same mark as IPv4's: one table per WAN */
-	__u32 pad;
+	__u16 port_min;         /* masquerade: NAT66 port range (nat_ports), host order */
+	__u16 port_max;
 };
 
 /*

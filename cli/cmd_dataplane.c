@@ -39,13 +39,6 @@ static int do_check(const void *cfg, const void *global)
 
 	if (!x)
 		return 1;
-	/* IPv6 is forwarded for nat6 npt and none; say where it is not (yet). */
-	for (int w = 0; w < x->n_wans; w++)
-		if (x->wans[w].v6.enabled && x->wans[w].v6.nat == XWAN_NAT6_MASQUERADE)
-			fprintf(stderr, "warning: %s:%d: wan %s: nat6: masquerade is accepted but "
-				"not yet forwarded by xwan: this WAN takes no IPv6 flows (use nat6: "
-				"npt with the prefix the ISP routes to you)\n", c->config,
-				x->wans[w].line, x->wans[w].name);
 	printf("%s: ok (%d LAN, %d WAN, %d groups, %d rules)\n", c->config, x->n_lans,
 	       x->n_wans, x->n_groups, x->n_rules);
 	free(x);

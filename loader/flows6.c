@@ -76,7 +76,8 @@ static void print6_one(struct print6 *c, const struct flow6_key *k, const struct
 	if (o->flags & (FLOW_F_BYPASS | FLOW_F_DROP))
 		snprintf(nat, sizeof(nat), "-");
 	else
-		endpoint6(nat, sizeof(nat), o->peer.daddr, o->peer.dport, ports);
+		endpoint6(nat, sizeof(nat), o->peer.daddr, o->peer.dport,
+			  ports || k->proto == IPPROTO_ICMPV6);
 	endpoint6(rem, sizeof(rem), k->daddr, k->dport, ports);
 	if (c->f->json) {
 		fprintf(c->out,
@@ -95,7 +96,7 @@ static void print6_one(struct print6 *c, const struct flow6_key *k, const struct
 	}
 	fprintf(c->out, "%-5s %-7s %s -> %s -> %s wan %s rule %s %s %s, out %llu pkts %llu B, in "
 		"%llu pkts %llu B\n", proto6_name(k->proto), kind, cli,
-		o->nat6 == NAT6_NPT || !strcmp(nat, "-") ? nat : "(not translated)", rem, wan, rule,
+		o->nat6 != NAT6_NONE || !strcmp(nat, "-") ? nat : "(not translated)", rem, wan, rule,
 		xwan_flow_state_name(k->proto, o->state), live ? "live" : "expired",
 		(unsigned long long)o->packets, (unsigned long long)o->bytes,
 		(unsigned long long)(in ? in->packets : 0), (unsigned long long)(in ? in->bytes : 0));

@@ -18,14 +18,14 @@ int xwan_install_groups6(const struct xwan_config *cfg, const struct xwan_maps *
 	static xwan_usable_t u;
 
 	/*
-	 * Groups balance the NPT WANs: a nat6 none WAN takes the flows whose
-	 * source is in its delegated prefix only (any other source would leave
-	 * it untranslated), and masquerade is not in the dataplane yet.
+	 * Groups balance the NPT and masquerade WANs: a nat6 none WAN takes the
+	 * flows whose source is in its delegated prefix only (any other source
+	 * would leave it untranslated).
 	 */
 	for (int g = 0; g < cfg->n_groups; g++)
 		for (int w = 0; w < cfg->n_wans; w++)
 			u[g][w] = usable6[g][w] && cfg->wans[w].v6.enabled &&
-				  cfg->wans[w].v6.nat == XWAN_NAT6_NPT;
+				  cfg->wans[w].v6.nat != XWAN_NAT6_NONE;
 	return xwan_install_group_tables(cfg, m->fd[XM_GROUPS6], m->fd[XM_GW_SLOTS6], u);
 }
 
@@ -116,6 +116,8 @@ int xwan_sync_gateways6(const struct xwan_config *cfg, const struct xwan_host *h
 			memcpy(gi.addr, f->addr, 16);
 			gi.addr_plen = f->plen;
 			memcpy(gi.mac_wan, h->wan[i].mac, 6);
+			gi.port_min = cfg->wans[i].port_min;    /* nat_ports, as IPv4's */
+			gi.port_max = cfg->wans[i].port_max;
 			if (w6->nat == XWAN_NAT6_NPT) {
 				words_of(w6->npt_inside.addr, in);
 				words_of(w6->npt_outside.addr, out);

@@ -4,7 +4,8 @@
  * gateway chosen on the first packet (nat6 none: by the source's delegated
  * prefix, RFC 8678; else its group's IPv6 slot table, the group the rules
  * chose (policy6.h), sticky clients included) and pinned for the flow's life; timeouts as IPv4's;
- * later fragments following their first one's flow.
+ * later fragments following their first one's flow. A masquerading
+ * gateway's reply key takes a port (nat66.h).
  */
 #ifndef XWAN_FLOW6_H
 #define XWAN_FLOW6_H
@@ -175,6 +176,9 @@ struct {
 	__type(value, struct v6_scratch);
 } v6_scratch SEC(".maps");
 
+/* Masquerade's port search and rewrites: it claims reply keys with the scratch's entries. */
+#include "nat66.h"
+
 /* This CPU's scratch, its packet zeroed. */
 static __always_inline struct v6_scratch *v6_scratch_get(void)
 {
@@ -286,12 +290,20 @@ static __always_inline __u32 flow6_create(struct v6_scratch *sc, __u32 lan_ifind
 	sc->out.peer.dport = p->key.sport;
 	sc->out.peer.proto = p->key.proto;
 	sc->in.peer = p->key;
-	/* A new flow starts unanswered (flows6_new), whatever an old entry of
-	 * its key held: the answered copy goes, or lookups would find it first. */
-	bpf_map_delete_elem(&flows6, &sc->out.peer);
-	bpf_map_delete_elem(&flows6, &p->key);
-	if (bpf_map_update_elem(&flows6_new, &sc->out.peer, &sc->in, BPF_ANY) ||
-	    bpf_map_update_elem(&flows6_new, &p->key, &sc->out, BPF_ANY))
+	if (gi->nat6 == NAT6_MASQUERADE) {
+		__u32 v = nat66_reply_key(sc, gi, gw, now);    /* claims the IN half's key */
+
+		if (v)
+			return v;
+	} else {
+		/* A new flow starts unanswered (flows6_new), whatever an old entry of
+		 * its key held: the answered copy goes, or lookups would find it first. */
+		bpf_map_delete_elem(&flows6, &sc->out.peer);
+		bpf_map_delete_elem(&flows6, &p->key);
+		if (bpf_map_update_elem(&flows6_new, &sc->out.peer, &sc->in, BPF_ANY))
+			return V_DROP_FLOW_ALLOC;
+	}
+	if (bpf_map_update_elem(&flows6_new, &p->key, &sc->out, BPF_ANY))
 		return V_DROP_FLOW_ALLOC;
 	count_event(EV_FLOW_CREATED);
 	{

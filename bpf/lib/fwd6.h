@@ -274,7 +274,7 @@ static __attribute__((noinline)) int xdp6_lan(struct xdp_md *ctx)
 		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_MTU);
 	if (!p->icmp_err)
 		flow6_track(fe, p, now);
-	v = nat6_out(ctx, p, gi);
+	v = nat6_out(ctx, p, gi, fe);
 	if (v)
 		return xdp6_verdict(HOOK_XDP_LAN, v);
 	count_gw6_packet(gw, p->len, 1);
@@ -325,7 +325,7 @@ static __attribute__((noinline)) int xdp6_wan(struct xdp_md *ctx)
 		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_NOT_XWAN);
 	if (!p->icmp_err)
 		flow6_track(fe, p, now);
-	v = nat6_in(ctx, p, gi);
+	v = nat6_in(ctx, p, gi, fe);
 	if (v)
 		return xdp6_verdict(HOOK_XDP_WAN, v);
 	count_gw6_packet(gw, p->len, 0);
@@ -451,7 +451,7 @@ static __attribute__((noinline)) int tc6_wan_egress(struct __sk_buff *skb)
 		return tc6_verdict(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
 	if (!p->icmp_err)
 		frag6_remember(w, bpf_ktime_get_coarse_ns());
-	v = nat6_out(skb, p, gi);
+	v = nat6_out(skb, p, gi, fe);
 	if (v)
 		return tc6_verdict(HOOK_TC_WAN_OUT, v);
 	count_gw6_packet(gw, p->len, 1);
@@ -488,7 +488,7 @@ static __attribute__((noinline)) int tc6_wan_ingress(struct __sk_buff *skb)
 		frag6_remember(w, now);
 		flow6_track(fe, p, now);
 	}
-	v = nat6_in(skb, p, gi);
+	v = nat6_in(skb, p, gi, fe);
 	if (v)
 		return tc6_verdict(HOOK_TC_WAN_IN, v);
 	count_gw6_packet(gw, p->len, 0);

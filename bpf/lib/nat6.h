@@ -5,6 +5,8 @@
  *         packet inside -> outside, the destination of a reply back. Checksum
  *         neutral: no transport checksum changes, nor skb->csum in tc.
  *   none  nothing: the LAN holds the ISP's prefix (RFC 8678).
+ *   masquerade  NAT66 to the WAN's address and a port (nat66.h): stateful,
+ *         transport checksums updated.
  * An ICMPv6 error is translated with its quoted header, the quoted address
  * through the same map as the outer one on the other side (still neutral:
  * the ICMPv6 checksum covers both and each keeps its sum).
@@ -13,9 +15,6 @@
 #define XWAN_NAT6_H
 
 #include "flow6.h"
-
-#define IP6_SRC_OFF 8
-#define IP6_DST_OFF 24
 
 /* One address through m: 0, or the verdict when it cannot be. */
 static __always_inline __u32 nat6_addr(xwan_ctx *c, __u32 off, const struct npt6_map *m)
@@ -27,12 +26,28 @@ static __always_inline __u32 nat6_addr(xwan_ctx *c, __u32 off, const struct npt6
 	return rc > 0 ? V_DROP_UNTRANSLATED : V_DROP_NPT_UNMAPPABLE;
 }
 
+/*
+ * A masqueraded flow's packet (nat66.h), by the mode the flow was made
+ * with: its reply key holds the WAN's address whatever a reload did since.
+ */
+static __always_inline __u32 nat6_masq(xwan_ctx *c, const struct pkt6 *p,
+				       const struct flow6_entry *fe, int out)
+{
+	if (nat66_rewrite(c, p, fe, out))
+		return V_DROP_MALFORMED;
+	if (p->icmp_err)
+		count_event(EV_ICMP_ERR_XLATED);
+	return 0;
+}
+
 /* LAN -> WAN: the source (and an error's quoted destination). */
 static __always_inline __u32 nat6_out(xwan_ctx *c, const struct pkt6 *p,
-				      const struct gw6_info *gi)
+				      const struct gw6_info *gi, const struct flow6_entry *fe)
 {
 	__u32 v;
 
+	if (fe->nat6 == NAT6_MASQUERADE)
+		return nat6_masq(c, p, fe, 1);
 	if (gi->nat6 != NAT6_NPT)
 		return 0;
 	v = nat6_addr(c, p->l3_off + IP6_SRC_OFF, &gi->out);
@@ -43,10 +58,12 @@ static __always_inline __u32 nat6_out(xwan_ctx *c, const struct pkt6 *p,
 
 /* WAN -> LAN: the destination (and an error's quoted source). */
 static __always_inline __u32 nat6_in(xwan_ctx *c, const struct pkt6 *p,
-				     const struct gw6_info *gi)
+				     const struct gw6_info *gi, const struct flow6_entry *fe)
 {
 	__u32 v;
 
+	if (fe->nat6 == NAT6_MASQUERADE)
+		return nat6_masq(c, p, fe, 0);
 	if (gi->nat6 != NAT6_NPT)
 		return 0;
 	v = nat6_addr(c, p->l3_off + IP6_DST_OFF, &gi->in);

@@ -16,6 +16,9 @@
 #define ETH_P_IPV6_BE       0xdd86   /* htons(0x86dd) */
 #define IPPROTO_ICMPV6_     58
 
+#define IP6_SRC_OFF         8       /* the addresses in the fixed header */
+#define IP6_DST_OFF         24
+
 #define ICMP6_DST_UNREACH   1
 #define ICMP6_PKT_TOOBIG    2
 #define ICMP6_TIME_EXCEEDED 3
@@ -36,7 +39,8 @@ struct pkt6 {
 	__u8  icmp_err;
 	__u8  tcp_flags;
 	__u8  eth_src[6];       /* the frame's source MAC (zero on L3 devices) */
-	__u8  pad[2];
+	__u8  icmp_type;        /* ICMPv6: the message type */
+	__u8  pad;
 };
 
 #if defined(XWAN_HOOK_XDP)
@@ -150,6 +154,7 @@ static __always_inline int pkt6_parse(xwan_ctx *c, __u32 l3_off, struct pkt6 *p)
 	p->len = 40 + (__u32)ps.payload_len;
 	p->hop_limit = ip[7];
 	p->key.proto = ps.proto;
+	p->icmp_type = ps.proto == IPPROTO_ICMPV6_ ? ps.icmp_type : 0;
 	p->frag_id = ps.frag_id;
 	p->frag = !ps.is_frag ? FRAG_NONE : ps.frag_off ? FRAG_LATER : FRAG_FIRST;
 	if (p->frag == FRAG_LATER)

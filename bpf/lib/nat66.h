@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * NAT66 (nat6: masquerade): an IPv6 flow leaves with its WAN's own address
+ * and a port of the WAN's range (nat_ports), for an ISP that gives one
+ * address and no prefix to route. As IPv4's NAT: the client's own port
+ * when it is free toward that remote endpoint (port preservation), else a
+ * port of the same parity from a random point (nat_port.h, shared with
+ * IPv4's mappings); ports are unique per remote endpoint, so one address
+ * serves far more than 64k flows. ICMPv6 echo's identifier is its port;
+ * a protocol without ports is translated by address only, one LAN host per
+ * remote and protocol (address_only_nat_in_use).
+ *
+ * The reply key {remote, WAN address, remote port, public port} is claimed
+ * in flows6 with BPF_NOEXIST: whoever holds it (a live flow of another LAN
+ * socket toward the same remote endpoint) keeps it. The translation itself
+ * needs no field of its own: an OUT entry's peer is its reply key (the new
+ * source and port), an IN entry's peer the LAN socket.
+ *
+ * Unlike NPT this changes transport checksums (the pseudo-header and the
+ * port), and an ICMPv6 error is translated with its quoted header: quoted
+ * address, port and checksum, all folded into the ICMPv6 checksum, which
+ * also covers the outer pseudo-header.
+ *
+ * Included by flow6.h after its scratch area, which the port search uses.
+ */
+#ifndef XWAN_NAT66_H
+#define XWAN_NAT66_H
+
+#include "nat_port.h"
+
+/* The port search, off the stack: bpf_loop's callback reads it here. */
+struct nat66_search {
+	struct flow6_key rev;   /* the reply key being claimed; dport: the candidate */
+	__u64 now;
+	__u32 first;            /* the client's port when in the range, 0: none */
+	__u32 base;
+	__u32 range;
+	__u32 start;
+	__u32 parity;
+	__u32 found;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat66_search);
+} nat66_search SEC(".maps");
+
+static __always_inline int flow6_key_eq(const struct flow6_key *a, const struct flow6_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u32 d = 0;
+
+	for (int i = 0; i < (int)(sizeof(*a) / 4); i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+/*
+ * An entry a new flow may take the key of: expired, or a half whose other
+ * half is gone or belongs to another flow now (an LRU eviction, a tuple
+ * reopened).
+ */
+static __always_inline int flow6_reclaimable(const struct xwan_settings *s,
+					     const struct flow6_key *k,
+					     const struct flow6_entry *fe, __u64 now)
+{
+	struct flow6_entry *peer;
+
+	if (age_exceeds(now, fe->last_seen_ns, flow6_timeout(s, k->proto, fe->state)))
+		return 1;
+	peer = bpf_map_lookup_elem(&flows6, &fe->peer);
+	return !peer || !flow6_key_eq(&peer->peer, k);
+}
+
+/* Remove the entry at k, and its other half if that still points back. */
+static __always_inline void flow6_remove(const struct flow6_key *k, const struct flow6_entry *fe)
+{
+	struct flow6_entry *peer = bpf_map_lookup_elem(&flows6, &fe->peer);
+
+	if (peer && flow6_key_eq(&peer->peer, k))
+		bpf_map_delete_elem(&flows6, &fe->peer);
+	bpf_map_delete_elem(&flows6, k);
+}
+
+/*
+ * Claim candidate i (a bpf_loop callback): the reply entry, the new flow's
+ * IN half (v6_scratch.in), goes in at the candidate key if nobody live
+ * holds it.
+ */
+static long nat66_try_port(__u32 i, void *data)
+{
+	struct xwan_settings *s = settings6();
+	struct flow6_entry *held;
+	struct nat66_search *t;
+	struct v6_scratch *w;
+	__u32 zero = 0;
+
+	(void)data;
+	t = bpf_map_lookup_elem(&nat66_search, &zero);
+	w = bpf_map_lookup_elem(&v6_scratch, &zero);
+	if (!t || !w || !s)
+		return 1;
+	t->rev.dport = bpf_htons((__u16)nat_port_candidate(t->first, t->base, t->range, t->start,
+							  t->parity, i));
+	if (bpf_map_update_elem(&flows6, &t->rev, &w->in, BPF_NOEXIST) == 0)
+		goto found;
+	held = bpf_map_lookup_elem(&flows6, &t->rev);
+	if (held && flow6_reclaimable(s, &t->rev, held, t->now)) {
+		flow6_remove(&t->rev, held);
+		if (bpf_map_update_elem(&flows6, &t->rev, &w->in, BPF_NOEXIST) == 0)
+			goto found;
+	}
+	count_event(EV_NAT_COLLISION);
+	return 0;
+found:
+	t->found = 1;
+	return 1;
+}
+
+/* Where a packet's port (or echo identifier) is: its source's (out) or destination's. */
+static __always_inline __u32 nat66_port_off(__u8 proto, __u8 icmp_type, __u32 l4_off, int out)
+{
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
+		return l4_off + (out ? 0 : 2);
+	if (proto == IPPROTO_ICMPV6_ &&
+	    (icmp_type == ICMP6_ECHO_REQUEST || icmp_type == ICMP6_ECHO_REPLY))
+		return l4_off + 4;
+	return 0;
+}
+
+/* Translated by port (TCP, UDP, echo), or by address only. */
+static __always_inline int nat66_ported(const struct pkt6 *p)
+{
+	return p->key.proto == IPPROTO_TCP || p->key.proto == IPPROTO_UDP ||
+	       (p->key.proto == IPPROTO_ICMPV6_ && p->icmp_type == ICMP6_ECHO_REQUEST);
+}
+
+/* The transport checksum (all three cover the pseudo-header), 0: none. */
+static __always_inline __u32 nat66_csum_off(__u8 proto, __u32 l4_off)
+{
+	if (proto == IPPROTO_TCP)
+		return l4_off + 16;
+	if (proto == IPPROTO_UDP)
+		return l4_off + 6;
+	if (proto == IPPROTO_ICMPV6_)
+		return l4_off + 2;
+	return 0;
+}
+
+/*
+ * May this packet open a masqueraded flow? As IPv4's (admit.h): a TCP SYN
+ * (or any but a RST with asymmetric: allow), UDP, an echo request, a
+ * protocol without ports; never a reply, an error or a later fragment.
+ */
+static __always_inline int nat66_opens(const struct pkt6 *p, const struct xwan_settings *s)
+{
+	if (p->icmp_err || p->frag == FRAG_LATER)
+		return 0;
+	switch (p->key.proto) {
+	case IPPROTO_TCP:
+		return tcp_opens_flow(p->tcp_flags, s);
+	case IPPROTO_UDP:
+		return 1;
+	case IPPROTO_ICMPV6_:
+		return p->icmp_type == ICMP6_ECHO_REQUEST;
+	}
+	return 1;
+}
+
+/*
+ * A new flow through masquerading gateway gi: claim its reply key with the
+ * WAN's address and a port, and make w->out.peer that key. 0, or the
+ * verdict that refuses the flow. Called by flow6_create with both entries
+ * built.
+ */
+static __attribute__((noinline)) __u32 nat66_reply_key(struct v6_scratch *w,
+						       const struct gw6_info *gi, __u32 gw,
+						       __u64 now)
+{
+	struct xwan_settings *s = settings6();
+	const struct pkt6 *p = &w->p;
+	struct flow6_entry *old;
+	struct gw_counters *gc;
+	struct nat66_search *t;
+	__u32 zero = 0, sport;
+	int ported;
+
+	t = bpf_map_lookup_elem(&nat66_search, &zero);
+	if (!t || !s)
+		return V_DROP_FLOW_ALLOC;
+	if (!nat66_opens(p, s))
+		return V_DROP_NOT_NEW;
+	if (!(gi->addr[0] | gi->addr[1]) || gi->port_min == 0 || gi->port_max < gi->port_min)
+		return V_DROP_NO_GATEWAY;       /* no address yet: the agent keeps it unusable */
+	ported = nat66_ported(p);
+	t->rev = w->out.peer;
+	__builtin_memcpy(t->rev.daddr, gi->addr, 16);
+	t->now = now;
+	t->found = 0;
+	t->first = 0;
+	t->base = 0;
+	t->range = 1;
+	t->start = 0;
+	t->parity = 0;
+	if (ported) {
+		sport = bpf_ntohs(p->key.sport);
+		t->base = gi->port_min;
+		t->range = (__u32)gi->port_max - gi->port_min + 1;
+		t->first = sport >= gi->port_min && sport <= gi->port_max ? sport : 0;
+		t->start = bpf_get_prandom_u32();
+		t->parity = sport & 1;
+	}
+	bpf_loop(ported ? XWAN_NAT_TRIES : 1, nat66_try_port, NULL, 0);
+	if (!t->found) {
+		gc = bpf_map_lookup_elem(&gw_stats6, &gw);
+		if (gc)
+			gc->nat_exhausted += 1;
+		return ported ? V_DROP_NAT_EXHAUSTED : V_DROP_ADDR_ONLY_TAKEN;
+	}
+	/*
+	 * A tuple reopened: its old flow's reply key was held during the search
+	 * (the remote may still know the old public port), now both go.
+	 */
+	old = bpf_map_lookup_elem(&flows6, &p->key);
+	if (old && !flow6_key_eq(&old->peer, &t->rev))
+		flow6_remove(&p->key, old);
+	w->out.peer = t->rev;
+	return 0;
+}
+
+/* ---- header rewrites ---- */
+
+/*
+ * The rewrites run as small steps over jobs a first step writes here, not
+ * as one function: they run under the IPv4 programs' frames (tc_wan_egress
+ * leaves the IPv6 path's callees 32 bytes of stack), and in tc every
+ * helper call would spill a long function's state to the stack.
+ */
+struct nat66_addr_job {
+	__u32 off;              /* the address in the packet */
+	__u32 csum_off;         /* the checksum it is folded into, 0: none */
+	__u64 flags;            /* for ctx_l4_csum_replace */
+	__u32 from[4];          /* what the packet holds now */
+	__u32 to[4];
+};
+
+struct nat66_port_job {
+	__u32 off;              /* 0: no port to write */
+	__u32 csum_off;
+	__u64 flags;
+	__be16 from;
+	__be16 to;
+	__u32 pad;
+};
+
+/* Job 0: the quoted packet of an ICMPv6 error; job 1: the packet itself. */
+struct nat66_rw {
+	struct nat66_addr_job a[2];
+	struct nat66_port_job pt[2];
+	__u32 q_csum;           /* the quoted transport checksum's offset, 0: not held */
+	__u32 icmp_csum;
+	__u16 qsum;             /* the quoted checksum as it is, and as it becomes */
+	__u16 qnew;
+	__u32 q_udp;            /* UDP's computed 0 is sent as 0xffff */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat66_rw);
+} nat66_rw SEC(".maps");
+
+static __always_inline struct nat66_rw *nat66_rw_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&nat66_rw, &zero);
+}
+
+/*
+ * The jobs of one packet of masqueraded flow fe: out (fe OUT, LAN -> WAN)
+ * the source becomes the WAN's address and port, else (fe IN) the
+ * destination the LAN socket's. An ICMPv6 error: its outer address on that
+ * side (in the ICMPv6 checksum, which covers the pseudo-header), no port of
+ * its own, and its quote on the other side: address and port folded into
+ * the ICMPv6 checksum and into the quoted transport checksum, when the
+ * quote holds it. Later fragments carry no transport header: the address
+ * only. 0, or -1.
+ */
+static __attribute__((noinline)) int nat66_jobs(xwan_ctx *c, const struct pkt6 *p,
+						const struct flow6_entry *fe, int out)
+{
+	struct nat66_rw *rw = nat66_rw_get();
+	__u32 end = p->l3_off + p->len, q_l4 = p->in_l3_off + 40, csum;
+
+	if (!rw)
+		return -1;
+	__builtin_memset(rw, 0, sizeof(*rw));
+	csum = p->frag == FRAG_LATER ? 0 : nat66_csum_off(p->key.proto, p->l4_off);
+	rw->a[1].off = p->l3_off + (out ? IP6_SRC_OFF : IP6_DST_OFF);
+	rw->a[1].csum_off = csum;
+	rw->a[1].flags = BPF_F_PSEUDO_HDR |
+			 (p->key.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
+	__builtin_memcpy(rw->a[1].from, out ? p->key.saddr : p->key.daddr, 16);
+	__builtin_memcpy(rw->a[1].to, out ? fe->peer.daddr : fe->peer.saddr, 16);
+	if (csum && !p->icmp_err) {
+		rw->pt[1].off = nat66_port_off(p->key.proto, p->icmp_type, p->l4_off, out);
+		rw->pt[1].csum_off = csum;
+		rw->pt[1].flags = rw->a[1].flags & BPF_F_MARK_MANGLED_0;
+		rw->pt[1].from = out ? p->key.sport : p->key.dport;
+		rw->pt[1].to = out ? fe->peer.dport : fe->peer.sport;
+	}
+	if (!p->icmp_err)
+		return 0;
+	rw->icmp_csum = csum;
+	rw->a[0].off = p->in_l3_off + (out ? IP6_DST_OFF : IP6_SRC_OFF);
+	rw->a[0].csum_off = csum;
+	__builtin_memcpy(rw->a[0].from, out ? p->inner.daddr : p->inner.saddr, 16);
+	__builtin_memcpy(rw->a[0].to, rw->a[1].to, 16);
+	rw->pt[0].off = nat66_port_off(p->inner.proto, ICMP6_ECHO_REQUEST, q_l4, !out);
+	if (rw->pt[0].off + 2 > end)
+		rw->pt[0].off = 0;      /* not in the quote */
+	rw->pt[0].csum_off = csum;
+	rw->pt[0].from = out ? p->inner.dport : p->inner.sport;
+	rw->pt[0].to = out ? fe->peer.dport : fe->peer.sport;
+	rw->q_csum = nat66_csum_off(p->inner.proto, q_l4);
+	if (rw->q_csum && (rw->q_csum + 2 > end || ctx_load(c, rw->q_csum, &rw->qsum, 2) ||
+			   (p->inner.proto == IPPROTO_UDP && rw->qsum == 0)))
+		rw->q_csum = 0;
+	rw->qnew = rw->qsum;
+	rw->q_udp = p->inner.proto == IPPROTO_UDP;
+	return 0;
+}
+
+/* Address job j: each changed word stored and folded into its checksum. */
+static __attribute__((noinline)) int nat66_addr_step(xwan_ctx *c, __u32 j)
+{
+	struct nat66_rw *rw = nat66_rw_get();
+	struct nat66_addr_job *a;
+
+	if (!rw || j > 1)
+		return -1;
+	a = &rw->a[j];
+	if (!a->off)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		if (a->from[i] == a->to[i])
+			continue;
+		if (a->csum_off && ctx_l4_csum_replace(c, a->csum_off, a->from[i], a->to[i],
+						       a->flags | 4))
+			return -1;
+		if (j == 0 && rw->q_csum)
+			rw->qnew = csum_update32(rw->qnew, a->from[i], a->to[i]);
+		if (ctx_store32(c, a->off + 4 * i, a->to[i]))
+			return -1;
+	}
+	return 0;
+}
+
+/* Port job j, then (j 0) the quoted checksum as it became, folded in too. */
+static __attribute__((noinline)) int nat66_port_step(xwan_ctx *c, __u32 j)
+{
+	struct nat66_rw *rw = nat66_rw_get();
+	struct nat66_port_job *t;
+
+	if (!rw || j > 1)
+		return -1;
+	t = &rw->pt[j];
+	if (j == 0 && rw->q_csum && t->off && t->from != t->to)
+		rw->qnew = csum_update16(rw->qnew, t->from, t->to);
+	if (nat_store_port(c, t->csum_off, t->off, t->from, t->to, t->flags))
+		return -1;
+	if (j != 0 || !rw->q_csum || rw->qnew == rw->qsum)
+		return 0;
+	if (rw->qnew == 0 && rw->q_udp)
+		rw->qnew = 0xffff;
+	if (ctx_store16(c, rw->q_csum, rw->qnew) ||
+	    ctx_l4_csum_replace(c, rw->icmp_csum, rw->qsum, rw->qnew, 2))
+		return -1;
+	return 0;
+}
+
+/* One packet of masqueraded flow fe translated (nat66_jobs): 0, or -1. */
+static __always_inline int nat66_rewrite(xwan_ctx *c, const struct pkt6 *p,
+					 const struct flow6_entry *fe, int out)
+{
+	if (nat66_jobs(c, p, fe, out))
+		return -1;
+	if (p->icmp_err && (nat66_addr_step(c, 0) || nat66_port_step(c, 0)))
+		return -1;
+	return nat66_addr_step(c, 1) || nat66_port_step(c, 1) ? -1 : 0;
+}
+
+#endif /* XWAN_NAT66_H */
