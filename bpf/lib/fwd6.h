@@ -441,8 +441,10 @@ static __attribute__((noinline)) int tc6_wan_egress(struct __sk_buff *skb)
 		if (egress6_untranslated(ifindex, p->key.saddr))
 			return tc6_verdict(HOOK_TC_WAN_OUT, V_DROP_UNTRANSLATED);
 		/* The host's own, marked too when the agent routes its probes by mark. */
-		if (prefix6_kind(p->key.saddr) == PREFIX6_LOCAL)
+		if (prefix6_kind(p->key.saddr) == PREFIX6_LOCAL) {
+			nat66_host_session(w, ifindex, bpf_ktime_get_coarse_ns());
 			return tc6_verdict(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
+		}
 		return tc6_verdict(HOOK_TC_WAN_OUT, marked ? V_DROP_NO_FLOW : V_PASS_NOT_XWAN);
 	}
 	gw = fe->gw;

@@ -70,6 +70,8 @@ static __always_inline int flow6_reclaimable(const struct xwan_settings *s,
 
 	if (age_exceeds(now, fe->last_seen_ns, flow6_timeout(s, k->proto, fe->state)))
 		return 1;
+	if (fe->dir == FLOW_DIR_LOCAL)
+		return 0;       /* a host session has no other half */
 	peer = bpf_map_lookup_elem(&flows6, &fe->peer);
 	return !peer || !flow6_key_eq(&peer->peer, k);
 }
@@ -228,6 +230,64 @@ static __attribute__((noinline)) __u32 nat66_reply_key(struct v6_scratch *w,
 		flow6_remove(&p->key, old);
 	w->out.peer = t->rev;
 	return 0;
+}
+
+/* ---- the host's own sessions ---- */
+
+/*
+ * The host's own packet leaving a masquerading WAN from its address (the
+ * agent's probes, the router's own connections): its reply key is kept as
+ * a LOCAL entry, so NAT66 never gives a LAN flow the port the host uses
+ * toward that remote endpoint (the host's replies would reach the LAN),
+ * and the reply is the host's. A LAN flow holding that key already loses
+ * it, as IPv4's does (admit.h: host_session_reserve): its next packet gets
+ * another port. Refreshed by every packet the host sends.
+ */
+static __attribute__((noinline)) void nat66_host_session(struct v6_scratch *w, __u32 ifindex,
+							 __u64 now)
+{
+	struct xwan_settings *s = settings6();
+	const struct pkt6 *p = &w->p;
+	struct iface_info *wan = bpf_map_lookup_elem(&ifaces, &ifindex);
+	struct flow6_entry *fe;
+	struct gw6_info *gi;
+	__u32 gw;
+
+	if (!s || !wan || wan->role != IFACE_WAN || !nat66_ported(p) || p->icmp_err ||
+	    p->frag == FRAG_LATER || (p->key.proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_RST)))
+		return;
+	gw = wan->gw;
+	gi = bpf_map_lookup_elem(&gateways6, &gw);
+	if (!gi || gi->nat6 != NAT6_MASQUERADE)
+		return;
+	__builtin_memcpy(w->k.saddr, p->key.daddr, 16);
+	__builtin_memcpy(w->k.daddr, p->key.saddr, 16);
+	w->k.sport = p->key.dport;
+	w->k.dport = p->key.sport;
+	w->k.proto = p->key.proto;
+	w->k.pad[0] = w->k.pad[1] = w->k.pad[2] = 0;
+	fe = bpf_map_lookup_elem(&flows6, &w->k);
+	if (fe && fe->dir == FLOW_DIR_LOCAL) {
+		fe->last_seen_ns = now;
+		return;
+	}
+	if (fe) {
+		if (!flow6_reclaimable(s, &w->k, fe, now))
+			count_event(EV_HOST_PORT_CONFLICT);
+		flow6_remove(&w->k, fe);
+	}
+	__builtin_memset(&w->in, 0, sizeof(w->in));
+	w->in.created_ns = now;
+	w->in.last_seen_ns = now;
+	w->in.peer = p->key;
+	w->in.dir = FLOW_DIR_LOCAL;
+	w->in.in_ifindex = ifindex;
+	w->in.out_ifindex = ifindex;
+	w->in.gw = (__u8)gw;
+	w->in.group = XWAN_GROUP_NONE;
+	w->in.rule = XWAN_RULE_NONE;
+	w->in.nat6 = NAT6_MASQUERADE;
+	bpf_map_update_elem(&flows6, &w->k, &w->in, BPF_ANY);
 }
 
 /* ---- header rewrites ---- */

@@ -70,16 +70,41 @@ static inline void udp6(struct frame *f, const uint8_t dmac[6], const uint8_t sm
 	frame6(f, dmac, smac, sa, da, PROTO_UDP, 64, u, sizeof(u), 6, PROTO_UDP);
 }
 
-/* An ICMPv6 echo request with identifier id. */
-static inline void echo6(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6],
-			 const char *sa, const char *da, uint16_t id)
+/* An ICMPv6 echo request (type 128) or reply (129) with identifier id. */
+static inline void echo6_type(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6],
+			      const char *sa, const char *da, uint8_t type, uint16_t id)
 {
-	uint8_t e[12] = { 128 };
+	uint8_t e[12] = { type };
 
 	wr16(e + 4, id);
 	wr16(e + 6, 1);
 	memcpy(e + 8, "ping", 4);
 	frame6(f, dmac, smac, sa, da, 58, 64, e, sizeof(e), 2, 58);
+}
+
+static inline void echo6(struct frame *f, const uint8_t dmac[6], const uint8_t smac[6],
+			 const char *sa, const char *da, uint16_t id)
+{
+	echo6_type(f, dmac, smac, sa, da, 128, id);
+}
+
+/* An ICMPv6 error from `hop` (isp1's side) to the source of `quoted` (as sent), quoting it. */
+static inline void icmp6_err(struct frame *f, const char *hop, uint8_t type, uint32_t rest,
+			     const struct frame *quoted)
+{
+	uint8_t b[8 + 64];
+	size_t ql = quoted->len - ETH_LEN;
+
+	if (ql > 64)
+		ql = 64;
+	memset(b, 0, sizeof(b));
+	b[0] = type;
+	wr32(b + 4, rest);
+	memcpy(b + 8, quoted->d + ETH_LEN, ql);
+	frame6(f, FX.wan_mac[0], MAC_GW[0], hop, "::1", 58, 64, b, 8 + ql, 2, 58);
+	memcpy(f->d + ETH_LEN + 24, quoted->d + ETH_LEN + 8, 16);  /* to the quoted source */
+	wr16(f->d + L4 + 2, 0);
+	wr16(f->d + L4 + 2, (uint16_t)~l4sum6(f->d + ETH_LEN, f->d + L4, 8 + ql, 58));
 }
 
 static inline bool l4_ok(const struct frame *f, uint8_t nh)

@@ -171,24 +171,6 @@ static void test_none_source_prefix_picks_its_wan(void **state)
 
 /* ----------------------------------------------------------- icmp errors */
 
-/* An ICMPv6 error from isp1's router to pub quoting the segment `quoted` (as sent). */
-static void icmp6_err(struct frame *f, uint8_t type, uint32_t rest, const struct frame *quoted)
-{
-	uint8_t b[8 + 64];
-	size_t ql = quoted->len - ETH_LEN;
-
-	if (ql > 64)
-		ql = 64;
-	memset(b, 0, sizeof(b));
-	b[0] = type;
-	wr32(b + 4, rest);
-	memcpy(b + 8, quoted->d + ETH_LEN, ql);
-	frame6(f, FX.wan_mac[0], MAC_GW[0], HOP1, "::1", 58, 64, b, 8 + ql, 2, 58);
-	memcpy(f->d + ETH_LEN + 24, quoted->d + ETH_LEN + 8, 16);  /* to the quoted source */
-	wr16(f->d + L4 + 2, 0);
-	wr16(f->d + L4 + 2, (uint16_t)~l4sum6(f->d + ETH_LEN, f->d + L4, 8 + ql, 58));
-}
-
 static void test_icmp6_errors_reach_the_client_translated(void **state)
 {
 	static const struct { uint8_t type; uint32_t rest; } errs[] = {
@@ -202,7 +184,7 @@ static void test_icmp6_errors_reach_the_client_translated(void **state)
 	(void)state;
 	assert_int_equal(out_xdp(CLIENT, 42000, F_SYN, &sent), XDP_REDIRECT);
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
-		icmp6_err(&err, errs[i].type, errs[i].rest, &sent);
+		icmp6_err(&err, HOP1, errs[i].type, errs[i].rest, &sent);
 		assert_true(l4_ok(&err, 58));
 		assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &err, &o), XDP_REDIRECT);
 		assert_memory_equal(o.d, MAC_CLIENT, 6);
@@ -218,7 +200,7 @@ static void test_icmp6_errors_reach_the_client_translated(void **state)
 	/* Control: an error quoting a flow nobody made is unsolicited. */
 	assert_int_equal(out_xdp(CLIENT, 42001, F_SYN, &sent), XDP_REDIRECT);
 	wr16(sent.d + L4, 42999);       /* another source port */
-	icmp6_err(&err, 2, 1400, &sent);
+	icmp6_err(&err, HOP1, 2, 1400, &sent);
 	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &err, &o), XDP_DROP);
 	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_DROP_UNSOLICITED), 1);
 }

@@ -12,6 +12,12 @@
 #   2. nat6 none (the LAN holds both ISPs' /64s, RFC 8678): each source prefix
 #      leaves through its own ISP (a wrong one would count spoofed6), ping6,
 #      TCP, UDP, the blob, unsolicited inbound dropped.
+#   3. nat6 masquerade (NAT66 to isp1's one address, isp2 without IPv6):
+#      ping6, TCP and UDP seen by the server from the WAN address alone, a
+#      client's port kept and a colliding one given another of its parity
+#      (xwan flows), the blob, fragments, traceroute6 and Packet Too Big
+#      (ICMPv6 errors translated back), unsolicited inbound reaching nobody,
+#      isp1 seeing no other source from us.
 #
 # Stand-ins (the lab kernel has no netem or PPP): the smaller-MTU hop is a
 # route MTU on each ISP's upstream route (ip route ... mtu 1400), so the ISP
@@ -217,6 +223,105 @@ rx0=$(client_rx6)
 lab_inet timeout 10 ping -6 -n -q -c 5 -i 0.1 -W 1 "$P1::2" >/dev/null 2>&1
 check "2f none: unsolicited ping6 to $P1::2 reaches nobody (client rx $rx0 -> $(client_rx6))" \
 	"$(client_rx6)" [ "$(client_rx6)" = "$rx0" ]
+
+# --- 3. nat6 masquerade: NAT66 to isp1's one address, isp2 without IPv6 -------------------
+lab_xwan down >/dev/null 2>&1
+for a in "$P1::2/64" "$P2::2/64"; do lab_client ip -6 addr del "$a" dev eth0; done
+for a in "$P1::1/64" "$P2::1/64"; do lab_gw ip -6 addr del "$a" dev lan0; done
+masq_cfg=$LAB_STATE/masq.yaml
+sed -e 's|^    nat6: npt|    nat6: masquerade|' -e '/^    npt:/d' -e '/^    gateway6: 2001:db8:2::1/d' \
+	"$XWAN_LAB_CONFIG" >"$masq_cfg"
+up=$(lab_xwan up -c "$masq_cfg" 2>&1)
+check "3 masquerade: xwan up with nat6 masquerade on isp1, no IPv6 on isp2" "$up" grep -q "xwan: up" <<<"$up"
+# isp1 counts what arrives from the customer link with any source but the WAN's address
+lab_isp1 nft -f - <<-EOF
+	table inet v6m {
+		counter foreign6 { }
+		chain forward { type filter hook forward priority -10; iifname "cust" ip6 saddr != $LAB_WAN1_IP6 counter name "foreign6"; }
+	}
+EOF
+foreign6() { lab_nft_counter "$LAB_NS_ISP1" inet v6m foreign6; }
+base1=$(lab_spoof6_isp1)
+p=$(loss6 "$LAB_NS_CLIENT" "$LAB_SERVER6")
+check "3a masquerade: 20 ping6 $LAB_CLIENT6_IP -> $LAB_SERVER6, 0% loss" "$p" [ "$p" = "0% packet loss" ]
+before=$(wc -l <"$LAB_PEER_LOG")
+res=$(client_py tcp-whoami --count 200 --bind fd00:1::2 --bind fd00:1::3 --bind fd00:1::4)
+check "3b masquerade: 200 TCP connections from 3 ULA addresses succeed" "$res" [ "$(jget "$res" 'd["ok"]')" = 200 ]
+u=$(client_py udp-whoami --count 10 --bind fd00:1::3)
+check "3c masquerade: 10 UDP requests answered" "$u" [ "$(jget "$u" 'd["ok"]')" = 10 ]
+srcs=$(tail -n +"$((before + 1))" "$LAB_PEER_LOG" | awk '$1 == "tcp" || $1 == "udp" { print $2 }' | sort | uniq -c)
+check "3d masquerade: the server saw all 210 from $LAB_WAN1_IP6 alone" "$srcs" \
+	[ "$(awk '{ print $2 }' <<<"$srcs")" = "$LAB_WAN1_IP6" -a "$(awk '{ print $1 }' <<<"$srcs")" = 210 ]
+# Port preservation: two clients hold a connection from the same port to the same
+# server; the first keeps its port, the second gets another of the same parity.
+lab_client timeout 30 "$LAB_PY" -c '
+import socket, sys, time
+a = socket.create_connection((sys.argv[1], 8081), timeout=10, source_address=("fd00:1::2", 40125))
+time.sleep(0.3)
+b = socket.create_connection((sys.argv[1], 8081), timeout=10, source_address=("fd00:1::3", 40125))
+a.sendall(b"x"); b.sendall(b"x")
+time.sleep(4)
+' "$LAB_SERVER6" >/dev/null 2>&1 &
+hold_pid=$!
+flows_40125() {
+	lab_xwan flows --json 2>/dev/null | "$LAB_PY" -c '
+import json, sys
+for f in json.load(sys.stdin):
+    if f.get("family") == "ipv6" and f["remote"].endswith("]:8081") and f["client"].endswith("]:40125"):
+        print(f["client"], f["nat"])' | sort
+}
+pp=""
+for _ in $(seq 30); do
+	pp=$(flows_40125)
+	[ "$(wc -l <<<"$pp")" = 2 ] && break
+	sleep 0.1
+done
+wait "$hold_pid"
+n1=$(awk '$1 == "[fd00:1::2]:40125" { print $2 }' <<<"$pp") n2=$(awk '$1 == "[fd00:1::3]:40125" { print $2 }' <<<"$pp")
+p2=${n2##*:}
+check "3e masquerade: the first client keeps its port 40125 on $LAB_WAN1_IP6 (xwan flows: ${n1:-none})" "$pp" \
+	[ "$n1" = "[$LAB_WAN1_IP6]:40125" ]
+check "3e masquerade: the second one, same port to the same server, gets another odd port (${n2:-none})" "$pp" \
+	[ -n "$p2" -a "${n2%:*}" = "[$LAB_WAN1_IP6]" -a "${p2:-0}" != 40125 -a $((${p2:-0} % 2)) = 1 ]
+fb=$(v6verdict xdp_wan FWD_IN)
+d=$(client_py fetch --url "$LAB_BLOB_URL6" --sha256 "$(cat "$LAB_WWW/blob.sha256")" --parallel 2)
+check "3f masquerade: the 8 MiB blob (2 downloads) with the right sha256" "$d" [ "$(jget "$d" 'd["ok"]')" = 2 ]
+fa=$(v6verdict xdp_wan FWD_IN)
+check "3f the replies took the XDP fast path (xdp_wan forward wan_to_lan $fb -> $fa)" "$fb -> $fa" \
+	[ "${fa:-0}" -gt $((${fb:-0} + 1000)) ]
+d=$(client_py fetch --url "$LAB_BLOB_URL6" --sha256 0000000000000000000000000000000000000000000000000000000000000000)
+check "3f control: a wrong sha256 fails" "$d" [ "$(jget "$d" 'd["ok"]')" != 1 ]
+u=$(client_py udp-echo --size 4000)
+check "3g masquerade: a 4000-byte UDP datagram (IPv6 fragments both ways) comes back whole" "$u" \
+	[ "$(jget "$u" 'd["equal"]')" = True ]
+t=$(lab_client timeout 120 traceroute -6 -n -w 2 -m 6 "$LAB_SERVER6" 2>&1)
+check "3h masquerade: traceroute6 shows $LAB_GW_LAN6, $LAB_ISP1_GW6, $LAB_SERVER6 (Time Exceeded translated back)" "$t" \
+	bash -c 'grep -q "^ 1  $2 " <<<"$1" && grep -q "^ 2  $3 " <<<"$1" && grep -q "^ 3  $4 " <<<"$1"' \
+	_ "$t" "$LAB_GW_LAN6" "$LAB_ISP1_GW6" "$LAB_SERVER6"
+lab_isp1 ip -6 route replace default via 2001:db8:ffff:1::2 dev up mtu 1400
+lab_client ip -6 route flush cache 2>/dev/null
+eb=$(v6verdict xdp_wan FWD_ICMP_ERROR)
+upload fd00:1::2 $((8 * 1024 * 1024)); rc=$?
+p=$(lab_client timeout 20 ping -6 -n -c 2 -i 0.2 -W 1 -M do -s 1452 -I fd00:1::4 "$LAB_SERVER6" 2>&1)
+ea=$(v6verdict xdp_wan FWD_ICMP_ERROR)
+lab_isp1 ip -6 route replace default via 2001:db8:ffff:1::2 dev up
+check "3i masquerade: an 8 MiB upload completes through a 1400-byte hop, Packet Too Big reaches the LAN host ($eb -> $ea errors translated)" \
+	"rc=$rc; $p" bash -c '[ "$2" = 0 ] && grep -Eq "Packet too big: mtu=1400|message too long, mtu: ?1400" <<<"$1"' _ "$p" "$rc"
+rx0=$(client_rx6)
+lab_inet timeout 10 ping -6 -n -q -c 5 -i 0.1 -W 1 "$LAB_WAN1_IP6" >/dev/null 2>&1
+lab_inet timeout 5 "$LAB_PY" -c 'import socket,sys; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); [s.sendto(b"x", (sys.argv[1], p)) for p in (40125, 40123, 5555) for _ in range(3)]' "$LAB_WAN1_IP6"
+rx1=$(client_rx6)
+check "3j masquerade: unsolicited ping6 and UDP to $LAB_WAN1_IP6 reach no LAN host (client rx $rx0 -> $rx1)" \
+	"$rx0 -> $rx1" [ -n "$rx0" -a "$rx1" = "$rx0" ]
+lab_client timeout 10 ping -6 -n -q -c 3 -i 0.1 -W 1 "$LAB_SERVER6" >/dev/null 2>&1
+rx2=$(client_rx6)
+check "3j control: the client's counter counts what the internet sends it (replies: $rx1 -> $rx2)" \
+	"$rx1 -> $rx2" [ "${rx2:-0}" -ge $((${rx1:-0} + 3)) ]
+check "3k masquerade: isp1 saw no source but $LAB_WAN1_IP6 from us (foreign6 $(foreign6)), spoofed6 stayed $base1, nothing from fc00::/7 reached inet" \
+	"$(counters6)" [ "$(foreign6)" = 0 -a "$(lab_spoof6_isp1)" = "$base1" -a "$(lab_leak6_inet)" = 0 ]
+lab_gw timeout 5 ping -6 -n -q -c 2 -i 0.1 -W 1 -I "$LAB_WAN2_IP6" "$LAB_SERVER6" >/dev/null 2>&1
+check "3k control: isp1's foreign6 counter does count another source (the host's from $LAB_WAN2_IP6: $(foreign6))" \
+	"$(counters6)" [ "$(foreign6)" -ge 2 ]
 
 echo "# test_ipv6_forwarding: $NPASS passed, $NFAIL failed"
 [ "$NFAIL" = 0 ]

@@ -71,8 +71,11 @@ if [ "$MODE" = xwan ]; then
 	check "1c xwan check accepts lab-v6.yaml without a warning (nat6 npt is forwarded)" \
 		"$w" bash -c 'grep -q ": ok (" <<<"$1" && ! grep -q warning <<<"$1"' _ "$w"
 	v=$(lab_xwan check -c <(sed 's/nat6: npt/nat6: masquerade/; /inside: fd00/d' "$XWAN_LAB_CONFIG") 2>&1)
-	check "1c control: nat6 masquerade, not forwarded yet, is warned about" "$v" \
-		grep -q "nat6: masquerade is accepted but not yet forwarded" <<<"$v"
+	check "1c xwan check accepts nat6 masquerade without a warning (NAT66 is forwarded)" \
+		"$v" bash -c 'grep -q ": ok (" <<<"$1" && ! grep -q warning <<<"$1"' _ "$v"
+	v=$(lab_xwan check -c <(sed 's/interface: wan2/interface: wg9/' "$XWAN_LAB_CONFIG") 2>&1)
+	check "1c control: the same check does see a warning (a missing wg9 WAN)" "$v" \
+		grep -q warning <<<"$v"
 fi
 ok_nets="$LAB_NPT1_OUT $LAB_NPT2_OUT"
 base1=$(lab_spoof6_isp1) base2=$(lab_spoof6_isp2)
