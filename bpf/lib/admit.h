@@ -34,23 +34,11 @@ struct admit_plan {
 	__u32 exhausted;                /* a gateway ran out of ports */
 };
 
-/*
- * Only a flow's opening packet may create it; replies and errors never do,
- * nor a TCP segment but a SYN unless asymmetric: allow (nat_port.h).
- */
+/* Only a flow's opening packet may create it (nat_port.h). */
 static __always_inline int pkt_opens_flow(const struct pkt *p, const struct xwan_settings *s)
 {
-	if (p->icmp_err || p->frag == FRAG_LATER)
-		return 0;
-	switch (p->key.proto) {
-	case IPPROTO_TCP:
-		return tcp_opens_flow(p->tcp_flags, s);
-	case IPPROTO_UDP:
-		return 1;
-	case IPPROTO_ICMP:
-		return p->sport_off != 0;       /* a query: echo, timestamp... */
-	}
-	return proto_addr_only(p->key.proto);
+	return pkt_l4_opens_flow(s, p->icmp_err || p->frag == FRAG_LATER, p->key.proto,
+				 p->tcp_flags, IPPROTO_ICMP, p->sport_off != 0);
 }
 
 /* ---- gateway fallback ---- */

@@ -151,24 +151,11 @@ static __always_inline __u32 nat66_csum_off(__u8 proto, __u32 l4_off)
 	return 0;
 }
 
-/*
- * May this packet open a masqueraded flow? As IPv4's (admit.h): a TCP SYN
- * (or any but a RST with asymmetric: allow), UDP, an echo request, a
- * protocol without ports; never a reply, an error or a later fragment.
- */
+/* May this packet open a masqueraded flow? As IPv4's (nat_port.h); echo is the query. */
 static __always_inline int nat66_opens(const struct pkt6 *p, const struct xwan_settings *s)
 {
-	if (p->icmp_err || p->frag == FRAG_LATER)
-		return 0;
-	switch (p->key.proto) {
-	case IPPROTO_TCP:
-		return tcp_opens_flow(p->tcp_flags, s);
-	case IPPROTO_UDP:
-		return 1;
-	case IPPROTO_ICMPV6_:
-		return p->icmp_type == ICMP6_ECHO_REQUEST;
-	}
-	return 1;
+	return pkt_l4_opens_flow(s, p->icmp_err || p->frag == FRAG_LATER, p->key.proto,
+				 p->tcp_flags, IPPROTO_ICMPV6_, p->icmp_type == ICMP6_ECHO_REQUEST);
 }
 
 /*

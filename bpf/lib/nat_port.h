@@ -12,16 +12,26 @@
 #include "parse.h"
 
 /*
- * May a TCP segment with these flags open a flow (and claim a port)? A SYN;
- * anything but a RST with `asymmetric: allow`: it belongs to a session
- * that started elsewhere (before a restart, or through another router),
- * and picking it up mid-stream is a choice.
+ * May this packet open a flow (and claim a port)? Only a flow's opening
+ * packet, never a reply, an error or a later fragment (err_or_later): a
+ * TCP SYN, or with `asymmetric: allow` any segment but a RST (it belongs
+ * to a session that started elsewhere, before a restart or through another
+ * router, and picking it up mid-stream is a choice); an ICMP or ICMPv6
+ * query (icmp_proto: the family's; query: echo, timestamp...); UDP and
+ * every other protocol.
  */
-static __always_inline int tcp_opens_flow(__u8 flags, const struct xwan_settings *s)
+static __always_inline int pkt_l4_opens_flow(const struct xwan_settings *s, int err_or_later,
+					     __u8 proto, __u8 tcp_flags, __u8 icmp_proto,
+					     int query)
 {
-	if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN)
-		return 1;
-	return s->asymmetric == ASYM_ALLOW && !(flags & TCP_FLAG_RST);
+	if (err_or_later)
+		return 0;
+	if (proto == IPPROTO_TCP)
+		return (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN ||
+		       (s->asymmetric == ASYM_ALLOW && !(tcp_flags & TCP_FLAG_RST));
+	if (proto == icmp_proto)
+		return query;
+	return 1;
 }
 
 /*

@@ -66,6 +66,19 @@ sys.exit(0 if s.recv(1) == b"" else 1)    # the server closes once it read it al
 ' "$LAB_SERVER6" "$1" "$2"
 }
 
+# blob_checks LABEL FWD_IN_BEFORE: the 8 MiB blob twice with the right sha256, its replies
+# on the XDP fast path (xdp_wan's wan_to_lan counter since FWD_IN_BEFORE), a wrong sha256 failing
+blob_checks() {
+	local d fa
+	d=$(client_py fetch --url "$LAB_BLOB_URL6" --sha256 "$(cat "$LAB_WWW/blob.sha256")" --parallel 2)
+	check "$1: the 8 MiB blob (2 downloads) with the right sha256" "$d" [ "$(jget "$d" 'd["ok"]')" = 2 ]
+	fa=$(v6verdict xdp_wan FWD_IN)
+	check "$1: the replies took the XDP fast path (xdp_wan forward wan_to_lan $2 -> $fa)" "$2 -> $fa" \
+		[ "${fa:-0}" -gt $((${2:-0} + 1000)) ]
+	d=$(client_py fetch --url "$LAB_BLOB_URL6" --sha256 0000000000000000000000000000000000000000000000000000000000000000)
+	check "$1 control: a wrong sha256 fails" "$d" [ "$(jget "$d" 'd["ok"]')" != 1 ]
+}
+
 export XWAN_LAB_V6=1 XWAN_LAB_CONFIG=$E2E_DIR/lab-v6.yaml
 lab_init_names "${XWAN_LAB_PREFIX:-v6f$$}"
 e2e_traps lab_destroy
@@ -119,13 +132,7 @@ check "1f npt: a 4000-byte UDP datagram (IPv6 fragments both ways) comes back wh
 u=$(client_py udp-echo --size 4000 --port 5399)
 check "1f control: to a port with no echo server nothing comes back" "$u" [ "$(jget "$u" 'd["equal"]')" != True ]
 
-d=$(client_py fetch --url "$LAB_BLOB_URL6" --sha256 "$(cat "$LAB_WWW/blob.sha256")" --parallel 2)
-check "1g npt: the 8 MiB blob (2 downloads) with the right sha256" "$d" [ "$(jget "$d" 'd["ok"]')" = 2 ]
-fa=$(v6verdict xdp_wan FWD_IN)
-check "1g the replies took the XDP fast path (xdp_wan forward wan_to_lan $fb -> $fa)" "$fb -> $fa" \
-	[ "${fa:-0}" -gt $((${fb:-0} + 1000)) ]
-d=$(client_py fetch --url "$LAB_BLOB_URL6" --sha256 0000000000000000000000000000000000000000000000000000000000000000)
-check "1g control: a wrong sha256 fails" "$d" [ "$(jget "$d" 'd["ok"]')" != 1 ]
+blob_checks "1g npt" "$fb"
 
 t=$(lab_client timeout 120 traceroute -6 -n -w 2 -m 6 "$LAB_SERVER6" 2>&1)
 check "1h npt: traceroute6 shows $LAB_GW_LAN6, $LAB_ISP1_GW6|$LAB_ISP2_GW6, $LAB_SERVER6" "$t" \
@@ -283,14 +290,7 @@ check "3e masquerade: the first client keeps its port 40125 on $LAB_WAN1_IP6 (xw
 	[ "$n1" = "[$LAB_WAN1_IP6]:40125" ]
 check "3e masquerade: the second one, same port to the same server, gets another odd port (${n2:-none})" "$pp" \
 	[ -n "$p2" -a "${n2%:*}" = "[$LAB_WAN1_IP6]" -a "${p2:-0}" != 40125 -a $((${p2:-0} % 2)) = 1 ]
-fb=$(v6verdict xdp_wan FWD_IN)
-d=$(client_py fetch --url "$LAB_BLOB_URL6" --sha256 "$(cat "$LAB_WWW/blob.sha256")" --parallel 2)
-check "3f masquerade: the 8 MiB blob (2 downloads) with the right sha256" "$d" [ "$(jget "$d" 'd["ok"]')" = 2 ]
-fa=$(v6verdict xdp_wan FWD_IN)
-check "3f the replies took the XDP fast path (xdp_wan forward wan_to_lan $fb -> $fa)" "$fb -> $fa" \
-	[ "${fa:-0}" -gt $((${fb:-0} + 1000)) ]
-d=$(client_py fetch --url "$LAB_BLOB_URL6" --sha256 0000000000000000000000000000000000000000000000000000000000000000)
-check "3f control: a wrong sha256 fails" "$d" [ "$(jget "$d" 'd["ok"]')" != 1 ]
+blob_checks "3f masquerade" "$(v6verdict xdp_wan FWD_IN)"
 u=$(client_py udp-echo --size 4000)
 check "3g masquerade: a 4000-byte UDP datagram (IPv6 fragments both ways) comes back whole" "$u" \
 	[ "$(jget "$u" 'd["equal"]')" = True ]
