@@ -11,8 +11,9 @@
  * remote and protocol (address_only_nat_in_use).
  *
  * The reply key {remote, WAN address, remote port, public port} is claimed
- * in flows6 with BPF_NOEXIST: whoever holds it (a live flow of another LAN
- * socket toward the same remote endpoint) keeps it. The translation itself
+ * in flows6_new with BPF_NOEXIST when neither table holds it live: whoever
+ * does (a flow of another LAN socket toward the same remote endpoint, the
+ * host's own session) keeps it. The translation itself
  * needs no field of its own: an OUT entry's peer is its reply key (the new
  * source and port), an IN entry's peer the LAN socket.
  *
@@ -47,20 +48,11 @@ struct {
 	__type(value, struct nat66_search);
 } nat66_search SEC(".maps");
 
-static __always_inline int flow6_key_eq(const struct flow6_key *a, const struct flow6_key *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-	__u32 d = 0;
-
-	for (int i = 0; i < (int)(sizeof(*a) / 4); i++)
-		d |= x[i] ^ y[i];
-	return d == 0;
-}
-
 /*
- * An entry a new flow may take the key of: expired, or a half whose other
- * half is gone or belongs to another flow now (an LRU eviction, a tuple
- * reopened).
+ * An entry a new flow may take the key of: expired, or (past the grace a
+ * flow being made on another CPU has) a half whose other half is gone or
+ * belongs to another flow now: an LRU eviction, a tuple reopened. A host
+ * session (its own peer) only by age.
  */
 static __always_inline int flow6_reclaimable(const struct xwan_settings *s,
 					     const struct flow6_key *k,
@@ -70,31 +62,52 @@ static __always_inline int flow6_reclaimable(const struct xwan_settings *s,
 
 	if (age_exceeds(now, fe->last_seen_ns, flow6_timeout(s, k->proto, fe->state)))
 		return 1;
-	if (fe->dir == FLOW_DIR_LOCAL)
-		return 0;       /* a host session has no other half */
-	peer = bpf_map_lookup_elem(&flows6, &fe->peer);
+	if (fe->dir == FLOW_DIR_LOCAL ||
+	    (__s64)(now - fe->created_ns) <= (__s64)FLOW_HALF_GRACE_NS)
+		return 0;
+	peer = flow6_peer(fe);
 	return !peer || !flow6_key_eq(&peer->peer, k);
 }
 
-/* Remove the entry at k, and its other half if that still points back. */
+/* Remove the entry at k (from its table), and its other half if that still points back. */
 static __always_inline void flow6_remove(const struct flow6_key *k, const struct flow6_entry *fe)
 {
-	struct flow6_entry *peer = bpf_map_lookup_elem(&flows6, &fe->peer);
+	struct flow6_entry *peer = flow6_peer(fe);
+	int peer_back = peer && flow6_key_eq(&peer->peer, k);
 
-	if (peer && flow6_key_eq(&peer->peer, k))
-		bpf_map_delete_elem(&flows6, &fe->peer);
-	bpf_map_delete_elem(&flows6, k);
+	if (fe->ct & FLOW_CT_REPLIED) {
+		if (peer_back)
+			bpf_map_delete_elem(&flows6, &fe->peer);
+		bpf_map_delete_elem(&flows6, k);
+	} else {
+		if (peer_back)
+			bpf_map_delete_elem(&flows6_new, &fe->peer);
+		bpf_map_delete_elem(&flows6_new, k);
+	}
+}
+
+/* Whatever holds k in table map now, unless it is live: 0 when k is free there. */
+static __always_inline int nat66_free_in(void *map, const struct xwan_settings *s,
+					 const struct flow6_key *k, __u64 now)
+{
+	struct flow6_entry *held = bpf_map_lookup_elem(map, k);
+
+	if (!held)
+		return 0;
+	if (!flow6_reclaimable(s, k, held, now))
+		return -1;
+	flow6_remove(k, held);
+	return 0;
 }
 
 /*
  * Claim candidate i (a bpf_loop callback): the reply entry, the new flow's
- * IN half (v6_scratch.in), goes in at the candidate key if nobody live
- * holds it.
+ * IN half (v6_scratch.in), goes into flows6_new (BPF_NOEXIST: of two CPUs
+ * one wins) at the candidate key, if no live flow holds it in either table.
  */
 static long nat66_try_port(__u32 i, void *data)
 {
 	struct xwan_settings *s = settings6();
-	struct flow6_entry *held;
 	struct nat66_search *t;
 	struct v6_scratch *w;
 	__u32 zero = 0;
@@ -106,19 +119,14 @@ static long nat66_try_port(__u32 i, void *data)
 		return 1;
 	t->rev.dport = bpf_htons((__u16)nat_port_candidate(t->first, t->base, t->range, t->start,
 							  t->parity, i));
-	if (bpf_map_update_elem(&flows6, &t->rev, &w->in, BPF_NOEXIST) == 0)
-		goto found;
-	held = bpf_map_lookup_elem(&flows6, &t->rev);
-	if (held && flow6_reclaimable(s, &t->rev, held, t->now)) {
-		flow6_remove(&t->rev, held);
-		if (bpf_map_update_elem(&flows6, &t->rev, &w->in, BPF_NOEXIST) == 0)
-			goto found;
+	if (nat66_free_in(&flows6, s, &t->rev, t->now) == 0 &&
+	    nat66_free_in(&flows6_new, s, &t->rev, t->now) == 0 &&
+	    bpf_map_update_elem(&flows6_new, &t->rev, &w->in, BPF_NOEXIST) == 0) {
+		t->found = 1;
+		return 1;
 	}
 	count_event(EV_NAT_COLLISION);
 	return 0;
-found:
-	t->found = 1;
-	return 1;
 }
 
 /* Where a packet's port (or echo identifier) is: its source's (out) or destination's. */
@@ -213,6 +221,9 @@ static __attribute__((noinline)) __u32 nat66_reply_key(struct v6_scratch *w,
 	 * (the remote may still know the old public port), now both go.
 	 */
 	old = bpf_map_lookup_elem(&flows6, &p->key);
+	if (old)
+		flow6_remove(&p->key, old);
+	old = bpf_map_lookup_elem(&flows6_new, &p->key);
 	if (old && !flow6_key_eq(&old->peer, &t->rev))
 		flow6_remove(&p->key, old);
 	w->out.peer = t->rev;
@@ -253,20 +264,23 @@ static __attribute__((noinline)) void nat66_host_session(struct v6_scratch *w, _
 	w->k.dport = p->key.sport;
 	w->k.proto = p->key.proto;
 	w->k.pad[0] = w->k.pad[1] = w->k.pad[2] = 0;
-	fe = bpf_map_lookup_elem(&flows6, &w->k);
+	fe = bpf_map_lookup_elem(&flows6_new, &w->k);
 	if (fe && fe->dir == FLOW_DIR_LOCAL) {
 		fe->last_seen_ns = now;
 		return;
 	}
-	if (fe) {
+	if (fe || (fe = bpf_map_lookup_elem(&flows6, &w->k))) {
 		if (!flow6_reclaimable(s, &w->k, fe, now))
 			count_event(EV_HOST_PORT_CONFLICT);
 		flow6_remove(&w->k, fe);
+		fe = bpf_map_lookup_elem(&flows6, &w->k);    /* an answered copy too */
+		if (fe)
+			flow6_remove(&w->k, fe);
 	}
 	__builtin_memset(&w->in, 0, sizeof(w->in));
 	w->in.created_ns = now;
 	w->in.last_seen_ns = now;
-	w->in.peer = p->key;
+	w->in.peer = w->k;      /* its own peer: no half of it is ever a leftover */
 	w->in.dir = FLOW_DIR_LOCAL;
 	w->in.in_ifindex = ifindex;
 	w->in.out_ifindex = ifindex;
@@ -274,7 +288,7 @@ static __attribute__((noinline)) void nat66_host_session(struct v6_scratch *w, _
 	w->in.group = XWAN_GROUP_NONE;
 	w->in.rule = XWAN_RULE_NONE;
 	w->in.nat6 = NAT6_MASQUERADE;
-	bpf_map_update_elem(&flows6, &w->k, &w->in, BPF_ANY);
+	bpf_map_update_elem(&flows6_new, &w->k, &w->in, BPF_ANY);
 }
 
 /* ---- header rewrites ---- */
