@@ -10,6 +10,7 @@ Missing inputs (a part that failed or was skipped) are reported as such.
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -504,6 +505,20 @@ def profile_tables(d, pdir):
         d()
 
 
+# Sections other scripts write into the same file between their own markers
+# (bench/ha_bench.sh: "<!-- ha_bench: ... -->" to "<!-- /ha_bench -->"):
+# this report does not measure them, so it carries them over as they are.
+KEPT = re.compile(r"<!-- ([a-z_]+): written by .*?<!-- /\1 -->\n?", re.S)
+
+
+def kept_sections(path):
+    try:
+        with open(path) as f:
+            return [m.group(0).rstrip("\n") for m in KEPT.finditer(f.read())]
+    except OSError:
+        return []
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dp")
@@ -567,6 +582,8 @@ def main():
         d()
 
     text = "\n".join(d.lines).rstrip() + "\n"
+    for block in kept_sections(a.out):
+        text += "\n" + block + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(text)
