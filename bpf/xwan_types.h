@@ -731,6 +731,7 @@ enum ha_event_type {
 	HA_EV_STATE  = 2,   /* its state or flags changed */
 	HA_EV_TOUCH  = 3,   /* it is still in use (at most every ~8.6 s per entry) */
 	HA_EV_DELETE = 4,   /* the entry at key (and its peer) was taken over */
+	HA_EV_MAP_DELETE = 5, /* the NAT mapping of LAN socket key.saddr:sport/proto is gone */
 };
 
 /* An entry reports it is alive when bit 33 of its clock changes: every 8.6 s. */
@@ -770,7 +771,7 @@ struct ha_status {
 	__u64 msgs_received;    /* data messages accepted in order */
 	__u64 msgs_resent;
 	__u64 msgs_lost;        /* gaps the peer could no longer fill */
-	__u64 msgs_rejected;    /* from elsewhere, malformed, other version */
+	__u64 msgs_rejected;    /* from elsewhere, malformed */
 	__u64 flows_sent;       /* flow records sent */
 	__u64 flows_received;   /* flow records written into the flow table */
 	__u64 flows_in_sync;    /* active: the peer's table, as it reports; passive: ours */
@@ -780,6 +781,10 @@ struct ha_status {
 	__u64 hash_mismatches;  /* times the peer's config hash turned out different */
 	__u64 takeovers;        /* times this router became active */
 	__u64 events_lost;      /* ring buffer full: the dataplane's events were dropped */
+	__u64 msgs_wrong_version; /* from the peer in another sync protocol version: refused */
+	__u64 msgs_early;       /* DATA before its turn (reordered, or after a loss): held */
+	__u64 gc_runs;          /* sweeps `xwan gc` asked the agent for (SIGUSR2), done */
+	__u64 gc_removed;       /* flows the last of them removed (~0: it failed) */
 };
 
 /* ----------------------------------------------------------------- ipv6 */

@@ -61,10 +61,11 @@ static int ha_show(const void *global)
 	printf("flows:         sent %llu, received %llu, in sync %llu, peer holds %llu\n",
 	       (unsigned long long)st.flows_sent, (unsigned long long)st.flows_received,
 	       (unsigned long long)st.flows_in_sync, (unsigned long long)st.peer_flows);
-	printf("messages:      sent %llu, received %llu, resent %llu, lost %llu, rejected %llu\n",
+	printf("messages:      sent %llu, received %llu, resent %llu, lost %llu, rejected %llu, "
+	       "wrong_version %llu\n",
 	       (unsigned long long)st.msgs_sent, (unsigned long long)st.msgs_received,
 	       (unsigned long long)st.msgs_resent, (unsigned long long)st.msgs_lost,
-	       (unsigned long long)st.msgs_rejected);
+	       (unsigned long long)st.msgs_rejected, (unsigned long long)st.msgs_wrong_version);
 	printf("sync lag:      %.3f s; bulk resyncs %llu; takeovers %llu; events lost %llu\n",
 	       (double)st.sync_lag_us / 1e6, (unsigned long long)st.bulk_resyncs,
 	       (unsigned long long)st.takeovers, (unsigned long long)st.events_lost);

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "mappings.h"
+
 void ha_local_build(const struct xwan_config *cfg, const struct xwan_host *h,
 		    struct ha_local *l)
 {
@@ -197,6 +199,113 @@ static int sticky_apply(const struct xwan_maps *m, const struct ha_local *l,
 	return bpf_map_update_elem(m->fd[XM_STICKY], &r->sticky.key, &b, BPF_ANY) ? -errno : 0;
 }
 
+/* ---- NAT mappings ---- */
+
+static uint64_t age_of(uint64_t now, uint64_t t)
+{
+	return now > t ? now - t : 0;
+}
+
+/* A mapping's LAN side as a record: local values made portable. */
+static int map_export(const struct ha_local *l, const struct nat_map_key *k,
+		      const struct nat_map *nm, uint64_t now, struct ha_rec *r)
+{
+	uint8_t w = wan_of_gw(l, nm->gw);
+
+	if (w == XWAN_GW_NONE)
+		return -ENOENT;
+	memset(r, 0, sizeof(*r));
+	r->type = HA_REC_MAPPING;
+	r->map.key = *k;
+	r->map.m = *nm;
+	r->map.m.gw = w;
+	r->map.m.lan_ifindex = id_of_ifindex(l, nm->lan_ifindex);
+	r->map.m.created_ns = age_of(now, nm->created_ns);
+	r->map.m.last_ns = age_of(now, nm->last_ns);
+	return 0;
+}
+
+int ha_map_read(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *f,
+		uint64_t now, struct ha_rec *r)
+{
+	struct nat_map_key k = { .addr = f->key_out.saddr, .port = f->key_out.sport,
+				 .proto = f->key_out.proto, .side = NMAP_LAN };
+	struct nat_map nm;
+
+	/* as mapping.h's nat_map_refresh finds a flow's mapping */
+	if (f->type != HA_REC_FLOW || f->n_entries != 2 || !(f->out.flags & FLOW_F_NAT) ||
+	    (f->key_out.proto != IPPROTO_UDP && f->key_out.proto != IPPROTO_TCP) ||
+	    bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &k, &nm) ||
+	    nm.addr != f->out.xlate_addr || nm.port != f->out.xlate_port)
+		return -ENOENT;
+	return map_export(l, &k, &nm, now, r);
+}
+
+/* Remove the mapping whose LAN side is at k, and its PUB side if it points back. */
+static void map_remove(const struct xwan_maps *m, const struct nat_map_key *k)
+{
+	struct nat_map nm, pm;
+	struct nat_map_key pub;
+
+	if (k->side != NMAP_LAN || bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], k, &nm))
+		return;
+	pub = (struct nat_map_key){ .addr = nm.addr, .port = nm.port, .proto = k->proto,
+				    .side = NMAP_PUB };
+	if (!bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &pub, &pm) && pm.addr == k->addr &&
+	    pm.port == k->port)
+		bpf_map_delete_elem(m->fd[XM_NAT_MAPS], &pub);
+	bpf_map_delete_elem(m->fd[XM_NAT_MAPS], k);
+}
+
+/* Both sides, as mapping_nat.h makes them: the active's mapping wins over ours. */
+static int map_apply(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *r,
+		     uint64_t now)
+{
+	struct nat_map lan = r->map.m, pub;
+	struct nat_map_key pk;
+	uint32_t id = lan.lan_ifindex;
+
+	if (r->map.key.side != NMAP_LAN || lan.gw >= l->n_wans || id >= HA_IF_WAN0 ||
+	    (id && !l->ifindex[id]))
+		return -ENODEV;
+	lan.gw = (uint8_t)l->gw_of_wan[lan.gw];
+	lan.lan_ifindex = id ? (uint32_t)l->ifindex[id] : 0;
+	lan.created_ns = age_of(now, lan.created_ns);
+	lan.last_ns = age_of(now, lan.last_ns);
+	pub = lan;
+	pub.addr = r->map.key.addr;
+	pub.port = r->map.key.port;
+	pk = (struct nat_map_key){ .addr = lan.addr, .port = lan.port, .proto = r->map.key.proto,
+				   .side = NMAP_PUB };
+	if (bpf_map_update_elem(m->fd[XM_NAT_MAPS], &pk, &pub, BPF_ANY) ||
+	    bpf_map_update_elem(m->fd[XM_NAT_MAPS], &r->map.key, &lan, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int ha_map_scan(const struct xwan_maps *m, const struct ha_local *l, uint64_t now,
+		void (*cb)(void *ctx, const struct ha_rec *r), void *ctx)
+{
+	struct nat_map_key k, prev, *pp = NULL;
+	struct xwan_settings s;
+	struct nat_map nm;
+	struct ha_rec r;
+	int rc = xwan_settings_read(m, &s), n = 0;
+
+	if (rc)
+		return rc;
+	while (bpf_map_get_next_key(m->fd[XM_NAT_MAPS], pp, &k) == 0) {
+		prev = k;
+		pp = &prev;
+		if (k.side != NMAP_LAN || bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &k, &nm) ||
+		    !xwan_mapping_live(&nm, k.proto, &s, now) || map_export(l, &k, &nm, now, &r))
+			continue;
+		cb(ctx, &r);
+		n++;
+	}
+	return n;
+}
+
 int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *r,
 		 uint64_t now)
 {
@@ -210,6 +319,12 @@ int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const stru
 	}
 	if (r->type == HA_REC_STICKY)
 		return sticky_apply(m, l, r, now);
+	if (r->type == HA_REC_MAPPING)
+		return map_apply(m, l, r, now);
+	if (r->type == HA_REC_MAP_DELETE) {
+		map_remove(m, &r->map.key);
+		return 0;
+	}
 	if (r->type != HA_REC_FLOW || r->n_entries < 1 || r->n_entries > 2)
 		return -EINVAL;
 	if (entry_import(l, &out, now) || (r->n_entries == 2 && entry_import(l, &in, now)))

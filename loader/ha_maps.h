@@ -48,12 +48,24 @@ int ha_rec_read(const struct xwan_maps *m, const struct ha_local *l, const struc
 int ha_sticky_read(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *f,
 		   uint64_t now, struct ha_rec *r);
 
-/* Write a received record into the flow tables. 0 or -errno. */
+/*
+ * The NAT mapping of flow record f's LAN socket, as a record, when f is a
+ * translated UDP or TCP flow that uses it (its public address:port is the
+ * mapping's). 0, or -ENOENT.
+ */
+int ha_map_read(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *f,
+		uint64_t now, struct ha_rec *r);
+
+/* Write a received record into the flow (or mapping) tables. 0 or -errno. */
 int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *r,
 		 uint64_t now);
 
 /* Call cb with the record of every flow in the tables (a bulk resync). */
 int ha_rec_scan(const struct xwan_maps *m, const struct ha_local *l, uint64_t now,
+		void (*cb)(void *ctx, const struct ha_rec *r), void *ctx);
+
+/* ... and of every live NAT mapping; returns how many, or -errno. */
+int ha_map_scan(const struct xwan_maps *m, const struct ha_local *l, uint64_t now,
 		void (*cb)(void *ctx, const struct ha_rec *r), void *ctx);
 
 #endif /* XWAN_HA_MAPS_H */

@@ -40,7 +40,8 @@ void xwan_ha_stats_write(const struct xwan_maps *m, FILE *out)
 	gauge(out, "xwan_ha_peer_up", "1 while the peer is heard on the sync link.", st.peer_up);
 	help(out, "xwan_ha_sync_messages_total", "counter",
 	     "Flow sync data messages: sent (first transmissions), received (accepted in order), "
-	     "resent, lost (gaps the sender could no longer fill), rejected (wrong source, malformed).");
+	     "resent, lost (gaps the sender could no longer fill), rejected (wrong source, malformed), "
+	     "wrong_version (the peer runs another sync protocol version: refused).");
 	fprintf(out, "xwan_ha_sync_messages_total{kind=\"sent\"} %llu\n",
 		(unsigned long long)st.msgs_sent);
 	fprintf(out, "xwan_ha_sync_messages_total{kind=\"received\"} %llu\n",
@@ -51,6 +52,11 @@ void xwan_ha_stats_write(const struct xwan_maps *m, FILE *out)
 		(unsigned long long)st.msgs_lost);
 	fprintf(out, "xwan_ha_sync_messages_total{kind=\"rejected\"} %llu\n",
 		(unsigned long long)st.msgs_rejected);
+	fprintf(out, "xwan_ha_sync_messages_total{kind=\"wrong_version\"} %llu\n",
+		(unsigned long long)st.msgs_wrong_version);
+	counter(out, "xwan_ha_sync_early_total",
+		"Flow sync data messages that arrived before their turn (reordered on the way, or "
+		"after a loss), held until it came.", st.msgs_early);
 	help(out, "xwan_ha_sync_flows_total", "counter",
 	     "Flow records sent to the peer and received from it.");
 	fprintf(out, "xwan_ha_sync_flows_total{direction=\"sent\"} %llu\n",

@@ -25,7 +25,7 @@
 #include "../bpf/xwan_types.h"
 
 #define HA_MAGIC     0x58574841u    /* "XWHA" */
-#define HA_VERSION   2
+#define HA_VERSION   3            /* 3: NAT mapping records */
 #define HA_MSG_MAX   1400           /* fits any sync link's MTU with room for tunnels */
 
 enum ha_msg_type {
@@ -57,6 +57,8 @@ enum ha_rec_type {
 	HA_REC_FLOW   = 1,      /* both entries (n_entries 2) or a one-sided marker (1) */
 	HA_REC_DELETE = 2,      /* remove the entry at key_out and its other half */
 	HA_REC_STICKY = 3,      /* a sticky client's binding (sticky.key, sticky.b) */
+	HA_REC_MAPPING = 4,     /* an endpoint-independent NAT mapping (map.key, map.m) */
+	HA_REC_MAP_DELETE = 5,  /* remove the mapping whose LAN side is map.key */
 };
 
 /*
@@ -83,11 +85,23 @@ struct ha_rec {
 			struct sticky_key_v4 key;
 			struct sticky_binding b;
 		} sticky;
+		/*
+		 * key: the LAN side (the socket); m as at that key, with
+		 * created_ns/last_ns ages, gw the WAN's position in the
+		 * config, lan_ifindex an interface id. The receiver writes
+		 * the PUB side from it.
+		 */
+		struct {
+			struct nat_map_key key;
+			struct nat_map m;
+		} map;
 	};
 };
 
 _Static_assert(sizeof(struct flow_entry) == 96,
 	       "struct flow_entry changed: bump HA_VERSION and check ha_maps.c");
+_Static_assert(sizeof(struct nat_map) == 40,
+	       "struct nat_map changed: bump HA_VERSION and check ha_maps.c");
 _Static_assert(sizeof(struct ha_rec) == 232, "ha_rec is 232 bytes on the wire");
 
 #define HA_RECS_PER_MSG ((HA_MSG_MAX - sizeof(struct ha_hdr)) / sizeof(struct ha_rec))

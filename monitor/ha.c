@@ -259,6 +259,10 @@ static void publish(struct ha *ha, uint64_t now)
 	st.msgs_resent = s->st.resent;
 	st.msgs_lost = s->st.lost;
 	st.msgs_rejected = s->st.rejected;
+	st.msgs_wrong_version = s->st.wrong_version;
+	st.msgs_early = s->st.early;
+	st.gc_runs = ha->gc_runs;
+	st.gc_removed = ha->gc_removed;
 	st.flows_sent = s->st.records_sent;
 	st.flows_received = s->st.records_received;
 	st.peer_flows = s->peer_flows;
@@ -306,31 +310,56 @@ static const struct ha_sync_ops sync_ops = {
 	.peer_joined = sync_joined,
 };
 
-static bool sticky_sent_lately(struct ha *ha, const struct ha_rec *st, uint64_t now)
+/* FNV-1a over what a record says (its type, key and value bar the clocks). */
+static uint64_t sig_of(uint64_t h, const void *p, size_t n)
 {
-	const struct sticky_key_v4 *k = &st->sticky.key;
-	uint32_t h = (k->src * 2654435761u) ^ (k->dst * 40503u) ^ k->group;
-	struct ha_sticky_sent *e = &ha->sticky_sent[h % (sizeof(ha->sticky_sent) /
-							 sizeof(ha->sticky_sent[0]))];
+	const uint8_t *b = p;
 
-	if (!memcmp(&e->key, k, sizeof(*k)) && e->gw == st->sticky.b.gw && e->at_ns &&
-	    now - e->at_ns < 1000 * MS)
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t rec_sig(const struct ha_rec *r)
+{
+	uint64_t h = sig_of(0xcbf29ce484222325ULL, &r->type, 1);
+
+	if (r->type == HA_REC_STICKY)
+		return sig_of(sig_of(h, &r->sticky.key, sizeof(r->sticky.key)), &r->sticky.b.gw, 1);
+	h = sig_of(h, &r->map.key, sizeof(r->map.key));
+	h = sig_of(h, &r->map.m.addr, sizeof(r->map.m.addr));
+	h = sig_of(h, &r->map.m.port, sizeof(r->map.m.port));
+	return sig_of(h, &r->map.m.gw, 2);     /* gw, filtering */
+}
+
+static bool sent_lately(struct ha *ha, const struct ha_rec *r, uint64_t now)
+{
+	uint64_t sig = rec_sig(r);
+	struct ha_sent *e = &ha->sent_lately[sig % (sizeof(ha->sent_lately) /
+						    sizeof(ha->sent_lately[0]))];
+
+	if (e->sig == sig && e->at_ns && now - e->at_ns < 1000 * MS)
 		return true;
-	e->key = *k;
-	e->gw = st->sticky.b.gw;
+	e->sig = sig;
 	e->at_ns = now;
 	return false;
 }
 
-/* A flow's record, and with a new flow its client's sticky binding (made with it). */
-static void queue_flow(struct ha *ha, const struct ha_rec *r, bool with_sticky, uint64_t now)
+/*
+ * A flow's record, and with a new (or touched) flow its client's sticky
+ * binding and its socket's NAT mapping (made or refreshed with it).
+ */
+static void queue_flow(struct ha *ha, const struct ha_rec *r, bool with_state, uint64_t now)
 {
-	struct ha_rec st;
+	struct ha_rec x;
 
 	ha_sync_queue(&ha->sync, r, now);
-	if (with_sticky && ha_sticky_read(ha->maps, &ha->local, r, now, &st) == 0 &&
-	    !sticky_sent_lately(ha, &st, now))
-		ha_sync_queue(&ha->sync, &st, now);
+	if (!with_state)
+		return;
+	if (ha_sticky_read(ha->maps, &ha->local, r, now, &x) == 0 && !sent_lately(ha, &x, now))
+		ha_sync_queue(&ha->sync, &x, now);
+	if (ha_map_read(ha->maps, &ha->local, r, now, &x) == 0 && !sent_lately(ha, &x, now))
+		ha_sync_queue(&ha->sync, &x, now);
 }
 
 static void bulk_one(void *ctx, const struct ha_rec *r)
@@ -340,18 +369,30 @@ static void bulk_one(void *ctx, const struct ha_rec *r)
 	queue_flow(ha, r, true, xwan_now_ns());
 }
 
+static void bulk_map(void *ctx, const struct ha_rec *r)
+{
+	struct ha *ha = ctx;
+	uint64_t now = xwan_now_ns();
+
+	if (!sent_lately(ha, r, now))   /* the flows' pass sent most already */
+		ha_sync_queue(&ha->sync, r, now);
+}
+
 static void bulk_send(struct ha *ha, uint64_t now)
 {
-	int n;
+	int n, nm;
 
 	ha->bulk_due = false;
 	if (ha->role != HA_ROLE_ACTIVE)
 		return;
-	memset(ha->sticky_sent, 0, sizeof(ha->sticky_sent));  /* the peer needs them all */
+	memset(ha->sent_lately, 0, sizeof(ha->sent_lately));  /* the peer needs them all */
 	n = ha_rec_scan(ha->maps, &ha->local, xwan_now_ns(), bulk_one, ha);
+	/* mappings whose flows are gone still hold their socket's port */
+	nm = ha_map_scan(ha->maps, &ha->local, xwan_now_ns(), bulk_map, ha);
 	ha_sync_flush(&ha->sync, now);
 	ha->bulk_resyncs++;
-	agent_log("ha: bulk resync to the peer (%s)", n < 0 ? strerror(-n) : "whole table");
+	agent_log("ha: bulk resync to the peer (flows: %s; NAT mappings: %s)",
+		  n < 0 ? strerror(-n) : "whole table", nm < 0 ? strerror(-nm) : "all live ones");
 }
 
 static void on_sock(struct loop_handler *h, uint32_t events)
@@ -382,7 +423,13 @@ static void on_sock(struct loop_handler *h, uint32_t events)
 		now = xwan_now_ns();
 		if (!ha_sync_source_ok(&ha->sync, &from, ifindex))
 			continue;
-		ha_sync_input(&ha->sync, buf, (size_t)n, now);
+		if (ha_sync_input(&ha->sync, buf, (size_t)n, now) == -EPROTONOSUPPORT &&
+		    ha->sync.peer_version != ha->logged_version) {
+			ha->logged_version = ha->sync.peer_version;
+			agent_log("ha: the peer speaks sync protocol version %u, we speak %u: its "
+				  "messages are refused (counted as wrong_version) until both run the "
+				  "same xwan", ha->sync.peer_version, HA_VERSION);
+		}
 	}
 }
 
@@ -400,6 +447,13 @@ static int on_event(void *ctx, void *data, size_t len)
 		memset(&r, 0, sizeof(r));
 		r.type = HA_REC_DELETE;
 		r.key_out = ev->key;
+	} else if (ev->type == HA_EV_MAP_DELETE) {
+		memset(&r, 0, sizeof(r));
+		r.type = HA_REC_MAP_DELETE;
+		r.map.key = (struct nat_map_key){ .addr = ev->key.saddr, .port = ev->key.sport,
+						  .proto = ev->key.proto, .side = NMAP_LAN };
+		ha_sync_queue(&ha->sync, &r, now);
+		return 0;
 	} else if (ha_rec_read(ha->maps, &ha->local, &ev->key, ev->dir, now, &r)) {
 		return 0;
 	}
@@ -475,6 +529,16 @@ static void deletions_send(struct ha *ha, uint64_t now)
 		}
 	}
 	free(keys);
+}
+
+void ha_gc_done(struct ha *ha, int n)
+{
+	uint64_t now = xwan_now_ns();
+
+	deletions_send(ha, now);        /* on their way before the CLI hears it is done */
+	ha->gc_removed = n < 0 ? UINT64_MAX : (uint64_t)n;
+	ha->gc_runs++;
+	publish(ha, now);
 }
 
 /* ---- roles ---- */

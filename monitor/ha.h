@@ -43,13 +43,18 @@ struct ha {
 	char fifo_buf[512];
 	size_t fifo_len;
 	uint64_t takeovers, bulk_resyncs, hash_mismatches, events;
-	/* sticky bindings sent lately: every new flow of a client refreshes its
-	 * binding, the peer needs it once (expiry counts seconds) */
-	struct ha_sticky_sent {
-		struct sticky_key_v4 key;
-		uint8_t gw;
+	uint8_t logged_version;         /* the peer's other protocol version, logged once */
+	uint64_t gc_runs, gc_removed;   /* `xwan gc` sweeps the agent ran (ha_gc_done) */
+	/*
+	 * Sticky bindings and NAT mappings sent lately: every new flow of a
+	 * client (of a socket) refreshes its binding (mapping), the peer needs
+	 * it once a second at most (expiry counts tens of seconds). By a hash
+	 * of what the record says, bar its clocks.
+	 */
+	struct ha_sent {
+		uint64_t sig;
 		uint64_t at_ns;
-	} sticky_sent[1024];
+	} sent_lately[2048];
 	/*
 	 * Flows the agent deleted itself (gc, flushes: loader/flows.c tells
 	 * us, from the worker thread too), queued for the peer by ha_tick.
@@ -69,6 +74,9 @@ uint64_t ha_tick(struct ha *ha, uint64_t now);
 /* Stop keepalived and give up the virtual addresses. */
 void ha_close(struct ha *ha);
 void ha_config_changed(struct ha *ha, const struct xwan_config *cfg, const struct xwan_host *h);
+
+/* The agent ran a sweep `xwan gc` asked for (n removed, or -errno): published at once. */
+void ha_gc_done(struct ha *ha, int n);
 
 /* Not the active router: leave the LAN's clients alone (no resets). */
 bool ha_is_passive(const struct ha *ha);

@@ -16,8 +16,11 @@ int ha_sync_init(struct ha_sync *s, const struct ha_sync_ops *ops, void *ctx, ui
 {
 	memset(s, 0, sizeof(*s));
 	s->ring = calloc(HA_TX_WINDOW, sizeof(*s->ring));
-	if (!s->ring)
+	s->hold = calloc(HA_RX_HOLD, sizeof(*s->hold));
+	if (!s->ring || !s->hold) {
+		ha_sync_free(s);
 		return -ENOMEM;
+	}
 	s->ops = ops;
 	s->ctx = ctx;
 	s->epoch = epoch;
@@ -31,7 +34,9 @@ int ha_sync_init(struct ha_sync *s, const struct ha_sync_ops *ops, void *ctx, ui
 void ha_sync_free(struct ha_sync *s)
 {
 	free(s->ring);
+	free(s->hold);
 	s->ring = NULL;
+	s->hold = NULL;
 }
 
 static void fill_hdr(struct ha_sync *s, struct ha_hdr *h, uint8_t type, uint32_t len)
@@ -136,8 +141,7 @@ bool ha_sync_source_ok(struct ha_sync *s, const struct sockaddr_in *from, int if
 
 static int check(const struct ha_hdr *h, size_t len)
 {
-	if (len < sizeof(*h) || h->magic != HA_MAGIC || h->version != HA_VERSION ||
-	    h->len != len || h->type < HA_MSG_DATA || h->type > HA_MSG_RESET)
+	if (len < sizeof(*h) || h->magic != HA_MAGIC || h->len != len || h->type < HA_MSG_DATA || h->type > HA_MSG_RESET)
 		return -1;
 	if (h->type == HA_MSG_DATA &&
 	    (h->count == 0 || h->count > HA_RECS_PER_MSG ||
@@ -168,6 +172,60 @@ static void deliver(struct ha_sync *s, const struct ha_hdr *h, uint64_t now)
 	}
 }
 
+/* Forget what is held before rx_next (all of it: a new peer epoch). */
+static void hold_prune(struct ha_sync *s, bool all)
+{
+	for (unsigned i = 0; s->held && i < HA_RX_HOLD; i++)
+		if (s->hold[i].used && (all || seq_before(s->hold[i].seq, s->rx_next))) {
+			s->hold[i].used = false;
+			s->held--;
+		}
+	if (!s->held)
+		s->gap_since_ns = 0;
+}
+
+/* Deliver what was held for the turns that have come. */
+static void hold_drain(struct ha_sync *s, uint64_t now)
+{
+	struct ha_rx_slot *h;
+
+	while (s->held && (h = &s->hold[s->rx_next % HA_RX_HOLD])->used && h->seq == s->rx_next) {
+		h->used = false;
+		s->held--;
+		deliver(s, (const struct ha_hdr *)h->buf, now);
+	}
+	/* what is still held waits for a message that is missing from now on */
+	s->gap_since_ns = s->held ? now : 0;
+}
+
+static void nack(struct ha_sync *s, uint64_t now)
+{
+	if (now - s->last_nack_ns >= HA_ACK_NS || !s->last_nack_ns) {
+		send_ctl(s, HA_MSG_NACK, s->rx_next);
+		s->last_nack_ns = now;
+	}
+}
+
+/* A DATA message ahead of its turn: kept if there is room, a NACK once the gap is a loss. */
+static void early(struct ha_sync *s, const void *buf, size_t len, uint32_t seq, uint64_t now)
+{
+	struct ha_rx_slot *h = &s->hold[seq % HA_RX_HOLD];
+
+	s->st.early++;
+	if (seq - s->rx_next < HA_RX_HOLD && !(h->used && h->seq == seq)) {
+		if (!h->used)
+			s->held++;
+		h->used = true;
+		h->seq = seq;
+		h->len = (uint16_t)len;
+		memcpy(h->buf, buf, len);
+	}
+	if (!s->gap_since_ns)
+		s->gap_since_ns = now;
+	if (seq - s->rx_next >= HA_RX_HOLD || now - s->gap_since_ns >= HA_REORDER_NS)
+		nack(s, now);
+}
+
 int ha_sync_input(struct ha_sync *s, const void *buf, size_t len, uint64_t now)
 {
 	struct ha_hdr h;
@@ -177,6 +235,12 @@ int ha_sync_input(struct ha_sync *s, const void *buf, size_t len, uint64_t now)
 		return -EBADMSG;
 	}
 	memcpy(&h, buf, sizeof(h));
+	if (h.magic == HA_MAGIC && h.version != HA_VERSION) {
+		/* Another build: its records would be misread. Nothing of it is used. */
+		s->st.wrong_version++;
+		s->peer_version = h.version;
+		return -EPROTONOSUPPORT;
+	}
 	if (check(&h, len)) {
 		s->st.rejected++;
 		return -EBADMSG;
@@ -191,6 +255,7 @@ int ha_sync_input(struct ha_sync *s, const void *buf, size_t len, uint64_t now)
 		s->peer_epoch = h.epoch;
 		s->rx_next = h.base;
 		s->rx_unacked = 0;
+		hold_prune(s, true);
 		s->acked = s->next_seq;         /* what we held was for its previous life */
 		s->ops->peer_joined(s->ctx);
 	}
@@ -199,10 +264,9 @@ int ha_sync_input(struct ha_sync *s, const void *buf, size_t len, uint64_t now)
 	case HA_MSG_DATA:
 		if (h.seq == s->rx_next) {
 			deliver(s, (const struct ha_hdr *)buf, now);
-		} else if (seq_before(s->rx_next, h.seq) &&
-			   (now - s->last_nack_ns >= HA_ACK_NS || !s->last_nack_ns)) {
-			send_ctl(s, HA_MSG_NACK, s->rx_next);
-			s->last_nack_ns = now;
+			hold_drain(s, now);
+		} else if (seq_before(s->rx_next, h.seq)) {
+			early(s, buf, len, h.seq, now);
 		}
 		break;
 	case HA_MSG_NACK:
@@ -217,6 +281,8 @@ int ha_sync_input(struct ha_sync *s, const void *buf, size_t len, uint64_t now)
 		if (seq_before(s->rx_next, h.base)) {
 			s->st.lost += h.base - s->rx_next;
 			s->rx_next = h.base;
+			hold_prune(s, false);
+			hold_drain(s, now);     /* what is held past base is still good */
 		}
 		break;
 	default:
@@ -238,6 +304,15 @@ uint64_t ha_sync_tick(struct ha_sync *s, uint64_t now)
 		s->last_hello_ns = now;
 	} else if (s->last_hello_ns + HA_HELLO_NS < next) {
 		next = s->last_hello_ns + HA_HELLO_NS;
+	}
+	if (s->gap_since_ns) {
+		/* the missing message did not come by itself: ask for it */
+		if (now - s->gap_since_ns >= HA_REORDER_NS)
+			nack(s, now);
+		if (s->gap_since_ns + HA_REORDER_NS > now && s->gap_since_ns + HA_REORDER_NS < next)
+			next = s->gap_since_ns + HA_REORDER_NS;
+		else if (s->last_nack_ns + HA_ACK_NS < next)
+			next = s->last_nack_ns + HA_ACK_NS;
 	}
 	if (s->rx_unacked) {
 		if (now - s->last_ack_ns >= HA_ACK_NS) {

@@ -21,6 +21,8 @@
 #define HA_RESEND_NS        (200ULL * 1000000)  /* no ack for this long: resend */
 #define HA_FLUSH_NS         (5ULL * 1000000)    /* a partly filled DATA waits at most this */
 #define HA_RESEND_BURST     256                 /* messages one resend sends at most */
+#define HA_RX_HOLD          256                 /* messages received early, kept for their turn */
+#define HA_REORDER_NS       (5ULL * 1000000)    /* a gap this old is a loss: NACK it */
 
 struct ha_sync_ops {
 	int (*send)(void *ctx, const void *buf, size_t len);
@@ -30,9 +32,24 @@ struct ha_sync_ops {
 
 struct ha_sync_stats {
 	uint64_t sent, received, resent, lost, rejected, records_sent, records_received;
+	uint64_t wrong_version;         /* from the peer, but another HA_VERSION (not in rejected) */
+	uint64_t early;                 /* DATA that came before the one expected (a gap, or reordered) */
 };
 
 struct ha_tx_slot {
+	uint16_t len;
+	uint8_t buf[HA_MSG_MAX];
+};
+
+/*
+ * A message that came before its turn. A veth (or a NIC's queues) can
+ * reorder a burst when the sender moves between CPUs; go-back-N alone
+ * would throw away everything after the late one and have it all sent
+ * again, which on a busy router snowballs (test_ha_sync_rate).
+ */
+struct ha_rx_slot {
+	uint32_t seq;
+	bool used;
 	uint16_t len;
 	uint8_t buf[HA_MSG_MAX];
 };
@@ -57,9 +74,13 @@ struct ha_sync {
 	bool peer_known;
 	uint64_t peer_epoch, peer_hash, peer_flows, last_rx_ns;
 	uint8_t peer_role;
+	uint8_t peer_version;           /* the last HA_VERSION refused */
 	uint32_t rx_next;
 	unsigned rx_unacked;
 	uint64_t last_ack_ns, last_nack_ns;
+	struct ha_rx_slot *hold;        /* HA_RX_HOLD slots, seq % HA_RX_HOLD */
+	unsigned held;
+	uint64_t gap_since_ns;          /* a message is missing since (0: none) */
 
 	struct ha_sync_stats st;
 };

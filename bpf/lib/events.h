@@ -54,6 +54,28 @@ static __always_inline void ha_emit(const struct flow_key *key, __u8 dir, __u8 t
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* A NAT mapping went away (its LAN side k): the peer must not keep its port. */
+static __always_inline void ha_emit_map_delete(const struct nat_map_key *k)
+{
+	struct ha_event *ev;
+
+	if (!ha_active())
+		return;
+	ev = bpf_ringbuf_reserve(&ha_events, sizeof(*ev), 0);
+	if (!ev) {
+		count_event(EV_HA_EVENT_LOST);
+		return;
+	}
+	__builtin_memset(&ev->key, 0, sizeof(ev->key));
+	ev->key.saddr = k->addr;
+	ev->key.sport = k->port;
+	ev->key.proto = k->proto;
+	ev->type = HA_EV_MAP_DELETE;
+	ev->dir = FLOW_DIR_OUT;
+	ev->pad[0] = ev->pad[1] = 0;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /* An entry's key is the peer's peer: events name the entry through its peer. */
 static __always_inline void ha_emit_entry(const struct flow_entry *fe, __u8 type)
 {

@@ -15,6 +15,7 @@
 #define XWAN_MAPPING_H
 
 #include "clock.h"
+#include "events.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -61,7 +62,7 @@ static __always_inline struct nat_map *nat_map_owner(const struct nat_map_key *p
 	return m;
 }
 
-/* Remove a mapping: its LAN side at k, and its PUB side if it points back. */
+/* Remove a mapping: its LAN side at k, and its PUB side if it points back (on the HA peer too). */
 static __always_inline void nat_map_drop(const struct nat_map_key *k, const struct nat_map *m)
 {
 	struct nat_map_key pub;
@@ -72,6 +73,7 @@ static __always_inline void nat_map_drop(const struct nat_map_key *k, const stru
 	if (pm && pm->addr == k->addr && pm->port == k->port)
 		bpf_map_delete_elem(&nat_maps, &pub);
 	bpf_map_delete_elem(&nat_maps, k);
+	ha_emit_map_delete(k);
 }
 
 /* address-dependent filtering: this remote may now send to the mapping. */

@@ -7,6 +7,11 @@
 #      shows the roles and the sync;
 #   1d. switches that flood (bridge ageing 0) hand r1's frames to r2 too:
 #      only r1 forwards them, every datagram reaches the internet once;
+#   1e. the passive holds the client socket's endpoint-independent NAT
+#      mapping (made by a flow to one "STUN server", 192.0.2.101), and after
+#      the takeover (2g) the socket's first flow to a second one (192.0.2.102)
+#      leaves with the same public address:port; control (6c): with the sync
+#      blocked the mapping does not survive a takeover;
 #   2. the active dies (all links down at once, every process killed): the
 #      passive takes the addresses; the download completes with the right
 #      sha256 and no reset, the UDP stream and the held session go on, the
@@ -20,6 +25,8 @@
 #      returns (resent or resynced, counted);
 #   4e. the active's own deletions (a flush: `xwan gateway down`) reach the
 #      passive; control: with the sync blocked the passive keeps the flows;
+#   4g. `xwan gc` on the active is run by its agent (whose deletions reach
+#      the peer), not in the CLI's process;
 #   5. a config that differs is counted (reload of the passive), and a
 #      reload back clears it; a reload of the active's VRRP priority reaches
 #      keepalived without a restart or a role change;
@@ -158,6 +165,29 @@ check "1d switches flooding (bridge ageing 0): 300 datagrams reach the internet 
 	bash -c '[ "$1" -gt 0 ] && [ "$1" -le 300 ] && [ "$2" = "$3" ] && [ $(($5 - $4)) -ge 300 ]' _ \
 	"${burst:-0}" "$fwd0" "$fwd1" "$other0" "$other1"
 
+# --- 1e. the client socket's NAT mapping ---------------------------------------------------------
+# Port 999 is below nat_ports (1024-65535): no port preservation, so a router
+# without the mapping would pick another random port (a control that can fail).
+MAP_S1=192.0.2.101 MAP_S2=192.0.2.102 MAP_PORT=7000
+for a in $MAP_S1 $MAP_S2; do lab_inet ip addr add "$a/32" dev lo; done
+lab_inet "$LAB_PY" "$LAB_TOOLS/natprobe.py" serve "$MAP_S1:$MAP_PORT" "$MAP_S2:$MAP_PORT" \
+	>"$LAB_LOG/natprobe.log" 2>&1 &
+lab_wait_listen "$LAB_NS_INET" tcp "$MAP_PORT" || fail "natprobe servers" "$(cat "$LAB_LOG/natprobe.log")"
+# seen_from SPORT SERVER: the public address:port SERVER saw the client's UDP socket SPORT as
+seen_from() {
+	timeout 30 ip netns exec "$LAB_NS_CLIENT" "$LAB_PY" "$LAB_TOOLS/natprobe.py" udp \
+		--bind "$LAB_CLIENT_IP:$1" --to "$2:$MAP_PORT" | awk '$1 == "seen" { print $4; exit }'
+}
+has_mapping() { # ROUTER SPORT PUBLIC: `xwan flows` lists the socket's mapping to PUBLIC
+	ha_xwan "$1" flows --client "$LAB_CLIENT_IP" 2>/dev/null | grep -Eq "^udp +$LAB_CLIENT_IP:$2 +$3 "
+}
+_mapped_not_preserved() { [ -n "$1" ] && [ "${1##*:}" != 999 ] && has_mapping r2 999 "$1"; }
+map_ep=$(seen_from 999 "$MAP_S1")
+lab_poll 10 has_mapping r2 999 "$map_ep"
+check "1e the passive r2 holds the NAT mapping of the client's UDP socket :999 ($map_ep, made on r1 by a flow to $MAP_S1)" \
+	"r1: $(ha_xwan r1 flows --client "$LAB_CLIENT_IP" 2>&1 | grep -E "^udp +$LAB_CLIENT_IP:999 " | tr '\n' ';') r2: $(ha_xwan r2 flows --client "$LAB_CLIENT_IP" 2>&1 | grep -E "^udp +$LAB_CLIENT_IP:999 " | tr '\n' ';')" \
+	_mapped_not_preserved "$map_ep"
+
 # --- 2. the active dies ---------------------------------------------------------------------------
 t_kill=$(now)
 ha_kill r1
@@ -188,6 +218,10 @@ who=$(lab_client "$LAB_PY" "$LAB_TOOLS/client.py" tcp-whoami --count 8 2>&1)
 who_all() { [ "$(echo "$who" | "$LAB_PY" -c 'import json,sys; print(json.load(sys.stdin)["by_addr"].get(sys.argv[1], 0))' "$1" 2>/dev/null)" = 8 ]; }
 check "2f new connections after the takeover keep the sticky client's address (${pre_nat% })" "$who" \
 	who_all "${pre_nat% }"
+map_ep2=$(seen_from 999 "$MAP_S2")
+check "2g after the takeover the socket :999's first flow to $MAP_S2 leaves with the mapping's public address:port ($map_ep)" \
+	"$MAP_S1 saw $map_ep before the takeover (through r1), $MAP_S2 sees ${map_ep2:-nothing} (through r2)" \
+	bash -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ "$map_ep" "$map_ep2"
 
 # --- 3. the old active returns; preempt is off ------------------------------------------------
 t_hold=$(now)
@@ -264,6 +298,12 @@ lab_poll 15 lacks_flows r1 "$S/split.ports"
 check "4f the sync returns: r2's deletions reach r1, which holds none of the 20 flows either" \
 	"r1: $(ha_flowset r1 | tr '\n' ';')" lacks_flows r1 "$S/split.ports"
 ha_xwan r2 gateway up "$split_wan" >>"$S/maint.log" 2>&1
+# `xwan gc` deletes in its own process, which the agent's deletion hook does
+# not see: on an HA router the agent must run the sweep.
+gc_out=$(ha_xwan r2 gc 2>&1)
+check "4g xwan gc on the active r2 is run by its agent (whose deletions reach r1), not by the CLI" \
+	"$gc_out; agent log: $(grep 'xwan gc:' "$LAB_LOG/r2-agent.log" | tail -n 1)" \
+	bash -c 'grep -q "swept by the agent" <<<"$1" && grep -q "xwan gc: removed" "$2"' _ "$gc_out" "$LAB_LOG/r2-agent.log"
 
 # --- 5. a config that differs is counted -------------------------------------------------------
 mm0=$(metric r2 xwan_ha_config_hash_mismatches_total)
@@ -307,13 +347,19 @@ lab_client $METER download --url "$LAB_BLOB_URL" --sha256 "$SHA" --rate "$RATE" 
 	--out "$S/dl2.json" --ready "$S/dl2.ready" --timeout 5 >/dev/null 2>&1 &
 DL=$!
 lab_poll 20 test -f "$S/dl2.ready"
+ctl_ep=$(seen_from 998 "$MAP_S1")
+lab_poll 10 has_mapping r2 998 "$ctl_ep"
 ha_kill r2
 ha_wait_role r1 active 15
+ctl_ep2=$(seen_from 998 "$MAP_S2")
 wait "$DL"
 check "6a control: sync blocked, the active dies mid-download: r1 takes over without the flow and the download fails" \
 	"r1 $(ha_role r1); $(cat "$S/dl2.json" 2>/dev/null)" \
 	bash -c '[ "$1" != True ] && [ -n "$2" ]' _ "$(jget "$S/dl2.json" ok)" "$(jget "$S/dl2.json" err)"
 info "control download: $(jget "$S/dl2.json" err) after $(jget "$S/dl2.json" bytes) bytes"
+check "6c control: sync blocked, the socket :998's mapping on r2 ($ctl_ep) does not survive: its first flow to $MAP_S2 through r1 leaves from another public port" \
+	"$MAP_S1 saw $ctl_ep through r2, $MAP_S2 sees ${ctl_ep2:-nothing} through r1" \
+	bash -c '[ -n "$1" ] && [ -n "$2" ] && [ "$1" != "$2" ]' _ "$ctl_ep" "$ctl_ep2"
 check "6b the ISPs still saw no foreign source" "$(counters); $(lab_drop_evidence)" counters_zero
 
 echo "# test_ha: $NPASS pass, $NFAIL fail"
