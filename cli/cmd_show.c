@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Commands that read the running dataplane: status, flows, stats, explain, gc. */
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "loader/explain.h"
@@ -183,13 +189,65 @@ struct gc_cfg { int unused; };
 static const struct gc_cfg gc_defaults;
 static const struct cl_option gc_options[] = { END_OPTIONS };
 
+static bool ha_status_read(const struct xwan_maps *m, struct ha_status *st)
+{
+	__u32 zero = 0;
+
+	return m->fd[XM_HA_STATUS] >= 0 && !bpf_map_lookup_elem(m->fd[XM_HA_STATUS], &zero, st);
+}
+
+/*
+ * An HA pair's agent sweeps for us: the flows it deletes reach the peer,
+ * which would keep them if this process deleted them (and bring them back
+ * on a takeover). SIGUSR2; its ha_status counts the sweep when done.
+ */
+static int gc_by_agent(const struct xwan_maps *m, unsigned pid, uint64_t runs)
+{
+	struct ha_status st;
+
+	if (kill((pid_t)pid, SIGUSR2)) {
+		fprintf(stderr, "xwan: cannot signal the agent (pid %u): %s\n", pid, strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < 300; i++) {
+		if (ha_status_read(m, &st) && st.gc_runs != runs) {
+			if (st.gc_removed == UINT64_MAX) {
+				fprintf(stderr, "xwan: the agent's sweep failed; its log says why\n");
+				return 1;
+			}
+			printf("xwan: removed %llu expired flows (swept by the agent, pid %u: the HA "
+			       "peer deletes them too)\n", (unsigned long long)st.gc_removed, pid);
+			return 0;
+		}
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "xwan: the agent (pid %u) did not sweep within 30 s; its log says why\n",
+		pid);
+	return 1;
+}
+
 static int do_gc(const void *cfg, const void *global)
 {
+	struct xwan_runtime *rt = calloc(1, sizeof(*rt));
+	struct ha_status st;
 	struct xwan_maps m;
 	int n;
 
-	if (cli_open_maps(cli_pin_dir(global), &m))
+	(void)cfg;
+	if (!rt)
 		return 1;
+	if (cli_open_maps(cli_pin_dir(global), &m)) {
+		free(rt);
+		return 1;
+	}
+	if (ha_status_read(&m, &st) && st.role != HA_ROLE_OFF && !xwan_runtime_read(&m, rt) &&
+	    cli_agent_alive(rt->agent_pid)) {
+		n = gc_by_agent(&m, rt->agent_pid, st.gc_runs);
+		xwan_maps_close(&m);
+		free(rt);
+		return n;
+	}
+	free(rt);
 	n = xwan_flows_gc(&m);
 	xwan_maps_close(&m);
 	if (n < 0) {
@@ -201,4 +259,5 @@ static int do_gc(const void *cfg, const void *global)
 }
 
 const struct cl_command cli_cmd_gc = DEFINE_COMMAND(gc, struct gc_cfg,
-	"delete expired flows now (the agent does it every 10 s)", NULL);
+	"delete expired flows now (the agent does it every 10 s; with ha: the agent does\n"
+	"this one too, so that the peer deletes them as well)", NULL);

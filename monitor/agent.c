@@ -127,6 +127,7 @@ struct agent {
 	struct ha *ha;                  /* ha: in the config, else NULL */
 	int maint_fd;                   /* the maintenance marks (maint.h), -1: none */
 	bool maint_check;               /* SIGUSR1: `xwan gateway` changed a mark */
+	bool gc_asked;                  /* SIGUSR2: `xwan gc` wants a sweep by us (HA: synced) */
 	struct hooks *hooks;            /* hooks.on_gateway_change (never waited for) */
 	struct history *hist;           /* what the status page draws (monitor/history.h) */
 };
@@ -1057,6 +1058,8 @@ static void on_signal(struct loop_handler *h, uint32_t events)
 			a->reload = true;
 		else if (si.ssi_signo == SIGUSR1)
 			a->maint_check = true;
+		else if (si.ssi_signo == SIGUSR2)
+			a->gc_asked = true;
 		else
 			a->stop = true;
 	}
@@ -1618,6 +1621,23 @@ static void maint_refresh(struct agent *a)
 	}
 }
 
+/*
+ * `xwan gc` on an HA router: the sweep runs here, where the flows it
+ * deletes reach the peer (ha.c hears of them); from the CLI's process they
+ * would not. Synchronous: the CLI waits for the count (ha_status).
+ */
+static void asked_gc(struct agent *a)
+{
+	int n = xwan_flows_gc(&a->maps);
+
+	if (n < 0)
+		logf_("xwan gc: flow table sweep failed: %s", strerror(-n));
+	else
+		logf_("xwan gc: removed %d expired flows", n);
+	if (a->ha)
+		ha_gc_done(a->ha, n);
+}
+
 /* Sweeps and textfile writes go to the worker; one of each at a time. */
 static void housekeeping(struct agent *a, uint64_t now)
 {
@@ -1671,6 +1691,10 @@ static void loop(struct agent *a)
 		if (a->maint_check) {
 			a->maint_check = false;
 			maint_refresh(a);
+		}
+		if (a->gc_asked) {
+			a->gc_asked = false;
+			asked_gc(a);
 		}
 		housekeeping(a, now);
 		if (a->resync && now >= a->resync_at)
@@ -1758,6 +1782,7 @@ int agent_run(const struct agent_opts *o)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);      /* `xwan gateway down|up` */
+	sigaddset(&mask, SIGUSR2);      /* `xwan gc` with ha: */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	a->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
