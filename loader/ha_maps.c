@@ -283,27 +283,30 @@ static int map_apply(const struct xwan_maps *m, const struct ha_local *l, const 
 	return 0;
 }
 
+struct map_scan_ctx {
+	const struct ha_local *l;
+	uint64_t now;
+	void (*cb)(void *ctx, const struct ha_rec *r);
+	void *ctx;
+};
+
+static int map_scan_one(const struct nat_map_key *k, const struct nat_map *nm, void *data)
+{
+	struct map_scan_ctx *sc = data;
+	struct ha_rec r;
+
+	if (map_export(sc->l, k, nm, sc->now, &r))
+		return 0;
+	sc->cb(sc->ctx, &r);
+	return 1;
+}
+
 int ha_map_scan(const struct xwan_maps *m, const struct ha_local *l, uint64_t now,
 		void (*cb)(void *ctx, const struct ha_rec *r), void *ctx)
 {
-	struct nat_map_key k, prev, *pp = NULL;
-	struct xwan_settings s;
-	struct nat_map nm;
-	struct ha_rec r;
-	int rc = xwan_settings_read(m, &s), n = 0;
+	struct map_scan_ctx sc = { .l = l, .now = now, .cb = cb, .ctx = ctx };
 
-	if (rc)
-		return rc;
-	while (bpf_map_get_next_key(m->fd[XM_NAT_MAPS], pp, &k) == 0) {
-		prev = k;
-		pp = &prev;
-		if (k.side != NMAP_LAN || bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &k, &nm) ||
-		    !xwan_mapping_live(&nm, k.proto, &s, now) || map_export(l, &k, &nm, now, &r))
-			continue;
-		cb(ctx, &r);
-		n++;
-	}
-	return n;
+	return xwan_mappings_each(m, false, now, map_scan_one, &sc);
 }
 
 int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *r,

@@ -43,12 +43,12 @@ static void print_mapping(FILE *out, const struct nat_map_key *k, const struct n
 		(unsigned long long)(now > nm->last_ns ? (now - nm->last_ns) / 1000000000ULL : 0));
 }
 
-int xwan_mappings_print(const struct xwan_maps *m, const struct xwan_flows_filter *f,
-			const struct xwan_runtime *rt, FILE *out)
+int xwan_mappings_each(const struct xwan_maps *m, bool all, uint64_t now,
+		       int (*cb)(const struct nat_map_key *k, const struct nat_map *nm, void *ctx),
+		       void *ctx)
 {
 	struct nat_map_key k, prev, *pp = NULL;
 	struct xwan_settings s;
-	uint64_t now = xwan_now_ns();
 	struct nat_map nm;
 	int rc = xwan_settings_read(m, &s), n = 0;
 
@@ -59,16 +59,44 @@ int xwan_mappings_print(const struct xwan_maps *m, const struct xwan_flows_filte
 		pp = &prev;
 		if (k.side != NMAP_LAN || bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &k, &nm))
 			continue;
-		if ((f->client && k.addr != f->client) || (f->gw >= 0 && nm.gw != f->gw))
+		if (!all && !xwan_mapping_live(&nm, k.proto, &s, now))
 			continue;
-		if (!f->all && !xwan_mapping_live(&nm, k.proto, &s, now))
-			continue;
-		if (!n++)
-			fprintf(out, "\n%-5s %-21s %-21s %-8s %-26s %6s %6s\n", "PROTO", "SOCKET",
-				"MAPPED TO", "WAN", "FILTERING", "FLOWS", "IDLE");
-		print_mapping(out, &k, &nm, rt, now);
+		rc = cb(&k, &nm, ctx);
+		if (rc < 0)
+			return rc;
+		n += rc;
 	}
-	if (n)
+	return n;
+}
+
+struct print_ctx {
+	const struct xwan_flows_filter *f;
+	const struct xwan_runtime *rt;
+	FILE *out;
+	uint64_t now;
+	int n;
+};
+
+static int print_one(const struct nat_map_key *k, const struct nat_map *nm, void *data)
+{
+	struct print_ctx *pc = data;
+
+	if ((pc->f->client && k->addr != pc->f->client) || (pc->f->gw >= 0 && nm->gw != pc->f->gw))
+		return 0;
+	if (!pc->n++)
+		fprintf(pc->out, "\n%-5s %-21s %-21s %-8s %-26s %6s %6s\n", "PROTO", "SOCKET",
+			"MAPPED TO", "WAN", "FILTERING", "FLOWS", "IDLE");
+	print_mapping(pc->out, k, nm, pc->rt, pc->now);
+	return 1;
+}
+
+int xwan_mappings_print(const struct xwan_maps *m, const struct xwan_flows_filter *f,
+			const struct xwan_runtime *rt, FILE *out)
+{
+	struct print_ctx pc = { .f = f, .rt = rt, .out = out, .now = xwan_now_ns() };
+	int n = xwan_mappings_each(m, f->all, pc.now, print_one, &pc);
+
+	if (n > 0)
 		fprintf(out, "%d NAT mappings shown (endpoint-independent: each socket's flows share one)\n", n);
-	return 0;
+	return n < 0 ? n : 0;
 }

@@ -19,6 +19,14 @@ const char *xwan_filtering_name(uint8_t filtering);
 bool xwan_mapping_live(const struct nat_map *nm, uint8_t proto, const struct xwan_settings *s,
 		       uint64_t now);
 
+/*
+ * cb with every mapping's LAN side (only the live ones unless all); cb
+ * returns how many it took (added up and returned) or -errno (stops).
+ */
+int xwan_mappings_each(const struct xwan_maps *m, bool all, uint64_t now,
+		       int (*cb)(const struct nat_map_key *k, const struct nat_map *nm, void *ctx),
+		       void *ctx);
+
 /* The live mappings that match f (client, WAN), one line each; -errno. */
 int xwan_mappings_print(const struct xwan_maps *m, const struct xwan_flows_filter *f,
 			const struct xwan_runtime *rt, FILE *out);

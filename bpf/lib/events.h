@@ -35,44 +35,46 @@ static __always_inline int ha_active(void)
 	return st && st->role == HA_ROLE_ACTIVE;
 }
 
-static __always_inline void ha_emit(const struct flow_key *key, __u8 dir, __u8 type)
+/* A slot for one event, or NULL (not the active, or the ring is full: counted). */
+static __always_inline struct ha_event *ha_event_new(__u8 type, __u8 dir)
 {
 	struct ha_event *ev;
 
 	if (!ha_active())
-		return;
+		return NULL;
 	/* Written in place: the hot programs have no stack to spare for a copy. */
 	ev = bpf_ringbuf_reserve(&ha_events, sizeof(*ev), 0);
 	if (!ev) {
 		count_event(EV_HA_EVENT_LOST);
-		return;
+		return NULL;
 	}
-	ev->key = *key;
 	ev->type = type;
 	ev->dir = dir;
 	ev->pad[0] = ev->pad[1] = 0;
+	return ev;
+}
+
+static __always_inline void ha_emit(const struct flow_key *key, __u8 dir, __u8 type)
+{
+	struct ha_event *ev = ha_event_new(type, dir);
+
+	if (!ev)
+		return;
+	ev->key = *key;
 	bpf_ringbuf_submit(ev, 0);
 }
 
 /* A NAT mapping went away (its LAN side k): the peer must not keep its port. */
 static __always_inline void ha_emit_map_delete(const struct nat_map_key *k)
 {
-	struct ha_event *ev;
+	struct ha_event *ev = ha_event_new(HA_EV_MAP_DELETE, FLOW_DIR_OUT);
 
-	if (!ha_active())
+	if (!ev)
 		return;
-	ev = bpf_ringbuf_reserve(&ha_events, sizeof(*ev), 0);
-	if (!ev) {
-		count_event(EV_HA_EVENT_LOST);
-		return;
-	}
 	__builtin_memset(&ev->key, 0, sizeof(ev->key));
 	ev->key.saddr = k->addr;
 	ev->key.sport = k->port;
 	ev->key.proto = k->proto;
-	ev->type = HA_EV_MAP_DELETE;
-	ev->dir = FLOW_DIR_OUT;
-	ev->pad[0] = ev->pad[1] = 0;
 	bpf_ringbuf_submit(ev, 0);
 }
 
