@@ -26,6 +26,10 @@
 # HA_LAB_BLOB_MB (default 32) sizes the download blob, HA_LAB_FLOWS (default
 # 65536) the routers' flow_table_size, HA_LAB_EXTRA is one more top-level
 # line of their config.
+#
+# Many new flows through the active (bench/xdpgen, built by bench/bench.mk):
+#   ha_gen_setup; ha_gen_start RATE_EACH SECS NFLOWS OUT; while ha_gen_running ...
+#   ha_gen_sent OUT     (flows sent, the generators' own count)
 
 HA_LAB_SELF=$(readlink -f "${BASH_SOURCE[0]}")
 # shellcheck source=tests/e2e/lab.sh
@@ -293,6 +297,81 @@ ha_lab_create() {
 	lab_wait_ping "$LAB_NS_CLIENT" "$LAB_SERVER" 20 ||
 		{ lab_log "the client cannot reach $LAB_SERVER through r1"; return 1; }
 }
+
+# --- the new-flow generator ---
+# One xdpgen per source address (HA_GEN_SOURCES), each from NFLOWS source
+# ports to $LAB_SERVER:$HA_GEN_PORT, where inet counts and drops them
+# (nft counter ip habench sink): UDP flows nobody answers. Each generator
+# sends out of the client's eth0 and needs a spare veth (xgN) of its own.
+HA_GEN_SOURCES="10.1.0.2 10.1.0.3 10.1.0.4"
+HA_GEN_PORT=9
+HA_GEN_PIDS=()
+ha_gen_setup() {
+	local src i=0
+	for src in $HA_GEN_SOURCES; do lab_client ip addr add "$src/24" dev eth0 2>/dev/null; done
+	# the generators' frames are XDP frames: the switch port needs GRO to take them
+	ip netns exec "$HA_NS_LAN" ethtool -K c0 gro on >/dev/null
+	lab_inet nft -f - <<-EOF
+		table ip habench {
+			counter sink { }
+			chain pre {
+				type filter hook prerouting priority raw; policy accept;
+				udp dport $HA_GEN_PORT counter name "sink" drop
+			}
+		}
+	EOF
+	for src in $HA_GEN_SOURCES; do
+		ip -n "$LAB_NS_CLIENT" link add "xg$i" type veth peer name "xh$i"
+		ip -n "$LAB_NS_CLIENT" link set "xg$i" up
+		ip -n "$LAB_NS_CLIENT" link set "xh$i" up
+		i=$((i + 1))
+	done
+}
+ha_gen_start() { # RATE_EACH SECS NFLOWS OUT: OUT.N holds generator N's output
+	local src i=0 mac gen=$LAB_ROOT/${BUILD:-build}/bench
+	mac=$(ip -n "$HA_NS_R1" -br link show lan0 | awk '{ print $3 }')
+	HA_GEN_PIDS=()
+	for src in $HA_GEN_SOURCES; do
+		ip netns exec "$LAB_NS_CLIENT" "$gen/xdpgen" "$gen/xdpgen.bpf.o" eth0 "$mac" "$src" \
+			"$LAB_SERVER" "$HA_GEN_PORT" "$1" "$2" "$3" "xg$i" >"$4.$i" 2>&1 &
+		HA_GEN_PIDS+=($!)
+		i=$((i + 1))
+	done
+}
+ha_gen_running() {
+	local pid
+	for pid in "${HA_GEN_PIDS[@]}"; do [ -e "/proc/$pid" ] && return 0; done
+	return 1
+}
+# ha_gauges r1|r2...: each router's live flow count (its dataplane's flow_gauge),
+# read back to back by one bpftool (the pins are on a bpffs of this mount namespace)
+ha_gauges() {
+	local r
+	for r in "$@"; do printf 'map lookup pinned %s/flow_gauge key 0 0 0 0\n' "$(ha_pin "$r")"; done |
+		bpftool -j batch file - 2>/dev/null | "$LAB_PY" -c '
+import json, sys
+print(" ".join(str(c["output"].get("formatted", c["output"])["value"]["active"]) for c in json.load(sys.stdin)))'
+}
+ha_gauge() { ha_gauges "$1"; }
+# ha_sync_block r1|r2 on|off: the router drops (or takes again) every sync
+# message it receives: what the peer sends meanwhile is lost on the way
+ha_sync_block() {
+	if [ "$2" = on ]; then
+		ip netns exec "$(ha_ns "$1")" nft -f - <<-EOF
+			table inet hablock {
+				chain input {
+					type filter hook input priority filter; policy accept;
+					iifname "sync0" udp dport 7874 drop
+				}
+			}
+		EOF
+	else
+		ip netns exec "$(ha_ns "$1")" nft delete table inet hablock
+	fi
+}
+# ha_udp_err r1|r2 COUNTER: a UDP counter of the router's namespace (UdpRcvbufErrors ...)
+ha_udp_err() { ip netns exec "$(ha_ns "$1")" nstat -az "$2" 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }
+ha_gen_sent() { cat "$1".* 2>/dev/null | awk '/^sent/ { n += $2 } END { print n + 0 }'; }
 
 ha_lab_destroy() {
 	local rc=$?

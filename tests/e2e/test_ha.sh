@@ -278,14 +278,7 @@ info "split brain: converged $(after "$t_sync" "$t_conv") s after the link retur
 # address changing). The dataplane reports only its own deletions; the agent's
 # must reach r1 too, or r1 would bring dead flows back on a takeover.
 split_wan=$(ha_flowset r2 | awk -v c="$LAB_CLIENT_IP:$(head -n 1 "$S/split.ports")" '$2 == c { print $5; exit }')
-ip netns exec "$HA_NS_R1" nft -f - <<-EOF
-	table inet hadel {
-		chain input {
-			type filter hook input priority filter; policy accept;
-			iifname "sync0" udp dport 7874 drop
-		}
-	}
-EOF
+ha_sync_block r1 on
 ha_xwan r2 gateway down "$split_wan" --reason "test_ha 4e" >"$S/maint.log" 2>&1
 lab_poll 10 lacks_flows r2 "$S/split.ports"
 sleep 0.5   # what r2 sends now is dropped at r1
@@ -293,7 +286,7 @@ _flushed_here_not_there() { lacks_flows r2 "$S/split.ports" && has_flows r1 "$S/
 check "4e control: r2 flushed the 20 flows of $split_wan; with the sync blocked r1 still holds them" \
 	"r2: $(ha_flowset r2 | wc -l) flows, r1: $(ha_flowset r1 | tr '\n' ';'); $(cat "$S/maint.log")" \
 	_flushed_here_not_there
-ip netns exec "$HA_NS_R1" nft delete table inet hadel
+ha_sync_block r1 off
 lab_poll 15 lacks_flows r1 "$S/split.ports"
 check "4f the sync returns: r2's deletions reach r1, which holds none of the 20 flows either" \
 	"r1: $(ha_flowset r1 | tr '\n' ';')" lacks_flows r1 "$S/split.ports"
@@ -335,14 +328,7 @@ check "5c reload of the active's ha.priority: keepalived.conf rewritten, same ke
 
 # --- 6. control: no sync, no session -------------------------------------------------------------
 # r1 stops accepting sync messages: what r2 forwards from now on is r2's alone.
-ip netns exec "$HA_NS_R1" nft -f - <<-EOF
-	table inet hatest {
-		chain input {
-			type filter hook input priority filter; policy accept;
-			iifname "sync0" udp dport 7874 drop
-		}
-	}
-EOF
+ha_sync_block r1 on
 lab_client $METER download --url "$LAB_BLOB_URL" --sha256 "$SHA" --rate "$RATE" \
 	--out "$S/dl2.json" --ready "$S/dl2.ready" --timeout 5 >/dev/null 2>&1 &
 DL=$!
