@@ -2664,6 +2664,55 @@ static bool hook_unusable(const char *path, char *msg, size_t len)
 	return false;
 }
 
+static int ipv6_conf(const char *ifname, const char *knob)
+{
+	char path[128];
+	FILE *f;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", ifname, knob);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * gateway6: auto follows the default route the kernel learns from router
+ * advertisements, and a forwarding interface learns none unless accept_ra
+ * is 2 (and accept_ra_defrtr on). Said, not refused: the admin may set it
+ * after xwan starts, and the WAN joins then.
+ */
+static int check_accept_ra(const struct xwan_config *cfg, xwan_warn_fn warn, void *ctx)
+{
+	char msg[XWAN_ERR_MAX], line[2 * XWAN_ERR_MAX + 320];
+	int warnings = 0;
+
+	for (int i = 0; i < cfg->n_wans; i++) {
+		const char *ifn = cfg->wans[i].interface;
+		int ra = ipv6_conf(ifn, "accept_ra"), fwd = ipv6_conf(ifn, "forwarding");
+		int defrtr = ipv6_conf(ifn, "accept_ra_defrtr");
+		char key[PATH_LEN];
+
+		if (!cfg->wans[i].v6.enabled || !cfg->wans[i].v6.gateway_auto || ra < 0 ||
+		    ((ra == 2 || (ra == 1 && fwd == 0)) && defrtr != 0))
+			continue;
+		snprintf(key, sizeof(key), "wan[%d].gateway6", i);
+		snprintf(msg, sizeof(msg), "auto: %s learns no default route from router "
+			 "advertisements (accept_ra %d, forwarding %d, accept_ra_defrtr %d); set "
+			 "net.ipv6.conf.%s.accept_ra=2, or the WAN has no IPv6 gateway", ifn, ra,
+			 fwd, defrtr, ifn);
+		report(line, sizeof(line), cfg->path, (unsigned long)cfg->wans[i].line, key, msg);
+		if (warn)
+			warn(ctx, line);
+		warnings++;
+	}
+	return warnings;
+}
+
 int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck mode,
 			     xwan_warn_fn warn, void *ctx, char *err, size_t errlen)
 {
@@ -2719,7 +2768,7 @@ int xwan_config_check_system(const struct xwan_config *cfg, enum xwan_syscheck m
 		       "hooks.on_gateway_change", msg);
 		return -1;
 	}
-	return warnings;
+	return warnings + check_accept_ra(cfg, warn, ctx);
 }
 
 /* ------------------------------------------------------------- helpers */

@@ -49,20 +49,32 @@ static bool in_prefix6(const uint8_t *a, const uint8_t *net, uint8_t plen)
 
 /*
  * A WAN's IPv6 facts: its global address (usable, not tentative or
- * deprecated; the one whose subnet holds gateway6 first) and next hop.
- * Needs h->addrs6 gathered.
+ * deprecated; the one whose subnet holds gateway6 first) and next hop:
+ * gateway6, or with gateway6: auto the default route the kernel learned
+ * from the ISP's router advertisements (as gateway: auto follows a DHCP
+ * client's; xwan sends no RS and runs no client of its own). Needs
+ * h->addrs6 gathered.
  */
 static void wan6_learn(const struct xwan_config *cfg, struct xwan_host *h, int i)
 {
 	const struct xwan_wan6 *w6 = &cfg->wans[i].v6;
 	struct xwan_wan6_facts *f = &h->wan6[i];
 	const struct nl_link *l = &h->wan[i];
-	int best = -1;
+	int best = -1, rc = 0;
 
 	memset(f, 0, sizeof(*f));
 	if (!w6->enabled)
 		return;     /* XWAN_WAN6_OFF */
 	memcpy(f->gw, w6->gateway, 16);
+	if (w6->gateway_auto) {
+		memset(f->gw, 0, 16);
+		rc = l->ifindex ? nl_default_gateway6(l->ifindex, cfg->route_table_base,
+						      cfg->route_table_base + XWAN_MAX_GATEWAYS - 1,
+						      f->gw)
+				: -ENODEV;
+		if (l->p2p)
+			memset(f->gw, 0, 16);
+	}
 	for (int k = 0; k < h->n_addrs6; k++) {
 		const struct nl_addr6 *a = &h->addrs6[k];
 
@@ -84,8 +96,8 @@ static void wan6_learn(const struct xwan_config *cfg, struct xwan_host *h, int i
 		f->state = XWAN_WAN6_LINK_DOWN;
 	else if (best < 0 && w6->nat == XWAN_NAT6_MASQUERADE)
 		f->state = XWAN_WAN6_NO_ADDR;
-	else if (w6->gateway_auto && !l->p2p)
-		f->state = XWAN_WAN6_NO_GW;     /* v6ctl learns it from the RA */
+	else if (w6->gateway_auto && rc && !l->p2p)
+		f->state = XWAN_WAN6_NO_GW;
 	else
 		f->state = XWAN_WAN6_OK;
 }

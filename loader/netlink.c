@@ -348,9 +348,11 @@ int nl_route_connected(uint32_t table, uint32_t addr, uint8_t plen, int ifindex,
 
 struct default_query {
 	int ifindex;
+	uint8_t family;         /* AF_INET or AF_INET6: the same choice for both */
 	uint32_t skip_lo, skip_hi;
 	bool found, ours, cand_ours;
-	uint32_t gateway, table, metric;
+	uint32_t table, metric;
+	uint8_t gateway[16];    /* IPv4: the first 4 bytes */
 };
 
 /*
@@ -371,8 +373,9 @@ static bool default_better(const struct default_query *q, uint32_t table, uint32
 	return metric < q->metric;
 }
 
+/* gw: the route's RTA_GATEWAY payload of len bytes, NULL for a device route. */
 static void default_offer(struct default_query *q, uint32_t table, uint32_t metric,
-			  uint32_t gateway)
+			  const void *gw, size_t len)
 {
 	if (!default_better(q, table, metric))
 		return;
@@ -380,7 +383,9 @@ static void default_offer(struct default_query *q, uint32_t table, uint32_t metr
 	q->ours = q->cand_ours;
 	q->table = table;
 	q->metric = metric;
-	q->gateway = gateway;
+	memset(q->gateway, 0, sizeof(q->gateway));
+	if (gw && len == (q->family == AF_INET ? 4U : 16U))
+		memcpy(q->gateway, gw, len);
 }
 
 static void default_multipath(struct default_query *q, const struct nlattr *mp,
@@ -392,13 +397,16 @@ static void default_multipath(struct default_query *q, const struct nlattr *mp,
 	while (left >= (int)sizeof(*nh) && nh->rtnh_len >= sizeof(*nh) && nh->rtnh_len <= left) {
 		const struct rtattr *a = RTNH_DATA(nh);
 		int alen = nh->rtnh_len - (int)RTNH_LENGTH(0);
-		uint32_t gw = 0;
+		const void *gw = NULL;
+		size_t glen = 0;
 
 		for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
-			if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == 4)
-				memcpy(&gw, RTA_DATA(a), 4);
+			if (a->rta_type == RTA_GATEWAY) {
+				gw = RTA_DATA(a);
+				glen = RTA_PAYLOAD(a);
+			}
 		if (nh->rtnh_ifindex == q->ifindex)
-			default_offer(q, table, metric, gw);
+			default_offer(q, table, metric, gw, glen);
 		left -= RTNH_ALIGN(nh->rtnh_len);
 		nh = RTNH_NEXT(nh);
 	}
@@ -411,7 +419,7 @@ static int default_cb(const struct nlmsghdr *nlh, void *data)
 	struct default_query *q = data;
 	uint32_t table, metric;
 
-	if (rtm->rtm_family != AF_INET || rtm->rtm_dst_len != 0 || rtm->rtm_type != RTN_UNICAST)
+	if (rtm->rtm_family != q->family || rtm->rtm_dst_len != 0 || rtm->rtm_type != RTN_UNICAST)
 		return MNL_CB_OK;
 	q->cand_ours = rtm->rtm_protocol == XWAN_RTPROT;
 	nl_attrs_parse(nlh, sizeof(*rtm), tb, RTA_MAX);
@@ -425,22 +433,41 @@ static int default_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	if (tb[RTA_OIF] && (int)mnl_attr_get_u32(tb[RTA_OIF]) == q->ifindex)
 		default_offer(q, table, metric,
-			      tb[RTA_GATEWAY] ? mnl_attr_get_u32(tb[RTA_GATEWAY]) : 0);
+			      tb[RTA_GATEWAY] ? mnl_attr_get_payload(tb[RTA_GATEWAY]) : NULL,
+			      tb[RTA_GATEWAY] ? mnl_attr_get_payload_len(tb[RTA_GATEWAY]) : 0);
 	return MNL_CB_OK;
+}
+
+static int default_find(struct default_query *q)
+{
+	struct rtmsg rtm = { .rtm_family = q->family };
+	int err = nl_dump(RTM_GETROUTE, &rtm, sizeof(rtm), default_cb, q);
+
+	if (err)
+		return err;
+	return q->found ? 0 : -ENOENT;
 }
 
 int nl_default_gateway(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint32_t *gateway)
 {
-	struct default_query q = { .ifindex = ifindex, .skip_lo = skip_lo, .skip_hi = skip_hi };
-	struct rtmsg rtm = { .rtm_family = AF_INET };
-	int err = nl_dump(RTM_GETROUTE, &rtm, sizeof(rtm), default_cb, &q);
+	struct default_query q = { .ifindex = ifindex, .family = AF_INET, .skip_lo = skip_lo,
+				   .skip_hi = skip_hi };
+	int err = default_find(&q);
 
-	if (err)
-		return err;
-	if (!q.found)
-		return -ENOENT;
-	*gateway = q.gateway;
-	return 0;
+	if (!err)
+		memcpy(gateway, q.gateway, 4);
+	return err;
+}
+
+int nl_default_gateway6(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint8_t gateway[16])
+{
+	struct default_query q = { .ifindex = ifindex, .family = AF_INET6, .skip_lo = skip_lo,
+				   .skip_hi = skip_hi };
+	int err = default_find(&q);
+
+	if (!err)
+		memcpy(gateway, q.gateway, 16);
+	return err;
 }
 
 #define NL_FLUSH_BATCH 64

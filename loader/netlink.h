@@ -109,6 +109,14 @@ struct nl_addr6 {
 /* Every IPv6 address of the namespace; returns the count or -errno. */
 int nl_addr6_dump(struct nl_addr6 *out, int max);
 
+/*
+ * nl_default_gateway's choice among the IPv6 default routes through ifindex
+ * (the kernel's RA-learned "proto ra" one, or one installed by hand):
+ * gateway gets its next hop, usually the router's link-local address; all
+ * zero for a device route.
+ */
+int nl_default_gateway6(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint8_t gateway[16]);
+
 /* "dst/dst_len [via gw] dev oif [onlink]" in table (gw NULL: on-link), add or delete. */
 int nl_route6(uint32_t table, const uint8_t dst[16], uint8_t dst_len, const uint8_t gw[16],
 	      int oif, bool add);

@@ -89,6 +89,21 @@ static void words_of(const uint8_t *a, __u16 w[8])
 	memcpy(w, a, 16);
 }
 
+/*
+ * A new next hop (gateway6: auto following another router's RA, a reload
+ * with another gateway6): the MAC the XDP path cached is the old router's,
+ * and established flows would keep it until a new flow rechecks.
+ */
+static void forget_neigh6(const struct xwan_maps *m, uint32_t key, const uint8_t *nexthop)
+{
+	struct gw6_info old;
+	struct gw_neigh none = {};
+
+	if (bpf_map_lookup_elem(m->fd[XM_GATEWAYS6], &key, &old) == 0 &&
+	    memcmp(old.nexthop, nexthop, 16))
+		bpf_map_update_elem(m->fd[XM_GW_NEIGH6], &key, &none, BPF_ANY);
+}
+
 int xwan_sync_gateways6(const struct xwan_config *cfg, const struct xwan_host *h,
 			const struct xwan_maps *m, const uint8_t *status6,
 			const xwan_usable_t usable6)
@@ -126,6 +141,7 @@ int xwan_sync_gateways6(const struct xwan_config *cfg, const struct xwan_host *h
 					return -EINVAL;   /* config.c bounds plen: unreachable */
 			}
 		}
+		forget_neigh6(m, key, gi.nexthop);
 		if (bpf_map_update_elem(m->fd[XM_GATEWAYS6], &key, &gi, BPF_ANY))
 			return -errno;
 	}

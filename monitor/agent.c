@@ -898,6 +898,12 @@ static void ev_default_route(void *ctx)
 	schedule_resync(ctx);
 }
 
+/* IPv6 moved: a gateway6: auto WAN's RA-learned next hop, or a WAN's global address. */
+static void ev_ipv6(void *ctx)
+{
+	schedule_resync(ctx);
+}
+
 static void ev_overflow(void *ctx)
 {
 	((struct agent *)ctx)->netlink_overflows++;
@@ -915,6 +921,7 @@ static const struct netevents_ops net_ops = {
 	.addr = ev_addr,
 	.neigh = ev_neigh,
 	.default_route = ev_default_route,
+	.ipv6 = ev_ipv6,
 	.overflow = ev_overflow,
 };
 
@@ -958,6 +965,33 @@ static void wan_relearned(struct agent *a, int w, const struct xwan_host *h)
 		g->nat_addr = addr;
 	if (gw)
 		g->nexthop = gw;
+}
+
+/*
+ * WAN w's IPv6 side as the host now has it: the next hop gateway6: auto
+ * learned from the RA (another router, or none left), and why it cannot
+ * carry IPv6. Said once per change; the probes of the new next hop decide
+ * its verdict.
+ */
+static void wan6_relearned(struct agent *a, int w, const struct xwan_host *h)
+{
+	const struct xwan_wan6_facts *o = &a->host.wan6[w], *n = &h->wan6[w];
+	char og[INET6_ADDRSTRLEN] = "none", ng[INET6_ADDRSTRLEN] = "none";
+	static const uint8_t zero[16];
+
+	if (!a->cfg->wans[w].v6.enabled)
+		return;
+	if (a->cfg->wans[w].v6.gateway_auto && memcmp(o->gw, n->gw, 16)) {
+		if (memcmp(o->gw, zero, 16))
+			inet_ntop(AF_INET6, o->gw, og, sizeof(og));
+		if (memcmp(n->gw, zero, 16))
+			inet_ntop(AF_INET6, n->gw, ng, sizeof(ng));
+		logf_("gateway %s: IPv6 next hop %s -> %s (learned from the RA default route)",
+		      gw_name(a, w), og, ng);
+	}
+	if (o->state != n->state)
+		logf_("gateway %s: IPv6 %s", gw_name(a, w), n->state == XWAN_WAN6_OK ?
+		      "usable on the host again" : xwan_wan6_state_reason(n->state));
 }
 
 /*
@@ -1007,6 +1041,7 @@ static void resync(struct agent *a)
 			logf_("gateway %s: %s", gw_name(a, w), h->wan_state[w] ?
 			      xwan_wan_state_reason(h->wan_state[w]) : "usable on the host again");
 		wan_relearned(a, w, h);
+		wan6_relearned(a, w, h);
 		targets_close(a, w);
 	}
 	a->host = *h;

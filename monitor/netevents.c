@@ -28,6 +28,8 @@ static void on_addr(struct netevents *ne, const struct nlmsghdr *nlh)
 	struct nlattr *tb[IFA_MAX + 1] = {};
 	const struct nlattr *a;
 
+	if (ifa->ifa_family == AF_INET6 && ifa->ifa_scope == RT_SCOPE_UNIVERSE && ne->ops->ipv6)
+		ne->ops->ipv6(ne->ctx);
 	if (ifa->ifa_family != AF_INET || !ne->ops->addr)
 		return;
 	nl_attrs_parse(nlh, sizeof(*ifa), tb, IFA_MAX);
@@ -61,8 +63,13 @@ static void on_route(struct netevents *ne, const struct nlmsghdr *nlh)
 {
 	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 
-	if (rtm->rtm_family == AF_INET && rtm->rtm_dst_len == 0 && ne->ops->default_route)
+	if (rtm->rtm_dst_len != 0)
+		return;
+	if (rtm->rtm_family == AF_INET && ne->ops->default_route)
 		ne->ops->default_route(ne->ctx);
+	/* xwan's own per-WAN table routes (its resync writes them) are no news. */
+	if (rtm->rtm_family == AF_INET6 && rtm->rtm_protocol != XWAN_RTPROT && ne->ops->ipv6)
+		ne->ops->ipv6(ne->ctx);
 }
 
 static int msg_cb(const struct nlmsghdr *nlh, void *data)
@@ -131,7 +138,8 @@ int netevents_open(struct netevents *ne, int epfd, const struct netevents_ops *o
 	if (rcvbuf > 0)
 		setsockopt(mnl_socket_get_fd(ne->nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 			   sizeof(rcvbuf));
-	if (mnl_socket_bind(ne->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE,
+	if (mnl_socket_bind(ne->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE |
+					    RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE,
 			    MNL_SOCKET_AUTOPID) < 0 ||
 	    loop_add(epfd, mnl_socket_get_fd(ne->nl), EPOLLIN, &ne->h) < 0) {
 		err = -errno;

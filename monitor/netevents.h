@@ -2,7 +2,8 @@
 /*
  * rtnetlink notifications the agent acts on without waiting for probes:
  * carrier changes, addresses added/removed, neighbour (gateway MAC) updates,
- * default routes (learned gateways), and lost notifications.
+ * default routes (learned gateways, IPv4's and IPv6's), and lost
+ * notifications.
  */
 #ifndef XWAN_NETEVENTS_H
 #define XWAN_NETEVENTS_H
@@ -18,6 +19,9 @@ struct netevents_ops {
 	void (*neigh)(void *ctx, int ifindex, uint32_t addr, const uint8_t *mac, bool usable);
 	/* An IPv4 default route (any table) was added, changed or removed. */
 	void (*default_route)(void *ctx);
+	/* An IPv6 default route (gateway6: auto's RA-learned next hop) or global
+	 * IPv6 address was added, changed or removed. */
+	void (*ipv6)(void *ctx);
 	/* The socket overflowed (ENOBUFS): notifications were lost, resync all. */
 	void (*overflow)(void *ctx);
 };

@@ -28,9 +28,10 @@ static bool have_ns;
 enum { W_AUTO, W_STATIC, W_GONE };      /* the config's WANs, in order */
 
 static const char yaml[] =
-	"lan:\n  - {interface: tlan, networks: [10.9.0.0/24]}\n"
+	"lan:\n  - {interface: tlan, networks: [10.9.0.0/24, fd00:9::/64]}\n"
 	"wan:\n"
-	"  - {name: cable, interface: twa, gateway: auto}\n"
+	"  - {name: cable, interface: twa, gateway: auto, gateway6: auto,\n"
+	"     npt: {outside: 2001:db8:9:100::/64}}\n"
 	"  - {name: fibre, interface: twb, gateway: 192.0.2.1}\n"
 	"  - {name: lte, interface: wwan7, gateway: auto}\n";
 
@@ -82,7 +83,11 @@ static int reset(void **state)
 		return 0;
 	return system("ip link set twa up && ip -4 addr flush dev twa && "
 		      "ip route flush table 100 2>/dev/null; "
-		      "ip route flush table 30839 2>/dev/null; true");
+		      "ip route flush table 30839 2>/dev/null; "
+		      "ip -6 route flush table 100 2>/dev/null; "
+		      "ip -6 route flush table 30839 2>/dev/null; "
+		      "ip -6 route del default dev twa 2>/dev/null; "
+		      "ip -6 route del default dev twa 2>/dev/null; true");
 }
 
 #define NEED_NS()                                                                   \
@@ -220,6 +225,50 @@ static void test_unchanged(void **state)
 	assert_false(xwan_host_wan_changed(&prev, &h, W_STATIC));
 }
 
+static void assert_gw6(const char *want)
+{
+	uint8_t a[16] = { 0 };
+
+	if (want && inet_pton(AF_INET6, want, a) != 1)
+		fail_msg("bad address in test: %s", want);
+	assert_memory_equal(h.wan6[W_AUTO].gw, a, 16);
+}
+
+/*
+ * gateway6: auto: the next hop of the default route the kernel learned from
+ * the RA ("proto ra", via the router's link-local address; added by hand
+ * here, as the kernel adds it), in any table but xwan's, main first.
+ */
+static void test_gateway6_auto(void **state)
+{
+	(void)state;
+	NEED_NS();
+	gather();
+	assert_int_equal(h.wan6[W_AUTO].state, XWAN_WAN6_NO_GW);
+	assert_string_equal(xwan_wan6_state_reason(h.wan6[W_AUTO].state), "no IPv6 gateway");
+	assert_gw6(NULL);
+	/* Control: xwan's own table's default route is not learned. */
+	sh("ip -6 route add default via fe80::9 dev twa table 30839");
+	gather();
+	assert_int_equal(h.wan6[W_AUTO].state, XWAN_WAN6_NO_GW);
+	sh("ip -6 route add default via fe80::1 dev twa proto ra metric 1024");
+	gather();
+	assert_int_equal(h.wan6[W_AUTO].state, XWAN_WAN6_OK);
+	assert_gw6("fe80::1");
+	/* Another table's is second to main's; alone, it is the one. */
+	sh("ip -6 route add default via fe80::2 dev twa table 100");
+	gather();
+	assert_gw6("fe80::1");
+	prev = h;
+	sh("ip -6 route del default via fe80::1 dev twa");
+	gather();
+	assert_gw6("fe80::2");
+	assert_true(xwan_host_wan_changed(&prev, &h, W_AUTO));
+	assert_false(xwan_host_wan_changed(&prev, &h, W_STATIC));
+	/* The static WAN has no IPv6 at all. */
+	assert_int_equal(h.wan6[W_STATIC].state, XWAN_WAN6_OFF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +280,7 @@ int main(void)
 		cmocka_unit_test_setup(test_address_for_gateway, reset),
 		cmocka_unit_test_setup(test_keep_learned, reset),
 		cmocka_unit_test_setup(test_unchanged, reset),
+		cmocka_unit_test_setup(test_gateway6_auto, reset),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
