@@ -437,6 +437,8 @@ static __attribute__((noinline)) int tc6_wan_egress(struct __sk_buff *skb)
 	marked = !!(ctx_mark(skb) & s->fwmark_mask);
 	if (marked)
 		fe = egress6_flow(w, s, ifindex, bpf_ktime_get_coarse_ns());
+	else if (p->icmp_err)
+		fe = nat6_kernel_error_flow(w, s, ifindex, bpf_ktime_get_coarse_ns());
 	if (!fe) {
 		if (egress6_untranslated(ifindex, p->key.saddr))
 			return tc6_verdict(HOOK_TC_WAN_OUT, V_DROP_UNTRANSLATED);

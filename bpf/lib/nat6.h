@@ -84,4 +84,26 @@ static __always_inline void icmp6_err_key(const struct pkt6 *p, struct flow6_key
 	k->pad[0] = k->pad[1] = k->pad[2] = 0;
 }
 
+/*
+ * The kernel's own ICMPv6 error about a packet of a masqueraded flow it
+ * was forwarding to the LAN (hop limit 1 from the internet, too big for
+ * the LAN's MTU): unmarked, it quotes the flow's LAN side, which the
+ * remote cannot match. Its OUT entry translates it as a LAN host's own
+ * error (quoted destination and port back to the WAN's), when it leaves
+ * by the flow's WAN.
+ */
+static __always_inline struct flow6_entry *nat6_kernel_error_flow(struct v6_scratch *w,
+								  const struct xwan_settings *s,
+								  __u32 ifindex, __u64 now)
+{
+	struct flow6_entry *fe;
+
+	icmp6_err_key(&w->p, &w->k);
+	fe = flow6_lookup(s, &w->k, now);
+	if (!fe || fe->dir != FLOW_DIR_OUT || fe->nat6 != NAT6_MASQUERADE ||
+	    fe->out_ifindex != ifindex || (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)))
+		return NULL;
+	return fe;
+}
+
 #endif /* XWAN_NAT6_H */

@@ -13,9 +13,9 @@
  * The reply key {remote, WAN address, remote port, public port} is claimed
  * in flows6_new with BPF_NOEXIST when neither table holds it live: whoever
  * does (a flow of another LAN socket toward the same remote endpoint, the
- * host's own session) keeps it. The translation itself
- * needs no field of its own: an OUT entry's peer is its reply key (the new
- * source and port), an IN entry's peer the LAN socket.
+ * host's own session) keeps it. The translation needs no field of its own:
+ * an OUT entry's peer is its reply key (the new source and port), an IN
+ * entry's peer the LAN socket.
  *
  * Unlike NPT this changes transport checksums (the pseudo-header and the
  * port), and an ICMPv6 error is translated with its quoted header: quoted
@@ -189,7 +189,8 @@ static __attribute__((noinline)) __u32 nat66_reply_key(struct v6_scratch *w,
 		return V_DROP_FLOW_ALLOC;
 	if (!nat66_opens(p, s))
 		return V_DROP_NOT_NEW;
-	if (!(gi->addr[0] | gi->addr[1]) || gi->port_min == 0 || gi->port_max < gi->port_min)
+	if (!(((const __u64 *)gi->addr)[0] | ((const __u64 *)gi->addr)[1]) || gi->port_min == 0 ||
+	    gi->port_max < gi->port_min)
 		return V_DROP_NO_GATEWAY;       /* no address yet: the agent keeps it unusable */
 	ported = nat66_ported(p);
 	t->rev = w->out.peer;

@@ -288,6 +288,47 @@ static void test_lan_error_about_a_reply_leaves_translated(void **state)
 	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_FWD_ICMP_ERROR), 1);
 }
 
+/* The host's Time Exceeded (hop limit 1 from the internet) about the reply `quoted`. */
+static void kernel_error(struct frame *err, const struct frame *quoted)
+{
+	uint8_t b[8 + 64] = { 3 };
+	size_t ql = quoted->len - ETH_LEN;
+
+	memcpy(b + 8, quoted->d + ETH_LEN, ql);
+	frame6(err, MAC_GW[0], FX.wan_mac[0], WAN1, SERVER, 58, 64, b, 8 + ql, 2, 58);
+}
+
+/* The kernel's own error about a translated reply it was forwarding leaves quoting the WAN's side. */
+static void test_kernel_error_about_a_reply_is_translated(void **state)
+{
+	struct frame o, back, err, out;
+	const uint8_t *q = out.d + L4 + 8;
+	uint16_t pub;
+
+	(void)state;
+	assert_int_equal(tcp_out(CLIENT2, SERVER, 21001, F_SYN, &o), XDP_REDIRECT);
+	assert_int_equal(tcp_out(CLIENT, SERVER, 21001, F_SYN, &o), XDP_REDIRECT);
+	pub = sport_of(&o);
+	assert_int_not_equal(pub, 21001);
+	assert_int_equal(tcp_back(&o, F_SYN | F_ACK, &back), XDP_REDIRECT);
+	assert_true(addr_is(back.d + ETH_LEN + 24, CLIENT));
+	kernel_error(&err, &back);
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &err, &out, NULL), TC_ACT_OK);
+	assert_true(addr_is(out.d + ETH_LEN + 8, WAN1));
+	assert_true(addr_is(q + 8, SERVER));
+	assert_true(addr_is(q + 24, WAN1));                     /* no LAN address in the quote */
+	assert_int_equal(rd16(q + 42), pub);
+	assert_true(l4_ok(&out, 58));
+	assert_int_equal(l4sum6(q, q + 40, 24, PROTO_TCP), 0xffff);
+	assert_int_equal(v6verdict(HOOK_TC_WAN_OUT, V_FWD_ICMP_ERROR), 1);
+	/* Control: about a reply no flow had, the error is the host's, left as it is. */
+	wr16(back.d + L4 + 2, 21999);
+	kernel_error(&err, &back);
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &err, &out, NULL), TC_ACT_OK);
+	assert_true(addr_is(q + 24, CLIENT));
+	assert_int_equal(v6verdict(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST), 1);
+}
+
 /* ----------------------------------------------------------------- tc */
 
 static void test_tc_path_marks_then_translates(void **state)
@@ -407,6 +448,7 @@ int main(void)
 		T(test_echo_identifier_is_the_port),
 		T(test_icmp6_error_about_a_masqueraded_flow_is_translated_back),
 		T(test_lan_error_about_a_reply_leaves_translated),
+		T(test_kernel_error_about_a_reply_is_translated),
 		T(test_tc_path_marks_then_translates),
 		T(test_only_an_opening_packet_claims_a_port),
 		T(test_protocol_without_ports_one_host_per_remote),

@@ -17,7 +17,8 @@
 #      client's port kept and a colliding one given another of its parity
 #      (xwan flows), the blob, fragments, traceroute6 and Packet Too Big
 #      (ICMPv6 errors translated back), unsolicited inbound reaching nobody,
-#      isp1 seeing no other source from us.
+#      the gw's own Time Exceeded about a reply quoting the WAN's side, isp1
+#      seeing no other source from us.
 #
 # Stand-ins (the lab kernel has no netem or PPP): the smaller-MTU hop is a
 # route MTU on each ISP's upstream route (ip route ... mtu 1400), so the ISP
@@ -317,10 +318,39 @@ lab_client timeout 10 ping -6 -n -q -c 3 -i 0.1 -W 1 "$LAB_SERVER6" >/dev/null 2
 rx2=$(client_rx6)
 check "3j control: the client's counter counts what the internet sends it (replies: $rx1 -> $rx2)" \
 	"$rx1 -> $rx2" [ "${rx2:-0}" -ge $((${rx1:-0} + 3)) ]
-check "3k masquerade: isp1 saw no source but $LAB_WAN1_IP6 from us (foreign6 $(foreign6)), spoofed6 stayed $base1, nothing from fc00::/7 reached inet" \
+# The gw's own Time Exceeded about a reply it forwards (hop limit 1 when it reaches the
+# gw) must quote the WAN's side, the only one the remote knows.
+te_py='
+import os, socket, sys, time
+srv, ready = sys.argv[1], sys.argv[2]
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind((srv, 5399))
+r = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6); r.settimeout(10)
+open(ready, "w").close()
+u.settimeout(20); _, peer = u.recvfrom(100)
+u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 2)
+u.sendto(b"y", peer[:2])
+end = time.time() + 10
+while time.time() < end:
+    d, a = r.recvfrom(2000)
+    if d[0] == 3 and len(d) >= 52:
+        print(socket.inet_ntop(socket.AF_INET6, d[32:48]), int.from_bytes(d[50:52], "big"), peer[0], peer[1])
+        break
+'
+rm -f "$LAB_STATE/te.ready"
+lab_inet timeout 40 "$LAB_PY" -c "$te_py" "$LAB_SERVER6" "$LAB_STATE/te.ready" >"$LAB_STATE/te.out" 2>&1 &
+te_pid=$!
+lab_poll 10 test -e "$LAB_STATE/te.ready"
+tb=$(v6verdict tc_wan_egress FWD_ICMP_ERROR)
+lab_client timeout 5 "$LAB_PY" -c 'import socket,sys; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("fd00:1::2", 40201)); s.sendto(b"x", (sys.argv[1], 5399))' "$LAB_SERVER6"
+wait "$te_pid"
+te=$(cat "$LAB_STATE/te.out") ta=$(v6verdict tc_wan_egress FWD_ICMP_ERROR)
+read -r q_dst q_port p_addr p_port <<<"$te"
+check "3k masquerade: the gw's Time Exceeded about a reply quotes [$LAB_WAN1_IP6]:$p_port, the flow's public side (quoted [${q_dst:-?}]:${q_port:-?}; errors translated $tb -> $ta)" \
+	"$te" [ "$p_addr" = "$LAB_WAN1_IP6" -a "$q_dst" = "$LAB_WAN1_IP6" -a "${q_port:-0}" = "$p_port" -a "${ta:-0}" -gt "${tb:-0}" ]
+check "3l masquerade: isp1 saw no source but $LAB_WAN1_IP6 from us (foreign6 $(foreign6)), spoofed6 stayed $base1, nothing from fc00::/7 reached inet" \
 	"$(counters6)" [ "$(foreign6)" = 0 -a "$(lab_spoof6_isp1)" = "$base1" -a "$(lab_leak6_inet)" = 0 ]
 lab_gw timeout 5 ping -6 -n -q -c 2 -i 0.1 -W 1 -I "$LAB_WAN2_IP6" "$LAB_SERVER6" >/dev/null 2>&1
-check "3k control: isp1's foreign6 counter does count another source (the host's from $LAB_WAN2_IP6: $(foreign6))" \
+check "3l control: isp1's foreign6 counter does count another source (the host's from $LAB_WAN2_IP6: $(foreign6))" \
 	"$(counters6)" [ "$(foreign6)" -ge 2 ]
 
 echo "# test_ipv6_forwarding: $NPASS passed, $NFAIL failed"
