@@ -35,6 +35,11 @@
 #   XWAN_LAB_LAN=bridge  the gw's LAN is a Linux bridge br-lan (10.1.0.1/24)
 #           with two ports: lan0 (to client) and lan1 (to a second client
 #           namespace PREFIX-client2, eth0 10.1.0.5/24), as on OpenWrt.
+#   XWAN_LAB_LAN=routed2 a second LAN network on its own interface: gw lan1
+#           10.2.0.1/24 -- a second client namespace PREFIX-client2, eth0
+#           10.2.0.2/24 (default via 10.2.0.1). lan0 and the client are as in
+#           the default lab; the xwan config must name lan1 (see
+#           test_hairpin.sh), lab.yaml does not.
 #   XWAN_LAB_WAN2=tun    wan2 is a point-to-point L3 device without Ethernet
 #           header: two TUN ends (gw wan2 198.51.100.2 peer 198.51.100.1,
 #           isp2 cust 198.51.100.1 peer .2) joined by socat over UDP on an
@@ -107,6 +112,10 @@ LAB_INET_I1=192.0.2.2
 LAB_INET_I2=192.0.2.6
 LAB_BLOB_SIZE=$((8 * 1024 * 1024))
 LAB_CLIENT2_IP=10.1.0.5
+# XWAN_LAB_LAN=routed2 only
+LAB_LAN2_NET=10.2.0.0/24
+LAB_GW_LAN2=10.2.0.1
+LAB_LAN2_CLIENT_IP=10.2.0.2
 # XWAN_LAB_V6=1 only
 LAB_SERVER6=2001:db8:ffff::100
 LAB_CLIENT6_IP=fd00:1::2
@@ -142,7 +151,7 @@ lab_init_names() {
 	LAB_NS_ISP2=$LAB_PREFIX-isp2
 	LAB_NS_INET=$LAB_PREFIX-inet
 	LAB_ALL_NS="$LAB_NS_CLIENT $LAB_NS_GW $LAB_NS_ISP1 $LAB_NS_ISP2 $LAB_NS_INET"
-	# only with XWAN_LAB_LAN=bridge; always removed
+	# only with XWAN_LAB_LAN=bridge or routed2; always removed
 	LAB_NS_CLIENT2=$LAB_PREFIX-client2
 	LAB_EXTRA_NS=$LAB_NS_CLIENT2
 	LAB_STATE=$LAB_RUN_BASE/$LAB_PREFIX
@@ -386,7 +395,8 @@ _lab_create_body() {
 	case $XWAN_LAB_LAN in
 	"") ;;
 	bridge) _lab_lan_bridge ;;
-	*) lab_log "unknown XWAN_LAB_LAN '$XWAN_LAB_LAN' (bridge)"; return 1 ;;
+	routed2) _lab_lan_routed2 ;;
+	*) lab_log "unknown XWAN_LAB_LAN '$XWAN_LAB_LAN' (bridge|routed2)"; return 1 ;;
 	esac
 	case $XWAN_LAB_WAN2 in
 	"") ;;
@@ -580,6 +590,25 @@ _lab_lan_bridge() {
 	lab_gw ip link set lan1 up
 	lab_gw ip link set br-lan up
 	_lab_sysctl "$LAB_NS_GW" net.ipv6.conf.br-lan.disable_ipv6=1
+}
+
+# XWAN_LAB_LAN=routed2: a second client on a second LAN network, on lan1.
+_lab_lan_routed2() {
+	local ns=$LAB_NS_CLIENT2
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+		net.ipv4.icmp_ratelimit=0 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	ip -n "$ns" link add name eth0 type veth peer name lan1 netns "$LAB_NS_GW"
+	ip -n "$ns" addr add "$LAB_LAN2_CLIENT_IP/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$LAB_GW_LAN2"
+	# as for the client: GRO to receive XDP redirects, no partial checksums
+	lab_client2 ethtool -K eth0 gro on tx off >/dev/null
+	lab_gw ip addr add "$LAB_GW_LAN2/24" dev lan1
+	lab_gw ip link set lan1 up
+	_lab_sysctl "$LAB_NS_GW" net.ipv6.conf.lan1.disable_ipv6=1
 }
 
 # XWAN_LAB_WAN2=tun: wan2 becomes a TUN device carried over UDP to isp2.

@@ -16,7 +16,11 @@
 #     address-dependent only the server's address does (from another port);
 #     with the default, neither
 #   4 turnutils_natdiscovery (coturn) from the LAN client reports
-#     endpoint-independent mapping and the filtering the config asks for
+#     endpoint-independent mapping and the filtering the config asks for;
+#     and hairpinning (-H: a second socket's request to the first one's
+#     public address reaches it) where the filtering admits it: with
+#     endpoint-independent filtering; with the other two the first socket
+#     never sent to the WAN address, so the request is refused (control)
 #   5 xwan flows and xwan explain show the mapping and its filtering
 #
 # xwan-only: with XWAN_E2E_MODE=kernel every check is reported as SKIP.
@@ -192,8 +196,22 @@ natdiscovery() {
 		-L "$LAB_CLIENT_IP" -l "$1" "$S1" 2>&1
 }
 
+# natdiscovery_hairpin SPORT: "hairpinned" when the -H request arrived
+natdiscovery_hairpin() {
+	local out
+	out=$(timeout 60 ip netns exec "$LAB_NS_CLIENT" turnutils_natdiscovery -H \
+		-L "$LAB_CLIENT_IP" -l "$1" "$S1" 2>&1)
+	if grep -q "Received a request" <<<"$out"; then
+		echo hairpinned
+	elif grep -q "UDP reflexive addr" <<<"$out"; then
+		echo "not-hairpinned($(grep -c "receive timeout" <<<"$out") timeouts)"
+	else
+		echo "no-mapping($(ev <<<"$out" | cut -c1-200))"
+	fi
+}
+
 t_natdiscovery() {
-	local f out map filt sport=42000 want
+	local f out map filt sport=42000 want h f0 f1
 	if ! command -v turnutils_natdiscovery >/dev/null || ! command -v turnserver >/dev/null; then
 		fail "4 natdiscovery" "coturn is not installed (dist/debian-packages.txt lists it)"
 		return
@@ -217,6 +235,15 @@ t_natdiscovery() {
 		check "4 natdiscovery with filtering: $f reports endpoint-independent mapping and $want filtering" \
 			"$(ev <<<"$out")" \
 			eval 'grep -qi "endpoint independent" <<<"$map" && grep -qi "$want" <<<"${filt//-/ }" && ! { [ "$f" = address-dependent ] && grep -qi "port dependent" <<<"$filt"; }'
+		f0=$(metric 'xwan_events_total{event="hairpin_to_mapping_filtered"}')
+		h=$(natdiscovery_hairpin $((sport + 5)))
+		f1=$(metric 'xwan_events_total{event="hairpin_to_mapping_filtered"}')
+		if [ "$f" = endpoint-independent ]; then
+			check "4h natdiscovery -H with filtering: $f reports hairpinning ($h)" "$h" [ "$h" = hairpinned ]
+		else
+			check "4h control: natdiscovery -H with filtering: $f: the request to the socket's own public address is refused ($h; hairpin_to_mapping_filtered ${f0:-0} -> ${f1:-0})" \
+				"$h" eval '[[ $h == not-hairpinned* ]] && [ "${f1:-0}" -gt "${f0:-0}" ]'
+		fi
 	done
 }
 
