@@ -66,28 +66,16 @@ static __always_inline enum inbound_rc hairpin_mapping(const struct xwan_setting
 						       const struct pkt *p,
 						       struct hairpin_scratch *hs, __u64 now)
 {
-	struct nat_permit_key pk = { .pub_addr = p->key.daddr, .remote = p->key.daddr,
-				     .pub_port = p->key.dport, .proto = p->key.proto };
-	struct nat_map_key k;
-	struct nat_map *pm, *m;
-	__u64 *seen;
+	struct nat_map *pm;
+	int filtered = 0;
 
-	nat_map_key_of(&k, p->key.daddr, p->key.dport, p->key.proto, NMAP_PUB);
-	pm = bpf_map_lookup_elem(&nat_maps, &k);
-	if (!pm)
-		return INBOUND_NONE;
-	m = nat_map_owner(&k, pm);
-	if (!m || !nat_map_live(s, m, p->key.proto, now))
-		return INBOUND_NONE;
-	if (m->filtering != FILTER_ENDPOINT) {
-		seen = m->filtering == FILTER_ADDR ? bpf_map_lookup_elem(&nat_permits, &pk) : NULL;
-		if (!seen || age_exceeds(now, *seen, nat_map_timeout(s, p->key.proto))) {
-			count_event(EV_HAIRPIN_FILTERED);
-			return INBOUND_REFUSED;
-		}
+	pm = nat_map_admits(s, p, p->key.daddr, now, &filtered);
+	if (!pm) {
+		if (!filtered)
+			return INBOUND_NONE;
+		count_event(EV_HAIRPIN_FILTERED);
+		return INBOUND_REFUSED;
 	}
-	m->last_ns = now;
-	m->flows += 1;
 	hs->t.addr = pm->addr;
 	hs->t.port = pm->port;
 	hs->t.gw = pm->gw;
@@ -276,6 +264,9 @@ static __attribute__((noinline)) enum inbound_rc hairpin_open(xwan_ctx *ctx, con
 	flow_clear_old(s, p, now);
 	if (flow_install(&p->key, &sc->out, &sc->nt.rev) <= 0)
 		goto refund;
+	/* The client's mapping, when the hairpin took its port, has sent to the WAN address. */
+	if (hs->mapping)
+		nat_map_refresh(&sc->out, p, now);
 	flow_created(gw, s);
 	count_event(EV_HAIRPIN_OPENED);
 	return INBOUND_OPENED;

@@ -89,7 +89,13 @@ static __always_inline void nat_permit(__be32 pub_addr, __be16 pub_port, __be32 
 /*
  * A packet of a translated flow: refresh its socket's mapping, if the flow
  * uses it (same public address and port). OUT entries carry the LAN socket
- * in the packet, IN entries in their translation.
+ * in the packet, IN entries in their translation. Both entries of a
+ * hairpinned flow (hairpin.h) carry a LAN socket in the packet, its source
+ * seen as the entry's peer destination: the client's mapping when the
+ * hairpin took its port, the reached host's when it answers, each with the
+ * WAN address it sent to as the remote (what hairpin_mapping checks). Never
+ * the other LAN host's own address: a permit for it would outlive the flow
+ * and admit a packet from the internet that claims it.
  */
 static __attribute__((noinline)) void nat_map_refresh(const struct flow_entry *fe,
 						      const struct pkt *p, __u64 now)
@@ -99,7 +105,12 @@ static __attribute__((noinline)) void nat_map_refresh(const struct flow_entry *f
 	__be32 pub_addr, remote;
 	__be16 pub_port;
 
-	if (fe->dir == FLOW_DIR_OUT) {
+	if (fe->group == XWAN_GROUP_HAIRPIN) {
+		nat_map_key_of(&k, p->key.saddr, p->key.sport, p->key.proto, NMAP_LAN);
+		pub_addr = fe->peer.daddr;
+		pub_port = fe->peer.dport;
+		remote = p->key.daddr;
+	} else if (fe->dir == FLOW_DIR_OUT) {
 		nat_map_key_of(&k, p->key.saddr, p->key.sport, p->key.proto, NMAP_LAN);
 		pub_addr = fe->xlate_addr;
 		pub_port = fe->xlate_port;

@@ -251,12 +251,16 @@ static __attribute__((noinline)) void nat_map_permit(const struct nat_try *nt, _
 
 /*
  * The PUB side of the live mapping at a packet's destination, if the
- * mapping's filter admits the sender: it names the LAN socket.
+ * mapping's filter admits `remote` as the sender: it names the LAN socket.
+ * remote: the packet's source from the internet; for a hairpinned packet
+ * the address the mapping's host will see, the WAN address itself. *filtered:
+ * a live mapping refused it (the caller counts it).
  */
 static __always_inline struct nat_map *nat_map_admits(const struct xwan_settings *s,
-						      const struct pkt *p, __u64 now, int *filtered)
+						      const struct pkt *p, __be32 remote,
+						      __u64 now, int *filtered)
 {
-	struct nat_permit_key pk = { .pub_addr = p->key.daddr, .remote = p->key.saddr,
+	struct nat_permit_key pk = { .pub_addr = p->key.daddr, .remote = remote,
 				     .pub_port = p->key.dport, .proto = p->key.proto };
 	struct nat_map_key k;
 	struct nat_map *pm, *m;
@@ -277,7 +281,6 @@ static __always_inline struct nat_map *nat_map_admits(const struct xwan_settings
 			goto admit;
 	}
 	*filtered = 1;
-	count_event(EV_MAPPING_FILTERED);
 	return NULL;
 admit:
 	m->last_ns = now;
@@ -303,9 +306,12 @@ static __attribute__((noinline)) enum inbound_rc nat_map_inbound(xwan_ctx *ctx, 
 
 	if (!p || !s || !nat_map_proto(p->key.proto) || p->icmp_err || p->frag == FRAG_LATER)
 		return INBOUND_NONE;
-	pm = nat_map_admits(s, p, now, &filtered);
-	if (!pm)
+	pm = nat_map_admits(s, p, p->key.saddr, now, &filtered);
+	if (!pm) {
+		if (filtered)
+			count_event(EV_MAPPING_FILTERED);
 		return filtered ? INBOUND_REFUSED : INBOUND_NONE;
+	}
 	/* Only a SYN opens a TCP flow; the rest is as unsolicited. */
 	if (p->key.proto == IPPROTO_TCP &&
 	    (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN)

@@ -18,11 +18,13 @@
 #define FAR_CLIENT  ip4("10.2.0.7")     /* on the LAN's other network */
 #define P2P_HOST    ip4("10.1.0.3")     /* its rule makes full-cone mappings */
 #define STRICT_HOST ip4("10.1.0.4")     /* default filtering */
+#define ADDR_HOST   ip4("10.1.0.5")     /* address-dependent filtering */
 #define ISP1 0
 
 static const uint8_t MAC_SERVER[6] = { 0x02, 0, 0, 0, 0, 0x09 };
 static const uint8_t MAC_P2P[6] = { 0x02, 0, 0, 0, 0, 0x03 };
 static const uint8_t MAC_FAR[6] = { 0x02, 0, 0, 0, 0, 0x07 };
+static const uint8_t MAC_ADDR[6] = { 0x02, 0, 0, 0, 0, 0x05 };
 
 static const char HAIRPIN_CONFIG[] =
 	"lan:\n"
@@ -44,6 +46,7 @@ static const char HAIRPIN_CONFIG[] =
 	"default_group: only1\n"
 	"rules:\n"
 	"  - {name: p2p, src: 10.1.0.3/32, group: only1, filtering: endpoint-independent}\n"
+	"  - {name: restricted, src: 10.1.0.5/32, group: only1, filtering: address-dependent}\n"
 	"port_forwards:\n"
 	"  - {wan: isp1, proto: tcp, port: 8080, to: \"10.1.0.9:80\"}\n"
 	"  - {wan: isp1, proto: udp, port: 5353, to: \"10.1.0.9:53\"}\n"
@@ -242,6 +245,77 @@ static void test_mapping_filter_refuses_control(void **state)
 	assert_int_equal(fx_event(EV_HAIRPIN_OPENED), 0);
 }
 
+/* Address-dependent permits whose remote is in net/plen. */
+static int permits_from(uint32_t net, int plen)
+{
+	struct nat_permit_key k, next, *prev = NULL;
+	uint32_t mask = htonl(plen ? ~0u << (32 - plen) : 0);
+	int n = 0;
+
+	while (bpf_map_get_next_key(FX.m->fd[XM_NAT_PERMITS], prev, &next) == 0) {
+		n += (next.remote & mask) == (net & mask);
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+/* Move the entry of p's key `ns` into the past, in whichever table holds it. */
+static void age_flow(const struct pk *p, uint64_t ns)
+{
+	struct flow_key k = key_of(p);
+	struct flow_entry e;
+	int fd = FX.m->fd[XM_FLOWS];
+
+	if (bpf_map_lookup_elem(fd, &k, &e)) {
+		fd = FX.m->fd[XM_FLOWS_NEW];
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, &e), 0);
+	}
+	e.last_seen_ns -= ns;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &e, BPF_EXIST), 0);
+}
+
+/*
+ * Address-dependent filtering and hairpins: a mapping admits another LAN
+ * host through the WAN address once it has sent to that address itself
+ * (its own hairpin to a full-cone peer), not before (control), and the
+ * only permit hairpins make names the WAN address, never a LAN host.
+ */
+static void test_mapping_address_dependent_after_sending(void **state)
+{
+	uint32_t wan = FX.nat_addr[ISP1];
+	uint16_t ad_pub = make_mapping(MAC_ADDR, ADDR_HOST, 5000);
+	uint16_t p2p_pub = make_mapping(MAC_P2P, P2P_HOST, 5000);
+	struct pk knock = lan_pk(MAC_CLIENT, CLIENT, wan, PROTO_UDP, 6000, ad_pub, 0);
+	struct pk out_dg = lan_pk(MAC_ADDR, ADDR_HOST, wan, PROTO_UDP, 5000, p2p_pub, 0), exp;
+	struct frame in, out;
+
+	(void)state;
+	mk(&in, &knock);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_DROP, HOOK_XDP_LAN,
+		   V_DROP_UNSOLICITED);
+	assert_int_equal(fx_event(EV_HAIRPIN_FILTERED), 1);
+
+	/* Its own hairpin to the full-cone peer: seen from its public endpoint. */
+	mk(&in, &out_dg);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_HAIRPIN);
+	exp = hairpinned(out_dg, MAC_P2P, wan, ad_pub, P2P_HOST, 5000);
+	expect_pk(&out, &exp);
+	assert_int_equal(permits_from(wan, 32), 1);
+
+	knock.sp = 6001;
+	mk(&in, &knock);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_HAIRPIN);
+	assert_int_equal(fx_event(EV_HAIRPIN_FILTERED), 1);
+
+	/* Its packets 2^33 ns later refresh mappings (nat_map_touch): none with a LAN remote. */
+	age_flow(&knock, 1ULL << 34);
+	mk(&in, &knock);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_HAIRPIN);
+	assert_int_equal(permits_from(ip4("10.0.0.0"), 8), 0);
+	assert_int_equal(permits_from(wan, 32), 1);
+}
+
 /*
  * The server's port unreachable about a reflected datagram reaches the
  * client as if the WAN address had sent it, quoting what the client sent.
@@ -303,6 +377,7 @@ int main(void)
 		T(test_reflection_off_control),
 		T(test_mapping_hairpinned_full_cone),
 		T(test_mapping_filter_refuses_control),
+		T(test_mapping_address_dependent_after_sending),
 		T(test_icmp_error_hairpinned),
 	};
 
