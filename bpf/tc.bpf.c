@@ -13,6 +13,7 @@
 #include "lib/classify.h"
 #include "lib/fwd6.h"
 #include "lib/l2.h"
+#include "lib/time_exceeded.h"
 #include "lib/verdict.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -67,18 +68,26 @@ static __always_inline __u32 lan_flow_finish(struct __sk_buff *skb, struct pkt *
 }
 
 /*
- * A hairpinned packet XDP passed up (no XDP transmit, neighbour unknown):
- * translated here and sent to the other LAN host by the kernel's
- * neighbour table. Routing would drop it: its source may now be one of the
- * host's own addresses. An expiring TTL is the kernel's to answer.
+ * A hairpinned packet XDP passed up (no XDP transmit, neighbour unknown,
+ * TTL expiring): translated here and sent to the other LAN host by the
+ * kernel's neighbour table. Routing would drop it: its source may now be
+ * one of the host's own addresses. An expiring TTL gets the Time Exceeded
+ * forwarding would get (time_exceeded.h); an ICMP error about an ICMP
+ * error is never sent (RFC 1812 4.3.2.7).
  */
 static __attribute__((noinline)) int tc_hairpin(struct __sk_buff *skb, const struct pkt *p,
 				      const struct flow_entry *fe)
 {
 	__u16 old, ttl;
+	int rc;
 
-	if (p->ttl <= 1)
-		return tc_verdict(HOOK_TC_LAN_IN, V_PASS_TTL);
+	if (p->ttl <= 1) {
+		rc = p->icmp_err ? -1 : time_exceeded_reply(skb, p);
+		if (rc < 0)
+			return tc_verdict(HOOK_TC_LAN_IN, V_DROP_TTL);
+		count_verdict(HOOK_TC_LAN_IN, V_FWD_TIME_EXCEEDED);
+		return rc;
+	}
 	if (hairpin_rewrite(skb, p, fe))
 		return tc_verdict(HOOK_TC_LAN_IN, V_DROP_MALFORMED);
 	/* TTL and protocol share a 16-bit word of the checksum. */

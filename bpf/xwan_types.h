@@ -962,6 +962,7 @@ enum xwan_hook {
 	X(FWD_PORT_FORWARD, "forward", "port_forward")                \
 	X(FWD_MAPPING,      "forward", "endpoint_mapping")            \
 	X(FWD_HAIRPIN,      "forward", "hairpin")                     \
+	X(FWD_TIME_EXCEEDED, "forward", "time_exceeded_sent")        \
 	X(PASS_NOT_IPV4,    "pass",    "not_ipv4")                    \
 	X(PASS_LOCAL,       "pass",    "to_host")                     \
 	X(PASS_BYPASS,      "pass",    "bypass")                      \
@@ -996,7 +997,8 @@ enum xwan_hook {
 	X(DROP_UNTRANSLATED, "drop",   "untranslated_lan_source")   \
 	X(DROP_ADDR_ONLY_TAKEN, "drop", "address_only_nat_in_use")  \
 	X(DROP_WAN_TO_LAN_ADDR, "drop", "wan_to_lan_side_address") \
-	X(DROP_NPT_UNMAPPABLE, "drop", "npt_untranslatable_address")
+	X(DROP_NPT_UNMAPPABLE, "drop", "npt_untranslatable_address") \
+	X(DROP_TTL,         "drop",    "ttl_expired")
 
 enum xwan_verdict {
 #define XWAN_VERDICT_ENUM(name, verdict, reason) V_##name,

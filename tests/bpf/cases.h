@@ -223,7 +223,8 @@ static inline const char *xdp_action_name(uint32_t a)
 
 static inline const char *tc_action_name(uint32_t a)
 {
-	return a == TC_ACT_OK ? "TC_ACT_OK" : a == TC_ACT_SHOT ? "TC_ACT_SHOT" : "?";
+	return a == TC_ACT_OK ? "TC_ACT_OK" : a == TC_ACT_SHOT ? "TC_ACT_SHOT" :
+	       a == TC_ACT_REDIRECT ? "TC_ACT_REDIRECT" : "?";
 }
 
 struct verdict_snap {

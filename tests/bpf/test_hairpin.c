@@ -356,6 +356,65 @@ static void test_icmp_error_hairpinned(void **state)
 	expect_pk(&out, &exp);
 }
 
+/*
+ * A reflected datagram whose TTL expires at the router: XDP passes it up,
+ * tc answers Time Exceeded from the router's address on the client's
+ * network, quoting the datagram as it arrived (what forwarding gets from
+ * the kernel), back to the client's MAC; the server never sees it. Then the
+ * same with TTL 2 is reflected (control), and an ICMP error with TTL 1 is
+ * dropped, never answered with another error.
+ */
+static void test_ttl1_hairpin_time_exceeded(void **state)
+{
+	uint32_t wan = FX.nat_addr[ISP1], sa, da;
+	struct pk dg = lan_pk(MAC_FAR, FAR_CLIENT, wan, PROTO_UDP, 40003, 5353, 0), err;
+	const uint8_t *ip, *icmp;
+	struct frame in, out;
+	uint32_t mark;
+
+	(void)state;
+	dg.pl = "probe";
+	dg.n = 5;
+	dg.ttl = 1;
+	mk(&in, &dg);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_PASS, HOOK_XDP_LAN, V_PASS_TTL);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, &out, &mark, TC_ACT_REDIRECT, HOOK_TC_LAN_IN,
+		  V_FWD_TIME_EXCEEDED);
+	assert_int_equal(out.len, ETH_LEN + 20 + 8 + 20 + 8);
+	assert_memory_equal(out.d, MAC_FAR, 6);
+	assert_memory_equal(out.d + 6, FX.lan_mac, 6);
+	ip = out.d + ETH_LEN;
+	icmp = ip + 20;
+	memcpy(&sa, ip + 12, 4);
+	memcpy(&da, ip + 16, 4);
+	assert_int_equal(ip[0], 0x45);
+	assert_int_equal(ip[9], PROTO_ICMP);
+	assert_int_equal(ip[8], 64);
+	assert_int_equal(sa, ip4("10.2.0.1"));  /* the router, on the client's network */
+	assert_int_equal(da, FAR_CLIENT);
+	assert_true(csum_inet_ok(ip, 20));
+	assert_int_equal(icmp[0], ICMPT_TIMXCEED);
+	assert_int_equal(icmp[1], 0);
+	assert_true(csum_inet_ok(icmp, 8 + 28));
+	assert_memory_equal(icmp + 8, in.d + ETH_LEN, 28);     /* as it arrived: TTL 1 */
+
+	/* Control: one hop more reaches the server. */
+	dg.ttl = 2;
+	dg.sp = 40004;
+	mk(&in, &dg);
+	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_REDIRECT, HOOK_XDP_LAN, V_FWD_HAIRPIN);
+
+	/* No error about an error: the server's port unreachable with TTL 1. */
+	err = (struct pk){
+		.l2 = (struct l2){ FX.lan_mac, MAC_SERVER }, .sa = SERVER, .da = FAR_CLIENT,
+		.proto = PROTO_ICMP, .type = ICMPT_UNREACH, .code = 3, .ttl = 1,
+		.pl = out.d + ETH_LEN, .n = out.len - ETH_LEN,
+	};
+	mk(&in, &err);
+	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, &out, &mark, TC_ACT_SHOT, HOOK_TC_LAN_IN,
+		  V_DROP_TTL);
+}
+
 static int group_setup(void **state)
 {
 	FX_BASE_YAML = HAIRPIN_CONFIG;
@@ -379,6 +438,7 @@ int main(void)
 		T(test_mapping_filter_refuses_control),
 		T(test_mapping_address_dependent_after_sending),
 		T(test_icmp_error_hairpinned),
+		T(test_ttl1_hairpin_time_exceeded),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, fx_group_teardown);
