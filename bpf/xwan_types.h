@@ -162,6 +162,13 @@ struct src_key {
 	__u8   pad[3];
 };
 
+/* The same budget for an IPv6 source (src_budget6): one address, as IPv4's. */
+struct src6_key {
+	__u8   addr[16];
+	__u8   side;            /* enum src_side */
+	__u8   pad[3];
+};
+
 struct src_budget {
 	__u64 stamp_ns;         /* last time `level` was drained */
 	__u32 level;            /* unreplied flows charged, drained over the

@@ -46,6 +46,7 @@
 	X(HA_STATUS,  "ha_status")      \
 	X(FLOWS6,     "flows6")         \
 	X(FLOWS6_NEW, "flows6_new")     \
+	X(SRC_BUDGET6, "src_budget6")   \
 	X(GATEWAYS6,  "gateways6")      \
 	X(GW_NEIGH6,  "gw_neigh6")      \
 	X(GW_SLOTS6,  "gw_slots6")      \

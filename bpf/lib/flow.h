@@ -234,26 +234,17 @@ flow_lookup(const struct xwan_settings *s, const struct flow_key *k, __u64 now)
 /* ---- per-source budget of unanswered flows ---- */
 
 /*
- * Charge one unanswered flow to a source. The level drains at `limit` per
- * transitory timeout, and an answer refunds its flow, so the level is about
- * the source's unanswered flows of the last timeout: conntrack's count of
- * unassured entries, without a walk. -1: the source is over its limit.
+ * Take one unanswered flow from a source's budget b (limit per source).
+ * The level drains at `limit` per transitory timeout, and an answer refunds
+ * its flow, so the level is about the source's unanswered flows of the last
+ * timeout: conntrack's count of unassured entries, without a walk. -1: the
+ * source is over its limit. One rule for IPv4 (src_charge) and IPv6.
  */
-static __attribute__((noinline)) int src_charge(const struct xwan_settings *s, __be32 addr, __u8 side,
-				      __u64 now)
+static __always_inline int src_budget_take(const struct xwan_settings *s, struct src_budget *b,
+					   __u32 limit, __u64 now)
 {
-	__u32 limit = s->src_limit[side & 1];
-	struct src_key k = { .addr = addr, .side = side };
-	struct src_budget nb = { .stamp_ns = now, .level = 1 }, *b;
 	__u64 step, drained;
 
-	if (!limit)
-		return 0;
-	b = bpf_map_lookup_elem(&src_budget, &k);
-	if (!b) {
-		bpf_map_update_elem(&src_budget, &k, &nb, BPF_ANY);
-		return 0;
-	}
 	step = s->timeout_ns[TIMEOUT_TCP_TRANSITORY] / limit;
 	if (!step)
 		drained = limit;
@@ -272,6 +263,24 @@ static __attribute__((noinline)) int src_charge(const struct xwan_settings *s, _
 	}
 	b->level += 1;
 	return 0;
+}
+
+/* Charge one unanswered flow to an IPv4 source (src_budget_take). */
+static __attribute__((noinline)) int src_charge(const struct xwan_settings *s, __be32 addr, __u8 side,
+				      __u64 now)
+{
+	__u32 limit = s->src_limit[side & 1];
+	struct src_key k = { .addr = addr, .side = side };
+	struct src_budget nb = { .stamp_ns = now, .level = 1 }, *b;
+
+	if (!limit)
+		return 0;
+	b = bpf_map_lookup_elem(&src_budget, &k);
+	if (!b) {
+		bpf_map_update_elem(&src_budget, &k, &nb, BPF_ANY);
+		return 0;
+	}
+	return src_budget_take(s, b, limit, now);
 }
 
 static __attribute__((noinline)) void src_refund(__be32 addr, __u8 side)

@@ -252,16 +252,70 @@ static __always_inline int nat6_src_of(const struct gw6_info *gi, __u8 *addr)
 	return 0;
 }
 
+/* A new flow's two entries (sc->out, sc->in) into flows6_new. 0, or a verdict. */
+static __always_inline __u32 flow6_insert(struct v6_scratch *sc, const struct gw6_info *gi,
+					  __u32 gw, __u64 now)
+{
+	if (gi->nat6 == NAT6_MASQUERADE) {
+		__u32 v = nat66_reply_key(sc, gi, gw, now);    /* claims the IN half's key */
+
+		if (v)
+			return v;
+	} else {
+		/* A new flow starts unanswered (flows6_new), whatever an old entry of
+		 * its key held: the answered copy goes, or lookups would find it first. */
+		bpf_map_delete_elem(&flows6, &sc->out.peer);
+		bpf_map_delete_elem(&flows6, &sc->in.peer);
+		if (bpf_map_update_elem(&flows6_new, &sc->out.peer, &sc->in, BPF_ANY))
+			return V_DROP_FLOW_ALLOC;
+	}
+	if (bpf_map_update_elem(&flows6_new, &sc->in.peer, &sc->out, BPF_ANY))
+		return V_DROP_FLOW_ALLOC;
+	return 0;
+}
+
+/* Charge one unanswered flow to a LAN host's IPv6 address (as IPv4's
+ * unreplied_per_lan_host: the same limit). -1: over it. */
+static __attribute__((noinline)) int src6_charge(const struct xwan_settings *s, const __u8 *addr,
+						 __u64 now)
+{
+	__u32 limit = s->src_limit[SRC_LAN];
+	struct src6_key k = { .side = SRC_LAN };
+	struct src_budget nb = { .stamp_ns = now, .level = 1 }, *b;
+
+	if (!limit)
+		return 0;
+	__builtin_memcpy(k.addr, addr, 16);
+	b = bpf_map_lookup_elem(&src_budget6, &k);
+	if (!b) {
+		bpf_map_update_elem(&src_budget6, &k, &nb, BPF_ANY);
+		return 0;
+	}
+	return src_budget_take(s, b, limit, now);
+}
+
+static __attribute__((noinline)) void src6_refund(const __u8 *addr)
+{
+	struct src6_key k = { .side = SRC_LAN };
+	struct src_budget *b;
+
+	__builtin_memcpy(k.addr, addr, 16);
+	b = bpf_map_lookup_elem(&src_budget6, &k);
+	if (b && b->level)
+		b->level -= 1;
+}
+
 /*
  * Both entries of a new flow from LAN interface lan_ifindex through gateway
- * gw. 0, or the verdict that refuses it.
+ * gw, charged to its source. 0, or the verdict that refuses it.
  */
-static __always_inline __u32 flow6_create(struct v6_scratch *sc, __u32 lan_ifindex, __u32 gw,
-					  __u32 group, __u64 now)
+static __always_inline __u32 flow6_create(struct v6_scratch *sc, const struct xwan_settings *s,
+					  __u32 lan_ifindex, __u32 gw, __u32 group, __u64 now)
 {
 	struct gw6_info *gi = bpf_map_lookup_elem(&gateways6, &gw);
 	struct iface_info *lan = bpf_map_lookup_elem(&ifaces, &lan_ifindex);
 	const struct pkt6 *p = &sc->p;
+	__u32 v;
 
 	if (!gi || !gi->ifindex || !lan)
 		return V_DROP_NO_GATEWAY;
@@ -290,21 +344,14 @@ static __always_inline __u32 flow6_create(struct v6_scratch *sc, __u32 lan_ifind
 	sc->out.peer.dport = p->key.sport;
 	sc->out.peer.proto = p->key.proto;
 	sc->in.peer = p->key;
-	if (gi->nat6 == NAT6_MASQUERADE) {
-		__u32 v = nat66_reply_key(sc, gi, gw, now);    /* claims the IN half's key */
-
-		if (v)
-			return v;
-	} else {
-		/* A new flow starts unanswered (flows6_new), whatever an old entry of
-		 * its key held: the answered copy goes, or lookups would find it first. */
-		bpf_map_delete_elem(&flows6, &sc->out.peer);
-		bpf_map_delete_elem(&flows6, &p->key);
-		if (bpf_map_update_elem(&flows6_new, &sc->out.peer, &sc->in, BPF_ANY))
-			return V_DROP_FLOW_ALLOC;
+	if (src6_charge(s, p->key.saddr, now))
+		return V_DROP_SRC_LIMIT;
+	sc->out.ct |= FLOW_CT_CHARGED;
+	v = flow6_insert(sc, gi, gw, now);
+	if (v) {
+		src6_refund(p->key.saddr);
+		return v;
 	}
-	if (bpf_map_update_elem(&flows6_new, &p->key, &sc->out, BPF_ANY))
-		return V_DROP_FLOW_ALLOC;
 	count_event(EV_FLOW_CREATED);
 	{
 		struct gw_counters *gc = bpf_map_lookup_elem(&gw_stats6, &gw);
@@ -373,6 +420,8 @@ static __attribute__((noinline)) void flow6_promote(struct flow6_entry *fe)
 	}
 	bpf_map_delete_elem(&flows6_new, &w->in.peer);
 	bpf_map_delete_elem(&flows6_new, &w->out.peer);
+	if (w->out.ct & FLOW_CT_CHARGED)
+		src6_refund(w->in.peer.saddr);
 	count_event(EV_FLOW_PROMOTED);
 	return;
 full:

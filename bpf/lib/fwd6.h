@@ -70,7 +70,7 @@ static __always_inline __u32 lan6_flow(xwan_ctx *c, struct v6_scratch *w,
 			frag6_remember(w, now);   /* a rule's marker: later fragments too */
 		if (v)
 			return v;
-		v = flow6_create(w, ifindex, gw, group, now);
+		v = flow6_create(w, s, ifindex, gw, group, now);
 		if (v)
 			return v;
 		fe = bpf_map_lookup_elem(&flows6_new, &p->key);

@@ -42,6 +42,14 @@ struct {
 	__type(value, struct src_budget);
 } src_budget SEC(".maps");
 
+/* Unreplied IPv6 flows charged to each source (flow6.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct src6_key);
+	__type(value, struct src_budget);
+} src_budget6 SEC(".maps");
+
 /* First fragment's flow, for the fragments that follow it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

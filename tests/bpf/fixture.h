@@ -218,6 +218,8 @@ static inline int fx_reset(void)
 	if (!rc)
 		rc = fx_clear_hash(m->fd[XM_FLOWS6_NEW]);
 	if (!rc)
+		rc = fx_clear_hash(m->fd[XM_SRC_BUDGET6]);
+	if (!rc)
 		rc = fx_clear_hash(m->fd[XM_FRAGS6]);
 	if (!rc)
 		rc = fx_clear_hash(m->fd[XM_STICKY6]);

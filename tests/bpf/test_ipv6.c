@@ -13,8 +13,9 @@
  *   - anti-spoofing of LAN sources, unsolicited inbound dropped and counted,
  *     link-scoped packets left to the kernel, later fragments following
  *     their first one's flow;
- *   - a LAN host's flood of new flows churns only the unanswered table
- *     (flows6_new): an answered flow (flows6) keeps forwarding.
+ *   - a flood of new flows churns only the unanswered table (flows6_new):
+ *     an answered flow (flows6) keeps forwarding; one LAN host's unanswered
+ *     flows are budgeted as IPv4's.
  * Each case has a control that shows the check can fail.
  *
  *   build/tests/test_ipv6             all (root)
@@ -265,9 +266,16 @@ static void reply6(struct frame *r, const uint8_t pub[16], uint16_t sp, uint8_t 
 	wr16(r->d + L4 + 16, (uint16_t)~l4sum6(r->d + ETH_LEN, r->d + L4, 24, PROTO_TCP));
 }
 
+/* A LAN source of the flood: fd00:1::1:<i / 8>, each with 8 flows (under
+ * its budget, as a flood from made-up sources in the LAN prefix is). */
+static void flood_src(int i, char *out, size_t len)
+{
+	snprintf(out, len, "fd00:1::1:%x", (unsigned)(i / 8));
+}
+
 /*
- * A LAN host spraying new flows (more than the unanswered table holds)
- * churns only flows6_new: an answered flow lives in flows6, which never
+ * LAN sources spraying new flows (more than the unanswered table holds)
+ * churn only flows6_new: an answered flow lives in flows6, which never
  * evicts, and goes on forwarding both ways as the same flow.
  */
 static void test_flood6_keeps_answered_flows(void **state)
@@ -285,12 +293,13 @@ static void test_flood6_keeps_answered_flows(void **state)
 	assert_int_equal(table6_count(FX.m->fd[XM_FLOWS6]), 2);
 	assert_int_equal(fx_event(EV_FLOW_PROMOTED), 1);
 
-	/* The flood: n unanswered flows, each two entries, from ports of the same host. */
+	/* The flood: n unanswered flows, each two entries. */
 	for (int i = 0; i < n; i++) {
 		struct frame f;
+		char src[48];
 
-		tcp6(&f, FX.lan_mac, MAC_CLIENT, CLIENT, SERVER, (uint16_t)(1024 + i / 8),
-		     (uint16_t)(1000 + i % 8), F_SYN);
+		flood_src(i, src, sizeof(src));
+		tcp6(&f, FX.lan_mac, MAC_CLIENT, src, SERVER, 1024, (uint16_t)(1000 + i % 8), F_SYN);
 		assert_int_equal(run_xdp(FX.xdp_lan, FX.lan_if, &f, i ? NULL : &first), XDP_REDIRECT);
 	}
 	memcpy(first_pub, first.d + ETH_LEN + 8, 16);
@@ -316,6 +325,58 @@ static void test_flood6_keeps_answered_flows(void **state)
 	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_DROP_UNSOLICITED), 1);
 }
 
+/* The budget level of a LAN host's IPv6 address (src_budget6). */
+static uint32_t budget6_level(const char *addr)
+{
+	struct src6_key k = { .side = SRC_LAN };
+	struct src_budget b = {};
+
+	a6(addr, k.addr);
+	if (bpf_map_lookup_elem(FX.m->fd[XM_SRC_BUDGET6], &k, &b))
+		return 0;
+	return b.level;
+}
+
+/*
+ * One LAN host's unanswered IPv6 flows are budgeted like IPv4's
+ * (unreplied_per_lan_host, 4096 by default; the level drains over the
+ * transitory timeout, so a few more pass while the loop runs): then its
+ * next one is dropped and counted, another host is not affected, and an
+ * answer gives one back.
+ */
+static void test_src6_budget_limits_one_host(void **state)
+{
+	enum { LIMIT = 4096 };
+	struct frame o, r, first;
+	int opened = 0;
+	uint32_t level;
+
+	(void)state;
+	for (int i = 0; i < LIMIT + 256; i++, opened++) {
+		struct frame f;
+
+		tcp6(&f, FX.lan_mac, MAC_CLIENT, CLIENT, SERVER, (uint16_t)(1024 + i / 8),
+		     (uint16_t)(1000 + i % 8), F_SYN);
+		if (run_xdp(FX.xdp_lan, FX.lan_if, &f, i ? NULL : &first) != XDP_REDIRECT)
+			break;
+	}
+	assert_true(opened >= LIMIT && opened < LIMIT + 256);
+	assert_int_equal(v6verdict(HOOK_XDP_LAN, V_DROP_SRC_LIMIT), 1);
+	assert_int_equal(fx_event(EV_SRC_LIMITED), 1);
+	/* Control: another LAN host opens its flow. */
+	assert_int_equal(out_xdp("fd00:1::3", 60000, F_SYN, &o), XDP_REDIRECT);
+	/* The server answers the host's first flow: one flow given back. */
+	level = budget6_level(CLIENT);
+	reply6(&r, first.d + ETH_LEN + 8, 1024, F_SYN | F_ACK);
+	wr16(r.d + L4, 1000);                   /* from port 1000, the first flow's */
+	wr16(r.d + L4 + 16, 0);
+	wr16(r.d + L4 + 16, (uint16_t)~l4sum6(r.d + ETH_LEN, r.d + L4, 24, PROTO_TCP));
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &r, NULL), XDP_REDIRECT);
+	assert_int_equal(fx_event(EV_FLOW_PROMOTED), 1);
+	assert_true(level > 0);
+	assert_int_equal(budget6_level(CLIENT), level - 1);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, fx_setup)
 
 int main(void)
@@ -329,6 +390,7 @@ int main(void)
 		T(test_antispoof6_drops_foreign_lan_sources),
 		T(test_unsolicited6_dropped_and_counted),
 		T(test_flood6_keeps_answered_flows),
+		T(test_src6_budget_limits_one_host),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, fx_group_teardown);
