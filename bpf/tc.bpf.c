@@ -43,8 +43,10 @@ static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
  */
 static __always_inline __u32 lan_flow_finish(struct __sk_buff *skb, struct pkt *p,
 					     const struct xwan_settings *s, __u64 now,
-					     __u32 v, struct flow_entry *fe)
+					     __u32 v, const struct classified *c)
 {
+	struct flow_entry *fe = c->fe;
+
 	if (v == V_PASS_FRAG_EARLY) {
 		if (!fe && p->ttl > 1 && !frag_hold_put(skb, p, now))
 			return V_HOLD_FRAG;     /* its first fragment may come yet */
@@ -59,7 +61,7 @@ static __always_inline __u32 lan_flow_finish(struct __sk_buff *skb, struct pkt *
 		return (fe->flags & FLOW_F_DROP) ? V_DROP_POLICY : V_PASS_BYPASS;
 	/* The kernel answers an expiring TTL; it is not the flow's traffic. */
 	if (p->ttl > 1) {
-		v = flow_track(s, fe, p, now);
+		v = c->tracked ? 0 : flow_track(s, fe, p, now);
 		if (v)
 			return v;
 		frag_remember(p, &p->key, now);
@@ -134,7 +136,7 @@ int tc_lan_ingress(struct __sk_buff *skb)
 	if (p.ttl > 1 && frag_release(skb, &p, now))
 		return frag_consumed(HOOK_TC_LAN_IN, V_HOLD_RELEASED);
 	v = lan_classify(skb, &p, s, now, &c);
-	v = lan_flow_finish(skb, &p, s, now, v, c.fe);
+	v = lan_flow_finish(skb, &p, s, now, v, &c);
 	if (v == V_HOLD_FRAG)
 		return frag_consumed(HOOK_TC_LAN_IN, v);
 	if (v)

@@ -104,11 +104,20 @@ static __always_inline const __u8 *xdp_lan_dmac(struct xdp_md *ctx, const struct
 	return n ? n->mac : NULL;
 }
 
-/* Send a LAN packet of flow fe (OUT) out of its WAN, translated. */
+/* A LAN packet for the kernel, whose tc program accounts it in its flow. */
+static __always_inline int xdp_lan_pass(const struct pkt *p, const struct classified *c, __u32 v)
+{
+	if (c->tracked)
+		flow_untrack(p);
+	return xdp_verdict(HOOK_XDP_LAN, v);
+}
+
+/* Send a LAN packet of flow c->fe (OUT) out of its WAN, translated. */
 static __always_inline int xdp_lan_forward(struct xdp_md *ctx, const struct pkt *p,
 					   const struct xwan_settings *s,
-					   struct flow_entry *fe, __u64 now, int new_flow)
+					   const struct classified *c, __u64 now)
 {
+	struct flow_entry *fe = c->fe;
 	struct gw_info *gi;
 	const __u8 *dmac;
 	__u32 gw, v;
@@ -124,25 +133,25 @@ static __always_inline int xdp_lan_forward(struct xdp_md *ctx, const struct pkt 
 	gw = fe->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
 	if (!gi)
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
+		return xdp_lan_pass(p, c, V_PASS_NOT_XWAN);
 	/* A WAN XDP cannot transmit into: tc marks the flow, the kernel sends. */
 	if (!xdp_tx_redirects(ctx_ifindex(ctx), gi->ifindex))
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
-	dmac = xdp_lan_dmac(ctx, p, fe, gi, now, new_flow);
+		return xdp_lan_pass(p, c, V_PASS_NO_XDP_TX);
+	dmac = xdp_lan_dmac(ctx, p, fe, gi, now, c->opened != 0);
 	if (!dmac)
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
+		return xdp_lan_pass(p, c, V_PASS_NO_NEIGH);
 	if (p->len > gi->mtu)
-		return xdp_verdict(HOOK_XDP_LAN, V_PASS_MTU);
+		return xdp_lan_pass(p, c, V_PASS_MTU);
 
 	if (p->icmp_err) {
 		if (nat_rewrite_icmp_error(ctx, p, fe))
 			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
 		v = V_FWD_ICMP_ERROR;
 	} else {
-		v = flow_track(s, fe, p, now);
+		v = c->tracked ? 0 : flow_track(s, fe, p, now);
 		if (v)
 			return xdp_verdict(HOOK_XDP_LAN, v);
-		if (nat_rewrite(ctx, p, 1, fe->xlate_addr, fe->xlate_port))
+		if (nat_rewrite(ctx, p, NAT_SRC, fe->xlate_addr, fe->xlate_port))
 			return xdp_verdict(HOOK_XDP_LAN, V_DROP_MALFORMED);
 		v = V_FWD_OUT;
 	}
@@ -222,7 +231,7 @@ int xdp_lan(struct xdp_md *ctx)
 	}
 	if (flow_is_hairpin(c.fe))
 		return xdp_hairpin_forward(ctx, &p, s, c.fe, now);
-	return xdp_lan_forward(ctx, &p, s, c.fe, now, c.opened != 0);
+	return xdp_lan_forward(ctx, &p, s, &c, now);
 }
 
 static __always_inline int xdp_wan_unsolicited(struct xdp_md *ctx)

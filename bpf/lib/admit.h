@@ -18,6 +18,9 @@
 
 /* A step's "no verdict yet: go on" (every real verdict is below V_MAX). */
 #define ADMIT_NEXT V_MAX
+/* flow_admit: another CPU made the same flow first; its entry carries the
+ * packet (look it up, account it there). Never counted as a verdict. */
+#define ADMIT_LOST_RACE (V_MAX + 1)
 
 /* What the steps of one new LAN flow decided. */
 struct admit_plan {
@@ -32,6 +35,7 @@ struct admit_plan {
 	__u32 pos;                      /* slot position (hash or round robin) */
 	__u32 first;                    /* gateway tried first */
 	__u32 exhausted;                /* a gateway ran out of ports */
+	__u32 old;                      /* the lookup saw an entry at the key */
 };
 
 /* Only a flow's opening packet may create it (nat_port.h). */
@@ -88,7 +92,8 @@ static __always_inline __u32 next_untried_gateway(__u32 group, __u32 pos, __u32 
  * entry, so the flow's later packets cost one lookup instead of the rules.
  */
 static __always_inline int flow_admit_marker(const struct xwan_settings *s, const struct pkt *p,
-					     __u32 ifindex, __u32 rule, __u8 action, __u64 now)
+					     const struct admit_plan *ap, __u32 rule, __u8 action,
+					     __u64 now)
 {
 	struct admit_scratch *sc = scratch_get();
 	struct flow_entry *mk;
@@ -101,13 +106,14 @@ static __always_inline int flow_admit_marker(const struct xwan_settings *s, cons
 	mk->packets = 1;
 	mk->bytes = p->len;
 	mk->dir = FLOW_DIR_OUT;
-	mk->in_ifindex = ifindex;
+	mk->in_ifindex = ap->ifindex;
 	mk->gw = XWAN_GW_NONE;
 	mk->group = XWAN_GROUP_NONE;
 	mk->rule = (__u16)rule;
 	mk->flags = action == RULE_ACTION_DROP ? FLOW_F_DROP : FLOW_F_BYPASS;
 	mk->peer.proto = p->key.proto;
-	flow_clear_old(s, p, now);
+	if (ap->old)
+		flow_clear_old(s, p, now);
 	if (flow_install(&p->key, mk, NULL) > 0)
 		flow_created(XWAN_GW_NONE, s);
 	return action == RULE_ACTION_DROP ? V_DROP_POLICY : V_PASS_BYPASS;
@@ -164,7 +170,7 @@ static __always_inline __u32 admit_policy(const struct pkt *p, const struct xwan
 		return V_DROP_FLOW_ALLOC;
 	if (rs->found != XWAN_RULE_NONE) {
 		if (rs->action != RULE_ACTION_GROUP)
-			return flow_admit_marker(s, p, ap->ifindex, rs->found, rs->action, now);
+			return flow_admit_marker(s, p, ap, rs->found, rs->action, now);
 		ap->group = rs->group;
 	}
 	ap->rule = rs->found;
@@ -186,6 +192,11 @@ static __always_inline void admit_reply_entry(struct flow_entry *in, const struc
 	in->out_ifindex = ap->ifindex;
 	in->out_mtu = ap->lan->mtu;
 	in->rule = (__u16)ap->rule;
+	/* What tcp_learn would copy from the OUT entry on this packet: the
+	 * reply entry is then not looked up again (an LRU lookup marks it
+	 * used, and a flood's entries should be the first to go). */
+	if (p->key.proto == IPPROTO_TCP)
+		in->tcp_peer_win = p->tcp_win;
 	__builtin_memcpy(in->l2_dst, p->eth_src, 6);
 	__builtin_memcpy(in->l2_src, ap->lan->mac, 6);
 }
@@ -343,6 +354,8 @@ static __always_inline void admit_out_entry(xwan_ctx *ctx, struct admit_scratch 
 	sc->out.group = sc->in.group;
 	sc->out.flags = sc->in.flags;
 	sc->out.rule = (__u16)ap->rule;
+	if (p->key.proto == IPPROTO_TCP)
+		sc->out.tcp_own_win = sc->in.tcp_peer_win;
 	if (p->key.proto == IPPROTO_TCP && !(p->tcp_flags & TCP_FLAG_SYN))
 		sc->out.flags |= FLOW_F_MIDSTREAM;
 	if (ap->pinned != XWAN_GW_NONE && p->key.daddr != gi->nexthop) {
@@ -352,21 +365,36 @@ static __always_inline void admit_out_entry(xwan_ctx *ctx, struct admit_scratch 
 	}
 }
 
-/* Both entries in place (the reply entry is since its port was claimed). */
+/*
+ * Both entries in place (the reply entry is since its port was claimed).
+ * The packet is accounted in the OUT entry before it is published (not
+ * when its TTL expires: the kernel answers that one): looking the entry
+ * up afterwards would cost a lookup and mark it used in the LRU, where an
+ * unanswered flood's entries should be the first to go. Nothing on the
+ * first packet can make the flow established, which would promote it
+ * (and reuse the scratch area sc->out lives in).
+ */
 static __always_inline __u32 admit_install(const struct xwan_settings *s,
 					   struct admit_scratch *sc, const struct nat_try *nt,
 					   const struct pkt *p, const struct admit_plan *ap,
 					   __u64 now)
 {
+	__u32 v = p->ttl > 1 ? flow_track(s, &sc->out, p, now) : 0;
 	int rc;
 
+	if (v) {
+		bpf_map_delete_elem(&flows_new, &nt->rev);
+		src_refund(p->key.saddr, SRC_LAN);
+		return v;
+	}
 	/* After the port: a reopened tuple gets a new one, as the old flow had. */
-	flow_clear_old(s, p, now);
+	if (ap->old)
+		flow_clear_old(s, p, now);
 	rc = flow_install(&p->key, &sc->out, &nt->rev);
 	if (rc <= 0) {
 		/* Lost the race to another CPU: its flow carries the packet. */
 		src_refund(p->key.saddr, SRC_LAN);
-		return rc == 0 ? V_FWD_OUT : V_DROP_FLOW_ALLOC;
+		return rc == 0 ? ADMIT_LOST_RACE : V_DROP_FLOW_ALLOC;
 	}
 	if (ap->t)
 		sticky_bind(ap->t, p, ap->group, sc->out.gw, now);
@@ -375,14 +403,16 @@ static __always_inline __u32 admit_install(const struct xwan_settings *s,
 }
 
 /*
- * Create both entries of a new flow from its first LAN packet. Returns the
- * verdict: V_FWD_OUT when the flow now exists (look it up again), or why
- * the packet cannot be forwarded by xwan.
+ * Create both entries of a new flow from its first LAN packet. old: the
+ * lookup found an entry at the packet's key (flow_lookup_seen), which may
+ * have to go first. Returns V_FWD_OUT when the flow now exists and the
+ * packet is accounted in it (admit_scratch.out is a copy of its OUT
+ * entry), ADMIT_LOST_RACE, or why xwan cannot forward the packet.
  */
-__xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now)
+__xwan_global int flow_admit(xwan_ctx *ctx, const struct pkt *p, __u64 now, int old)
 {
 	struct xwan_settings *s = get_settings();
-	struct admit_plan ap = { .ifindex = ctx_ifindex(ctx) };
+	struct admit_plan ap = { .ifindex = ctx_ifindex(ctx), .old = old };
 	struct admit_scratch *sc;
 	struct nat_try *nt;
 	__u32 v;

@@ -20,6 +20,9 @@ struct classified {
 	__u32 opened;           /* the verdict of the step that made fe with this
 				   packet (V_FWD_OUT, V_FWD_PORT_FORWARD,
 				   V_FWD_MAPPING, V_FWD_HAIRPIN); 0: fe existed */
+	__u32 tracked;          /* the packet is accounted already (flow_admit):
+				   fe is the new OUT entry's copy in
+				   admit_scratch, to read, not to change */
 };
 
 /*
@@ -52,10 +55,12 @@ static __always_inline __u32 lan_classify(xwan_ctx *ctx, const struct pkt *p,
 					  struct classified *c)
 {
 	struct flow_entry *fe;
+	int seen;
 	__u32 v;
 
 	c->fe = NULL;
 	c->opened = 0;
+	c->tracked = 0;
 	if (p->icmp_err) {
 		/* A LAN host's error about a reply it got: goes back out NATed. */
 		v = lan_icmp_error_flow(ctx_ifindex(ctx), p, s, now, &c->fe);
@@ -67,7 +72,7 @@ static __always_inline __u32 lan_classify(xwan_ctx *ctx, const struct pkt *p,
 			return 0;
 		return dst_kernel_bound(p->key.daddr) ? V_PASS_BYPASS : V_PASS_FRAG_EARLY;
 	}
-	fe = flow_lookup(s, &p->key, now);
+	fe = flow_lookup_seen(s, &p->key, now, &seen);
 	if (fe && ((fe->dir != FLOW_DIR_OUT && !flow_is_hairpin(fe)) || flow_reopened(fe, p)))
 		fe = NULL;
 	if (!fe && dst_is_local(p->key.daddr)) {
@@ -75,20 +80,24 @@ static __always_inline __u32 lan_classify(xwan_ctx *ctx, const struct pkt *p,
 		if (v && v != V_PASS_LOCAL)
 			return v;
 		if (!v) {
-			fe = flow_get(&p->key);
+			fe = flow_get_new(&p->key);
 			if (!fe)
 				return V_DROP_FLOW_ALLOC;
 			c->opened = V_FWD_HAIRPIN;
 		}
 	}
 	if (!fe) {
-		v = flow_admit(ctx, p, now);
-		if (v != V_FWD_OUT)
+		v = flow_admit(ctx, p, now, seen);
+		if (v == V_FWD_OUT)
+			fe = flow_admitted();
+		else if (v == ADMIT_LOST_RACE)
+			fe = flow_get(&p->key);
+		else
 			return v;
-		fe = flow_get(&p->key);
 		if (!fe)
 			return V_DROP_FLOW_ALLOC;
 		c->opened = V_FWD_OUT;
+		c->tracked = v == V_FWD_OUT;
 	}
 	c->fe = fe;
 	return 0;
@@ -130,6 +139,7 @@ static __always_inline enum wan_class wan_classify(xwan_ctx *ctx, const struct p
 	__u32 v;
 
 	c->opened = 0;
+	c->tracked = 0;
 	c->fe = pkt_flow_lookup(p, s, now);
 	if (!c->fe && dst_is_local(p->key.daddr)) {
 		rc = inbound_open(ctx, p, s, now, &v);
@@ -138,7 +148,7 @@ static __always_inline enum wan_class wan_classify(xwan_ctx *ctx, const struct p
 		if (rc == INBOUND_REFUSED)
 			return WAN_CLS_REFUSED;
 		if (rc == INBOUND_OPENED) {
-			c->fe = flow_get(&p->key);
+			c->fe = flow_get_new(&p->key);
 			c->opened = c->fe ? v : 0;
 		}
 	}

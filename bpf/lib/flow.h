@@ -65,6 +65,8 @@ struct admit_scratch {
 	struct flow_entry out;
 	struct flow_entry in;
 	struct nat_try nt;      /* flow_admit's; zeroed by scratch_get */
+	__u32 no_mapping;       /* nat_map_gateway found no mapping of the
+				   socket: nat_map_port need not look again */
 };
 
 struct {
@@ -205,19 +207,27 @@ static __always_inline int flow_reclaimable(const struct xwan_settings *s,
 	return flow_half_left(fe, k, now) || flow_dead(s, fe, now);
 }
 
+/*
+ * The live flow entry at k, or NULL. *seen: whether either table held an
+ * entry at k at all (dead, a leftover half): a new flow at k has nothing
+ * to clear when it did not.
+ */
 static __always_inline struct flow_entry *
-flow_lookup(const struct xwan_settings *s, const struct flow_key *k, __u64 now)
+flow_lookup_seen(const struct xwan_settings *s, const struct flow_key *k, __u64 now, int *seen)
 {
 	struct flow_entry *fe = bpf_map_lookup_elem(&flows, k);
 
+	*seen = 1;
 	if (likely(fe)) {
 		if (unlikely(flow_idle(s, fe, now)) && flow_dead(s, fe, now))
 			return NULL;
 		return fe;
 	}
 	fe = bpf_map_lookup_elem(&flows_new, k);
-	if (!fe)
+	if (!fe) {
+		*seen = 0;
 		return NULL;
+	}
 	if (!flow_half_intact(fe, k)) {
 		if ((__s64)(now - fe->created_ns) > (__s64)FLOW_HALF_GRACE_NS) {
 			count_event(EV_HALF_REMOVED);
@@ -229,6 +239,14 @@ flow_lookup(const struct xwan_settings *s, const struct flow_key *k, __u64 now)
 	if (unlikely(flow_idle(s, fe, now)) && flow_dead(s, fe, now))
 		return NULL;
 	return fe;
+}
+
+static __always_inline struct flow_entry *
+flow_lookup(const struct xwan_settings *s, const struct flow_key *k, __u64 now)
+{
+	int seen;
+
+	return flow_lookup_seen(s, k, now, &seen);
 }
 
 /* ---- per-source budget of unanswered flows ---- */

@@ -51,6 +51,41 @@ static __always_inline int flow_install(const struct flow_key *out_key,
 	return flow_get(out_key) ? 0 : -1;
 }
 
+/*
+ * The entry at k of a flow this packet just made: in flows_new, unless
+ * another CPU made the flow first and its answer promoted it since (the
+ * answered table is looked up only then).
+ */
+static __always_inline struct flow_entry *flow_get_new(const struct flow_key *k)
+{
+	struct flow_entry *fe = bpf_map_lookup_elem(&flows_new, k);
+
+	return fe ? fe : bpf_map_lookup_elem(&flows, k);
+}
+
+/* The OUT entry flow_admit just published, as it was published. */
+static __always_inline struct flow_entry *flow_admitted(void)
+{
+	__u32 zero = 0;
+	struct admit_scratch *sc = bpf_map_lookup_elem(&admit_scratch, &zero);
+
+	return sc ? &sc->out : NULL;
+}
+
+/*
+ * A packet accounted in its new flow (flow_admit) that goes to the kernel
+ * after all, where tc accounts it again: take it back.
+ */
+static __always_inline void flow_untrack(const struct pkt *p)
+{
+	struct flow_entry *fe = flow_get_new(&p->key);
+
+	if (fe && fe->packets) {
+		fe->packets -= 1;
+		fe->bytes -= p->len;
+	}
+}
+
 /* A dead flow (or a leftover half) at a key a new flow needs. */
 static __always_inline void flow_clear_dead(const struct xwan_settings *s,
 					    const struct flow_key *k, __u64 now)

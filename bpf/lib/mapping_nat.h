@@ -60,16 +60,24 @@ static __attribute__((noinline)) __u32 nat_map_gateway(const struct pkt *p,
 						       __u32 fallback, __u64 now)
 {
 	struct xwan_settings *s = get_settings();
+	struct admit_scratch *sc;
 	struct nat_map_key k;
 	struct nat_map *m;
 	struct gw_info *gi;
-	__u32 gw;
+	__u32 gw = 0;
 
 	if (!s || !t || !nat_map_proto(p->key.proto))
 		return fallback;
 	nat_map_key_of(&k, p->key.saddr, p->key.sport, p->key.proto, NMAP_LAN);
 	m = bpf_map_lookup_elem(&nat_maps, &k);
-	if (!m || !nat_map_live(s, m, p->key.proto, now))
+	if (!m) {
+		/* The common case of a new flow: a new socket. */
+		sc = bpf_map_lookup_elem(&admit_scratch, &gw);
+		if (sc)
+			sc->no_mapping = 1;
+		return fallback;
+	}
+	if (!nat_map_live(s, m, p->key.proto, now))
 		return fallback;
 	gw = m->gw;
 	gi = bpf_map_lookup_elem(&gateways, &gw);
@@ -188,7 +196,8 @@ static __attribute__((noinline)) int nat_map_port(struct nat_try *nt, const stru
 	ms->nt = *nt;
 	ms->filtering = filtering;
 	nat_map_key_of(&ms->lan, p->key.saddr, p->key.sport, p->key.proto, NMAP_LAN);
-	m = bpf_map_lookup_elem(&nat_maps, &ms->lan);
+	sc = bpf_map_lookup_elem(&admit_scratch, &zero);
+	m = sc && sc->no_mapping ? NULL : bpf_map_lookup_elem(&nat_maps, &ms->lan);
 	if (!m || !nat_map_live(s, m, p->key.proto, nt->now) || m->gw != gw ||
 	    m->addr != nt->rev.daddr) {
 		if (m && nat_map_live(s, m, p->key.proto, nt->now))
@@ -198,7 +207,6 @@ static __attribute__((noinline)) int nat_map_port(struct nat_try *nt, const stru
 	}
 	/* Reused: its port toward this remote endpoint, as nat_try_port claims. */
 	nt->rev.dport = m->port;
-	sc = bpf_map_lookup_elem(&admit_scratch, &zero);
 	if (!sc || nat_claim(s, &nt->rev, &sc->in, nt->now))
 		return -1;
 	nt->port = bpf_ntohs(m->port);
