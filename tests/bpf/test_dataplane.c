@@ -1640,6 +1640,8 @@ static void test_tc_lan_ingress_creates_flow(void **state)
 	assert_true(fx_flow(&k, &e));
 	assert_int_equal(mark, xwan_gw_fwmark(FX.fwmark_mask, e.gw));
 	assert_int_equal(fx_flow_count(), 2);
+	assert_int_equal(e.packets, 1);         /* accounted once, as it was made */
+	assert_int_equal(e.bytes, 40);
 	expect_untouched(&out, &in);
 }
 
@@ -3057,9 +3059,15 @@ static void test_xdp_kernel_path_without_xdp_transmit(void **state)
 	expect_xdp(FX.xdp_lan, FX.lan_if, &in, &out, XDP_PASS, HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
 	expect_untouched(&out, &in);
 	assert_true(fx_flow(&k, &e));       /* the flow is XDP's; the kernel sends it */
+	/* XDP made the flow, tc accounts the packet: once. */
+	assert_int_equal(e.packets, 0);
+	assert_int_equal(e.bytes, 0);
 	expect_tc(FX.tc_lan_in, FX.lan_if, 0, &in, NULL, &mark, TC_ACT_OK, HOOK_TC_LAN_IN,
 		  V_FWD_VIA_KERNEL);
 	assert_int_equal(mark & FX.fwmark_mask, xwan_gw_fwmark(FX.fwmark_mask, e.gw));
+	assert_true(fx_flow(&k, &e));
+	assert_int_equal(e.packets, 1);
+	assert_int_equal(e.bytes, 40);
 
 	r = reply_to(&syn, e.gw, ntohs(e.xlate_port), F_SYN | F_ACK);
 	mk(&in, &r);
