@@ -10,6 +10,10 @@
  */
 #include "tests/bpf/fixture.h"
 
+#include <bpf/libbpf.h>
+
+#include "loader/ha_maps.h"
+
 #define CLIENT   ip4("10.1.0.2")
 #define CLIENT2  ip4("10.1.0.3")
 #define REMOTE   ip4("192.0.2.10")
@@ -199,6 +203,108 @@ static void test_mapping_follows_wan_down(void **state)
 		assert_int_equal(r2.gw, r.gw);
 		assert_int_equal(r2.sport, r.sport);
 	}
+}
+
+/* ------------------------------------------------------------ HA sync */
+
+/*
+ * The HA peer's copy (loader/ha_maps.c): the record the active sends with
+ * a flow, written into a table without the mapping (the passive's), gives
+ * the socket's first flow to another remote the same WAN and public
+ * address:port. Control: without the record that flow gets another port
+ * (the client's port 999 is below nat_ports: nothing preserves it).
+ */
+static void test_ha_mapping_record_restores_it(void **state)
+{
+	struct flow_key k = fkey(CLIENT, REMOTE, 999, 3478, PROTO_UDP);
+	struct out first = send_out(CLIENT, 999, REMOTE, 3478, PROTO_UDP), r;
+	struct ha_rec fr, mr;
+	struct ha_local l;
+	struct nat_map nm;
+	struct nat_map_key pub = { .addr = first.saddr, .port = htons(first.sport),
+				   .proto = PROTO_UDP, .side = NMAP_PUB };
+
+	(void)state;
+	assert_true(first.gw >= 0);
+	assert_int_not_equal(first.sport, 999);
+	ha_local_build(&FX.cfg, &FX.host, &l);
+	assert_int_equal(ha_rec_read(FX.m, &l, &k, FLOW_DIR_OUT, xwan_now_ns(), &fr), 0);
+	assert_int_equal(ha_map_read(FX.m, &l, &fr, xwan_now_ns(), &mr), 0);
+	assert_int_equal(mr.type, HA_REC_MAPPING);
+	assert_int_equal(ntohs(mr.map.m.port), first.sport);
+
+	assert_int_equal(fx_reset(), 0);                /* the passive: no mapping */
+	assert_int_equal(ha_rec_apply(FX.m, &l, &mr, xwan_now_ns()), 0);
+	assert_int_equal(bpf_map_lookup_elem(FX.m->fd[XM_NAT_MAPS], &pub, &nm), 0);
+	assert_int_equal(nm.addr, CLIENT);              /* the PUB side names the socket */
+	assert_int_equal(ntohs(nm.port), 999);
+	r = send_out(CLIENT, 999, REMOTE2, 3479, PROTO_UDP);
+	assert_int_equal(r.gw, first.gw);
+	assert_int_equal(r.saddr, first.saddr);
+	assert_int_equal(r.sport, first.sport);
+	assert_int_equal(fx_event(EV_MAPPING_REUSED), 1);
+
+	/* A deletion record takes both sides away. */
+	mr.type = HA_REC_MAP_DELETE;
+	assert_int_equal(ha_rec_apply(FX.m, &l, &mr, xwan_now_ns()), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(FX.m->fd[XM_NAT_MAPS], &pub, &nm), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(FX.m->fd[XM_NAT_MAPS], &mr.map.key, &nm), 0);
+
+	/* Control: a table that never got the record maps the socket elsewhere. */
+	assert_int_equal(fx_reset(), 0);
+	r = send_out(CLIENT, 999, REMOTE2, 3479, PROTO_UDP);
+	assert_true(r.gw >= 0);
+	assert_true(r.sport != first.sport || r.saddr != first.saddr);
+}
+
+static int on_ha_event(void *ctx, void *data, size_t len)
+{
+	const struct ha_event *ev = data;
+
+	if (len >= sizeof(*ev) && ev->type == HA_EV_MAP_DELETE)
+		*(struct ha_event *)ctx = *ev;
+	return 0;
+}
+
+/*
+ * The active's dataplane reports a mapping it drops (its WAN went down),
+ * so that the peer drops it too; control: not while it is not the active.
+ */
+static void test_ha_mapping_drop_reported(void **state)
+{
+	struct ha_status st = { .role = HA_ROLE_PASSIVE };
+	struct ring_buffer *rb;
+	struct out first;
+	struct ha_event ev;
+	uint32_t zero = 0;
+
+	(void)state;
+	for (int active = 0; active < 2; active++) {
+		assert_int_equal(fx_reset(), 0);
+		st.role = active ? HA_ROLE_ACTIVE : HA_ROLE_PASSIVE;
+		assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_HA_STATUS], &zero, &st, BPF_ANY), 0);
+		rb = ring_buffer__new(FX.m->fd[XM_HA_EVENTS], on_ha_event, &ev, NULL);
+		assert_non_null(rb);
+		ring_buffer__consume(rb);               /* what earlier cases left */
+		memset(&ev, 0, sizeof(ev));
+		first = send_out(CLIENT, 40000, REMOTE, 3478, PROTO_UDP);
+		FX.usable[first.gw] = false;
+		sync_usable();
+		send_out(CLIENT, 40000, REMOTE2, 3478, PROTO_UDP);
+		assert_int_equal(fx_event(EV_MAPPING_DROPPED), 1);
+		ring_buffer__consume(rb);
+		ring_buffer__free(rb);
+		if (!active) {
+			assert_int_equal(ev.type, 0);
+			continue;
+		}
+		assert_int_equal(ev.type, HA_EV_MAP_DELETE);
+		assert_int_equal(ev.key.saddr, CLIENT);
+		assert_int_equal(ntohs(ev.key.sport), 40000);
+		assert_int_equal(ev.key.proto, PROTO_UDP);
+	}
+	st.role = HA_ROLE_OFF;
+	assert_int_equal(bpf_map_update_elem(FX.m->fd[XM_HA_STATUS], &zero, &st, BPF_ANY), 0);
 }
 
 /* A port forward's public port is never a mapping's. */
@@ -476,6 +582,8 @@ int main(int argc, char **argv)
 		T(test_filter_expired_mapping_admits_nobody),
 		T(test_icmp_error_keeps_mapping),
 		T(test_tcp_simultaneous_open),
+		T(test_ha_mapping_record_restores_it),
+		T(test_ha_mapping_drop_reported),
 	};
 #undef T
 
