@@ -91,7 +91,7 @@ sync_part() { # RATE_EACH
 	secs=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.2f", b - a }')
 	# the new-flow rate while the active's table grew (a generator's second pass over its
 	# ports opens nothing new)
-	read -r rate grow_s < <(awk -v a0="$a0" -v t0="$t_start" '$2 > m { m = $2; t = $1 } END { s = t - t0; printf "%.0f %.2f\n", s > 0 ? (m - a0) / s : 0, s }' "$R/ha-samples.txt")
+	read -r rate grow_s < <(awk -v a0="$a0" -v t0="$t_start" '$2 > m { m = $2; t = $1 } END { s = t - t0; printf "%.0f %.2f\n", (s > 0 ? (m - a0) / s : 0), s }' "$R/ha-samples.txt")
 	caught=$( [ -n "$t_all" ] && awk -v a="$t_end" -v b="$t_all" 'BEGIN { printf "%.3f", b - a }' || echo "never (10 s)")
 	SYNC_LINE="datagrams sent by the generators $sent in $secs s; the active's table grew by $(($(ha_gauge r1) - a0)) flows in $grow_s s ($rate new flows/s); largest active-passive gap $gap flows ($(awk -v g="$gap" -v r="$rate" 'BEGIN { printf "%.3f", r ? g / r : 0 }') s at that rate); the passive held them all $caught s after the generators stopped; active flows missing on the passive at the end: $missing of $(wc -l <"$R/ha-r1.flows"); r1 messages sent $(ha_metric r1 'xwan_ha_sync_messages_total{kind="sent"}'), resent $(ha_metric r1 'xwan_ha_sync_messages_total{kind="resent"}'), lost $(ha_metric r1 'xwan_ha_sync_messages_total{kind="lost"}'); events lost $(ha_metric r1 xwan_ha_events_lost_total)"
 	# what it cost, what limits it, and where messages were dropped on the way
