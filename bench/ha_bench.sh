@@ -132,7 +132,6 @@ Two routers in tests/e2e/ha_lab.sh (three bridges and a sync cable, namespaces o
 2-core VM shared with other work). Targets: the passive holds the active's flows within one
 batch interval at 10k new flows/s; after the active dies, the longest stall of a download
 is under 1 s and a UDP stream loses under 1 s of packets.
-
 $SYNC_LINES
 
 What limits the sync: a record is 232 bytes (both flow entries; a NAT mapping or a sticky
@@ -143,7 +142,10 @@ takes two records (the flow, its mapping); a partly filled message waits at most
 What grows with the rate is the agents' CPU: each new flow costs the active a ring buffer event
 and about five map lookups, the passive about ten map syscalls (both keys in both tables, the
 two writes, the flow gauge, the mapping's two sides); the CPU per flow above says how many new
-flows/s an agent with a core of its own would take.
+flows/s an agent with a core of its own would take. Where the active's table grew slower than
+offered, the generators and the active's dataplane (on the same two cores) were the limit: the
+sync's lag stayed as low.
+
 - Takeover (tests/e2e/test_ha.sh, $HA_BENCH_TAKEOVERS runs; the active's links all go down
   and its processes are killed): $TAKEOVER_LINE.
 <!-- /ha_bench -->
