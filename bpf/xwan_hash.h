@@ -38,4 +38,13 @@ xwan_flow_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 proto,
 	return h;
 }
 
+/* An IPv6 address folded to the 32 bits xwan_flow_hash takes (network order words). */
+static inline __attribute__((always_inline)) __u32 xwan_addr6_fold(const __u8 *a)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, a, 16);
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
 #endif /* XWAN_HASH_H */

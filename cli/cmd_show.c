@@ -128,22 +128,23 @@ const struct cl_command cli_cmd_stats = DEFINE_COMMAND(stats, struct stats_cfg,
 
 /* explain */
 struct explain_cfg {
-	struct in_addr src, dst;
+	struct cl_ip src, dst;
 	int proto, dport, sport;
 	const char *lan;
 };
 static const struct explain_cfg explain_defaults = { .proto = IPPROTO_TCP, .dport = 0,
 						     .sport = -1 };
 static const struct cl_enum protos[] = {
-	{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP }, { NULL, 0 },
+	{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP },
+	{ "icmpv6", IPPROTO_ICMPV6 }, { NULL, 0 },
 };
 static const struct cl_option explain_options[] = {
-	DEFINE_OPTION("src", 0, CL_IPV4, struct explain_cfg, src, .flags = CL_REQUIRED,
-		      .metavar = "IP", .help = "the LAN client"),
-	DEFINE_OPTION("dst", 0, CL_IPV4, struct explain_cfg, dst, .flags = CL_REQUIRED,
-		      .metavar = "IP", .help = "the destination"),
+	DEFINE_OPTION("src", 0, CL_IP, struct explain_cfg, src, .flags = CL_REQUIRED,
+		      .metavar = "IP", .help = "the LAN client (IPv4 or IPv6)"),
+	DEFINE_OPTION("dst", 0, CL_IP, struct explain_cfg, dst, .flags = CL_REQUIRED,
+		      .metavar = "IP", .help = "the destination (the client's family)"),
 	DEFINE_OPTION("proto", 0, CL_ENUM, struct explain_cfg, proto, .values = protos,
-		      .help = "the protocol (default tcp)"),
+		      .help = "the protocol (default tcp; icmp is ICMPv6 for IPv6)"),
 	DEFINE_OPTION("dport", 0, CL_PORT, struct explain_cfg, dport,
 		      .help = "the destination port"),
 	DEFINE_OPTION("sport", 0, CL_PORT, struct explain_cfg, sport,
@@ -157,12 +158,25 @@ static int do_explain(const void *cfg, const void *global)
 {
 	const struct explain_cfg *c = cfg;
 	struct xwan_explain_query q = {
-		.src = c->src.s_addr, .dst = c->dst.s_addr, .proto = (uint8_t)c->proto,
+		.family = c->src.family, .src = c->src.v4.s_addr, .dst = c->dst.v4.s_addr,
+		.proto = (uint8_t)(c->proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : c->proto),
 		.dport = (uint16_t)c->dport, .sport = (uint16_t)(c->sport < 0 ? 0 : c->sport),
 		.has_sport = c->sport >= 0,
 	};
 	struct xwan_maps m;
 	int rc;
+
+	if (c->src.family != c->dst.family) {
+		fprintf(stderr, "xwan: --src and --dst are of different families (a flow is "
+			"IPv4 or IPv6)\n");
+		return 1;
+	}
+	if (c->proto == IPPROTO_ICMPV6 && q.family != AF_INET6) {
+		fprintf(stderr, "xwan: --proto icmpv6 is for IPv6 addresses (IPv4's is icmp)\n");
+		return 1;
+	}
+	memcpy(q.src6, &c->src.v6, 16);
+	memcpy(q.dst6, &c->dst.v6, 16);
 
 	if (c->lan && !(q.lan_ifindex = if_nametoindex(c->lan))) {
 		fprintf(stderr, "xwan: no interface \"%s\"\n", c->lan);

@@ -57,7 +57,7 @@ static void metavar(const struct cl_option *o, char *buf, size_t len)
 
 	if (o->metavar || o->type != CL_ENUM) {
 		snprintf(buf, len, "%s", o->metavar ? o->metavar :
-			 o->type == CL_IPV4 ? "IP" : o->type == CL_PORT ? "PORT" :
+			 o->type == CL_IPV4 || o->type == CL_IP ? "IP" : o->type == CL_PORT ? "PORT" :
 			 o->type == CL_UINT ? "N" : "VALUE");
 		return;
 	}
@@ -154,6 +154,15 @@ static int set_value(struct parse_state *s, const struct cl_option *o, void *bas
 		if (inet_pton(AF_INET, v, field) != 1)
 			return fail(s, "--%s needs an IPv4 address, got \"%s\"", o->name, v);
 		return 0;
+	case CL_IP: {
+		struct cl_ip *ip = (struct cl_ip *)(void *)field;
+
+		ip->family = strchr(v, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(ip->family, v, ip->family == AF_INET6 ? (void *)&ip->v6
+								  : (void *)&ip->v4) != 1)
+			return fail(s, "--%s needs an IPv4 or IPv6 address, got \"%s\"", o->name, v);
+		return 0;
+	}
 	case CL_PORT:
 		errno = 0;
 		l = strtol(v, &end, 10);
@@ -573,6 +582,7 @@ static size_t type_size(enum cl_type t)
 	case CL_BOOL: return sizeof(bool);
 	case CL_STRING: return sizeof(const char *);
 	case CL_IPV4: return sizeof(struct in_addr);
+	case CL_IP: return sizeof(struct cl_ip);
 	case CL_PORT: return sizeof(int);
 	case CL_UINT: return sizeof(unsigned);
 	case CL_ENUM: return sizeof(int);

@@ -19,6 +19,7 @@
 #ifndef XWAN_CLI_CMDLINE_H
 #define XWAN_CLI_CMDLINE_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -27,9 +28,18 @@ enum cl_type {
 	CL_BOOL,        /* bool; takes no value */
 	CL_STRING,      /* const char * (points into argv) */
 	CL_IPV4,        /* struct in_addr (network order) */
+	CL_IP,          /* struct cl_ip: an IPv4 or an IPv6 address */
 	CL_PORT,        /* int, 0..65535 (default the command's, e.g. -1) */
 	CL_UINT,        /* unsigned int */
 	CL_ENUM,        /* int, one of .values */
+};
+
+struct cl_ip {
+	union {
+		struct in_addr v4;      /* first: an IPv4 one reads as a struct in_addr */
+		struct in6_addr v6;
+	};
+	int family;                     /* AF_INET or AF_INET6; 0: not given */
 };
 
 struct cl_enum {

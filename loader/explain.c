@@ -23,7 +23,7 @@ static const char *proto_name(uint8_t p)
 	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "icmp";
 }
 
-static const char *gw_label(const struct xwan_runtime *rt, uint32_t gw)
+const char *xwan_explain_gw(const struct xwan_runtime *rt, uint32_t gw)
 {
 	return gw < XWAN_MAX_GATEWAYS && rt->gw_name[gw][0] ? rt->gw_name[gw] : "?";
 }
@@ -43,8 +43,7 @@ static uint32_t lan_of(const struct xwan_maps *m, const struct xwan_runtime *rt,
 	return 0;
 }
 
-/* The first live rule matching t, -1: none (the dataplane's scan, policy.h). */
-static int first_rule(const struct xwan_maps *m, const struct xwan_settings *s,
+int xwan_explain_rule(const struct xwan_maps *m, const struct xwan_settings *s,
 		      const struct xwan_rule_tuple *t, struct policy_rule *out)
 {
 	uint32_t bank = xwan_rules_bank(s->rules_sel), count = xwan_rules_count(s->rules_sel);
@@ -65,18 +64,60 @@ static const char *method_of(const struct gw_slot_table *t)
 	return t->method == GROUP_METHOD_ROUND_ROBIN ? "round-robin" : "hash";
 }
 
-static uint32_t slot_of(const struct gw_slot_table *t, const struct xwan_explain_query *q,
-			uint16_t sport)
+int xwan_explain_rule_line(FILE *out, const struct xwan_runtime *rt,
+			   const struct xwan_settings *s, int rule, const struct policy_rule *pr)
 {
-	uint32_t h = xwan_flow_hash(q->src, q->dst, htons(sport),
-				    q->proto == IPPROTO_ICMP ? 0 : htons(q->dport), q->proto,
+	const char *name = rule >= 0 && (uint32_t)rule < rt->n_rules ? rt->rule_name[rule] : "?";
+
+	if (rule < 0) {
+		fprintf(out, "rule:     none matched (%u rules): the default group\n",
+			xwan_rules_count(s->rules_sel));
+		return 0;
+	}
+	if (pr->action == RULE_ACTION_BYPASS) {
+		fprintf(out, "rule:     #%d %s: bypass, left to the kernel's routing table (no "
+			"NAT)\n", rule + 1, name);
+		return 1;
+	}
+	if (pr->action == RULE_ACTION_DROP) {
+		fprintf(out, "rule:     #%d %s: drop (counted as policy_rule)\n", rule + 1, name);
+		return 1;
+	}
+	fprintf(out, "rule:     #%d %s -> group %s\n", rule + 1, name,
+		pr->group < XWAN_MAX_GROUPS ? rt->group_name[pr->group] : "?");
+	return 0;
+}
+
+void xwan_explain_group_line(FILE *out, const struct xwan_runtime *rt, uint32_t group,
+			     const struct gw_slot_table *t)
+{
+	fprintf(out, "group:    %s, %s", group < XWAN_MAX_GROUPS ? rt->group_name[group] : "?",
+		method_of(t));
+	fprintf(out, ", usable now:");
+	for (int g = 0, n = 0; g < XWAN_MAX_GATEWAYS; g++)
+		if (t->usable_mask & (1U << g))
+			fprintf(out, "%s %s", n++ ? "," : "", xwan_explain_gw(rt, (uint32_t)g));
+	if (!t->usable_mask)
+		fprintf(out, " none");
+}
+
+/* The slot of q from source port sport: the dataplane's hash of its flow key
+ * (an IPv6 address folded as group6_gateway folds it, ICMPv6 as 58). */
+uint32_t xwan_explain_slot(const struct gw_slot_table *t, const struct xwan_explain_query *q,
+			   uint16_t sport)
+{
+	bool v6 = q->family == AF_INET6;
+	uint32_t h = xwan_flow_hash(v6 ? xwan_addr6_fold(q->src6) : q->src,
+				    v6 ? xwan_addr6_fold(q->dst6) : q->dst, htons(sport),
+				    q->proto == IPPROTO_ICMP ? 0 : htons(q->dport),
+				    v6 && q->proto == IPPROTO_ICMP ? IPPROTO_ICMPV6 : q->proto,
 				    t->hash_fields, t->seed);
 
 	return t->slot[h % t->nslots];
 }
 
-static void print_gateway_choice(FILE *out, const struct xwan_runtime *rt,
-				 const struct gw_slot_table *t, const struct xwan_explain_query *q)
+void xwan_explain_choice(FILE *out, const struct xwan_runtime *rt,
+			 const struct gw_slot_table *t, const struct xwan_explain_query *q)
 {
 	uint32_t share[XWAN_MAX_GATEWAYS] = {};
 	bool first = true;
@@ -93,17 +134,18 @@ static void print_gateway_choice(FILE *out, const struct xwan_runtime *rt,
 			share[t->slot[i]]++;
 		fprintf(out, "gateway:  the next turn of the weighted rotation:");
 	} else if (q->has_sport || !(t->hash_fields & HASH_F_SPORT)) {
-		fprintf(out, "gateway:  %s\n", gw_label(rt, slot_of(t, q, q->sport)));
+		fprintf(out, "gateway:  %s\n", xwan_explain_gw(rt, xwan_explain_slot(t, q, q->sport)));
 		return;
 	} else {
 		/* The source port is hashed and unknown: say how the ports split. */
 		for (uint32_t p = 0; p < 65536; p++)
-			share[slot_of(t, q, (uint16_t)p)]++;
+			share[xwan_explain_slot(t, q, (uint16_t)p)]++;
 		fprintf(out, "gateway:  depends on the %s:",
 			q->proto == IPPROTO_ICMP ? "echo identifier" : "source port");
 	}
 	if (__builtin_popcount(t->usable_mask) == 1) {
-		fprintf(out, " %s (the only usable member)\n", gw_label(rt, slot_of(t, q, 0)));
+		fprintf(out, " %s (the only usable member)\n",
+			xwan_explain_gw(rt, xwan_explain_slot(t, q, 0)));
 		return;
 	}
 	for (int g = 0; g < XWAN_MAX_GATEWAYS; g++) {
@@ -111,7 +153,7 @@ static void print_gateway_choice(FILE *out, const struct xwan_runtime *rt,
 
 		if (!share[g])
 			continue;
-		fprintf(out, "%s %s %.0f%%", first ? "" : ",", gw_label(rt, (uint32_t)g),
+		fprintf(out, "%s %s %.0f%%", first ? "" : ",", xwan_explain_gw(rt, (uint32_t)g),
 			100.0 * share[g] / total);
 		first = false;
 	}
@@ -148,7 +190,7 @@ static int print_mapping(FILE *out, const struct xwan_maps *m, const struct xwan
 	}
 	fprintf(out, "mapping:  %s:%u -> %s:%u on %s, filtering %s, %u flows, idle %llus\n",
 		inet_ntop(AF_INET, &q->src, lan, sizeof(lan)),
-		q->sport, pub, ntohs(nm.port), gw_label(rt, nm.gw), xwan_filtering_name(nm.filtering),
+		q->sport, pub, ntohs(nm.port), xwan_explain_gw(rt, nm.gw), xwan_filtering_name(nm.filtering),
 		nm.flows, (unsigned long long)idle);
 	if (nm.gw >= XWAN_MAX_GATEWAYS || !(t->usable_mask & (1U << nm.gw))) {
 		fprintf(out, "mapping:  its WAN is not usable in this group now: the flow makes a "
@@ -156,7 +198,7 @@ static int print_mapping(FILE *out, const struct xwan_maps *m, const struct xwan
 		return 0;
 	}
 	fprintf(out, "gateway:  %s (the socket's mapping, whatever the hash says)\n",
-		gw_label(rt, nm.gw));
+		xwan_explain_gw(rt, nm.gw));
 	return 1;
 }
 
@@ -194,12 +236,12 @@ static int print_hairpin(FILE *out, const struct xwan_maps *m, const struct xwan
 		if (!(pf.flags & PORT_FWD_F_REFLECT)) {
 			fprintf(out, "hairpin:  a port forward of %s to %s:%u, reflection: false: the "
 				"host answers (set `reflection: true` to reach the server)\n",
-				gw_label(rt, pf.gw), to, ntohs(pf.to_port));
+				xwan_explain_gw(rt, pf.gw), to, ntohs(pf.to_port));
 			return 1;
 		}
 		cnet = lan_net_of(m, lan, q->src);
 		fprintf(out, "hairpin:  reflected by the port forward of %s to %s:%u; the server "
-			"sees %s\n", gw_label(rt, pf.gw), to, ntohs(pf.to_port),
+			"sees %s\n", xwan_explain_gw(rt, pf.gw), to, ntohs(pf.to_port),
 			cnet >= 0 && cnet == lan_net_of(m, lan_of(m, rt, pf.to_addr), pf.to_addr)
 				? "the router's LAN address (same network as the client)"
 				: "the client's own address");
@@ -248,7 +290,7 @@ static int pinned_by(const struct xwan_flow *f, void *data)
 	inet_ntop(AF_INET, &f->out.xlate_addr, nat, sizeof(nat));
 	fprintf(c->out, "existing: source port %u is pinned to %s (%s, NAT %s:%u, idle %llus)\n",
 		ntohs(f->key.sport), (f->out.flags & (FLOW_F_BYPASS | FLOW_F_DROP)) ? "-"
-				     : gw_label(c->rt, f->out.gw), xwan_flow_kind(f), nat,
+				     : xwan_explain_gw(c->rt, f->out.gw), xwan_flow_kind(f), nat,
 		ntohs(f->out.xlate_port),
 		(unsigned long long)((c->now - f->out.last_seen_ns) / 1000000000ULL));
 	return 0;
@@ -269,6 +311,10 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 	uint32_t lan, group, key;
 	int rc = -ENOMEM, rule;
 
+	if (q->family == AF_INET6) {
+		rc = xwan_explain6(m, q, out);
+		goto out;
+	}
 	if (!rt || !t)
 		goto out;
 	rc = xwan_runtime_read(m, rt);
@@ -314,33 +360,18 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 	if (bpf_map_lookup_elem(m->fd[XM_DST_POLICY], &dk, &dp) == 0 &&
 	    dp.action == DST_ACTION_WAN) {
 		fprintf(out, "policy:   %s is on %s's own subnet: that WAN, no rule or balancing\n",
-			dst, gw_label(rt, dp.gw));
-		fprintf(out, "gateway:  %s\n", gw_label(rt, dp.gw));
+			dst, xwan_explain_gw(rt, dp.gw));
+		fprintf(out, "gateway:  %s\n", xwan_explain_gw(rt, dp.gw));
 		goto existing;
 	}
 
 	group = s.default_group;
 	xwan_rule_tuple4(&tuple, q->src, q->dst, q->proto, q->dport, lan);
-	rule = first_rule(m, &s, &tuple, &pr);
-	if (rule < 0) {
-		fprintf(out, "rule:     none matched (%u rules): the default group\n",
-			xwan_rules_count(s.rules_sel));
-	} else {
-		const char *name = (uint32_t)rule < rt->n_rules ? rt->rule_name[rule] : "?";
-
-		if (pr.action == RULE_ACTION_BYPASS) {
-			fprintf(out, "rule:     #%d %s: bypass, left to the kernel's routing table (no "
-				"NAT)\n", rule + 1, name);
-			goto existing;
-		}
-		if (pr.action == RULE_ACTION_DROP) {
-			fprintf(out, "rule:     #%d %s: drop (counted as policy_rule)\n", rule + 1, name);
-			goto existing;
-		}
+	rule = xwan_explain_rule(m, &s, &tuple, &pr);
+	if (xwan_explain_rule_line(out, rt, &s, rule, &pr))
+		goto existing;
+	if (rule >= 0)
 		group = pr.group;
-		fprintf(out, "rule:     #%d %s -> group %s\n", rule + 1, name,
-			group < XWAN_MAX_GROUPS ? rt->group_name[group] : "?");
-	}
 
 	key = group;
 	if (bpf_map_lookup_elem(m->fd[XM_GROUPS], &key, &gg)) {
@@ -352,14 +383,7 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 		rc = -errno;
 		goto out;
 	}
-	fprintf(out, "group:    %s, %s", group < XWAN_MAX_GROUPS ? rt->group_name[group] : "?",
-		method_of(t));
-	fprintf(out, ", usable now:");
-	for (int g = 0, n = 0; g < XWAN_MAX_GATEWAYS; g++)
-		if (t->usable_mask & (1U << g))
-			fprintf(out, "%s %s", n++ ? "," : "", gw_label(rt, (uint32_t)g));
-	if (!t->usable_mask)
-		fprintf(out, " none");
+	xwan_explain_group_line(out, rt, group, t);
 	/* A rule's filtering overrides its group's for the mappings its flows make. */
 	if (rule >= 0 && pr.filtering)
 		t->filtering = xwan_rule_filtering(pr.filtering, t->filtering);
@@ -375,13 +399,13 @@ int xwan_explain(const struct xwan_maps *m, const struct xwan_explain_query *q, 
 		if (bpf_map_lookup_elem(m->fd[XM_STICKY], &sk, &b) == 0 &&
 		    pc.now - b.last_ns <= (uint64_t)t->sticky_expire_s * 1000000000ULL &&
 		    b.gw < XWAN_MAX_GATEWAYS && (t->usable_mask & (1U << b.gw))) {
-			fprintf(out, "gateway:  %s (sticky: %s is bound to it)\n", gw_label(rt, b.gw),
+			fprintf(out, "gateway:  %s (sticky: %s is bound to it)\n", xwan_explain_gw(rt, b.gw),
 				src);
 			goto existing;
 		}
 		fprintf(out, "sticky:   %s has no live binding: the choice below binds it\n", src);
 	}
-	print_gateway_choice(out, rt, t, q);
+	xwan_explain_choice(out, rt, t, q);
 
 existing:
 	rc = xwan_flow_scan(m, pinned_by, &pc);

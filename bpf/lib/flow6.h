@@ -145,10 +145,7 @@ static __always_inline struct gw_slot_table *group6_table(__u32 group)
 /* An IPv6 address folded to the 32 bits the shared flow hash takes. */
 static __always_inline __u32 addr6_fold(const __u8 *a)
 {
-	__u32 w[4];
-
-	__builtin_memcpy(w, a, 16);
-	return w[0] ^ w[1] ^ w[2] ^ w[3];
+	return xwan_addr6_fold(a);      /* shared with xwan explain */
 }
 
 /*

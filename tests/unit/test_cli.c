@@ -192,7 +192,9 @@ static void test_values(void **state)
 	parse(&p, "explain", "--src", "10.1.0.2", "--dst", "192.0.2.1", "--dport", "-1");
 	assert_error(&p, "--dport needs PORT, got the option -1");
 	parse(&p, "explain", "--src", "10.1.0.2", "--dst", "192.0.2.1", "--proto", "sctp");
-	assert_error(&p, "--proto is one of tcp|udp|icmp, got \"sctp\"");
+	assert_error(&p, "--proto is one of tcp|udp|icmp|icmpv6, got \"sctp\"");
+	parse(&p, "explain", "--src", "fd00:1::2", "--dst", "2001:db8::1:2:3:4:5:6:7");
+	assert_error(&p, "--dst needs an IPv4 or IPv6 address, got \"2001:db8::1:2:3:4:5:6:7\"");
 	parse(&p, "explain", "--src", "10.1.0.2");
 	assert_error(&p, "explain needs --dst IP");
 }
@@ -229,6 +231,22 @@ static void test_good_command_lines(void **state)
 	assert_int_equal(num(&p, "sport"), -1);
 	memcpy(&a, field(&p, "src"), sizeof(a));
 	assert_int_equal(a.s_addr, inet_addr("10.1.0.2"));
+	/* An IPv6 pair: each address with its family. */
+	parse(&p, "explain", "--src", "fd00:1::2", "--dst", "2001:db8:ffff::100", "--proto",
+	      "icmpv6");
+	assert_int_equal(p.rc, CL_OK);
+	{
+		struct cl_ip ip;
+		struct in6_addr want;
+
+		memcpy(&ip, field(&p, "src"), sizeof(ip));
+		assert_int_equal(ip.family, AF_INET6);
+		inet_pton(AF_INET6, "fd00:1::2", &want);
+		assert_memory_equal(&ip.v6, &want, 16);
+		memcpy(&ip, field(&p, "dst"), sizeof(ip));
+		assert_int_equal(ip.family, AF_INET6);
+	}
+	assert_int_equal(num(&p, "proto"), IPPROTO_ICMPV6);
 	parse(&p, "explain", "--src", "10.1.0.2", "--dst", "192.0.2.1", "--proto", "udp",
 	      "--sport", "0");
 	assert_int_equal(p.rc, CL_OK);
