@@ -992,6 +992,16 @@ static void wan6_relearned(struct agent *a, int w, const struct xwan_host *h)
 	if (o->state != n->state)
 		logf_("gateway %s: IPv6 %s", gw_name(a, w), n->state == XWAN_WAN6_OK ?
 		      "usable on the host again" : xwan_wan6_state_reason(n->state));
+	/* NAT66 flows leave from the address they were made with: a renumbered WAN's go. */
+	if (a->cfg->wans[w].v6.nat == XWAN_NAT6_MASQUERADE && memcmp(o->addr, zero, 16) &&
+	    memcmp(o->addr, n->addr, 16)) {
+		inet_ntop(AF_INET6, o->addr, og, sizeof(og));
+		snprintf(ng, sizeof(ng), "none");
+		if (memcmp(n->addr, zero, 16))
+			inet_ntop(AF_INET6, n->addr, ng, sizeof(ng));
+		logf_("gateway %s: IPv6 address %s -> %s (nat6: masquerade)", gw_name(a, w), og, ng);
+		flush_gateway6(a, w, ~0U, "its IPv6 address changed");
+	}
 }
 
 /*
