@@ -154,6 +154,34 @@ static __always_inline int egress6_untranslated(__u32 ifindex, const __u8 *saddr
 	return src->kind == PREFIX6_LAN || (src->kind == PREFIX6_LOCAL && src->gw == XWAN_GW_NONE);
 }
 
+/*
+ * What every IPv6 hook starts with: its scratch (the parsed packet) and the
+ * settings. 0, or the verdict of a packet the IPv6 path leaves alone.
+ */
+static __always_inline __u32 v6_start(xwan_ctx *c, struct v6_scratch **wp,
+				      struct xwan_settings **sp)
+{
+	struct v6_scratch *w = v6_scratch_get();
+	int rc;
+
+	*sp = settings6();
+	*wp = w;
+	if (!w || !*sp)
+		return V_PASS_NOT_XWAN;
+	rc = pkt6_parse(c, ctx_l3_off(c), &w->p);
+	if (rc == PARSE_UNSUPPORTED)
+		return V_PASS_LINK_SCOPE;
+	return rc ? V_DROP_MALFORMED : 0;
+}
+
+/* The gateway a flow leaves by (OUT) or came in through (IN). */
+static __always_inline struct gw6_info *flow6_gw(const struct flow6_entry *fe)
+{
+	__u32 gw = fe->gw;
+
+	return bpf_map_lookup_elem(&gateways6, &gw);
+}
+
 #if defined(XWAN_HOOK_XDP)
 
 /* Neither IPv4 nor IPv6 (ARP, VLAN-tagged...): the kernel's, counted as before. */
@@ -235,27 +263,22 @@ static __always_inline int mac6_unknown(const __u8 *m)
 
 static __attribute__((noinline)) int xdp6_lan(struct xdp_md *ctx)
 {
-	struct xwan_settings *s = settings6();
 	struct flow6_entry *fe = NULL;
+	struct xwan_settings *s;
+	struct v6_scratch *w;
 	struct gw6_info *gi;
-	struct v6_scratch *w = v6_scratch_get();
 	struct pkt6 *p;
-	int new_flow = 0, rc;
+	int new_flow = 0;
 	__u8 mac[6];
 	__u32 gw, v;
 	__u64 now;
 
 	if (!ctx_is_ipv6(ctx, ETH_HLEN))
 		return not_ip(HOOK_XDP_LAN);
-	if (!w)
-		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
+	v = v6_start(ctx, &w, &s);
+	if (v)
+		return xdp6_verdict(HOOK_XDP_LAN, v);
 	p = &w->p;
-	rc = pkt6_parse(ctx, ETH_HLEN, p);
-	if (rc)
-		return xdp6_verdict(HOOK_XDP_LAN, rc == PARSE_UNSUPPORTED ? V_PASS_LINK_SCOPE
-									 : V_DROP_MALFORMED);
-	if (!s)
-		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
 	if (p->hop_limit <= 1)   /* the kernel answers, tc makes the flow first */
 		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_TTL);
 	now = bpf_ktime_get_coarse_ns();
@@ -263,7 +286,7 @@ static __attribute__((noinline)) int xdp6_lan(struct xdp_md *ctx)
 	if (v || !fe)
 		return xdp6_verdict(HOOK_XDP_LAN, v ? v : V_PASS_NOT_XWAN);
 	gw = fe->gw;
-	gi = bpf_map_lookup_elem(&gateways6, &gw);
+	gi = flow6_gw(fe);
 	if (!gi || !gi->ifindex)
 		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
 	if (!xdp_tx_redirects(ctx_ifindex(ctx), gi->ifindex))
@@ -285,26 +308,20 @@ static __attribute__((noinline)) int xdp6_lan(struct xdp_md *ctx)
 
 static __attribute__((noinline)) int xdp6_wan(struct xdp_md *ctx)
 {
-	struct xwan_settings *s = settings6();
 	struct flow6_entry *fe = NULL;
+	struct xwan_settings *s;
+	struct v6_scratch *w;
 	struct gw6_info *gi;
-	struct v6_scratch *w = v6_scratch_get();
 	struct pkt6 *p;
 	__u32 gw, v;
 	__u64 now;
-	int rc;
 
 	if (!ctx_is_ipv6(ctx, ETH_HLEN))
 		return not_ip(HOOK_XDP_WAN);
-	if (!w)
-		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_NOT_XWAN);
+	v = v6_start(ctx, &w, &s);
+	if (v)
+		return xdp6_verdict(HOOK_XDP_WAN, v);
 	p = &w->p;
-	rc = pkt6_parse(ctx, ETH_HLEN, p);
-	if (rc)
-		return xdp6_verdict(HOOK_XDP_WAN, rc == PARSE_UNSUPPORTED ? V_PASS_LINK_SCOPE
-									 : V_DROP_MALFORMED);
-	if (!s)
-		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_NOT_XWAN);
 	now = bpf_ktime_get_coarse_ns();
 	v = wan6_flow(ctx, w, s, now, &fe);
 	if (v || !fe)
@@ -320,7 +337,7 @@ static __attribute__((noinline)) int xdp6_wan(struct xdp_md *ctx)
 	if (mac6_unknown(fe->l2_dst))
 		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_NO_NEIGH);
 	gw = fe->gw;
-	gi = bpf_map_lookup_elem(&gateways6, &gw);
+	gi = flow6_gw(fe);
 	if (!gi)
 		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_NOT_XWAN);
 	if (!p->icmp_err)
@@ -348,42 +365,29 @@ static __always_inline int tc6_verdict(__u32 hook, __u32 v)
 	return verdict_is_drop(v) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
-/* Parse for tc: 0, or the verdict of a packet that is not ours to handle. */
-static __always_inline __u32 tc6_parse(struct __sk_buff *skb, struct pkt6 *p)
-{
-	int rc = pkt6_parse(skb, ctx_l3_off(skb), p);
-
-	if (rc == PARSE_UNSUPPORTED)
-		return V_PASS_LINK_SCOPE;
-	return rc ? V_DROP_MALFORMED : 0;
-}
-
 /* Packets XDP passed up, marked with their flow's WAN for the kernel's routing. */
 static __attribute__((noinline)) int tc6_lan_ingress(struct __sk_buff *skb)
 {
-	struct xwan_settings *s = settings6();
 	struct flow6_entry *fe = NULL;
+	struct xwan_settings *s;
+	struct v6_scratch *w;
 	struct gw6_info *gi;
-	struct v6_scratch *w = v6_scratch_get();
 	struct pkt6 *p;
 	int new_flow = 0;
-	__u32 gw, v;
+	__u32 v;
 	__u64 now;
 
 	if (!ctx_is_ipv6(skb, 0))
 		return not_ip(HOOK_TC_LAN_IN);
-	if (!w)
-		return tc6_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
+	v = v6_start(skb, &w, &s);
+	if (v)
+		return tc6_verdict(HOOK_TC_LAN_IN, v);
 	p = &w->p;
-	v = tc6_parse(skb, p);
-	if (v || !s)
-		return tc6_verdict(HOOK_TC_LAN_IN, v ? v : V_PASS_NOT_XWAN);
 	now = bpf_ktime_get_coarse_ns();
 	v = lan6_flow(skb, w, s, now, &fe, &new_flow);
 	if (v || !fe)
 		return tc6_verdict(HOOK_TC_LAN_IN, v ? v : V_PASS_NOT_XWAN);
-	gw = fe->gw;
-	gi = bpf_map_lookup_elem(&gateways6, &gw);
+	gi = flow6_gw(fe);
 	if (!gi)
 		return tc6_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
 	/* An expiring hop limit is the kernel's to answer, not the flow's traffic. */
@@ -416,24 +420,20 @@ static __always_inline struct flow6_entry *egress6_flow(struct v6_scratch *w,
 
 static __attribute__((noinline)) int tc6_wan_egress(struct __sk_buff *skb)
 {
-	struct xwan_settings *s = settings6();
 	__u32 ifindex = ctx_ifindex(skb), gw, v;
 	struct flow6_entry *fe = NULL;
+	struct xwan_settings *s;
+	struct v6_scratch *w;
 	struct gw6_info *gi;
-	struct v6_scratch *w = v6_scratch_get();
 	struct pkt6 *p;
 	int marked;
 
 	if (!ctx_is_ipv6(skb, 0))
 		return not_ip(HOOK_TC_WAN_OUT);
-	if (!w)
-		return tc6_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
-	p = &w->p;
-	if (!s)
-		return tc6_verdict(HOOK_TC_WAN_OUT, V_PASS_NOT_XWAN);
-	v = tc6_parse(skb, p);
-	if (v)
+	v = v6_start(skb, &w, &s);
+	if (v)  /* what leaves malformed is the host's own business */
 		return tc6_verdict(HOOK_TC_WAN_OUT, v == V_DROP_MALFORMED ? V_PASS_NOT_XWAN : v);
+	p = &w->p;
 	marked = !!(ctx_mark(skb) & s->fwmark_mask);
 	if (marked)
 		fe = egress6_flow(w, s, ifindex, bpf_ktime_get_coarse_ns());
@@ -450,7 +450,7 @@ static __attribute__((noinline)) int tc6_wan_egress(struct __sk_buff *skb)
 		return tc6_verdict(HOOK_TC_WAN_OUT, marked ? V_DROP_NO_FLOW : V_PASS_NOT_XWAN);
 	}
 	gw = fe->gw;
-	gi = bpf_map_lookup_elem(&gateways6, &gw);
+	gi = flow6_gw(fe);
 	if (!gi)
 		return tc6_verdict(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
 	if (!p->icmp_err)
@@ -464,28 +464,25 @@ static __attribute__((noinline)) int tc6_wan_egress(struct __sk_buff *skb)
 
 static __attribute__((noinline)) int tc6_wan_ingress(struct __sk_buff *skb)
 {
-	struct xwan_settings *s = settings6();
 	struct flow6_entry *fe = NULL;
+	struct xwan_settings *s;
+	struct v6_scratch *w;
 	struct gw6_info *gi;
-	struct v6_scratch *w = v6_scratch_get();
 	struct pkt6 *p;
-	__u32 gw, v;
+	__u32 v;
 	__u64 now;
 
 	if (!ctx_is_ipv6(skb, 0))
 		return not_ip(HOOK_TC_WAN_IN);
-	if (!w)
-		return tc6_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_XWAN);
+	v = v6_start(skb, &w, &s);
+	if (v)
+		return tc6_verdict(HOOK_TC_WAN_IN, v);
 	p = &w->p;
-	v = tc6_parse(skb, p);
-	if (v || !s)
-		return tc6_verdict(HOOK_TC_WAN_IN, v ? v : V_PASS_NOT_XWAN);
 	now = bpf_ktime_get_coarse_ns();
 	v = wan6_flow(skb, w, s, now, &fe);
 	if (v || !fe)
 		return tc6_verdict(HOOK_TC_WAN_IN, v ? v : V_PASS_NOT_XWAN);
-	gw = fe->gw;
-	gi = bpf_map_lookup_elem(&gateways6, &gw);
+	gi = flow6_gw(fe);
 	if (!gi)
 		return tc6_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_XWAN);
 	if (!p->icmp_err) {
@@ -495,7 +492,7 @@ static __attribute__((noinline)) int tc6_wan_ingress(struct __sk_buff *skb)
 	v = nat6_in(skb, p, gi, fe);
 	if (v)
 		return tc6_verdict(HOOK_TC_WAN_IN, v);
-	count_gw6_packet(gw, p->len, 0);
+	count_gw6_packet(fe->gw, p->len, 0);
 	return tc6_verdict(HOOK_TC_WAN_IN, V_FWD_VIA_KERNEL);
 }
 
