@@ -103,10 +103,35 @@ static void undo_routing(const struct xwan_runtime *rt)
 /* ---- up ---- */
 
 /*
- * The WAN's table also reaches its own subnet directly, and the host's
- * traffic from the WAN's address looks that table up: a session that came
- * in on a WAN (SSH, a VPN endpoint) is answered through it (symmetric
- * return), not through the main table's default route.
+ * The LAN interfaces' own subnets in a WAN's table: the host's answer from
+ * a WAN address to a LAN host (a LAN client of a service on that address,
+ * a port forward without reflection) goes to the LAN, not to the ISP.
+ * Marked packets never have a LAN destination (LAN networks are bypassed).
+ */
+static int wan_table_lan_routes(const struct xwan_config *cfg, const struct xwan_host *h,
+				uint32_t table)
+{
+	for (int i = 0; i < h->n_addrs; i++) {
+		const struct nl_addr *a = &h->addrs[i];
+		bool lan = false;
+		int rc;
+
+		for (int l = 0; l < cfg->n_lans && !lan; l++)
+			lan = h->lan[l].ifindex && h->lan[l].ifindex == a->ifindex;
+		if (!lan || a->plen >= 32)
+			continue;
+		rc = nl_route_connected(table, a->addr, a->plen, a->ifindex, true);
+		if (rc && rc != -EEXIST)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The WAN's table also reaches its own subnet and the LAN's directly, and
+ * the host's traffic from the WAN's address looks that table up: a session
+ * that came in on a WAN (SSH, a VPN endpoint) is answered through it
+ * (symmetric return), not through the main table's default route.
  */
 int wan_source_routing(const struct xwan_config *cfg, const struct xwan_host *h, int w,
 		       struct xwan_runtime *rt)
@@ -126,6 +151,9 @@ int wan_source_routing(const struct xwan_config *cfg, const struct xwan_host *h,
 		if (rc)
 			return rc;
 	}
+	rc = wan_table_lan_routes(cfg, h, table);
+	if (rc)
+		return rc;
 	rc = nl_rule_src(cfg->rule_priority + 1, a->addr, table, true);
 	if (rc && rc != -EEXIST)
 		return rc;

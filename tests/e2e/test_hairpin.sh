@@ -24,8 +24,9 @@
 #   5 TTL 1 toward a reflected forward: Time Exceeded from the router, as
 #     when forwarding; the server never sees it
 #   6 control: reflection: false on the forwards (xwan reload): the LAN
-#     clients no longer reach the server through the WAN address, the
-#     internet still does
+#     clients reach the host's own whoami on the WAN address instead (and
+#     its answers come back over the LAN), not the server; the internet
+#     still reaches the forward
 # xwan-only: with XWAN_E2E_MODE=kernel every check is reported as SKIP.
 # Every check prints "PASS: <what>" or "FAIL: <what> (<evidence>)".
 
@@ -99,7 +100,14 @@ LPEERS=$LAB_LOG/lan-server-peers.log
 : >"$LPEERS"
 lab_client "$LAB_PY" "$LAB_TOOLS/servers.py" --addr "$LSRV" --www "$LAB_WWW" --log "$LPEERS" \
 	</dev/null >"$LAB_LOG/lan-server.log" 2>&1 &
+# The host's own whoami on the WAN address: what a LAN client reaches there
+# without reflection (and must not reach with it).
+GPEERS=$LAB_LOG/gw-peers.log
+: >"$GPEERS"
+lab_gw "$LAB_PY" "$LAB_TOOLS/servers.py" --addr "$WAN" --log "$GPEERS" \
+	</dev/null >"$LAB_LOG/gw-server.log" 2>&1 &
 lab_inet "$LAB_PY" "$LAB_TOOLS/natprobe.py" serve "$STUN" >"$LAB_LOG/natprobe.log" 2>&1 &
+lab_wait_listen "$LAB_NS_GW" tcp 8080 || fail "host's whoami on $WAN" "$(cat "$LAB_LOG/gw-server.log")"
 for p in 8000 8080; do
 	lab_wait_listen "$LAB_NS_CLIENT" tcp $p || fail "LAN server :$p" "$(cat "$LAB_LOG/lan-server.log")"
 done
@@ -139,8 +147,8 @@ t_reflection() {
 	u=$(who "$from" udp)
 	h1=$(ev_count hairpin_flow_created)
 	info "the LAN server saw: tcp $t, udp $u; its log: $(tail -n 2 "$LPEERS" | ev)"
-	check "${n}b $what: the LAN server sees $want (tcp :8080 saw $t, udp :5300 saw $u; hairpin_flow_created $h0 -> $h1)" \
-		"tcp $t udp $u" eval '[ "$t" = "$want" ] && [ "$u" = "$want" ] && [ "$(peers_from "$want")" -ge 6 ] && [ "${h1:-0}" -gt "${h0:-0}" ]'
+	check "${n}b $what: the LAN server sees $want (tcp :8080 saw $t, udp :5300 saw $u; hairpin_flow_created $h0 -> $h1), the host's own whoami on $WAN nothing ($(grep -c . "$GPEERS") peers)" \
+		"tcp $t udp $u" eval '[ "$t" = "$want" ] && [ "$u" = "$want" ] && [ "$(peers_from "$want")" -ge 6 ] && [ "${h1:-0}" -gt "${h0:-0}" ] && [ ! -s "$GPEERS" ]'
 }
 
 # --- 3: an ICMP error -----------------------------------------------------------
@@ -268,25 +276,27 @@ t_ttl() {
 		p0=$(grep -c '^udp' "$LPEERS")
 		r=$(ttl1 "$from")
 		p1=$(grep -c '^udp' "$LPEERS")
-		check "5 TTL 1 from $from to the reflected $WAN:5300: Time Exceeded (11/0) from the router ($want), as when forwarding: $r; the server saw nothing (udp peers $p0 -> $p1)" \
-			"$r" eval '[ "$r" = "11/0 from $want" ] && [ "$p1" = "$p0" ]'
+		check "5 TTL 1 from $from to the reflected $WAN:5300: Time Exceeded (11/0) from the router ($want), as when forwarding: $r; neither the server (udp peers $p0 -> $p1) nor the host's own :5300 ($(grep -c . "$GPEERS") peers) saw it" \
+			"$r" eval '[ "$r" = "11/0 from $want" ] && [ "$p1" = "$p0" ] && [ ! -s "$GPEERS" ]'
 	done
 }
 
 # --- 6: reflection: false ------------------------------------------------------
 t_no_reflection() {
-	local out f t inet n0 n1
+	local out f t inet n0 n1 g0 g1
 	if ! out=$(lab_xwan reload -c "$CFG_DIR/noreflect.yaml" 2>&1); then
 		fail "6 xwan reload -c noreflect.yaml" "$out"
 		return
 	fi
 	for f in "$FAR" "$STRICT"; do
 		n0=$(grep -c . "$LPEERS")
+		g0=$(grep -c . "$GPEERS")
 		out=$(fetch "$f")
 		t=$(who "$f" tcp)
 		n1=$(grep -c . "$LPEERS")
-		check "6a control: reflection: false: $f through $WAN no longer reaches the LAN server (fetch: $(sha_of "$out" | cut -c1-60); whoami: ${t:0:60}; server log $n0 -> $n1 lines)" \
-			"$out" eval '[ "$(sha_of "$out")" != "$SUM" ] && [[ $t == none* ]] && [ "$n1" = "$n0" ]'
+		g1=$(grep -c . "$GPEERS")
+		check "6a control: reflection: false: $f through $WAN reaches the host, as without reflection, not the LAN server: the host's whoami saw ${t:0:60} (its log $g0 -> $g1 lines, the LAN server's $n0 -> $n1); the blob is not there ($(sha_of "$out" | cut -c1-60))" \
+			"$out" eval '[ "$t" = "$f" ] && [ "$g1" -gt "$g0" ] && [ "$n1" = "$n0" ] && [ "$(sha_of "$out")" != "$SUM" ]'
 	done
 	inet=$(timeout 60 ip netns exec "$LAB_NS_INET" "$LAB_PY" "$LAB_TOOLS/client.py" --server "$WAN" \
 		tcp-whoami --count 1 --bind "$LAB_SERVER" | "$LAB_PY" -c 'import json,sys; print(",".join(json.load(sys.stdin)["by_addr"]))')
