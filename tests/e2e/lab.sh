@@ -155,6 +155,8 @@ lab_init_names() {
 	LAB_NS_CLIENT2=$LAB_PREFIX-client2
 	LAB_EXTRA_NS=$LAB_NS_CLIENT2
 	LAB_STATE=$LAB_RUN_BASE/$LAB_PREFIX
+	# a test's generated configs (made before lab_create), removed with the lab
+	LAB_CFG_DIR=$LAB_RUN_BASE/.cfg-$LAB_PREFIX
 	LAB_BPFFS=$LAB_STATE/bpf
 	LAB_PIN_DIR=$LAB_BPFFS/xwan
 	LAB_WWW=$LAB_STATE/www
@@ -166,6 +168,13 @@ lab_init_names() {
 }
 
 lab_log() { echo "# lab: $*" >&2; }
+
+# lab_yaml_wans: the `wan:` section of lab.yaml, for tests that write their own config.
+lab_yaml_wans() {
+	printf '%s\n' "wan:" \
+		"  - {name: isp1, interface: wan1, gateway: $LAB_ISP1_GW, weight: 3}" \
+		"  - {name: isp2, interface: wan2, gateway: $LAB_ISP2_GW, weight: 1}"
+}
 
 # --- running things in the namespaces ---------------------------------------
 lab_ns()     { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -570,18 +579,26 @@ _lab_gw_kernel6() {
 	EOF
 }
 
-# XWAN_LAB_LAN=bridge: lan0 and a second client's port lan1 in br-lan.
-_lab_lan_bridge() {
+# _lab_client2 ADDR GW: the second client namespace, its eth0 (ADDR/24,
+# default via GW) the peer of the gw's lan1. As for the client: GRO to
+# receive XDP redirects, no partial checksums.
+_lab_client2() {
 	local ns=$LAB_NS_CLIENT2
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+		net.ipv4.icmp_ratelimit=0 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	ip -n "$ns" link add name eth0 type veth peer name lan1 netns "$LAB_NS_GW"
-	ip -n "$ns" addr add "$LAB_CLIENT2_IP/24" dev eth0
+	ip -n "$ns" addr add "$1/24" dev eth0
 	ip -n "$ns" link set eth0 up
-	ip -n "$ns" route add default via "$LAB_GW_LAN"
+	ip -n "$ns" route add default via "$2"
 	lab_client2 ethtool -K eth0 gro on tx off >/dev/null
+}
+
+# XWAN_LAB_LAN=bridge: lan0 and a second client's port lan1 in br-lan.
+_lab_lan_bridge() {
+	_lab_client2 "$LAB_CLIENT2_IP" "$LAB_GW_LAN"
 	lab_gw ip link add br-lan type bridge stp_state 0 forward_delay 0
 	lab_gw ip addr del 10.1.0.1/24 dev lan0
 	lab_gw ip link set lan0 master br-lan
@@ -594,18 +611,7 @@ _lab_lan_bridge() {
 
 # XWAN_LAB_LAN=routed2: a second client on a second LAN network, on lan1.
 _lab_lan_routed2() {
-	local ns=$LAB_NS_CLIENT2
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
-		net.ipv4.icmp_ratelimit=0 \
-		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-	ip -n "$ns" link add name eth0 type veth peer name lan1 netns "$LAB_NS_GW"
-	ip -n "$ns" addr add "$LAB_LAN2_CLIENT_IP/24" dev eth0
-	ip -n "$ns" link set eth0 up
-	ip -n "$ns" route add default via "$LAB_GW_LAN2"
-	# as for the client: GRO to receive XDP redirects, no partial checksums
-	lab_client2 ethtool -K eth0 gro on tx off >/dev/null
+	_lab_client2 "$LAB_LAN2_CLIENT_IP" "$LAB_GW_LAN2"
 	lab_gw ip addr add "$LAB_GW_LAN2/24" dev lan1
 	lab_gw ip link set lan1 up
 	_lab_sysctl "$LAB_NS_GW" net.ipv6.conf.lan1.disable_ipv6=1
@@ -795,6 +801,7 @@ lab_destroy() {
 		fi
 		rm -rf --one-file-system "$LAB_STATE"
 	fi
+	rm -rf --one-file-system "$LAB_CFG_DIR"
 	rmdir "$LAB_RUN_BASE" 2>/dev/null
 	return $rc
 }

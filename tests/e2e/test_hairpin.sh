@@ -55,9 +55,8 @@ STUN=$LAB_SERVER:7000           # tools/natprobe.py serve, in inet
 
 lab_init_names "${XWAN_LAB_PREFIX:-ehp$$}"
 e2e_traps lab_destroy
-CFG_DIR=/run/xwan-lab/.cfg-$LAB_PREFIX
+CFG_DIR=$LAB_CFG_DIR
 mkdir -p "$CFG_DIR"
-trap 'trap "" INT TERM HUP; lab_destroy; rm -rf "$CFG_DIR"' EXIT
 
 # gen_cfg true|false: the config, with that reflection on every forward
 gen_cfg() {
@@ -68,9 +67,7 @@ gen_cfg() {
 		    networks: [$LAB_LAN_NET]
 		  - interface: lan1
 		    networks: [$LAB_LAN2_NET]
-		wan:
-		  - {name: isp1, interface: wan1, gateway: $LAB_ISP1_GW, weight: 3}
-		  - {name: isp2, interface: wan2, gateway: $LAB_ISP2_GW, weight: 1}
+		$(lab_yaml_wans)
 		groups:
 		  - name: balance
 		    members: [{wan: isp1, tier: 1}, {wan: isp2, tier: 1}]

@@ -51,9 +51,8 @@ is_wan_ep() { [[ $1 == "$LAB_WAN1_IP":* || $1 == "$LAB_WAN2_IP":* ]]; }
 
 lab_init_names "${XWAN_LAB_PREFIX:-einb$$}"
 e2e_traps lab_destroy
-CFG_DIR=/run/xwan-lab/.cfg-$LAB_PREFIX
+CFG_DIR=$LAB_CFG_DIR
 mkdir -p "$CFG_DIR"
-trap 'trap "" INT TERM HUP; lab_destroy; rm -rf "$CFG_DIR"' EXIT
 
 # gen_cfg FILTERING: the lab's config with that filtering in its group
 gen_cfg() {
@@ -62,9 +61,7 @@ gen_cfg() {
 		lan:
 		  - interface: lan0
 		    networks: [$LAB_LAN_NET]
-		wan:
-		  - {name: isp1, interface: wan1, gateway: $LAB_ISP1_GW, weight: 3}
-		  - {name: isp2, interface: wan2, gateway: $LAB_ISP2_GW, weight: 1}
+		$(lab_yaml_wans)
 		groups:
 		  - name: balance
 		    members: [{wan: isp1, tier: 1}, {wan: isp2, tier: 1}]
