@@ -225,7 +225,7 @@ static int map_export(const struct ha_local *l, const struct nat_map_key *k,
 	return 0;
 }
 
-int ha_map_read(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *f,
+int ha_map_read(const struct xwan_maps *m, const struct ha_local *l, struct ha_rec *f,
 		uint64_t now, struct ha_rec *r)
 {
 	struct nat_map_key k = { .addr = f->key_out.saddr, .port = f->key_out.sport,
@@ -238,7 +238,19 @@ int ha_map_read(const struct xwan_maps *m, const struct ha_local *l, const struc
 	    bpf_map_lookup_elem(m->fd[XM_NAT_MAPS], &k, &nm) ||
 	    nm.addr != f->out.xlate_addr || nm.port != f->out.xlate_port)
 		return -ENOENT;
+	f->permit = nm.filtering == FILTER_ADDR;
 	return map_export(l, &k, &nm, now, r);
+}
+
+/* address-dependent filtering: the flow's remote may reach its mapping (mapping.h's nat_permit). */
+static void permit_apply(const struct xwan_maps *m, const struct ha_rec *r,
+			 const struct flow_entry *out)
+{
+	struct nat_permit_key k = { .pub_addr = out->xlate_addr, .remote = r->key_out.daddr,
+				    .pub_port = out->xlate_port, .proto = r->key_out.proto };
+	__u64 seen = out->last_seen_ns;
+
+	bpf_map_update_elem(m->fd[XM_NAT_PERMITS], &k, &seen, BPF_ANY);
 }
 
 /* Remove the mapping whose LAN side is at k, and its PUB side if it points back. */
@@ -367,6 +379,8 @@ int ha_rec_apply(const struct xwan_maps *m, const struct ha_local *l, const stru
 		bpf_map_delete_elem(m->fd[other], &r->key_out);
 	if (fresh)
 		gauge_add(m, table == XM_FLOWS_NEW);
+	if (r->permit)
+		permit_apply(m, r, &out);
 	return 0;
 }
 

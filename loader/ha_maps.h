@@ -51,9 +51,11 @@ int ha_sticky_read(const struct xwan_maps *m, const struct ha_local *l, const st
 /*
  * The NAT mapping of flow record f's LAN socket, as a record, when f is a
  * translated UDP or TCP flow that uses it (its public address:port is the
- * mapping's). 0, or -ENOENT.
+ * mapping's); f is marked `permit` when the mapping's filtering is
+ * address-dependent. 0, or -ENOENT. The mapping goes before the flow:
+ * the flow's permit is the mapping's.
  */
-int ha_map_read(const struct xwan_maps *m, const struct ha_local *l, const struct ha_rec *f,
+int ha_map_read(const struct xwan_maps *m, const struct ha_local *l, struct ha_rec *f,
 		uint64_t now, struct ha_rec *r);
 
 /* Write a received record into the flow (or mapping) tables. 0 or -errno. */

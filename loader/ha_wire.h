@@ -72,7 +72,9 @@ struct ha_rec {
 	uint8_t  type;          /* enum ha_rec_type */
 	uint8_t  n_entries;
 	uint8_t  replied;       /* lives in `flows` (answered), else `flows_new` */
-	uint8_t  pad[5];
+	uint8_t  permit;        /* FLOW: its NAT mapping is address-dependent: the receiver
+				   lets its remote reach the mapping too (nat_permits) */
+	uint8_t  pad[4];
 	union {
 		struct {
 			struct flow_key key_out;        /* the OUT entry's key (or the marker's) */

@@ -351,14 +351,18 @@ static bool sent_lately(struct ha *ha, const struct ha_rec *r, uint64_t now)
  */
 static void queue_flow(struct ha *ha, const struct ha_rec *r, bool with_state, uint64_t now)
 {
-	struct ha_rec x;
+	struct ha_rec x, f;
 
-	ha_sync_queue(&ha->sync, r, now);
-	if (!with_state)
+	if (!with_state) {
+		ha_sync_queue(&ha->sync, r, now);
 		return;
-	if (ha_sticky_read(ha->maps, &ha->local, r, now, &x) == 0 && !sent_lately(ha, &x, now))
+	}
+	f = *r;
+	/* the mapping first: the flow's permit (address-dependent filtering) refers to it */
+	if (ha_map_read(ha->maps, &ha->local, &f, now, &x) == 0 && !sent_lately(ha, &x, now))
 		ha_sync_queue(&ha->sync, &x, now);
-	if (ha_map_read(ha->maps, &ha->local, r, now, &x) == 0 && !sent_lately(ha, &x, now))
+	ha_sync_queue(&ha->sync, &f, now);
+	if (ha_sticky_read(ha->maps, &ha->local, &f, now, &x) == 0 && !sent_lately(ha, &x, now))
 		ha_sync_queue(&ha->sync, &x, now);
 }
 

@@ -257,6 +257,39 @@ static void test_ha_mapping_record_restores_it(void **state)
 	assert_true(r.sport != first.sport || r.saddr != first.saddr);
 }
 
+/*
+ * address-dependent filtering: the flow record carries that its remote may
+ * reach the mapping, so after a takeover the remote's other port still
+ * does. Control: the mapping without its flows admits nobody.
+ */
+static void test_ha_mapping_permit_restored(void **state)
+{
+	struct flow_key k = fkey(CLIENT, REMOTE, 999, 3478, PROTO_UDP);
+	struct ha_rec fr, mr;
+	struct ha_local l;
+	struct frame o;
+	struct out first;
+
+	(void)state;
+	set_filtering(FILTER_ADDR);
+	first = send_out(CLIENT, 999, REMOTE, 3478, PROTO_UDP);
+	assert_true(first.gw >= 0);
+	ha_local_build(&FX.cfg, &FX.host, &l);
+	assert_int_equal(ha_rec_read(FX.m, &l, &k, FLOW_DIR_OUT, xwan_now_ns(), &fr), 0);
+	assert_int_equal(ha_map_read(FX.m, &l, &fr, xwan_now_ns(), &mr), 0);
+	assert_int_equal(fr.permit, 1);
+	assert_int_equal(mr.map.m.filtering, FILTER_ADDR);
+	for (int with_flow = 1; with_flow >= 0; with_flow--) {
+		assert_int_equal(fx_reset(), 0);        /* the passive */
+		set_filtering(FILTER_ADDR);
+		assert_int_equal(ha_rec_apply(FX.m, &l, &mr, xwan_now_ns()), 0);
+		if (with_flow)
+			assert_int_equal(ha_rec_apply(FX.m, &l, &fr, xwan_now_ns()), 0);
+		assert_int_equal(send_in(first.gw, REMOTE, 3479, first.sport, PROTO_UDP, 0, &o),
+				 with_flow ? XDP_REDIRECT : XDP_DROP);
+	}
+}
+
 static int on_ha_event(void *ctx, void *data, size_t len)
 {
 	const struct ha_event *ev = data;
@@ -584,6 +617,7 @@ int main(int argc, char **argv)
 		T(test_tcp_simultaneous_open),
 		T(test_ha_mapping_record_restores_it),
 		T(test_ha_mapping_drop_reported),
+		T(test_ha_mapping_permit_restored),
 	};
 #undef T
 
