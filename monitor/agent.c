@@ -463,10 +463,13 @@ static void publish_snapshot(struct agent *a)
 	agent_metrics_publish(a->am, &s);
 }
 
-/* One point a second of the gateway's quality and throughput for the status page. */
-static void record_history(struct agent *a, int w, const struct gw_health *hl, bool monitored)
+/* One point a second of the gateway's quality and throughput for the status
+ * page, per family (IPv6's counters are gw_stats6). */
+static void record_history(struct agent *a, int w, int fam, const struct gw_health *hl,
+			   bool monitored)
 {
 	struct history_sample s = {
+		.ipv6 = fam == F6,
 		.monitored = monitored,
 		.status = hl->status,
 		.rtt_ms = hl->rtt_us / 1000.0,
@@ -477,8 +480,8 @@ static void record_history(struct agent *a, int w, const struct gw_health *hl, b
 
 	if (!a->hist)
 		return;
-	if (!xwan_percpu_sum(a->maps.fd[XM_GW_STATS], (__u32)a->cfg->wans[w].gw, (__u64 *)&gc,
-			     sizeof(gc))) {
+	if (!xwan_percpu_sum(a->maps.fd[fam == F6 ? XM_GW_STATS6 : XM_GW_STATS],
+			     (__u32)a->cfg->wans[w].gw, (__u64 *)&gc, sizeof(gc))) {
 		s.bytes_in = gc.bytes_in;
 		s.bytes_out = gc.bytes_out;
 	}
@@ -544,11 +547,13 @@ static void publish_health(struct agent *a)
 
 		hl = fam_health(a, w, F4, &n);
 		bpf_map_update_elem(a->maps.fd[XM_GW_HEALTH], &key, &hl, BPF_ANY);
-		record_history(a, w, &hl, n > 0);
+		record_history(a, w, F4, &hl, n > 0);
 		/* A WAN without gateway6 has no IPv6 row (updated_unix 0). */
 		hl = failover_wan_has_family(a->cfg, w, F6) ? fam_health(a, w, F6, &n) : none;
 		if (a->maps.fd[XM_GW_HEALTH6] >= 0)
 			bpf_map_update_elem(a->maps.fd[XM_GW_HEALTH6], &key, &hl, BPF_ANY);
+		if (hl.updated_unix && a->maps.fd[XM_GW_STATS6] >= 0)
+			record_history(a, w, F6, &hl, n > 0);
 	}
 }
 

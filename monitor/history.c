@@ -24,6 +24,7 @@ struct minute {
 
 struct hist_gw {
 	char name[XWAN_NAME_MAX];
+	bool ipv6;
 	struct history_point fine[HISTORY_FINE_POINTS];
 	struct history_point coarse[HISTORY_COARSE_POINTS];
 	struct ring rf, rc;
@@ -39,7 +40,7 @@ struct hist_event {
 
 struct history {
 	pthread_mutex_t lock;
-	struct hist_gw *gw[XWAN_MAX_GATEWAYS];
+	struct hist_gw *gw[HISTORY_SERIES];
 	int n_gw;
 	struct hist_event ev[HISTORY_EVENTS];
 	uint64_t next_seq;      /* of the next event; the ring holds the last HISTORY_EVENTS */
@@ -86,10 +87,10 @@ static struct history_point *ring_last(struct ring *r, struct history_point *buf
 	return r->n ? &buf[(r->head + cap - 1) % cap] : NULL;
 }
 
-static struct hist_gw *find(struct history *h, const char *name)
+static struct hist_gw *find(struct history *h, const char *name, bool ipv6)
 {
 	for (int i = 0; i < h->n_gw; i++)
-		if (!strcmp(h->gw[i]->name, name))
+		if (!strcmp(h->gw[i]->name, name) && h->gw[i]->ipv6 == ipv6)
 			return h->gw[i];
 	return NULL;
 }
@@ -176,8 +177,8 @@ int history_add(struct history *h, const char *name, uint64_t t,
 	int rc = 0;
 
 	pthread_mutex_lock(&h->lock);
-	g = find(h, name);
-	if (!g && h->n_gw >= XWAN_MAX_GATEWAYS) {
+	g = find(h, name, s->ipv6);
+	if (!g && h->n_gw >= HISTORY_SERIES) {
 		rc = -ENOSPC;
 		goto out;
 	}
@@ -188,6 +189,7 @@ int history_add(struct history *h, const char *name, uint64_t t,
 			goto out;
 		}
 		snprintf(g->name, sizeof(g->name), "%s", name);
+		g->ipv6 = s->ipv6;
 		h->gw[h->n_gw++] = g;
 	}
 	last = ring_last(&g->rf, g->fine, HISTORY_FINE_POINTS);
@@ -264,6 +266,7 @@ void history_event(struct history *h, uint64_t t, const char *line)
 
 struct series {
 	char name[XWAN_NAME_MAX];
+	bool ipv6;
 	struct history_point *p;
 	uint32_t n;
 };
@@ -295,7 +298,7 @@ static void num(FILE *out, float v)
 static void write_series(FILE *out, const struct series *s)
 {
 	xwan_json_str(out, s->name);
-	fputs(",\"points\":[", out);
+	fprintf(out, ",\"family\":\"%s\",\"points\":[", s->ipv6 ? "ipv6" : "ipv4");
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct history_point *p = &s->p[i];
 
@@ -318,14 +321,14 @@ int history_write_json(struct history *h, FILE *out, bool day, const char *gatew
 		       uint64_t since)
 {
 	uint32_t cap = day ? HISTORY_COARSE_POINTS + 1 : HISTORY_FINE_POINTS;
-	struct series *s = calloc(XWAN_MAX_GATEWAYS, sizeof(*s));
+	struct series *s = calloc(HISTORY_SERIES, sizeof(*s));
 	int n = 0, rc = 0;
 
 	if (!s)
 		return -ENOMEM;
 	/* Allocate outside the lock, and copy one gateway per hold of it: the
 	 * loop's history_add waits for one memcpy at most. */
-	for (int i = 0; n < XWAN_MAX_GATEWAYS; i++) {
+	for (int i = 0; n < HISTORY_SERIES; i++) {
 		const struct hist_gw *g;
 
 		if (!s[n].p && !(s[n].p = malloc(cap * sizeof(*s[n].p)))) {
@@ -343,6 +346,7 @@ int history_write_json(struct history *h, FILE *out, bool day, const char *gatew
 			continue;
 		}
 		memcpy(s[n].name, g->name, sizeof(s[n].name));
+		s[n].ipv6 = g->ipv6;
 		if (!day) {
 			s[n].n = copy_ring(&g->rf, g->fine, HISTORY_FINE_POINTS, since, s[n].p);
 		} else {
@@ -366,7 +370,7 @@ int history_write_json(struct history *h, FILE *out, bool day, const char *gatew
 		}
 		fputs("]}\n", out);
 	}
-	for (int i = 0; i < XWAN_MAX_GATEWAYS; i++)
+	for (int i = 0; i < HISTORY_SERIES; i++)
 		free(s[i].p);
 	free(s);
 	return rc;

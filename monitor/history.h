@@ -7,9 +7,10 @@
  * the worst rtt and loss of the minute); and the agent's last events
  * (transitions, flushes, reloads: its log lines).
  *
- * Every buffer is a fixed-size ring allocated once per gateway: memory is
- * bounded by history_bytes_per_gateway() times the gateways configured
- * (at most XWAN_MAX_GATEWAYS), plus the event ring.
+ * Every buffer is a fixed-size ring allocated once per gateway and address
+ * family: memory is bounded by history_bytes_per_gateway() times the
+ * series (at most HISTORY_SERIES: a WAN with gateway6 has two), plus the
+ * event ring.
  *
  * The event loop writes; the HTTP threads read. A reader copies what it
  * needs under the mutex (a memcpy, microseconds) and renders outside it,
@@ -28,9 +29,13 @@
 #define HISTORY_COARSE_S      60
 #define HISTORY_EVENTS        512
 #define HISTORY_EVENT_LEN     240
+/* A gateway's IPv4 series and its IPv6 one (issue 13); XWAN_MAX_GATEWAYS
+ * (bpf/xwan_types.h) is the user's to include. */
+#define HISTORY_SERIES        (2 * XWAN_MAX_GATEWAYS)
 
 /* One reading of a gateway, as the loop has it at a tick. */
 struct history_sample {
+	bool ipv6;              /* the gateway's IPv6 side: a series of its own */
 	bool monitored;         /* false: no rtt or loss (pending, not probed) */
 	uint8_t status;         /* enum gw_status */
 	double rtt_ms, rttsd_ms, loss_pct;
@@ -56,11 +61,12 @@ void history_free(struct history *h);
 size_t history_bytes_per_gateway(void);
 
 /*
- * Record gateway `name`'s reading at unix second t. A second reading in the
+ * Record gateway `name`'s reading at unix second t (s->ipv6: of its IPv6
+ * side, a series of its own). A second reading in the
  * same second replaces the first; the first reading of a minute closes the
  * last minute's coarse point. Throughput is the counters' change since the
  * last reading (0 after a counter reset). Returns -ENOMEM or -ENOSPC (more
- * than XWAN_MAX_GATEWAYS names).
+ * than HISTORY_SERIES series).
  */
 int history_add(struct history *h, const char *name, uint64_t t,
 		const struct history_sample *s);
@@ -75,7 +81,7 @@ void history_event(struct history *h, uint64_t t, const char *line);
 const char *history_event_kind(const char *line);
 
 /*
- * JSON for /api/history: {"range":"hour"|"day","step_s":N,"gateways":[{"name",
+ * JSON for /api/history: {"range":"hour"|"day","step_s":N,"gateways":[{"name","family",
  * "points":[[t,rtt,rttsd,loss,rtt_max,loss_max,in_bps,out_bps,status],...]}]}
  * Only points newer than `since` (unix s, 0: all); gateway NULL: all.
  * Returns -ENOENT for an unknown gateway.

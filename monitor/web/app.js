@@ -98,14 +98,17 @@
 
   // ---- charts ---------------------------------------------------------------------
   // points: [t, rtt, rttsd, loss, rtt_max, loss_max, in_bps, out_bps, status]
+  // A gateway's IPv6 side is a series of its own, charted after its IPv4 one.
+  const V6 = ' (IPv6)';
+  const seriesKey = g => g.family === 'ipv6' ? g.name + V6 : g.name;
   function mergeHour(series) {
     for (const g of series) {
-      const have = state.hour.get(g.name) || [];
+      const have = state.hour.get(seriesKey(g)) || [];
       const last = have.length ? have[have.length - 1][0] : 0;
       for (const p of g.points) if (p[0] > last) have.push(p);
       const cut = (have.length ? have[have.length - 1][0] : 0) - HOUR_S;
       while (have.length && have[0][0] <= cut) have.shift();
-      state.hour.set(g.name, have);
+      state.hour.set(seriesKey(g), have);
     }
   }
 
@@ -117,11 +120,11 @@
     const r = await get('api/history?range=hour' + (since ? '&since=' + since : ''));
     mergeHour(r.gateways);
     for (const name of Array.from(state.hour.keys()))
-      if (!r.gateways.some(g => g.name === name)) state.hour.delete(name);
+      if (!r.gateways.some(g => seriesKey(g) === name)) state.hour.delete(name);
     const now = Date.now() / 1000;
     if (state.range === 'day' && now - state.dayAt > 30) {
       const d = await get('api/history?range=day');
-      state.day = new Map(d.gateways.map(g => [g.name, g.points]));
+      state.day = new Map(d.gateways.map(g => [seriesKey(g), g.points]));
       state.dayAt = now;
     }
     drawCharts();
@@ -190,8 +193,12 @@
     const now = Date.now() / 1000;
     const span = state.range === 'day' ? 86400 : HOUR_S;
     const day = state.range === 'day';
-    const kids = [];
-    for (const name of state.gateways.length ? state.gateways : Array.from(data.keys())) {
+    const kids = [], names = [];
+    for (const n of state.gateways.length ? state.gateways : Array.from(data.keys())) {
+      names.push(n);
+      if (state.gateways.length && data.has(n + V6)) names.push(n + V6);
+    }
+    for (const name of names) {
       const pts = data.get(name) || [];
       let t1 = pts.length ? Math.max(pts[pts.length - 1][0], now - 5) : now;
       const t0 = Math.max(t1 - span, pts.length ? pts[0][0] : t1 - 60);

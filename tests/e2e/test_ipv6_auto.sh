@@ -11,7 +11,8 @@
 #   2  isp2's router advertises (lifetime 600): the kernel's "proto ra"
 #      default route via its link-local address appears, the agent takes it
 #      as isp2's IPv6 gateway, probes it, and isp2 is online for IPv6; the
-#      40 connections now use both WANs (control: 1);
+#      40 connections now use both WANs (control: 1); the status page's
+#      history has isp2's IPv6 series beside its IPv4 one;
 #   3  another router address on the link takes over (its RA, then the
 #      first one's with lifetime 0): the agent follows the new next hop,
 #      probes it, isp2 stays online and carries connections;
@@ -127,6 +128,19 @@ check "2c the agent logged the learned next hop" "$l" [ -n "$l" ]
 read -r m1 m2 ok <<<"$(split6)"
 check "2d 40 IPv6 connections now use both WANs (control: 1b, none by isp2 without the RA)" \
 	"isp1=$m1 isp2=$m2 ok=$ok" [ "$ok" = 40 -a "${m1:-0}" -gt 0 -a "${m2:-0}" -gt 0 ]
+
+# The status page's history: isp2's IPv6 side is a series of its own, not online
+# (down 3 or pending 0) before the RA and online (1) now; its IPv4 one online.
+hist=$(lab_gw "$LAB_PY" -c '
+import json, sys, urllib.request
+d = json.load(urllib.request.urlopen("http://%s/api/history?gateway=isp2" % sys.argv[1], timeout=5))
+st = {g["family"]: [p[8] for p in g["points"]] for g in d["gateways"]}
+v6, v4 = st.get("ipv6", []), st.get("ipv4", [])
+print("v6:%s%s v4:%s" % ("not-online" if set(v6) & {0, 3} else "-",
+                         "->online" if v6 and v6[-1] == 1 else "",
+                         "online" if v4 and v4[-1] == 1 else "?"))' "$FO_METRICS_LISTEN" 2>&1)
+check "2e /api/history: isp2's IPv6 series went from not online to online, its IPv4 one is online" \
+	"$hist" [ "$hist" = "v6:not-online->online v4:online" ]
 
 # --- 3. another router takes over --------------------------------------------------------
 mark=$(fo_log_lines)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bpf/xwan_types.h"
 #include "monitor/history.h"
 
 static char *render(struct history *h, bool day, const char *gw, uint64_t since, int *rc)
@@ -218,14 +219,51 @@ static void gateways_by_name_and_retain(void **state)
 	j = render(h, false, "isp1", 0, &rc);
 	assert_int_equal(rc, -ENOENT);
 	free(j);
-	/* no more gateways than the dataplane has */
-	for (int i = 0; i < 40; i++) {
+	/* no more series than the dataplane's gateways have families */
+	for (int i = 0; i < HISTORY_SERIES + 8; i++) {
 		snprintf(name, sizeof(name), "g%d", i);
 		rc = history_add(h, name, 10, &s);
 		if (rc)
 			break;
 	}
 	assert_int_equal(rc, -ENOSPC);
+	history_free(h);
+}
+
+/* A gateway's IPv6 side is a series of its own, beside its IPv4 one. */
+static void ipv6_series_beside_ipv4(void **state)
+{
+	struct history *h = history_new();
+	struct history_sample s4 = sample(1, 0, 0, 0), s6 = sample(7, 50, 0, 0);
+	const char *keep[] = { "isp1" };
+	char *j, *v4, *v6;
+	int rc;
+
+	(void)state;
+	s6.ipv6 = true;
+	history_add(h, "isp1", 10, &s4);
+	history_add(h, "isp1", 10, &s6);
+	j = render(h, false, NULL, 0, &rc);
+	v4 = strstr(j, "{\"name\":\"isp1\",\"family\":\"ipv4\",\"points\":[[10,1.00,");
+	v6 = strstr(j, "{\"name\":\"isp1\",\"family\":\"ipv6\",\"points\":[[10,7.00,");
+	assert_non_null(v4);
+	assert_non_null(v6);
+	free(j);
+	/* Control: the same reading without ipv6 replaces the IPv4 one, no new series. */
+	history_add(h, "isp1", 10, &s6 /* still ipv6 */);
+	s6.ipv6 = false;
+	history_add(h, "isp1", 10, &s6);
+	j = render(h, false, NULL, 0, &rc);
+	assert_null(strstr(j, "[[10,1.00,"));
+	assert_int_equal(count_points(j), 1);
+	free(j);
+	/* The gateway filter and a reload's retain keep both families. */
+	history_retain(h, keep, 1);
+	j = render(h, false, "isp1", 0, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(j, "\"family\":\"ipv4\""));
+	assert_non_null(strstr(j, "\"family\":\"ipv6\""));
+	free(j);
 	history_free(h);
 }
 
@@ -339,6 +377,7 @@ int main(void)
 		cmocka_unit_test(day_ring_aggregates_minutes),
 		cmocka_unit_test(day_ring_is_bounded),
 		cmocka_unit_test(gateways_by_name_and_retain),
+		cmocka_unit_test(ipv6_series_beside_ipv4),
 		cmocka_unit_test(event_ring),
 		cmocka_unit_test(readers_and_writer_concurrently),
 	};
