@@ -51,6 +51,9 @@ static __always_inline __u32 nat6_out(xwan_ctx *c, const struct pkt6 *p,
 	if (gi->nat6 != NAT6_NPT)
 		return 0;
 	v = nat6_addr(c, p->l3_off + IP6_SRC_OFF, &gi->out);
+	/* The host's own error (nat6_kernel_error_flow) keeps its own source. */
+	if (v == V_DROP_UNTRANSLATED && p->icmp_err && prefix6_kind(p->key.saddr) == PREFIX6_LOCAL)
+		v = 0;
 	if (!v && p->icmp_err)
 		v = nat6_addr(c, p->in_l3_off + IP6_DST_OFF, &gi->out);
 	return v;
@@ -85,12 +88,12 @@ static __always_inline void icmp6_err_key(const struct pkt6 *p, struct flow6_key
 }
 
 /*
- * The kernel's own ICMPv6 error about a packet of a masqueraded flow it
- * was forwarding to the LAN (hop limit 1 from the internet, too big for
- * the LAN's MTU): unmarked, it quotes the flow's LAN side, which the
- * remote cannot match. Its OUT entry translates it as a LAN host's own
- * error (quoted destination and port back to the WAN's), when it leaves
- * by the flow's WAN.
+ * The kernel's own ICMPv6 error about a packet of a translated flow (npt,
+ * masquerade) it was forwarding to the LAN (hop limit 1 from the
+ * internet, too big for the LAN's MTU): unmarked, it quotes the flow's LAN
+ * side, which the remote cannot match. Its OUT entry translates the quote
+ * as a LAN host's own error's (quoted destination, and port, back to the
+ * WAN's), when it leaves by the flow's WAN.
  */
 static __always_inline struct flow6_entry *nat6_kernel_error_flow(struct v6_scratch *w,
 								  const struct xwan_settings *s,
@@ -100,7 +103,7 @@ static __always_inline struct flow6_entry *nat6_kernel_error_flow(struct v6_scra
 
 	icmp6_err_key(&w->p, &w->k);
 	fe = flow6_lookup(s, &w->k, now);
-	if (!fe || fe->dir != FLOW_DIR_OUT || fe->nat6 != NAT6_MASQUERADE ||
+	if (!fe || fe->dir != FLOW_DIR_OUT || fe->nat6 == NAT6_NONE ||
 	    fe->out_ifindex != ifindex || (fe->flags & (FLOW_F_BYPASS | FLOW_F_DROP)))
 		return NULL;
 	return fe;

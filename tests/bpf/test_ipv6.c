@@ -9,7 +9,8 @@
  *   - nat6 none: a source in isp2's delegated prefix leaves through isp2
  *     untranslated, whatever the group says (RFC 8678);
  *   - ICMPv6 errors (Packet Too Big, Time Exceeded) from an ISP hop
- *     translated back with their quoted header, the ICMPv6 checksum valid;
+ *     translated back with their quoted header, the ICMPv6 checksum valid,
+ *     and the host's own about a reply it forwarded quoting the outside;
  *   - anti-spoofing of LAN sources, unsolicited inbound dropped and counted,
  *     link-scoped packets left to the kernel, later fragments following
  *     their first one's flow;
@@ -206,6 +207,41 @@ static void test_icmp6_errors_reach_the_client_translated(void **state)
 	assert_int_equal(v6verdict(HOOK_XDP_WAN, V_DROP_UNSOLICITED), 1);
 }
 
+/* The host's own Time Exceeded about a reply it forwarded quotes the outside address. */
+static void test_npt_kernel_error_about_a_reply_quotes_the_outside(void **state)
+{
+	struct frame sent, r, back, err, out;
+	const uint8_t *q = out.d + L4 + 8;
+	uint8_t b[8 + 64] = { 3 };
+	uint8_t pub[16];
+
+	(void)state;
+	assert_int_equal(out_xdp(CLIENT, 42100, F_SYN, &sent), XDP_REDIRECT);
+	memcpy(pub, sent.d + ETH_LEN + 8, 16);
+	tcp6(&r, FX.wan_mac[0], MAC_GW[0], SERVER, "::1", 443, 42100, F_SYN | F_ACK);
+	memcpy(r.d + ETH_LEN + 24, pub, 16);
+	wr16(r.d + L4 + 16, 0);
+	wr16(r.d + L4 + 16, (uint16_t)~l4sum6(r.d + ETH_LEN, r.d + L4, 24, PROTO_TCP));
+	assert_int_equal(run_xdp(FX.xdp_wan, FX.wan_if[0], &r, &back), XDP_REDIRECT);
+	assert_true(addr_is(back.d + ETH_LEN + 24, CLIENT));
+	memcpy(b + 8, back.d + ETH_LEN, back.len - ETH_LEN);
+	frame6(&err, MAC_GW[0], FX.wan_mac[0], "2001:db8:1::2", SERVER, 58, 64, b,
+	       8 + back.len - ETH_LEN, 2, 58);
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &err, &out, NULL), TC_ACT_OK);
+	assert_true(addr_is(out.d + ETH_LEN + 8, "2001:db8:1::2"));  /* the host's own source */
+	assert_memory_equal(q + 24, pub, 16);                       /* no LAN address quoted */
+	assert_true(l4_ok(&out, 58));
+	assert_int_equal(l4sum6(q, q + 40, 24, PROTO_TCP), 0xffff);
+	assert_int_equal(v6verdict(HOOK_TC_WAN_OUT, V_FWD_ICMP_ERROR), 1);
+	/* Control: about a reply no flow had, it is the host's, left as it is. */
+	wr16(b + 8 + 40 + 2, 42999);
+	frame6(&err, MAC_GW[0], FX.wan_mac[0], "2001:db8:1::2", SERVER, 58, 64, b,
+	       8 + back.len - ETH_LEN, 2, 58);
+	assert_int_equal(run_tc(FX.tc_wan_out, FX.wan_if[0], 0, &err, &out, NULL), TC_ACT_OK);
+	assert_true(addr_is(q + 24, CLIENT));
+	assert_int_equal(v6verdict(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST), 1);
+}
+
 /* ------------------------------------------- spoofing, unsolicited, kernel */
 
 static void test_antispoof6_drops_foreign_lan_sources(void **state)
@@ -387,6 +423,7 @@ int main(void)
 		T(test_npt_tc_path_marks_then_translates),
 		T(test_none_source_prefix_picks_its_wan),
 		T(test_icmp6_errors_reach_the_client_translated),
+		T(test_npt_kernel_error_about_a_reply_quotes_the_outside),
 		T(test_antispoof6_drops_foreign_lan_sources),
 		T(test_unsolicited6_dropped_and_counted),
 		T(test_flood6_keeps_answered_flows),
