@@ -16,6 +16,7 @@
 #endif
 
 #include "config.h"
+#include "sysctl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -2664,22 +2665,6 @@ static bool hook_unusable(const char *path, char *msg, size_t len)
 	return false;
 }
 
-static int ipv6_conf(const char *ifname, const char *knob)
-{
-	char path[128];
-	FILE *f;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", ifname, knob);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 /*
  * gateway6: auto follows the default route the kernel learns from router
  * advertisements, and a forwarding interface learns none unless accept_ra
@@ -2693,8 +2678,9 @@ static int check_accept_ra(const struct xwan_config *cfg, xwan_warn_fn warn, voi
 
 	for (int i = 0; i < cfg->n_wans; i++) {
 		const char *ifn = cfg->wans[i].interface;
-		int ra = ipv6_conf(ifn, "accept_ra"), fwd = ipv6_conf(ifn, "forwarding");
-		int defrtr = ipv6_conf(ifn, "accept_ra_defrtr");
+		int ra = xwan_conf_int("ipv6", ifn, "accept_ra");
+		int fwd = xwan_conf_int("ipv6", ifn, "forwarding");
+		int defrtr = xwan_conf_int("ipv6", ifn, "accept_ra_defrtr");
 		char key[PATH_LEN];
 
 		if (!cfg->wans[i].v6.enabled || !cfg->wans[i].v6.gateway_auto || ra < 0 ||

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sysctl.h"
+
 /* linux/netdev.h (6.3); Debian 12's headers are older. */
 #define XWAN_NETDEV_FAMILY         "netdev"
 #define XWAN_NETDEV_CMD_DEV_GET    1
@@ -343,23 +345,6 @@ const char *devpath_tx_name(uint8_t tx)
 	return tx < 4 ? n[tx] : "?";
 }
 
-/* /proc/sys/net/ipv4/conf/IF/arp_ignore, -1 if unreadable. */
-static int arp_ignore_of(const char *ifname)
-{
-	char path[96];
-	FILE *f;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_ignore", ifname);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 int devpath_lan_warning(const struct nl_link *l, char *msg, size_t len)
 {
 	struct nl_link parent = {};
@@ -368,8 +353,8 @@ int devpath_lan_warning(const struct nl_link *l, char *msg, size_t len)
 	if (strcmp(l->kind, "macvlan") || l->link <= 0 || nl_link_get_index(l->link, &parent))
 		return 0;
 	/* The kernel uses the larger of the two. */
-	dev = arp_ignore_of(parent.name);
-	all = arp_ignore_of("all");
+	dev = xwan_conf_int("ipv4", parent.name, "arp_ignore");
+	all = xwan_conf_int("ipv4", "all", "arp_ignore");
 	if (dev < 0 || all < 0 || dev > 0 || all > 0)
 		return 0;
 	snprintf(msg, len, "%s is a macvlan on %s, which answers ARP for %s's addresses "

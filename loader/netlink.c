@@ -438,36 +438,31 @@ static int default_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int default_find(struct default_query *q)
+/* The chosen default route's next hop, len bytes of it into gateway. */
+static int default_find(int family, int ifindex, uint32_t skip_lo, uint32_t skip_hi,
+			void *gateway, size_t len)
 {
-	struct rtmsg rtm = { .rtm_family = q->family };
-	int err = nl_dump(RTM_GETROUTE, &rtm, sizeof(rtm), default_cb, q);
+	struct default_query q = { .ifindex = ifindex, .family = (uint8_t)family,
+				   .skip_lo = skip_lo, .skip_hi = skip_hi };
+	struct rtmsg rtm = { .rtm_family = (unsigned char)family };
+	int err = nl_dump(RTM_GETROUTE, &rtm, sizeof(rtm), default_cb, &q);
 
 	if (err)
 		return err;
-	return q->found ? 0 : -ENOENT;
+	if (!q.found)
+		return -ENOENT;
+	memcpy(gateway, q.gateway, len);
+	return 0;
 }
 
 int nl_default_gateway(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint32_t *gateway)
 {
-	struct default_query q = { .ifindex = ifindex, .family = AF_INET, .skip_lo = skip_lo,
-				   .skip_hi = skip_hi };
-	int err = default_find(&q);
-
-	if (!err)
-		memcpy(gateway, q.gateway, 4);
-	return err;
+	return default_find(AF_INET, ifindex, skip_lo, skip_hi, gateway, 4);
 }
 
 int nl_default_gateway6(int ifindex, uint32_t skip_lo, uint32_t skip_hi, uint8_t gateway[16])
 {
-	struct default_query q = { .ifindex = ifindex, .family = AF_INET6, .skip_lo = skip_lo,
-				   .skip_hi = skip_hi };
-	int err = default_find(&q);
-
-	if (!err)
-		memcpy(gateway, q.gateway, 16);
-	return err;
+	return default_find(AF_INET6, ifindex, skip_lo, skip_hi, gateway, 16);
 }
 
 #define NL_FLUSH_BATCH 64

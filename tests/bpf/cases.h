@@ -378,4 +378,25 @@ static inline struct pk client_syn(uint16_t sport)
 }
 
 
+/* The policy tests' setups (test_policy.c, test_policy6.c): the config as it
+ * is, or with group 0 sticky by source (300 s). */
+static inline void sticky_on(struct xwan_config *cfg)
+{
+	cfg->groups[0].sticky = true;
+	cfg->groups[0].sticky_expire_s = 300;
+	cfg->groups[0].sticky_key = STICKY_KEY_SRC;
+}
+
+static inline int setup_plain(void **state)
+{
+	FX_TWEAK = NULL;
+	return fx_setup(state);
+}
+
+static inline int setup_sticky(void **state)
+{
+	FX_TWEAK = sticky_on;
+	return fx_setup(state);
+}
+
 #endif /* XWAN_TEST_CASES_H */

@@ -40,29 +40,10 @@ static const char POLICY_CONFIG[] = XWAN_TEST_LAN_WAN
 	"  - {wan: isp1, proto: udp, port: 5353, to: \"10.1.0.9\"}\n"
 	"flow_table_size: 65536\n";
 
-static void sticky_on(struct xwan_config *cfg)
-{
-	cfg->groups[0].sticky = true;
-	cfg->groups[0].sticky_expire_s = 300;
-	cfg->groups[0].sticky_key = STICKY_KEY_SRC;
-}
-
 static void sticky_src_dst(struct xwan_config *cfg)
 {
 	sticky_on(cfg);
 	cfg->groups[0].sticky_key = STICKY_KEY_SRC_DST;
-}
-
-static int setup_plain(void **state)
-{
-	FX_TWEAK = NULL;
-	return fx_setup(state);
-}
-
-static int setup_sticky(void **state)
-{
-	FX_TWEAK = sticky_on;
-	return fx_setup(state);
 }
 
 static int setup_sticky_src_dst(void **state)

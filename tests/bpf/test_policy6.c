@@ -53,25 +53,6 @@ static const char POLICY6_CONFIG[] = XWAN_TEST_LAN_WAN6
 #define ISP1 0
 #define ISP2 1
 
-static void sticky_on(struct xwan_config *cfg)
-{
-	cfg->groups[0].sticky = true;
-	cfg->groups[0].sticky_expire_s = 300;
-	cfg->groups[0].sticky_key = STICKY_KEY_SRC;
-}
-
-static int setup_plain(void **state)
-{
-	FX_TWEAK = NULL;
-	return fx_setup(state);
-}
-
-static int setup_sticky(void **state)
-{
-	FX_TWEAK = sticky_on;
-	return fx_setup(state);
-}
-
 /* The WAN an XDP-forwarded IPv6 frame left by (its MAC and outside prefix), -1: neither. */
 static int gw_of(const struct frame *o)
 {
