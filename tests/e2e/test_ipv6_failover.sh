@@ -17,6 +17,9 @@
 #      and IPv6 flows: UDP sockets whose flow was on isp1 end on isp2 (the
 #      agent flushes isp1's IPv6 flows), those on isp2 stay
 #   5  xwan gateway down isp1 holds both families down; gateway up frees both
+#   6  the cut again with nat6 masquerade on both WANs: connections split over
+#      the WANs' own addresses, then all leave from isp2's, UDP sockets move,
+#      IPv4 stays on isp1
 # The time from the IPv6 cut to "down" in xwan status is printed, never
 # asserted. New IPv6 connections moving to isp2 need the IPv6 dataplane
 # (v6dp); with it missing they are not checked here.
@@ -117,7 +120,9 @@ m=$(up_metric isp1 ipv6)/$(up_metric isp1 ipv4)
 check "1b xwan_gateway_up{gateway=isp1} is 1 for family ipv6 and ipv4" "ipv6/ipv4: $m" [ "$m" = 1/1 ]
 
 # IPv6 TCP connections from the client: "ISP1 ISP2 FAILED" counts by the
-# outside prefix the server saw (NPT of the ULA LAN into each ISP's /64).
+# source the server saw: in NET6_1 or NET6_2 (nat6 npt: each ISP's outside
+# /64; masquerade, section 6: each WAN's own address).
+NET6_1=$LAB_NPT1_OUT NET6_2=$LAB_NPT2_OUT
 split6() {
 	lab_py "$LAB_NS_CLIENT" client --server "$LAB_SERVER6" --timeout 2 tcp-whoami --count 40 2>/dev/null |
 		"$LAB_PY" -c '
@@ -126,7 +131,7 @@ d = json.load(sys.stdin); n = [0, 0]
 for a, c in d["by_addr"].items():
     for i, net in enumerate(sys.argv[1:3]):
         if ipaddress.ip_address(a) in ipaddress.ip_network(net): n[i] += c
-print(n[0], n[1], d["fail"])' "$LAB_NPT1_OUT" "$LAB_NPT2_OUT"
+print(n[0], n[1], d["fail"])' "$NET6_1" "$NET6_2"
 }
 read -r s6a s6b s6f <<<"$(split6)"
 DP6=0
@@ -143,7 +148,7 @@ fi
 # ISP (1, 2 or - for no answer) of each of its queries, in order. Runs in
 # the background (STREAMS_PID).
 udp_streams6() {
-	ip netns exec "$LAB_NS_CLIENT" "$LAB_PY" - "$LAB_SERVER6" "$1" "$LAB_NPT1_OUT" "$LAB_NPT2_OUT" >"$2" 2>&1 <<-'PY' &
+	ip netns exec "$LAB_NS_CLIENT" "$LAB_PY" - "$LAB_SERVER6" "$1" "$NET6_1" "$NET6_2" >"$2" 2>&1 <<-'PY' &
 		import ipaddress, select, socket, sys, time
 		server, secs = sys.argv[1], float(sys.argv[2])
 		nets = [ipaddress.ip_network(n) for n in sys.argv[3:5]]
@@ -167,6 +172,14 @@ udp_streams6() {
 		    print("".join(v))
 	PY
 	STREAMS_PID=$!
+}
+
+# streams_moved FILE: "ON1 MOVED ON2 STAYED" of udp_streams6's output (2h).
+streams_moved() {
+	awk '{ sub(/^-+/, "") }
+		/^1/ { on1++; if (/2222222222$/) moved++ }
+		/^2/ { on2++; if (!/1/ && /2$/) stayed++ }
+		END { print on1 + 0, moved + 0, on2 + 0, stayed + 0 }' "$1"
 }
 
 # --- 2. isp1's IPv6 cut --------------------------------------------------------------------
@@ -209,10 +222,7 @@ if [ "$DP6" = 1 ]; then
 	wait "$STREAMS_PID"
 	# "ON1 MOVED ON2 STAYED": a socket's first answer names where it
 	# started; moved: its last 10 queries all answered by isp2.
-	read -r on1 moved on2 stayed < <(awk '{ sub(/^-+/, "") }
-		/^1/ { on1++; if (/2222222222$/) moved++ }
-		/^2/ { on2++; if (!/1/ && /2$/) stayed++ }
-		END { print on1 + 0, moved + 0, on2 + 0, stayed + 0 }' "$FO_DIR/streams6")
+	read -r on1 moved on2 stayed < <(streams_moved "$FO_DIR/streams6")
 	check "2h IPv6 UDP sockets whose flow was on isp1 end on isp2 after the cut ($moved of $on1 moved); those on isp2 never moved ($stayed of $on2)" \
 		"$(tr '\n' ' ' <"$FO_DIR/streams6")" [ "$on1" -gt 0 -a "$moved" = "$on1" -a "$stayed" = "$on2" ]
 	l=$(fo_log_grep "$FO_LOG_MARK" 'gateway isp1 \(ipv6\): flushed [0-9]+ flows')
@@ -256,6 +266,39 @@ s4=$(fo_status isp1)
 s6=$(status6 isp1)
 check "5b xwan gateway up isp1: online for both again" "ipv4: $s4; ipv6: $s6" \
 	bash -c '[[ $1 == "online yes"* && $2 == "online yes"* ]]' _ "$s4" "$s6"
+
+# --- 6. the same failover with nat6 masquerade on both WANs -----------------------------------------
+if [ "$DP6" = 1 ]; then
+	cfg_m=$FO_DIR/v6-masq.yaml
+	sed -e '/^    npt:/d' -e '/^    nat6:/d' -e 's/^\(    gateway6: .*\)$/\1\n    nat6: masquerade/' \
+		"$cfg" >"$cfg_m"
+	fo_agent_stop
+	if ! fo_agent_start "$cfg_m"; then
+		fail "6 xwan run -c $cfg_m (nat6 masquerade on both WANs)" "$(tail -n 20 "$FO_AGENT_LOG")"
+	else
+		wait6 isp1 online 30
+		wait6 isp2 online 30
+		NET6_1=$LAB_WAN1_IP6/128 NET6_2=$LAB_WAN2_IP6/128
+		read -r a b f <<<"$(split6)"
+		check "6a masquerade: IPv6 connections split over both WANs' own addresses (isp1 $a, isp2 $b, failed $f of 40)" \
+			"$a $b $f" [ "$a" -gt "$b" -a "$b" -gt 0 -a "$f" = 0 ]
+		udp_streams6 12 "$FO_DIR/streams6m"
+		sleep 1
+		cut6 isp1
+		wait6 isp1 down 30
+		read -r a b f <<<"$(split6)"
+		check "6b masquerade: new IPv6 connections leave from isp2's address while isp1's IPv6 is down (isp1 $a, isp2 $b, failed $f of 40)" \
+			"$a $b $f" [ "$a" = 0 -a "$b" = 40 ]
+		wait "$STREAMS_PID"
+		read -r on1 moved on2 stayed < <(streams_moved "$FO_DIR/streams6m")
+		check "6c masquerade: UDP sockets whose flow was on isp1 end on isp2 ($moved of $on1 moved); those on isp2 never moved ($stayed of $on2)" \
+			"$(tr '\n' ' ' <"$FO_DIR/streams6m")" [ "$on1" -gt 0 -a "$moved" = "$on1" -a "$stayed" = "$on2" ]
+		s4=$(fo_status isp1)
+		check "6d masquerade: isp1 still online for ipv4 meanwhile" "$s4" bash -c '[[ $1 == "online yes"* ]]' _ "$s4"
+		uncut6 isp1
+		wait6 isp1 online 30
+	fi
+fi
 
 echo "# test_ipv6_failover: $NPASS passed, $NFAIL failed"
 [ "$NFAIL" = 0 ]
