@@ -16,6 +16,33 @@
 /* The namespace's IPv6 (env.h). */
 static const char FX_V6_NETNS[] = "set -e\n" XWAN_TEST_NETNS6;
 
+/* The config of the IPv6 tests: the LAN with a ULA /64 and isp2's delegated
+ * prefix, isp1 with lines W1 (how it does nat6), isp2 nat6 none (RFC 8678)
+ * with lines W2, one group over both. */
+#define FX6_CONFIG(W1, W2) \
+	"lan:\n" \
+	"  - interface: lan0\n" \
+	"    networks: [10.1.0.0/24, fd00:1::/64, 2001:db8:2:100::/64]\n" \
+	"wan:\n" \
+	"  - name: isp1\n" \
+	"    interface: wan1\n" \
+	"    gateway: 203.0.113.1\n" \
+	"    monitor: false\n" \
+	"    gateway6: 2001:db8:1::1\n" \
+	W1 \
+	"  - name: isp2\n" \
+	"    interface: wan2\n" \
+	"    gateway: 198.51.100.1\n" \
+	"    monitor: false\n" \
+	"    gateway6: 2001:db8:2::1\n" \
+	"    nat6: none\n" \
+	W2 \
+	"groups:\n" \
+	"  - name: balance\n" \
+	"    members: [{wan: isp1}, {wan: isp2}]\n" \
+	"default_group: balance\n" \
+	"flow_table_size: 65536\n"
+
 #define IP6_H    40
 #define L4       (ETH_LEN + IP6_H)
 

@@ -24,31 +24,11 @@
  */
 #include "tests/bpf/cases6.h"
 
-static const char V6_CONFIG[] =
-	"lan:\n"
-	"  - interface: lan0\n"
-	"    networks: [10.1.0.0/24, fd00:1::/64, 2001:db8:2:100::/64]\n"
-	"wan:\n"
-	"  - name: isp1\n"
-	"    interface: wan1\n"
-	"    gateway: 203.0.113.1\n"
+static const char V6_CONFIG[] = FX6_CONFIG(
 	"    weight: 3\n"
-	"    monitor: false\n"
-	"    gateway6: 2001:db8:1::1\n"
 	"    nat6: npt\n"
-	"    npt: {inside: fd00:1::/64, outside: 2001:db8:1:100::/64}\n"
-	"  - name: isp2\n"
-	"    interface: wan2\n"
-	"    gateway: 198.51.100.1\n"
-	"    weight: 1\n"
-	"    monitor: false\n"
-	"    gateway6: 2001:db8:2::1\n"
-	"    nat6: none\n"
-	"groups:\n"
-	"  - name: balance\n"
-	"    members: [{wan: isp1}, {wan: isp2}]\n"
-	"default_group: balance\n"
-	"flow_table_size: 65536\n";
+	"    npt: {inside: fd00:1::/64, outside: 2001:db8:1:100::/64}\n",
+	"    weight: 1\n");
 
 #define CLIENT   "fd00:1::2"
 #define CLIENT_N "2001:db8:2:100::2"    /* in isp2's delegated prefix (nat6 none) */
