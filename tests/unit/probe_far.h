@@ -12,6 +12,9 @@
  * source of every echo request, connection and query it sees:
  * "<service> <addr> <port or icmp id> [<request line>|<host header>]".
  * The test's end of the pipe is report_fd; expect_report() reads it.
+ * The cases that read the same in both families (far_*: reachable, dropped
+ * and absent targets, tcp open/closed/silent) are written here, once, over
+ * far->up/dropped/nobody; each program lists them under its own names.
  */
 #ifndef XWAN_TESTS_PROBE_FAR_H
 #define XWAN_TESTS_PROBE_FAR_H
@@ -54,6 +57,11 @@ struct probe_far {
 	const char *drop;       /* an nft match: what the far end drops on input */
 	const char *near_addrs; /* ip commands that give v0 (ours) its addresses */
 	const char *src;        /* the address our probes leave from, as reported */
+	const char *up;         /* the far end's services answer here */
+	const char *dropped;    /* nft drops what comes to it */
+	const char *nobody;     /* no neighbour answers for it */
+	/* A probe of method m to target:port from src on v0, as the test's family needs. */
+	struct probe_spec (*spec)(enum xwan_probe_method m, const char *target, uint16_t port);
 };
 
 static const struct probe_far *far;
@@ -424,5 +432,113 @@ static void no_report(void)
 }
 
 #define NEED_NETNS() do { if (!ready) skip(); } while (0)
+
+/* ------------------------------------------ the cases of both families */
+
+/* Named by each program: FAR_CASE("icmp6_reachable", far_icmp_reachable). */
+#define FAR_CASE(NAME, FN) { .name = NAME, .test_func = FN }
+
+static void far_icmp_reachable(void **state)
+{
+	struct results r = { 0 };
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct probe_spec s = far->spec(XWAN_PROBE_ICMP, far->up, 0);
+	struct probe *p;
+	uint64_t t0 = probe_now();
+
+	NEED_NETNS();
+	p = make(&s, epfd, &r);
+	send_some(p, epfd, &r, 1000, 3, 2000);
+	assert_int_equal(r.n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r.seq[i], 1000 + i);
+		assert_true(r.at[i] > t0);
+	}
+	for (int i = 0; i < 3; i++)
+		expect_report("icmp", 77, 77, NULL, 0);
+	probe_destroy(p);
+	close(epfd);
+}
+
+
+static void far_icmp_unanswered(void **state)
+{
+	struct results r = { 0 };
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct probe_spec nobody = far->spec(XWAN_PROBE_ICMP, far->nobody, 0);
+	struct probe_spec dropped = far->spec(XWAN_PROBE_ICMP, far->dropped, 0);
+	struct probe *a, *b;
+
+	NEED_NETNS();
+	a = make(&nobody, epfd, &r);
+	b = make(&dropped, epfd, &r);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(probe_send(a, i, probe_now()), 0);
+		assert_int_equal(probe_send(b, i, probe_now()), 0);
+		pump(epfd, &r, 0, 100);
+	}
+	pump(epfd, &r, 0, 1000);
+	assert_int_equal(r.n, 0);
+	no_report();            /* nft dropped them before the far end */
+	probe_destroy(a);
+	probe_destroy(b);
+	close(epfd);
+}
+
+
+static void far_tcp_open_refused_and_silent(void **state)
+{
+	struct results r = { 0 };
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct probe_spec s;
+	struct probe *p;
+
+	NEED_NETNS();
+	/* listening: answered, the far end saw far->src:<600..1023> */
+	s = far->spec(XWAN_PROBE_TCP, far->up, 7);
+	p = make(&s, epfd, &r);
+	send_some(p, epfd, &r, 40, 2, 2000);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.seq[0], 40);
+	assert_int_equal(r.seq[1], 41);
+	expect_report("tcp", PROBE_PORT_MIN, PROBE_PORT_MAX, NULL, 0);
+	expect_report("tcp", PROBE_PORT_MIN, PROBE_PORT_MAX, NULL, 0);
+	assert_int_equal(probe_inflight(p), 0);
+	probe_destroy(p);
+
+	/* closed port: the RST answers */
+	r.n = 0;
+	s = far->spec(XWAN_PROBE_TCP, far->up, 9);
+	p = make(&s, epfd, &r);
+	send_some(p, epfd, &r, 50, 2, 2000);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.seq[0], 50);
+	assert_int_equal(r.seq[1], 51);
+	assert_int_equal(probe_inflight(p), 0);
+	probe_destroy(p);
+
+	/* dropped, and nobody there: no answer; expire closes the sockets */
+	r.n = 0;
+	s = far->spec(XWAN_PROBE_TCP, far->dropped, 7);
+	p = make(&s, epfd, &r);
+	s = far->spec(XWAN_PROBE_TCP, far->nobody, 7);
+	{
+		struct probe *q = make(&s, epfd, &r);
+
+		send_some(p, epfd, &r, 60, 2, 0);
+		send_some(q, epfd, &r, 70, 2, 1000);
+		assert_int_equal(r.n, 0);
+		assert_int_equal(probe_inflight(p), 2);
+		probe_expire(p, probe_now(), 60 * 1000 * MS);   /* too young */
+		assert_int_equal(probe_inflight(p), 2);
+		probe_expire(p, probe_now(), 500 * MS);
+		assert_int_equal(probe_inflight(p), 0);
+		probe_destroy(q);
+	}
+	probe_destroy(p);
+	no_report();
+	close(epfd);
+}
+
 
 #endif /* XWAN_TESTS_PROBE_FAR_H */

@@ -15,19 +15,6 @@
  */
 #include "tests/unit/probe_far.h"
 
-static const struct probe_far far4 = {
-	.name = "test_probe", .family = AF_INET, .listen = "10.99.0.2",
-	.far_addrs = "ip addr add 10.99.0.2/24 dev v1 && ip addr add 10.99.0.3/24 dev v1",
-	.drop = "ip daddr 10.99.0.3",
-	.near_addrs = "ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.11/24 dev v0",
-	.src = "10.99.0.11",
-};
-
-static int setup(void **state)
-{
-	return far_setup(&far4);
-}
-
 static uint32_t ip(const char *s)
 {
 	struct in_addr a;
@@ -48,53 +35,21 @@ static struct probe_spec spec(enum xwan_probe_method m, const char *target,
 	return s;
 }
 
+static const struct probe_far far4 = {
+	.name = "test_probe", .family = AF_INET, .listen = "10.99.0.2",
+	.far_addrs = "ip addr add 10.99.0.2/24 dev v1 && ip addr add 10.99.0.3/24 dev v1",
+	.drop = "ip daddr 10.99.0.3",
+	.near_addrs = "ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.11/24 dev v0",
+	.src = "10.99.0.11",
+	.up = "10.99.0.2", .dropped = "10.99.0.3", .nobody = "10.99.0.99", .spec = spec,
+};
+
+static int setup(void **state)
+{
+	return far_setup(&far4);
+}
+
 /* -------------------------------------------------------------- tests */
-
-static void icmp_reachable(void **state)
-{
-	struct results r = { 0 };
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct probe_spec s = spec(XWAN_PROBE_ICMP, "10.99.0.2", 0);
-	struct probe *p;
-	uint64_t t0 = probe_now();
-
-	NEED_NETNS();
-	p = make(&s, epfd, &r);
-	send_some(p, epfd, &r, 1000, 3, 2000);
-	assert_int_equal(r.n, 3);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(r.seq[i], 1000 + i);
-		assert_true(r.at[i] > t0);
-	}
-	for (int i = 0; i < 3; i++)
-		expect_report("icmp", 77, 77, NULL, 0);
-	probe_destroy(p);
-	close(epfd);
-}
-
-static void icmp_unanswered(void **state)
-{
-	struct results r = { 0 };
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct probe_spec nobody = spec(XWAN_PROBE_ICMP, "10.99.0.99", 0);
-	struct probe_spec dropped = spec(XWAN_PROBE_ICMP, "10.99.0.3", 0);
-	struct probe *a, *b;
-
-	NEED_NETNS();
-	a = make(&nobody, epfd, &r);
-	b = make(&dropped, epfd, &r);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(probe_send(a, i, probe_now()), 0);
-		assert_int_equal(probe_send(b, i, probe_now()), 0);
-		pump(epfd, &r, 0, 100);
-	}
-	pump(epfd, &r, 0, 1000);
-	assert_int_equal(r.n, 0);
-	no_report();            /* nft dropped them before the far end */
-	probe_destroy(a);
-	probe_destroy(b);
-	close(epfd);
-}
 
 /* Two probes to the same target: each hears only its own id. */
 static void icmp_id_matched(void **state)
@@ -116,60 +71,6 @@ static void icmp_id_matched(void **state)
 	expect_report("icmp", 77, 77, NULL, 0);
 	probe_destroy(a);
 	probe_destroy(b);
-	close(epfd);
-}
-
-static void tcp_open_refused_and_silent(void **state)
-{
-	struct results r = { 0 };
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct probe_spec s;
-	struct probe *p;
-
-	NEED_NETNS();
-	/* listening: answered, the far end saw 10.99.0.11:<600..1023> */
-	s = spec(XWAN_PROBE_TCP, "10.99.0.2", 7);
-	p = make(&s, epfd, &r);
-	send_some(p, epfd, &r, 40, 2, 2000);
-	assert_int_equal(r.n, 2);
-	assert_int_equal(r.seq[0], 40);
-	assert_int_equal(r.seq[1], 41);
-	expect_report("tcp", PROBE_PORT_MIN, PROBE_PORT_MAX, NULL, 0);
-	expect_report("tcp", PROBE_PORT_MIN, PROBE_PORT_MAX, NULL, 0);
-	assert_int_equal(probe_inflight(p), 0);
-	probe_destroy(p);
-
-	/* closed port: the RST answers */
-	r.n = 0;
-	s = spec(XWAN_PROBE_TCP, "10.99.0.2", 9);
-	p = make(&s, epfd, &r);
-	send_some(p, epfd, &r, 50, 2, 2000);
-	assert_int_equal(r.n, 2);
-	assert_int_equal(r.seq[0], 50);
-	assert_int_equal(r.seq[1], 51);
-	assert_int_equal(probe_inflight(p), 0);
-	probe_destroy(p);
-
-	/* dropped, and nobody there: no answer; expire closes the sockets */
-	r.n = 0;
-	s = spec(XWAN_PROBE_TCP, "10.99.0.3", 7);
-	p = make(&s, epfd, &r);
-	s = spec(XWAN_PROBE_TCP, "10.99.0.99", 7);
-	{
-		struct probe *q = make(&s, epfd, &r);
-
-		send_some(p, epfd, &r, 60, 2, 0);
-		send_some(q, epfd, &r, 70, 2, 1000);
-		assert_int_equal(r.n, 0);
-		assert_int_equal(probe_inflight(p), 2);
-		probe_expire(p, probe_now(), 60 * 1000 * MS);   /* too young */
-		assert_int_equal(probe_inflight(p), 2);
-		probe_expire(p, probe_now(), 500 * MS);
-		assert_int_equal(probe_inflight(p), 0);
-		probe_destroy(q);
-	}
-	probe_destroy(p);
-	no_report();
 	close(epfd);
 }
 
@@ -285,10 +186,10 @@ static void create_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(icmp_reachable),
-		cmocka_unit_test(icmp_unanswered),
+		FAR_CASE("icmp_reachable", far_icmp_reachable),
+		FAR_CASE("icmp_unanswered", far_icmp_unanswered),
 		cmocka_unit_test(icmp_id_matched),
-		cmocka_unit_test(tcp_open_refused_and_silent),
+		FAR_CASE("tcp_open_refused_and_silent", far_tcp_open_refused_and_silent),
 		cmocka_unit_test(dns_answered),
 		cmocka_unit_test(http_answered),
 		cmocka_unit_test(create_errors),

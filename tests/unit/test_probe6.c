@@ -18,20 +18,6 @@
  */
 #include "tests/unit/probe_far.h"
 
-static const struct probe_far far6 = {
-	.name = "test_probe6", .family = AF_INET6, .listen = "::",
-	.far_addrs = "ip addr add fd99::2/64 dev v1 nodad && ip addr add fd99::3/64 dev v1 nodad && "
-		     "ip addr add fe80::2/64 dev v1 nodad",
-	.drop = "ip6 daddr fd99::3",
-	.near_addrs = "ip addr add fd99::1/64 dev v0 nodad && ip addr add fd99::11/64 dev v0 nodad",
-	.src = "fd99::11",
-};
-
-static int setup(void **state)
-{
-	return far_setup(&far6);
-}
-
 static void ip6(const char *s, uint8_t *out)
 {
 	if (inet_pton(AF_INET6, s, out) != 1)
@@ -49,51 +35,22 @@ static struct probe_spec spec(enum xwan_probe_method m, const char *target, uint
 	return s;
 }
 
+static const struct probe_far far6 = {
+	.name = "test_probe6", .family = AF_INET6, .listen = "::",
+	.far_addrs = "ip addr add fd99::2/64 dev v1 nodad && ip addr add fd99::3/64 dev v1 nodad && "
+		     "ip addr add fe80::2/64 dev v1 nodad",
+	.drop = "ip6 daddr fd99::3",
+	.near_addrs = "ip addr add fd99::1/64 dev v0 nodad && ip addr add fd99::11/64 dev v0 nodad",
+	.src = "fd99::11",
+	.up = "fd99::2", .dropped = "fd99::3", .nobody = "fd99::99", .spec = spec,
+};
+
+static int setup(void **state)
+{
+	return far_setup(&far6);
+}
+
 /* -------------------------------------------------------------- tests */
-
-static void icmp6_reachable(void **state)
-{
-	struct results r = { 0 };
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct probe_spec s = spec(XWAN_PROBE_ICMP, "fd99::2", 0);
-	struct probe *p;
-
-	NEED_NETNS();
-	p = make(&s, epfd, &r);
-	send_some(p, epfd, &r, 1000, 3, 2000);
-	assert_int_equal(r.n, 3);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(r.seq[i], 1000 + i);
-	for (int i = 0; i < 3; i++)
-		expect_report("icmp", 77, 77, NULL, 0);
-	probe_destroy(p);
-	close(epfd);
-}
-
-/* The control of the one above: dropped and absent targets never answer. */
-static void icmp6_unanswered(void **state)
-{
-	struct results r = { 0 };
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct probe_spec nobody = spec(XWAN_PROBE_ICMP, "fd99::99", 0);
-	struct probe_spec dropped = spec(XWAN_PROBE_ICMP, "fd99::3", 0);
-	struct probe *a, *b;
-
-	NEED_NETNS();
-	a = make(&nobody, epfd, &r);
-	b = make(&dropped, epfd, &r);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(probe_send(a, i, probe_now()), 0);
-		assert_int_equal(probe_send(b, i, probe_now()), 0);
-		pump(epfd, &r, 0, 100);
-	}
-	pump(epfd, &r, 0, 1000);
-	assert_int_equal(r.n, 0);
-	no_report();
-	probe_destroy(a);
-	probe_destroy(b);
-	close(epfd);
-}
 
 /* An RA-learned gateway is link-local: reached on the WAN, from the WAN's address. */
 static void icmp6_link_local_gateway(void **state)
@@ -115,41 +72,6 @@ static void icmp6_link_local_gateway(void **state)
 	expect_report("icmp", 77, 77, NULL, 0);
 	probe_destroy(p);
 	probe_destroy(q);
-	close(epfd);
-}
-
-static void tcp6_open_refused_and_silent(void **state)
-{
-	struct results r = { 0 };
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct probe_spec s = spec(XWAN_PROBE_TCP, "fd99::2", 7);
-	struct probe *p;
-
-	NEED_NETNS();
-	p = make(&s, epfd, &r);
-	send_some(p, epfd, &r, 40, 2, 2000);
-	assert_int_equal(r.n, 2);
-	expect_report("tcp", PROBE_PORT_MIN, PROBE_PORT_MAX, NULL, 0);
-	expect_report("tcp", PROBE_PORT_MIN, PROBE_PORT_MAX, NULL, 0);
-	probe_destroy(p);
-
-	r.n = 0;                /* closed port: the RST answers */
-	s = spec(XWAN_PROBE_TCP, "fd99::2", 9);
-	p = make(&s, epfd, &r);
-	send_some(p, epfd, &r, 50, 2, 2000);
-	assert_int_equal(r.n, 2);
-	probe_destroy(p);
-
-	r.n = 0;                /* dropped: no answer */
-	s = spec(XWAN_PROBE_TCP, "fd99::3", 7);
-	p = make(&s, epfd, &r);
-	send_some(p, epfd, &r, 60, 2, 1000);
-	assert_int_equal(r.n, 0);
-	assert_int_equal(probe_inflight(p), 2);
-	probe_expire(p, probe_now(), 500 * MS);
-	assert_int_equal(probe_inflight(p), 0);
-	probe_destroy(p);
-	no_report();
 	close(epfd);
 }
 
@@ -206,10 +128,10 @@ static void create6_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(icmp6_reachable),
-		cmocka_unit_test(icmp6_unanswered),
+		FAR_CASE("icmp6_reachable", far_icmp_reachable),
+		FAR_CASE("icmp6_unanswered", far_icmp_unanswered),
 		cmocka_unit_test(icmp6_link_local_gateway),
-		cmocka_unit_test(tcp6_open_refused_and_silent),
+		FAR_CASE("tcp6_open_refused_and_silent", far_tcp_open_refused_and_silent),
 		cmocka_unit_test(http6_bracketed_url),
 		cmocka_unit_test(create6_errors),
 	};
