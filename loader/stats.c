@@ -103,6 +103,7 @@ struct fam_row {
 	bool have;
 	uint8_t status, usable;
 	struct gw_health hl;
+	struct gw_counters c;   /* gw_stats / gw_stats6 */
 };
 
 static void family_rows(const struct xwan_maps *m, __u32 g, struct fam_row r[2])
@@ -116,6 +117,7 @@ static void family_rows(const struct xwan_maps *m, __u32 g, struct fam_row r[2])
 	r[0].status = gi.status;
 	r[0].usable = !!(gi.flags & GW_F_USABLE);
 	bpf_map_lookup_elem(m->fd[XM_GW_HEALTH], &g, &r[0].hl);
+	xwan_percpu_sum(m->fd[XM_GW_STATS], g, (__u64 *)&r[0].c, sizeof(r[0].c));
 	if (m->fd[XM_GATEWAYS6] < 0 || bpf_map_lookup_elem(m->fd[XM_GATEWAYS6], &g, &gi6) ||
 	    !(gi6.flags & GW6_F_CONFIGURED))
 		return;
@@ -124,6 +126,39 @@ static void family_rows(const struct xwan_maps *m, __u32 g, struct fam_row r[2])
 	r[1].usable = !!(gi6.flags & GW6_F_USABLE);
 	if (m->fd[XM_GW_HEALTH6] >= 0)
 		bpf_map_lookup_elem(m->fd[XM_GW_HEALTH6], &g, &r[1].hl);
+	if (m->fd[XM_GW_STATS6] >= 0)
+		xwan_percpu_sum(m->fd[XM_GW_STATS6], g, (__u64 *)&r[1].c, sizeof(r[1].c));
+}
+
+/*
+ * Each family's packet verdicts, IPv4's (verdicts) beside IPv6's
+ * (verdicts6), so a dashboard can tell them apart; xwan_packets_total
+ * keeps IPv4's alone, as before IPv6.
+ */
+static int write_family_verdicts(FILE *out, const struct xwan_maps *m)
+{
+	static const char *const fam[2] = { "ipv4", "ipv6" };
+	int fd[2] = { m->fd[XM_VERDICTS], m->fd[XM_VERDICTS6] };
+	__u64 v;
+	int rc;
+
+	help(out, "xwan_family_packets_total", "counter",
+	     "Packets of an address family each dataplane hook ended with a verdict, and its reason.");
+	for (int f = 0; f < 2; f++) {
+		if (fd[f] < 0)
+			continue;
+		for (int h = 0; h < HOOK_MAX; h++)
+			for (int i = 0; i < V_MAX; i++) {
+				rc = xwan_percpu_sum(fd[f], XWAN_VERDICT_IDX(h, i), &v, sizeof(v));
+				if (rc)
+					return rc;
+				fprintf(out, "xwan_family_packets_total{family=\"%s\",hook=\"%s\","
+					"verdict=\"%s\",reason=\"%s\"} %llu\n", fam[f], hook_label[h],
+					verdict_label[i].verdict, verdict_label[i].reason,
+					(unsigned long long)v);
+			}
+	}
+	return 0;
 }
 
 static void write_family(FILE *out, const struct xwan_maps *m, const struct xwan_runtime *rt)
@@ -162,7 +197,35 @@ static void write_family(FILE *out, const struct xwan_maps *m, const struct xwan
 	FAMILY("xwan_gateway_family_transitions_total", "counter",
 	       "Status changes of a gateway's address family.", "%llu",
 	       (unsigned long long)r->hl.transitions);
+	FAMILY("xwan_gateway_family_flows_created_total", "counter",
+	       "Flows of the address family assigned to a gateway.", "%llu",
+	       (unsigned long long)r->c.flows_created);
+	FAMILY("xwan_gateway_family_unsolicited_packets_total", "counter",
+	       "Packets of the address family from a gateway's WAN that matched no flow.", "%llu",
+	       (unsigned long long)r->c.unsolicited);
 #undef FAMILY
+	help(out, "xwan_gateway_family_packets_total", "counter",
+	     "Packets of the address family forwarded through a gateway, by direction (out: LAN to WAN).");
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))
+		for (f = 0; f < 2; f++) if (rows[g][f].have) {
+			fprintf(out, "xwan_gateway_family_packets_total{gateway=\"%s\",family=\"%s\","
+				"direction=\"out\"} %llu\n", rt->gw_name[g], fam[f],
+				(unsigned long long)rows[g][f].c.pkts_out);
+			fprintf(out, "xwan_gateway_family_packets_total{gateway=\"%s\",family=\"%s\","
+				"direction=\"in\"} %llu\n", rt->gw_name[g], fam[f],
+				(unsigned long long)rows[g][f].c.pkts_in);
+		}
+	help(out, "xwan_gateway_family_bytes_total", "counter",
+	     "IP bytes of the address family forwarded through a gateway, by direction.");
+	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))
+		for (f = 0; f < 2; f++) if (rows[g][f].have) {
+			fprintf(out, "xwan_gateway_family_bytes_total{gateway=\"%s\",family=\"%s\","
+				"direction=\"out\"} %llu\n", rt->gw_name[g], fam[f],
+				(unsigned long long)rows[g][f].c.bytes_out);
+			fprintf(out, "xwan_gateway_family_bytes_total{gateway=\"%s\",family=\"%s\","
+				"direction=\"in\"} %llu\n", rt->gw_name[g], fam[f],
+				(unsigned long long)rows[g][f].c.bytes_in);
+		}
 	help(out, "xwan_gateway_family_status", "gauge",
 	     "1 for the current status of a gateway's address family, 0 for the others.");
 	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))
@@ -290,6 +353,9 @@ int xwan_stats_write_counted(const struct xwan_maps *m, FILE *out,
 
 	write_health(out, m, rt);
 	write_family(out, m, rt);
+	rc = write_family_verdicts(out, m);
+	if (rc)
+		goto out;
 
 	help(out, "xwan_xdp_redirect_errors_total", "counter",
 	     "XDP redirects into an interface that the kernel failed to transmit (counted as drops, reason redirect_failed, never as forwarded).");

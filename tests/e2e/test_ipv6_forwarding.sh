@@ -194,6 +194,17 @@ lab_gw timeout 5 ping -6 -n -q -c 2 -i 0.1 -W 1 -I "$LAB_WAN2_IP6" "$LAB_SERVER6
 check "1l control: isp1's spoofed6 counter does count a foreign source ($base1 -> $(lab_spoof6_isp1))" \
 	"$(counters6)" [ "$(lab_spoof6_isp1)" -ge $((base1 + 2)) ]
 
+# The metrics carry IPv6 beside IPv4, labelled by family: the verdicts the
+# map holds, and isp1's IPv6 packets. Control: IPv4's spoofed counter on
+# xdp_lan did not count the IPv6 ones (no IPv4 source was spoofed here).
+st=$(lab_xwan stats 2>&1)
+m6=$("$LAB_PY" "$LAB_TOOLS/promval.py" 'xwan_family_packets_total{family="ipv6",hook="xdp_lan",reason="spoofed_source"}' <<<"$st")
+m4=$("$LAB_PY" "$LAB_TOOLS/promval.py" 'xwan_family_packets_total{family="ipv4",hook="xdp_lan",reason="spoofed_source"}' <<<"$st")
+g6=$("$LAB_PY" "$LAB_TOOLS/promval.py" 'xwan_gateway_family_packets_total{gateway="isp1",family="ipv6",direction="out"}' <<<"$st")
+prom=$(promtool check metrics <<<"$st" 2>&1 | grep -iv "counter metrics should have" | head -3)
+check "1m xwan stats: xwan_family_packets_total{family=ipv6} spoofed on xdp_lan ${m6:-none} = the dataplane's $(v6verdict xdp_lan DROP_SPOOFED), IPv4's ${m4:-none}; isp1 IPv6 packets out ${g6:-none}; promtool: ${prom:-ok}" \
+	"$prom" [ "${m6:-x}" = "$(v6verdict xdp_lan DROP_SPOOFED)" -a "${m4:-x}" = 0 -a "${g6:-0}" -gt 0 -a -z "$prom" ]
+
 # --- 2. nat6 none: the LAN holds each ISP's /64 ------------------------------------------
 lab_xwan down >/dev/null 2>&1
 P1=2001:db8:1:100 P2=2001:db8:2:100
