@@ -136,68 +136,16 @@ int xwan_flows6_print(const struct xwan_maps *m, const struct xwan_flows_filter 
 	return c.matched;
 }
 
-/*
- * Expired pairs of one table: a flow is dead when neither direction was
- * seen within its timeout (the dataplane's rule, live6). Keys are
- * collected first: deleting while walking restarts get_next_key. Returns
- * the flows (OUT entries) removed.
- */
-static int gc6_table(int fd, const struct xwan_settings *s, uint64_t now)
-{
-	struct flow6_key k, next, *after = NULL, *doomed = NULL, *d;
-	struct flow6_entry e, peer;
-	size_t n = 0, cap = 0;
-	int removed = 0;
-
-	while (bpf_map_get_next_key(fd, after, &next) == 0) {
-		k = next;
-		after = &k;
-		if (bpf_map_lookup_elem(fd, &k, &e) || live6(s, &e, k.proto, now))
-			continue;
-		if (!bpf_map_lookup_elem(fd, &e.peer, &peer) && live6(s, &peer, k.proto, now))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			d = realloc(doomed, cap * sizeof(*d));
-			if (!d) {
-				free(doomed);
-				return -ENOMEM;
-			}
-			doomed = d;
-		}
-		doomed[n++] = k;
-		removed += e.dir == FLOW_DIR_OUT;
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &doomed[i]);
-	free(doomed);
-	return removed;
-}
-
-int xwan_flows6_gc(const struct xwan_maps *m)
-{
-	struct xwan_settings s = {};
-	uint64_t now = xwan_now_ns();
-	int a, b = 0;
-
-	if (m->fd[XM_FLOWS6] < 0)
-		return 0;
-	if (xwan_settings_read(m, &s))
-		return -EIO;
-	a = gc6_table(m->fd[XM_FLOWS6], &s, now);
-	if (a >= 0 && m->fd[XM_FLOWS6_NEW] >= 0)
-		b = gc6_table(m->fd[XM_FLOWS6_NEW], &s, now);
-	if (a < 0 || b < 0)
-		return a < 0 ? a : b;
-	return a + b;
-}
+/* Which entries of a table go (remove6_picked); fd is that table. */
+typedef bool (*flow6_pick)(int fd, const struct flow6_key *k, const struct flow6_entry *e,
+			   const void *ctx);
 
 /*
- * Collect the keys of both entries of every flow whose OUT entry matches
- * (gw, group in group_mask) in one table, then delete them. Returns the
- * flows removed, or -ENOMEM.
+ * Delete the entries of one table that pick chooses, with their peer when
+ * with_peer. Keys are collected first: deleting while walking restarts
+ * get_next_key. Returns the flows (OUT entries chosen) removed, or -ENOMEM.
  */
-static int flush6_table(int fd, int gw, uint32_t group_mask)
+static int remove6_picked(int fd, flow6_pick pick, const void *ctx, bool with_peer)
 {
 	struct flow6_key k, next, *after = NULL, *doomed = NULL, *d;
 	struct flow6_entry e;
@@ -207,8 +155,7 @@ static int flush6_table(int fd, int gw, uint32_t group_mask)
 	while (bpf_map_get_next_key(fd, after, &next) == 0) {
 		k = next;
 		after = &k;
-		if (bpf_map_lookup_elem(fd, &k, &e) || e.dir != FLOW_DIR_OUT || e.gw != gw ||
-		    e.group >= 32 || !(group_mask & (1U << e.group)))
+		if (bpf_map_lookup_elem(fd, &k, &e) || !pick(fd, &k, &e, ctx))
 			continue;
 		if (n + 2 > cap) {
 			cap = cap ? cap * 2 : 256;
@@ -220,8 +167,9 @@ static int flush6_table(int fd, int gw, uint32_t group_mask)
 			doomed = d;
 		}
 		doomed[n++] = k;
-		doomed[n++] = e.peer;
-		removed++;
+		if (with_peer)
+			doomed[n++] = e.peer;
+		removed += e.dir == FLOW_DIR_OUT;
 	}
 	for (size_t i = 0; i < n; i++)
 		bpf_map_delete_elem(fd, &doomed[i]);
@@ -229,16 +177,70 @@ static int flush6_table(int fd, int gw, uint32_t group_mask)
 	return removed;
 }
 
-int xwan_flows6_flush(const struct xwan_maps *m, int gw, uint32_t group_mask)
+/* remove6_picked over both tables: answered, then unanswered. */
+static int remove6_both(const struct xwan_maps *m, flow6_pick pick, const void *ctx,
+			bool with_peer)
 {
 	int a, b = 0;
 
 	if (m->fd[XM_FLOWS6] < 0)
-		return 0;
-	a = flush6_table(m->fd[XM_FLOWS6], gw, group_mask);
+		return 0;       /* a dataplane of a build without IPv6 */
+	a = remove6_picked(m->fd[XM_FLOWS6], pick, ctx, with_peer);
 	if (a >= 0 && m->fd[XM_FLOWS6_NEW] >= 0)
-		b = flush6_table(m->fd[XM_FLOWS6_NEW], gw, group_mask);
+		b = remove6_picked(m->fd[XM_FLOWS6_NEW], pick, ctx, with_peer);
 	if (a < 0 || b < 0)
 		return a < 0 ? a : b;
 	return a + b;
+}
+
+struct gc6_ctx {
+	struct xwan_settings s;
+	uint64_t now;
+};
+
+/* Dead: neither direction seen within its timeout (the dataplane's rule, live6). */
+static bool gc6_pick(int fd, const struct flow6_key *k, const struct flow6_entry *e,
+		     const void *ctx)
+{
+	const struct gc6_ctx *c = ctx;
+	struct flow6_entry peer;
+
+	if (live6(&c->s, e, k->proto, c->now))
+		return false;
+	return bpf_map_lookup_elem(fd, &e->peer, &peer) || !live6(&c->s, &peer, k->proto, c->now);
+}
+
+int xwan_flows6_gc(const struct xwan_maps *m)
+{
+	struct gc6_ctx c = { .now = xwan_now_ns() };
+
+	if (m->fd[XM_FLOWS6] < 0)
+		return 0;
+	if (xwan_settings_read(m, &c.s))
+		return -EIO;
+	return remove6_both(m, gc6_pick, &c, false);
+}
+
+struct flush6_ctx {
+	int gw;
+	uint32_t group_mask;
+};
+
+/* A flow (its OUT entry) of gateway gw for one of the groups. */
+static bool flush6_pick(int fd, const struct flow6_key *k, const struct flow6_entry *e,
+			const void *ctx)
+{
+	const struct flush6_ctx *c = ctx;
+
+	(void)fd;
+	(void)k;
+	return e->dir == FLOW_DIR_OUT && e->gw == c->gw && e->group < 32 &&
+	       (c->group_mask & (1U << e->group));
+}
+
+int xwan_flows6_flush(const struct xwan_maps *m, int gw, uint32_t group_mask)
+{
+	struct flush6_ctx c = { .gw = gw, .group_mask = group_mask };
+
+	return remove6_both(m, flush6_pick, &c, true);
 }

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,8 @@ static void write_health(FILE *out, const struct xwan_maps *m, const struct xwan
  * series among them would change those sums). A gateway without gateway6
  * has no ipv6 series.
  */
+static const char *const fam_label[2] = { "ipv4", "ipv6" };
+
 struct fam_row {
 	bool have;
 	uint8_t status, usable;
@@ -137,7 +140,6 @@ static void family_rows(const struct xwan_maps *m, __u32 g, struct fam_row r[2])
  */
 static int write_family_verdicts(FILE *out, const struct xwan_maps *m)
 {
-	static const char *const fam[2] = { "ipv4", "ipv6" };
 	int fd[2] = { m->fd[XM_VERDICTS], m->fd[XM_VERDICTS6] };
 	__u64 v;
 	int rc;
@@ -153,7 +155,7 @@ static int write_family_verdicts(FILE *out, const struct xwan_maps *m)
 				if (rc)
 					return rc;
 				fprintf(out, "xwan_family_packets_total{family=\"%s\",hook=\"%s\","
-					"verdict=\"%s\",reason=\"%s\"} %llu\n", fam[f], hook_label[h],
+					"verdict=\"%s\",reason=\"%s\"} %llu\n", fam_label[f], hook_label[h],
 					verdict_label[i].verdict, verdict_label[i].reason,
 					(unsigned long long)v);
 			}
@@ -161,9 +163,28 @@ static int write_family_verdicts(FILE *out, const struct xwan_maps *m)
 	return 0;
 }
 
+/* A counter of both directions (its two gw_counters fields) per gateway and family. */
+static void write_family_dir(FILE *out, const char *metric, const char *text,
+			     const struct xwan_runtime *rt, struct fam_row rows[][2],
+			     size_t out_off, size_t in_off)
+{
+	help(out, metric, "counter", text);
+	for (int g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))
+		for (int f = 0; f < 2; f++) if (rows[g][f].have) {
+			const char *c = (const char *)&rows[g][f].c;
+			__u64 o, i;
+
+			memcpy(&o, c + out_off, sizeof(o));
+			memcpy(&i, c + in_off, sizeof(i));
+			fprintf(out, "%s{gateway=\"%s\",family=\"%s\",direction=\"out\"} %llu\n",
+				metric, rt->gw_name[g], fam_label[f], (unsigned long long)o);
+			fprintf(out, "%s{gateway=\"%s\",family=\"%s\",direction=\"in\"} %llu\n",
+				metric, rt->gw_name[g], fam_label[f], (unsigned long long)i);
+		}
+}
+
 static void write_family(FILE *out, const struct xwan_maps *m, const struct xwan_runtime *rt)
 {
-	static const char *const fam[2] = { "ipv4", "ipv6" };
 	struct fam_row rows[XWAN_MAX_GATEWAYS][2];
 	int g, f, i;
 
@@ -177,7 +198,7 @@ static void write_family(FILE *out, const struct xwan_maps *m, const struct xwan
 			for (f = 0; f < 2; f++) if (rows[g][f].have) {                         \
 				const struct fam_row *r = &rows[g][f];                         \
 				fprintf(out, "%s{gateway=\"%s\",family=\"%s\"} " fmt "\n", metric, \
-					rt->gw_name[g], fam[f], expr);                         \
+					rt->gw_name[g], fam_label[f], expr);                         \
 			}                                                                      \
 	} while (0)
 	FAMILY("xwan_gateway_up", "gauge",
@@ -204,35 +225,21 @@ static void write_family(FILE *out, const struct xwan_maps *m, const struct xwan
 	       "Packets of the address family from a gateway's WAN that matched no flow.", "%llu",
 	       (unsigned long long)r->c.unsolicited);
 #undef FAMILY
-	help(out, "xwan_gateway_family_packets_total", "counter",
-	     "Packets of the address family forwarded through a gateway, by direction (out: LAN to WAN).");
-	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))
-		for (f = 0; f < 2; f++) if (rows[g][f].have) {
-			fprintf(out, "xwan_gateway_family_packets_total{gateway=\"%s\",family=\"%s\","
-				"direction=\"out\"} %llu\n", rt->gw_name[g], fam[f],
-				(unsigned long long)rows[g][f].c.pkts_out);
-			fprintf(out, "xwan_gateway_family_packets_total{gateway=\"%s\",family=\"%s\","
-				"direction=\"in\"} %llu\n", rt->gw_name[g], fam[f],
-				(unsigned long long)rows[g][f].c.pkts_in);
-		}
-	help(out, "xwan_gateway_family_bytes_total", "counter",
-	     "IP bytes of the address family forwarded through a gateway, by direction.");
-	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))
-		for (f = 0; f < 2; f++) if (rows[g][f].have) {
-			fprintf(out, "xwan_gateway_family_bytes_total{gateway=\"%s\",family=\"%s\","
-				"direction=\"out\"} %llu\n", rt->gw_name[g], fam[f],
-				(unsigned long long)rows[g][f].c.bytes_out);
-			fprintf(out, "xwan_gateway_family_bytes_total{gateway=\"%s\",family=\"%s\","
-				"direction=\"in\"} %llu\n", rt->gw_name[g], fam[f],
-				(unsigned long long)rows[g][f].c.bytes_in);
-		}
+	write_family_dir(out, "xwan_gateway_family_packets_total",
+			 "Packets of the address family forwarded through a gateway, by direction (out: LAN to WAN).",
+			 rt, rows, offsetof(struct gw_counters, pkts_out),
+			 offsetof(struct gw_counters, pkts_in));
+	write_family_dir(out, "xwan_gateway_family_bytes_total",
+			 "IP bytes of the address family forwarded through a gateway, by direction.",
+			 rt, rows, offsetof(struct gw_counters, bytes_out),
+			 offsetof(struct gw_counters, bytes_in));
 	help(out, "xwan_gateway_family_status", "gauge",
 	     "1 for the current status of a gateway's address family, 0 for the others.");
 	for (g = 0; g < (int)rt->n_gateways; g++) if (gw_known(rt, g))
 		for (f = 0; f < 2; f++) if (rows[g][f].have)
 			for (i = 0; i < GW_STATUS_MAX; i++)
 				fprintf(out, "xwan_gateway_family_status{gateway=\"%s\",family=\"%s\","
-					"status=\"%s\"} %d\n", rt->gw_name[g], fam[f], status_label[i],
+					"status=\"%s\"} %d\n", rt->gw_name[g], fam_label[f], status_label[i],
 					rows[g][f].status == i);
 }
 
