@@ -21,6 +21,8 @@
 #if defined(XWAN_HOOK_XDP)
 
 #define xwan_ctx struct xdp_md
+#define CTX_ACT_PASS XDP_PASS
+#define CTX_ACT_DROP XDP_DROP
 
 static __always_inline void *ctx_data(const xwan_ctx *c)
 {
@@ -114,6 +116,8 @@ static __always_inline int ctx_l4_csum_replace(xwan_ctx *c, __u32 off, __u32 fro
 #elif defined(XWAN_HOOK_TC)
 
 #define xwan_ctx struct __sk_buff
+#define CTX_ACT_PASS TC_ACT_OK
+#define CTX_ACT_DROP TC_ACT_SHOT
 
 static __always_inline void *ctx_data(const xwan_ctx *c)
 {

@@ -17,30 +17,6 @@
 #include "pkt6.h"
 #include "stats.h"
 
-static __always_inline void count_verdict6(__u32 hook, __u32 v)
-{
-	__u32 idx = XWAN_VERDICT_IDX(hook, v);
-	__u64 *n = bpf_map_lookup_elem(&verdicts6, &idx);
-
-	if (n)
-		*n += 1;
-}
-
-static __always_inline void count_gw6_packet(__u32 gw, __u32 len, int out)
-{
-	struct gw_counters *gc = bpf_map_lookup_elem(&gw_stats6, &gw);
-
-	if (!gc)
-		return;
-	if (out) {
-		gc->pkts_out += 1;
-		gc->bytes_out += len;
-	} else {
-		gc->pkts_in += 1;
-		gc->bytes_in += len;
-	}
-}
-
 static __always_inline struct xwan_settings *settings6(void)
 {
 	__u32 zero = 0;
@@ -133,13 +109,7 @@ static __always_inline int lan6_src_ok(__u32 ifindex, const __u8 *addr)
 
 static __always_inline struct gw_slot_table *group6_table(__u32 group)
 {
-	struct gw_group *gi = bpf_map_lookup_elem(&groups6, &group);
-	__u32 idx;
-
-	if (!gi)
-		return NULL;
-	idx = xwan_slot_key(group, gi->active);
-	return bpf_map_lookup_elem(&gw_slots6, &idx);
+	return group_table_of(&groups6, &gw_slots6, group);
 }
 
 /* An IPv6 address folded to the 32 bits the shared flow hash takes. */

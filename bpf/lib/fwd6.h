@@ -182,20 +182,21 @@ static __always_inline struct gw6_info *flow6_gw(const struct flow6_entry *fe)
 	return bpf_map_lookup_elem(&gateways6, &gw);
 }
 
-#if defined(XWAN_HOOK_XDP)
-
 /* Neither IPv4 nor IPv6 (ARP, VLAN-tagged...): the kernel's, counted as before. */
 static __always_inline int not_ip(__u32 hook)
 {
 	count_verdict(hook, V_PASS_NOT_IPV4);
-	return XDP_PASS;
+	return CTX_ACT_PASS;
 }
 
-static __always_inline int xdp6_verdict(__u32 hook, __u32 v)
+/* An IPv6 packet's verdict, counted, as the hook's action (a forward returns its own). */
+static __always_inline int v6_action(__u32 hook, __u32 v)
 {
 	count_verdict6(hook, v);
-	return verdict_is_drop(v) ? XDP_DROP : XDP_PASS;
+	return verdict_is_drop(v) ? CTX_ACT_DROP : CTX_ACT_PASS;
 }
+
+#if defined(XWAN_HOOK_XDP)
 
 /* A redirect of ours, counted forwarded; a failed one is counted by
  * xdp_redirect_failed as IPv4's redirect_failed (no IPv4 counter to undo). */
@@ -277,32 +278,32 @@ static __attribute__((noinline)) int xdp6_lan(struct xdp_md *ctx)
 		return not_ip(HOOK_XDP_LAN);
 	v = v6_start(ctx, &w, &s);
 	if (v)
-		return xdp6_verdict(HOOK_XDP_LAN, v);
+		return v6_action(HOOK_XDP_LAN, v);
 	p = &w->p;
 	if (p->hop_limit <= 1)   /* the kernel answers, tc makes the flow first */
-		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_TTL);
+		return v6_action(HOOK_XDP_LAN, V_PASS_TTL);
 	now = bpf_ktime_get_coarse_ns();
 	v = lan6_flow(ctx, w, s, now, &fe, &new_flow);
 	if (v || !fe)
-		return xdp6_verdict(HOOK_XDP_LAN, v ? v : V_PASS_NOT_XWAN);
+		return v6_action(HOOK_XDP_LAN, v ? v : V_PASS_NOT_XWAN);
 	gw = fe->gw;
 	gi = flow6_gw(fe);
 	if (!gi || !gi->ifindex)
-		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
+		return v6_action(HOOK_XDP_LAN, V_PASS_NOT_XWAN);
 	if (!xdp_tx_redirects(ctx_ifindex(ctx), gi->ifindex))
-		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
+		return v6_action(HOOK_XDP_LAN, V_PASS_NO_XDP_TX);
 	if (gw6_neigh(ctx, gw, gi, new_flow, mac))
-		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
+		return v6_action(HOOK_XDP_LAN, V_PASS_NO_NEIGH);
 	if (p->len > gi->mtu)    /* the kernel sends Packet Too Big */
-		return xdp6_verdict(HOOK_XDP_LAN, V_PASS_MTU);
+		return v6_action(HOOK_XDP_LAN, V_PASS_MTU);
 	if (!p->icmp_err)
 		flow6_track(fe, p, now);
 	v = nat6_out(ctx, p, gi, fe);
 	if (v)
-		return xdp6_verdict(HOOK_XDP_LAN, v);
+		return v6_action(HOOK_XDP_LAN, v);
 	count_gw6_packet(gw, p->len, 1);
 	if (xdp6_forward(ctx, gi->ifindex, mac, gi->mac_wan) != XDP_REDIRECT)
-		return xdp6_verdict(HOOK_XDP_LAN, V_DROP_REDIRECT);
+		return v6_action(HOOK_XDP_LAN, V_DROP_REDIRECT);
 	return xdp6_redirected(HOOK_XDP_LAN, p->icmp_err ? V_FWD_ICMP_ERROR : V_FWD_OUT);
 }
 
@@ -320,50 +321,38 @@ static __attribute__((noinline)) int xdp6_wan(struct xdp_md *ctx)
 		return not_ip(HOOK_XDP_WAN);
 	v = v6_start(ctx, &w, &s);
 	if (v)
-		return xdp6_verdict(HOOK_XDP_WAN, v);
+		return v6_action(HOOK_XDP_WAN, v);
 	p = &w->p;
 	now = bpf_ktime_get_coarse_ns();
 	v = wan6_flow(ctx, w, s, now, &fe);
 	if (v || !fe)
-		return xdp6_verdict(HOOK_XDP_WAN, v ? v : V_PASS_NOT_XWAN);
+		return v6_action(HOOK_XDP_WAN, v ? v : V_PASS_NOT_XWAN);
 	if (!p->icmp_err)
 		frag6_remember(w, now);
 	if (p->hop_limit <= 1)
-		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_TTL);
+		return v6_action(HOOK_XDP_WAN, V_PASS_TTL);
 	if (!xdp_tx_redirects(ctx_ifindex(ctx), fe->out_ifindex))
-		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_NO_XDP_TX);
+		return v6_action(HOOK_XDP_WAN, V_PASS_NO_XDP_TX);
 	if (p->len > fe->out_mtu)
-		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_MTU);
+		return v6_action(HOOK_XDP_WAN, V_PASS_MTU);
 	if (mac6_unknown(fe->l2_dst))
-		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_NO_NEIGH);
+		return v6_action(HOOK_XDP_WAN, V_PASS_NO_NEIGH);
 	gw = fe->gw;
 	gi = flow6_gw(fe);
 	if (!gi)
-		return xdp6_verdict(HOOK_XDP_WAN, V_PASS_NOT_XWAN);
+		return v6_action(HOOK_XDP_WAN, V_PASS_NOT_XWAN);
 	if (!p->icmp_err)
 		flow6_track(fe, p, now);
 	v = nat6_in(ctx, p, gi, fe);
 	if (v)
-		return xdp6_verdict(HOOK_XDP_WAN, v);
+		return v6_action(HOOK_XDP_WAN, v);
 	count_gw6_packet(gw, p->len, 0);
 	if (xdp6_forward(ctx, fe->out_ifindex, fe->l2_dst, fe->l2_src) != XDP_REDIRECT)
-		return xdp6_verdict(HOOK_XDP_WAN, V_DROP_REDIRECT);
+		return v6_action(HOOK_XDP_WAN, V_DROP_REDIRECT);
 	return xdp6_redirected(HOOK_XDP_WAN, p->icmp_err ? V_FWD_ICMP_ERROR : V_FWD_IN);
 }
 
 #elif defined(XWAN_HOOK_TC)
-
-static __always_inline int not_ip(__u32 hook)
-{
-	count_verdict(hook, V_PASS_NOT_IPV4);
-	return TC_ACT_OK;
-}
-
-static __always_inline int tc6_verdict(__u32 hook, __u32 v)
-{
-	count_verdict6(hook, v);
-	return verdict_is_drop(v) ? TC_ACT_SHOT : TC_ACT_OK;
-}
 
 /* Packets XDP passed up, marked with their flow's WAN for the kernel's routing. */
 static __attribute__((noinline)) int tc6_lan_ingress(struct __sk_buff *skb)
@@ -381,20 +370,20 @@ static __attribute__((noinline)) int tc6_lan_ingress(struct __sk_buff *skb)
 		return not_ip(HOOK_TC_LAN_IN);
 	v = v6_start(skb, &w, &s);
 	if (v)
-		return tc6_verdict(HOOK_TC_LAN_IN, v);
+		return v6_action(HOOK_TC_LAN_IN, v);
 	p = &w->p;
 	now = bpf_ktime_get_coarse_ns();
 	v = lan6_flow(skb, w, s, now, &fe, &new_flow);
 	if (v || !fe)
-		return tc6_verdict(HOOK_TC_LAN_IN, v ? v : V_PASS_NOT_XWAN);
+		return v6_action(HOOK_TC_LAN_IN, v ? v : V_PASS_NOT_XWAN);
 	gi = flow6_gw(fe);
 	if (!gi)
-		return tc6_verdict(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
+		return v6_action(HOOK_TC_LAN_IN, V_PASS_NOT_XWAN);
 	/* An expiring hop limit is the kernel's to answer, not the flow's traffic. */
 	if (!p->icmp_err && p->hop_limit > 1)
 		flow6_track(fe, p, now);
 	skb->mark = (ctx_mark(skb) & ~s->fwmark_mask) | (gi->fwmark & s->fwmark_mask);
-	return tc6_verdict(HOOK_TC_LAN_IN, p->hop_limit <= 1 ? V_PASS_TTL : V_FWD_VIA_KERNEL);
+	return v6_action(HOOK_TC_LAN_IN, p->hop_limit <= 1 ? V_PASS_TTL : V_FWD_VIA_KERNEL);
 }
 
 /* The OUT entry of a marked packet leaving WAN ifindex, NULL when none. */
@@ -432,7 +421,7 @@ static __attribute__((noinline)) int tc6_wan_egress(struct __sk_buff *skb)
 		return not_ip(HOOK_TC_WAN_OUT);
 	v = v6_start(skb, &w, &s);
 	if (v)  /* what leaves malformed is the host's own business */
-		return tc6_verdict(HOOK_TC_WAN_OUT, v == V_DROP_MALFORMED ? V_PASS_NOT_XWAN : v);
+		return v6_action(HOOK_TC_WAN_OUT, v == V_DROP_MALFORMED ? V_PASS_NOT_XWAN : v);
 	p = &w->p;
 	marked = !!(ctx_mark(skb) & s->fwmark_mask);
 	if (marked)
@@ -441,25 +430,25 @@ static __attribute__((noinline)) int tc6_wan_egress(struct __sk_buff *skb)
 		fe = nat6_kernel_error_flow(w, s, ifindex, bpf_ktime_get_coarse_ns());
 	if (!fe) {
 		if (egress6_untranslated(ifindex, p->key.saddr))
-			return tc6_verdict(HOOK_TC_WAN_OUT, V_DROP_UNTRANSLATED);
+			return v6_action(HOOK_TC_WAN_OUT, V_DROP_UNTRANSLATED);
 		/* The host's own, marked too when the agent routes its probes by mark. */
 		if (prefix6_kind(p->key.saddr) == PREFIX6_LOCAL) {
 			nat66_host_session(w, ifindex, bpf_ktime_get_coarse_ns());
-			return tc6_verdict(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
+			return v6_action(HOOK_TC_WAN_OUT, V_PASS_FROM_HOST);
 		}
-		return tc6_verdict(HOOK_TC_WAN_OUT, marked ? V_DROP_NO_FLOW : V_PASS_NOT_XWAN);
+		return v6_action(HOOK_TC_WAN_OUT, marked ? V_DROP_NO_FLOW : V_PASS_NOT_XWAN);
 	}
 	gw = fe->gw;
 	gi = flow6_gw(fe);
 	if (!gi)
-		return tc6_verdict(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
+		return v6_action(HOOK_TC_WAN_OUT, V_DROP_NO_FLOW);
 	if (!p->icmp_err)
 		frag6_remember(w, bpf_ktime_get_coarse_ns());
 	v = nat6_out(skb, p, gi, fe);
 	if (v)
-		return tc6_verdict(HOOK_TC_WAN_OUT, v);
+		return v6_action(HOOK_TC_WAN_OUT, v);
 	count_gw6_packet(gw, p->len, 1);
-	return tc6_verdict(HOOK_TC_WAN_OUT, p->icmp_err ? V_FWD_ICMP_ERROR : V_FWD_OUT);
+	return v6_action(HOOK_TC_WAN_OUT, p->icmp_err ? V_FWD_ICMP_ERROR : V_FWD_OUT);
 }
 
 static __attribute__((noinline)) int tc6_wan_ingress(struct __sk_buff *skb)
@@ -476,24 +465,24 @@ static __attribute__((noinline)) int tc6_wan_ingress(struct __sk_buff *skb)
 		return not_ip(HOOK_TC_WAN_IN);
 	v = v6_start(skb, &w, &s);
 	if (v)
-		return tc6_verdict(HOOK_TC_WAN_IN, v);
+		return v6_action(HOOK_TC_WAN_IN, v);
 	p = &w->p;
 	now = bpf_ktime_get_coarse_ns();
 	v = wan6_flow(skb, w, s, now, &fe);
 	if (v || !fe)
-		return tc6_verdict(HOOK_TC_WAN_IN, v ? v : V_PASS_NOT_XWAN);
+		return v6_action(HOOK_TC_WAN_IN, v ? v : V_PASS_NOT_XWAN);
 	gi = flow6_gw(fe);
 	if (!gi)
-		return tc6_verdict(HOOK_TC_WAN_IN, V_PASS_NOT_XWAN);
+		return v6_action(HOOK_TC_WAN_IN, V_PASS_NOT_XWAN);
 	if (!p->icmp_err) {
 		frag6_remember(w, now);
 		flow6_track(fe, p, now);
 	}
 	v = nat6_in(skb, p, gi, fe);
 	if (v)
-		return tc6_verdict(HOOK_TC_WAN_IN, v);
+		return v6_action(HOOK_TC_WAN_IN, v);
 	count_gw6_packet(fe->gw, p->len, 0);
-	return tc6_verdict(HOOK_TC_WAN_IN, V_FWD_VIA_KERNEL);
+	return v6_action(HOOK_TC_WAN_IN, V_FWD_VIA_KERNEL);
 }
 
 #endif

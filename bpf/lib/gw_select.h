@@ -10,15 +10,22 @@
 #include "maps.h"
 #include "../xwan_hash.h"
 
-static __always_inline struct gw_slot_table *group_table(__u32 group)
+/* A group's active slot bank, in one family's maps (groups/gw_slots, or IPv6's). */
+static __always_inline struct gw_slot_table *group_table_of(void *groups_map, void *slots_map,
+							    __u32 group)
 {
-	struct gw_group *gi = bpf_map_lookup_elem(&groups, &group);
+	struct gw_group *gi = bpf_map_lookup_elem(groups_map, &group);
 	__u32 idx;
 
 	if (!gi)
 		return NULL;
 	idx = xwan_slot_key(group, gi->active);
-	return bpf_map_lookup_elem(&gw_slots, &idx);
+	return bpf_map_lookup_elem(slots_map, &idx);
+}
+
+static __always_inline struct gw_slot_table *group_table(__u32 group)
+{
+	return group_table_of(&groups, &gw_slots, group);
 }
 
 /* The slot position of a new flow: its hash, or the next round-robin turn. */

@@ -4,21 +4,29 @@
 
 #include "maps.h"
 
-static __always_inline void count_verdict(__u32 hook, __u32 verdict)
+/* One more at idx of a per-CPU counter array (verdicts, verdicts6, events). */
+static __always_inline void count_at(void *map, __u32 idx)
 {
-	__u32 idx = XWAN_VERDICT_IDX(hook, verdict);
-	__u64 *v = bpf_map_lookup_elem(&verdicts, &idx);
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
 
 	if (v)
 		*v += 1;
 }
 
+static __always_inline void count_verdict(__u32 hook, __u32 verdict)
+{
+	count_at(&verdicts, XWAN_VERDICT_IDX(hook, verdict));
+}
+
+/* The same verdict of an IPv6 packet (issue 13: its own counters). */
+static __always_inline void count_verdict6(__u32 hook, __u32 verdict)
+{
+	count_at(&verdicts6, XWAN_VERDICT_IDX(hook, verdict));
+}
+
 static __always_inline void count_event(__u32 ev)
 {
-	__u64 *v = bpf_map_lookup_elem(&events, &ev);
-
-	if (v)
-		*v += 1;
+	count_at(&events, ev);
 }
 
 static __always_inline struct gw_counters *gw_counters(__u32 gw)
@@ -27,10 +35,8 @@ static __always_inline struct gw_counters *gw_counters(__u32 gw)
 }
 
 /* A packet forwarded through gateway gw, LAN to WAN (out) or back (in). */
-static __always_inline void count_gw_packet(__u32 gw, __u32 len, int out)
+static __always_inline void gw_counters_add(struct gw_counters *gc, __u32 len, int out)
 {
-	struct gw_counters *gc = gw_counters(gw);
-
 	if (!gc)
 		return;
 	if (out) {
@@ -40,6 +46,17 @@ static __always_inline void count_gw_packet(__u32 gw, __u32 len, int out)
 		gc->pkts_in += 1;
 		gc->bytes_in += len;
 	}
+}
+
+static __always_inline void count_gw_packet(__u32 gw, __u32 len, int out)
+{
+	gw_counters_add(gw_counters(gw), len, out);
+}
+
+/* An IPv6 packet through gateway gw (gw_stats6). */
+static __always_inline void count_gw6_packet(__u32 gw, __u32 len, int out)
+{
+	gw_counters_add(bpf_map_lookup_elem(&gw_stats6, &gw), len, out);
 }
 
 #endif /* XWAN_STATS_H */
